@@ -1,0 +1,308 @@
+//! The command line: flags and manifest merged into one push configuration, then the imperative
+//! shell around the pure planner (scan + read remote → plan → render → apply → render).
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use crate::apply::apply;
+use crate::aws::Aws;
+use crate::headers::HeaderRules;
+use crate::manifest::{self, TargetSettings};
+use crate::plan::{self, PlanOptions};
+use crate::release::{Record, LIVE_RECORD};
+use crate::report::{Progress, PushReport};
+use crate::scan::{self, ScanOptions};
+use crate::store::{LocalStore, ObjectStore, S3Store};
+use crate::target::Target;
+
+/// Exit status when `--exit-code` is given and the plan has changes.
+const EXIT_CHANGES: u8 = 2;
+/// Exit status for command-line usage errors (sysexits EX_USAGE), distinct from "changes".
+const EXIT_USAGE: u8 = 64;
+const DEFAULT_CONCURRENCY: usize = 32;
+
+const EXAMPLES: &str = "\
+Examples:
+  spadeploy push examples/demo-spa --to ./site      deploy to a local directory (no AWS needed)
+  spadeploy diff ./dist --to s3://my-site           show what a push would change, change nothing
+  spadeploy push ./dist --to s3://my-site/app --region eu-west-1
+  spadeploy diff --exit-code                        exit 2 when the target differs from the build
+  spadeploy init                                    write a commented spadeploy.toml
+
+Exit status: 0 success, 1 failure, 2 changes pending (with --exit-code), 64 bad usage.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "spadeploy",
+    version,
+    about = "Deploy a built single-page app to S3 (or a local directory) with content hashing, \
+             correct headers and safe ordering",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Manifest to use (default: ./spadeploy.toml when present)
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Sync a build directory to the target: assets first, HTML next, index.html last, deletes after
+    Push(PushArgs),
+    /// Show what `push` would change, and change nothing (same as `push --dry-run`)
+    Diff(PushArgs),
+    /// Write a commented spadeploy.toml for this project
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+struct PushArgs {
+    /// Build directory to deploy (default: the manifest's `dir`, else ./dist)
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    target: TargetSettings,
+    /// Plan and show the changes, then stop: no write request of any kind
+    #[arg(long)]
+    dry_run: bool,
+    /// With a dry run: exit 2 when there are changes, 0 when there are none
+    #[arg(long)]
+    exit_code: bool,
+    /// Print one JSON document on stdout (and nothing else there)
+    #[arg(long)]
+    json: bool,
+    /// Keep objects that are no longer in the build
+    #[arg(long)]
+    no_delete: bool,
+    /// Re-send every file, even unchanged ones
+    #[arg(long)]
+    force: bool,
+    /// Parallel transfers [default: 32, or the manifest's `concurrency`]
+    #[arg(long, value_name = "N")]
+    concurrency: Option<NonZeroUsize>,
+    /// Deploy a directory without a top-level index.html
+    #[arg(long)]
+    allow_missing_index: bool,
+    /// No progress output on stderr
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Args)]
+struct InitArgs {
+    /// Overwrite an existing spadeploy.toml
+    #[arg(long)]
+    force: bool,
+}
+
+enum Outcome {
+    Done,
+    ChangesPending,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { 0 });
+        }
+    };
+    let json = matches!(&cli.command, Command::Push(a) | Command::Diff(a) if a.json);
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+        .and_then(|runtime| runtime.block_on(run(cli)));
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::ChangesPending) => ExitCode::from(EXIT_CHANGES),
+        Err(err) => {
+            let mut message = err.to_string();
+            for cause in err.chain().skip(1) {
+                message.push_str(&format!("\n  caused by: {cause}"));
+            }
+            eprintln!("error: {message}");
+            if json {
+                let doc = serde_json::json!({ "ok": false, "error": message });
+                println!("{doc:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<Outcome> {
+    match cli.command {
+        Command::Push(args) => push(args, cli.config.as_deref(), false).await,
+        Command::Diff(args) => push(args, cli.config.as_deref(), true).await,
+        Command::Init(args) => init(&args),
+    }
+}
+
+/// Everything a push needs, resolved from flags and manifest.
+struct PushJob {
+    dir: PathBuf,
+    target: Target,
+    scan: ScanOptions,
+    rules: HeaderRules,
+    plan: PlanOptions,
+    concurrency: usize,
+    dry_run: bool,
+    exit_code: bool,
+    json: bool,
+    progress: Progress,
+}
+
+async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outcome> {
+    let loaded = manifest::load(config)?;
+    let base = loaded.base_dir();
+    let manifest = loaded.manifest;
+    let settings = args.target.or(manifest.target.clone());
+    let Some(target) = settings.to.clone() else {
+        bail!(
+            "no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] \
+             in spadeploy.toml (`spadeploy init` writes one)"
+        );
+    };
+    let dir = args
+        .dir
+        .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from("dist"));
+    if let Target::Local { path } = &target {
+        refuse_overlap(&dir, path)?;
+    }
+    let job = PushJob {
+        scan: ScanOptions {
+            exclude: manifest.exclude.clone(),
+            require_index: !(args.allow_missing_index
+                || manifest.allow_missing_index.unwrap_or(false)),
+        },
+        rules: HeaderRules::new(manifest.header_rules()),
+        plan: PlanOptions {
+            delete: !args.no_delete,
+            force: args.force,
+            protect: manifest.protect.clone(),
+        },
+        concurrency: args
+            .concurrency
+            .or(manifest.concurrency)
+            .map_or(DEFAULT_CONCURRENCY, NonZeroUsize::get),
+        dry_run: diff || args.dry_run,
+        exit_code: args.exit_code,
+        json: args.json,
+        progress: Progress::new(args.quiet),
+        dir,
+        target: target.clone(),
+    };
+    match target {
+        Target::S3 { bucket, prefix } => {
+            // The build is checked before any credential or network work.
+            let found = scan::walk(&job.dir, &job.scan)?;
+            let aws = Aws::load(&settings).await?;
+            let store = S3Store::new(aws.s3(), bucket, prefix, aws.describe_endpoint());
+            run_push(&store, job, found).await
+        }
+        Target::Local { path } => {
+            let found = scan::walk(&job.dir, &job.scan)?;
+            run_push(&LocalStore::new(path), job, found).await
+        }
+    }
+}
+
+/// A local target inside the build (or the reverse) would deploy into itself.
+fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
+    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let target_abs = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    if target_abs.starts_with(&dir_abs) || dir_abs.starts_with(&target_abs) {
+        bail!(
+            "the target {} and the build directory {} overlap: deploy to a folder outside the build",
+            target.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+async fn run_push<S: ObjectStore>(store: &S, job: PushJob, found: Vec<scan::Found>) -> Result<Outcome> {
+    let started = Instant::now();
+    let files = found.len();
+    let total_bytes = found.iter().map(|f| f.size).sum();
+    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
+    let rules = job.rules.clone();
+    let hashing_in_task = Arc::clone(&hashing);
+    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's record.
+    let hashed = tokio::task::spawn_blocking(move || {
+        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
+    });
+    let (local, remote, record) =
+        tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
+    hashing.finish();
+    let local = local.context("hashing was interrupted")?;
+    let local = local?;
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let record = match record.with_context(|| format!("cannot read spadeploy's record in {}", job.target))? {
+        None => None,
+        Some(bytes) => match Record::from_json(&bytes) {
+            Ok(record) => Some(record),
+            Err(err) => {
+                job.progress.note(&format!("warning: {err}; continuing as if there were none"));
+                None
+            }
+        },
+    };
+
+    let plan = plan::plan(&local, &remote, record.as_ref(), &job.plan);
+    let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
+    if !job.dry_run && plan.has_changes() {
+        let uploading = job.progress.stage("uploading", plan.changes.len() as u64, plan.transfer_bytes());
+        let applied = apply(store, &plan, job.concurrency, &|change| {
+            uploading.inc(change.transfer_bytes())
+        })
+        .await;
+        uploading.finish();
+        report.bytes_uploaded = applied?.bytes_sent;
+    }
+    report.duration_ms = started.elapsed().as_millis();
+    if job.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    Ok(if job.dry_run && job.exit_code && report.has_changes() {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
+}
+
+fn init(args: &InitArgs) -> Result<Outcome> {
+    let path = Path::new(manifest::FILE_NAME);
+    if path.exists() && !args.force {
+        bail!("{} already exists: edit it, or pass --force to overwrite it", path.display());
+    }
+    let candidates = ["dist", "build", "out"];
+    let dir = candidates
+        .iter()
+        .find(|d| Path::new(d).join("index.html").is_file())
+        .or_else(|| candidates.iter().find(|d| Path::new(d).is_dir()))
+        .copied();
+    std::fs::write(path, manifest::starter(dir.unwrap_or("dist")))
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    match dir {
+        Some(dir) => eprintln!("wrote {} (build directory: {dir}/)", path.display()),
+        None => eprintln!(
+            "wrote {} with dir = \"dist\" (no dist/, build/ or out/ found: edit `dir` to your build output)",
+            path.display()
+        ),
+    }
+    eprintln!("next: set [target] to, run `spadeploy diff` to preview, then `spadeploy push`");
+    Ok(Outcome::Done)
+}

@@ -1,0 +1,16 @@
+//! spadeploy: deploy a built single-page app to S3 (or a local directory) behind CloudFront.
+//!
+//! Functional core, imperative shell: `scan` and `store` produce plain data, the pure `plan`
+//! turns it into a plan, `apply` executes it, `report` renders it, `cli` wires them together.
+
+pub mod apply;
+pub mod aws;
+pub mod cli;
+pub mod headers;
+pub mod manifest;
+pub mod plan;
+pub mod release;
+pub mod report;
+pub mod scan;
+pub mod store;
+pub mod target;

@@ -1,0 +1,411 @@
+//! `spadeploy.toml`: the one place a project states its target, excludes and header rules.
+//! Every value is validated while it is read, so an error names the file, line and column.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use serde::{Deserialize, Deserializer};
+use toml::Spanned;
+
+use crate::target::Target;
+
+pub const FILE_NAME: &str = "spadeploy.toml";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// The build output to deploy, relative to the manifest.
+    pub dir: Option<PathBuf>,
+    #[serde(default)]
+    pub target: TargetSettings,
+    /// Globs (relative to `dir`) never uploaded.
+    #[serde(default)]
+    pub exclude: Vec<Glob>,
+    /// Globs (relative to the target) never deleted, e.g. user uploads living beside the app.
+    #[serde(default)]
+    pub protect: Vec<Glob>,
+    #[serde(default)]
+    pub rules: Vec<Spanned<Rule>>,
+    pub concurrency: Option<NonZeroUsize>,
+    pub allow_missing_index: Option<bool>,
+}
+
+/// Where and how to reach the target. The same struct is the `[target]` table and the command
+/// line flags, so the two can never disagree on names; flags win over the manifest.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSettings {
+    /// Where to deploy: s3://BUCKET[/PREFIX], or a local directory (PATH or file://PATH)
+    #[arg(long, value_name = "TARGET")]
+    pub to: Option<Target>,
+    /// AWS region of the bucket (default: AWS_REGION / the profile's region)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile to use (default: AWS_PROFILE / `default`)
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// S3-compatible endpoint (MinIO, R2, an emulator); AWS_ENDPOINT_URL works too
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// When to send request checksums (default: when-required with a custom endpoint, which many
+    /// S3-compatible stores need; when-supported on AWS)
+    #[arg(long, value_enum)]
+    pub checksum: Option<ChecksumMode>,
+}
+
+impl TargetSettings {
+    /// Flags (`self`) win over the manifest (`file`), field by field.
+    pub fn or(self, file: TargetSettings) -> TargetSettings {
+        TargetSettings {
+            to: self.to.or(file.to),
+            region: self.region.or(file.region),
+            profile: self.profile.or(file.profile),
+            endpoint_url: self.endpoint_url.or(file.endpoint_url),
+            checksum: self.checksum.or(file.checksum),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ChecksumMode {
+    WhenRequired,
+    WhenSupported,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub glob: Glob,
+    pub cache_control: Option<String>,
+    pub content_type: Option<String>,
+}
+
+/// A path glob over `/`-separated keys: `*` stays within a segment, `**` crosses them, and a
+/// glob without `/` matches a file name in any directory (as in .gitignore).
+#[derive(Debug, Clone)]
+pub struct Glob {
+    pattern: String,
+    matcher: globset::GlobMatcher,
+}
+
+impl Glob {
+    pub fn new(pattern: &str) -> Result<Glob, String> {
+        let trimmed = pattern.trim_start_matches('/');
+        if trimmed.is_empty() {
+            return Err("empty glob: write a pattern such as `assets/**` or `*.map`".into());
+        }
+        let anchored = if trimmed.contains('/') {
+            trimmed.to_string()
+        } else {
+            format!("**/{trimmed}")
+        };
+        let matcher = globset::GlobBuilder::new(&anchored)
+            .literal_separator(true)
+            .build()
+            .map_err(|err| format!("invalid glob `{pattern}`: {}", err.kind()))?
+            .compile_matcher();
+        Ok(Glob {
+            pattern: pattern.to_string(),
+            matcher,
+        })
+    }
+
+    pub fn is_match(&self, key: &str) -> bool {
+        self.matcher.is_match(key)
+    }
+
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+}
+
+impl<'de> Deserialize<'de> for Glob {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Glob::new(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}:{line}:{column}: {message}\n    {line} | {excerpt}", path.display())]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+        excerpt: String,
+    },
+}
+
+/// A manifest with the folder it came from, so relative paths in it can be resolved.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub path: Option<PathBuf>,
+}
+
+impl Loaded {
+    pub fn base_dir(&self) -> PathBuf {
+        self.path
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+}
+
+/// Reads `explicit`, or `spadeploy.toml` in the current directory when present.
+pub fn load(explicit: Option<&Path>) -> Result<Loaded, ManifestError> {
+    let path = match explicit {
+        Some(path) => path.to_path_buf(),
+        None => {
+            let default = PathBuf::from(FILE_NAME);
+            if !default.is_file() {
+                return Ok(Loaded::default());
+            }
+            default
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| ManifestError::Read {
+        path: path.clone(),
+        source,
+    })?;
+    let manifest = parse(&text, &path)?;
+    Ok(Loaded {
+        manifest,
+        path: Some(path),
+    })
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+    let invalid = |offset: usize, message: String| {
+        let (line, column, excerpt) = locate(text, offset);
+        ManifestError::Invalid {
+            path: path.to_path_buf(),
+            line,
+            column,
+            message,
+            excerpt,
+        }
+    };
+    let mut manifest: Manifest = toml::from_str(text).map_err(|err| {
+        let offset = err.span().map_or(0, |span| span.start);
+        invalid(offset, err.message().trim().to_string())
+    })?;
+    for rule in &manifest.rules {
+        let body = rule.get_ref();
+        if body.cache_control.is_none() && body.content_type.is_none() {
+            return Err(invalid(
+                rule.span().start,
+                "this rule sets no header: give it `cache_control` and/or `content_type`".into(),
+            ));
+        }
+        for value in [&body.cache_control, &body.content_type].into_iter().flatten() {
+            if value.is_empty() || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+                return Err(invalid(
+                    rule.span().start,
+                    format!("header value {value:?} must be non-empty printable ASCII on one line"),
+                ));
+            }
+        }
+    }
+    if let Some(to) = manifest.target.to.take() {
+        let base = path.parent().unwrap_or(Path::new(""));
+        manifest.target.to = Some(to.rebased(base));
+    }
+    Ok(manifest)
+}
+
+/// 1-based line and column of a byte offset, and that line's text.
+fn locate(text: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    let excerpt = text[line_start..].lines().next().unwrap_or("").to_string();
+    (line, column, excerpt)
+}
+
+impl Manifest {
+    pub fn header_rules(&self) -> Vec<Rule> {
+        self.rules.iter().map(|r| r.get_ref().clone()).collect()
+    }
+}
+
+/// The commented starter manifest written by `spadeploy init`.
+pub fn starter(dir: &str) -> String {
+    format!(
+        r#"# spadeploy.toml: how this app is deployed. Flags on the command line win over this file.
+# Reference: see README.md, "Manifest reference".
+
+# The build output to deploy (relative to this file).
+dir = "{dir}"
+
+[target]
+# s3://BUCKET[/PREFIX], or a local directory such as "./site" (no AWS account needed).
+to = "./site"
+# region = "eu-west-1"
+# profile = "deploy"
+# endpoint_url = "http://127.0.0.1:9000"   # MinIO, R2, an emulator
+# checksum = "when-required"               # for S3-compatible stores that reject CRC checksums
+
+# Files never uploaded (globs relative to dir; a glob without "/" matches in any folder).
+exclude = ["*.map"]
+
+# Objects in the target never deleted, even when they are not in the build.
+# protect = ["uploads/**"]
+
+# Header rules: the first rule that matches a file and sets a header decides that header.
+# Defaults: content-hashed names (app-3f9a1c2b.js) are cached for a year as immutable,
+# HTML is "no-cache", everything else "public, max-age=300".
+# [[rules]]
+# glob = "fonts/**"
+# cache_control = "public, max-age=31536000, immutable"
+#
+# [[rules]]
+# glob = "*.txt"
+# content_type = "text/plain; charset=utf-8"
+"#
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_err(text: &str) -> (usize, String, String) {
+        match parse(text, Path::new("spadeploy.toml")) {
+            Err(ManifestError::Invalid {
+                line,
+                message,
+                excerpt,
+                ..
+            }) => (line, message, excerpt),
+            other => panic!("expected an Invalid error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn full_manifest_parses() {
+        let m = parse(
+            r#"
+dir = "build"
+exclude = ["*.map", "drafts/**"]
+protect = ["uploads/**"]
+concurrency = 8
+[target]
+to = "s3://my-site/app"
+region = "eu-west-1"
+checksum = "when-required"
+[[rules]]
+glob = "assets/**"
+cache_control = "public, max-age=60"
+"#,
+            Path::new("/proj/spadeploy.toml"),
+        )
+        .unwrap();
+        assert_eq!(m.dir.as_deref(), Some(Path::new("build")));
+        assert_eq!(m.exclude.len(), 2);
+        assert!(m.exclude[0].is_match("assets/deep/app.js.map"));
+        assert!(m.protect[0].is_match("uploads/a/b.png"));
+        assert_eq!(m.concurrency.map(NonZeroUsize::get), Some(8));
+        assert_eq!(m.target.checksum, Some(ChecksumMode::WhenRequired));
+        assert_eq!(m.rules.len(), 1);
+    }
+
+    #[test]
+    fn relative_local_targets_resolve_from_the_manifest_folder() {
+        let m = parse("[target]\nto = \"site\"\n", Path::new("/proj/spadeploy.toml")).unwrap();
+        assert_eq!(
+            m.target.to,
+            Some(Target::Local {
+                path: "/proj/site".into()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_line_and_key() {
+        let (line, message, excerpt) = parse_err("dir = \"dist\"\n\n[target]\nbukket = \"x\"\n");
+        assert_eq!(line, 4);
+        assert!(message.contains("unknown field `bukket`"), "{message}");
+        assert!(message.contains("`to`"), "lists the valid keys: {message}");
+        assert_eq!(excerpt, "bukket = \"x\"");
+    }
+
+    #[test]
+    fn bad_values_name_their_line() {
+        let (line, message, _) = parse_err("[target]\nto = \"gs://bucket\"\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("unsupported target scheme"), "{message}");
+
+        let (line, message, _) = parse_err("exclude = [\"ok\", \"[bad\"]\n");
+        assert_eq!(line, 1);
+        assert!(message.contains("invalid glob `[bad`"), "{message}");
+
+        let (line, message, _) = parse_err("concurrency = 0\n");
+        assert_eq!(line, 1);
+        assert!(!message.is_empty());
+
+        let (line, message, _) = parse_err("dir = 5\n");
+        assert_eq!(line, 1);
+        assert!(message.contains("invalid type"), "{message}");
+
+        let (line, message, _) = parse_err("[target]\nchecksum = \"sometimes\"\n");
+        assert_eq!(line, 2);
+        assert!(message.contains("when-required"), "{message}");
+    }
+
+    #[test]
+    fn rules_must_set_a_valid_header() {
+        let (line, message, _) = parse_err("dir = \"d\"\n[[rules]]\nglob = \"*.js\"\n");
+        assert_eq!(line, 3, "points into the rule");
+        assert!(message.contains("sets no header"), "{message}");
+
+        let (_, message, _) =
+            parse_err("[[rules]]\nglob = \"*.js\"\ncache_control = \"a\\nb\"\n");
+        assert!(message.contains("printable ASCII"), "{message}");
+
+        let (line, message, _) = parse_err("[[rules]]\ncache_control = \"x\"\n");
+        assert!(message.contains("missing field `glob`"), "{message}");
+        assert!(line >= 1);
+    }
+
+    #[test]
+    fn syntax_errors_point_at_the_line() {
+        let (line, _, excerpt) = parse_err("dir = \"dist\"\nexclude = [\"a\"\n");
+        assert!(line >= 2);
+        assert!(!excerpt.is_empty() || line == 3);
+    }
+
+    #[test]
+    fn starter_manifest_is_valid() {
+        let m = parse(&starter("dist"), Path::new("spadeploy.toml")).unwrap();
+        assert_eq!(m.dir.as_deref(), Some(Path::new("dist")));
+    }
+
+    #[test]
+    fn flags_win_over_the_manifest_field_by_field() {
+        let flags = TargetSettings {
+            region: Some("us-west-2".into()),
+            ..Default::default()
+        };
+        let file = TargetSettings {
+            region: Some("eu-west-1".into()),
+            profile: Some("deploy".into()),
+            ..Default::default()
+        };
+        let merged = flags.or(file);
+        assert_eq!(merged.region.as_deref(), Some("us-west-2"));
+        assert_eq!(merged.profile.as_deref(), Some("deploy"));
+    }
+}

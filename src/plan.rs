@@ -1,0 +1,527 @@
+//! The pure planner: (local files, remote listing, spadeploy's record, options) → what to do, in
+//! which order, and why. No I/O here; a dry-run and a push run exactly this code.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::headers::{is_html, ObjectHeaders};
+use crate::manifest::Glob;
+use crate::release::{is_state_key, Record, RecordedObject};
+use crate::scan::LocalFile;
+use crate::store::RemoteObject;
+
+/// The root index document: uploaded last, so it never references an asset not yet uploaded.
+pub const INDEX_DOCUMENT: &str = "index.html";
+
+/// Order of application. A phase starts only when the one before it has fully succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    /// Everything that is not HTML: scripts, styles, images, fonts.
+    Assets,
+    /// HTML other than the root index document.
+    Pages,
+    /// The root `index.html`.
+    EntryIndex,
+    /// Deletes, after every write has landed.
+    Cleanup,
+}
+
+impl Phase {
+    fn of(key: &str) -> Phase {
+        if key == INDEX_DOCUMENT {
+            Phase::EntryIndex
+        } else if is_html(key) {
+            Phase::Pages
+        } else {
+            Phase::Assets
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A key the target does not have.
+    Upload,
+    /// New bytes for an existing key.
+    Update,
+    /// Same bytes, new headers: the store rewrites metadata without re-sending the content.
+    UpdateHeaders,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    New,
+    ContentChanged,
+    HeadersChanged(Vec<HeaderChange>),
+    /// No record of this object, or the store shows it changed since spadeploy wrote it.
+    Unrecorded,
+    Forced,
+    RemovedFromBuild,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderChange {
+    pub name: &'static str,
+    pub from: String,
+    pub to: String,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::New => f.write_str("new"),
+            Reason::ContentChanged => f.write_str("content changed"),
+            Reason::HeadersChanged(changes) => {
+                f.write_str("headers changed (")?;
+                for (i, c) in changes.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "; " };
+                    write!(f, "{sep}{}: {} → {}", c.name, c.from, c.to)?;
+                }
+                f.write_str(")")
+            }
+            Reason::Unrecorded => f.write_str("not written by spadeploy, or changed outside it"),
+            Reason::Forced => f.write_str("forced"),
+            Reason::RemovedFromBuild => f.write_str("removed from build"),
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Change {
+    pub key: String,
+    pub action: Action,
+    pub reason: Reason,
+    pub phase: Phase,
+    pub size: u64,
+    /// The local file to write; `None` for deletes.
+    #[serde(skip)]
+    pub file: Option<LocalFile>,
+}
+
+impl Change {
+    pub fn headers(&self) -> Option<&ObjectHeaders> {
+        self.file.as_ref().map(|f| &f.headers)
+    }
+
+    /// Bytes this change sends to the store.
+    pub fn transfer_bytes(&self) -> u64 {
+        match self.action {
+            Action::Upload | Action::Update => self.size,
+            Action::UpdateHeaders | Action::Delete => 0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeepReason {
+    /// Matches a manifest `protect` glob.
+    Protected,
+    /// `--no-delete`.
+    NoDelete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Kept {
+    pub key: String,
+    pub why: KeepReason,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    pub delete: bool,
+    pub force: bool,
+    pub protect: Vec<Glob>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Plan {
+    /// Ordered by phase, then key.
+    pub changes: Vec<Change>,
+    pub unchanged: usize,
+    /// Objects that left the build but stay in the target.
+    pub kept: Vec<Kept>,
+    /// Record entries that stay valid whatever the push writes (unchanged and kept objects).
+    carried: BTreeMap<String, RecordedObject>,
+}
+
+pub fn plan(
+    local: &[LocalFile],
+    remote: &[RemoteObject],
+    record: Option<&Record>,
+    options: &PlanOptions,
+) -> Plan {
+    let remote: HashMap<&str, &RemoteObject> = remote
+        .iter()
+        .filter(|r| !is_state_key(&r.key))
+        .map(|r| (r.key.as_str(), r))
+        .collect();
+    // A recorded entry is trusted only while the store still shows the object as we wrote it.
+    let recorded = |remote: &RemoteObject| {
+        record
+            .and_then(|rec| rec.objects.get(&remote.key))
+            .filter(|entry| entry.etag == remote.etag && entry.size == remote.size)
+    };
+
+    let mut result = Plan::default();
+    for file in local {
+        let write = |action, reason| Change {
+            key: file.key.clone(),
+            action,
+            reason,
+            phase: Phase::of(&file.key),
+            size: file.size,
+            file: Some(file.clone()),
+        };
+        let Some(existing) = remote.get(file.key.as_str()) else {
+            result.changes.push(write(Action::Upload, Reason::New));
+            continue;
+        };
+        let Some(entry) = recorded(existing) else {
+            result.changes.push(write(Action::Update, Reason::Unrecorded));
+            continue;
+        };
+        if options.force {
+            result.changes.push(write(Action::Update, Reason::Forced));
+        } else if entry.sha256 != file.sha256 {
+            result.changes.push(write(Action::Update, Reason::ContentChanged));
+        } else if entry.headers != file.headers {
+            let changed = header_changes(&entry.headers, &file.headers);
+            result.changes.push(write(
+                Action::UpdateHeaders,
+                Reason::HeadersChanged(changed),
+            ));
+        } else {
+            result.unchanged += 1;
+            result.carried.insert(file.key.clone(), entry.clone());
+        }
+    }
+
+    let in_build: std::collections::HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
+    let mut stale: Vec<&RemoteObject> = remote
+        .values()
+        .copied()
+        .filter(|r| !in_build.contains(r.key.as_str()))
+        .collect();
+    stale.sort_by(|a, b| a.key.cmp(&b.key));
+    for object in stale {
+        let keep = if options.protect.iter().any(|g| g.is_match(&object.key)) {
+            Some(KeepReason::Protected)
+        } else if !options.delete {
+            Some(KeepReason::NoDelete)
+        } else {
+            None
+        };
+        match keep {
+            Some(why) => {
+                if let Some(entry) = recorded(object) {
+                    result.carried.insert(object.key.clone(), entry.clone());
+                }
+                result.kept.push(Kept {
+                    key: object.key.clone(),
+                    why,
+                });
+            }
+            None => result.changes.push(Change {
+                key: object.key.clone(),
+                action: Action::Delete,
+                reason: Reason::RemovedFromBuild,
+                phase: Phase::Cleanup,
+                size: object.size,
+                file: None,
+            }),
+        }
+    }
+    result
+        .changes
+        .sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+    result
+}
+
+fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange> {
+    let mut changes = Vec::new();
+    if from.content_type != to.content_type {
+        changes.push(HeaderChange {
+            name: "content-type",
+            from: from.content_type.clone(),
+            to: to.content_type.clone(),
+        });
+    }
+    if from.cache_control != to.cache_control {
+        changes.push(HeaderChange {
+            name: "cache-control",
+            from: from.cache_control.clone(),
+            to: to.cache_control.clone(),
+        });
+    }
+    changes
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    pub fn writes(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action != Action::Delete)
+    }
+
+    pub fn deletes(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| c.action == Action::Delete)
+    }
+
+    /// The writes of one phase.
+    pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(move |c| c.phase == phase)
+    }
+
+    pub fn transfer_bytes(&self) -> u64 {
+        self.changes.iter().map(Change::transfer_bytes).sum()
+    }
+
+    /// The record of the target once every write has landed: carried entries plus each write
+    /// with the change token the store returned for it (`written`: key → etag).
+    pub fn record_after(&self, written: &HashMap<String, String>) -> Record {
+        let mut objects = self.carried.clone();
+        for change in self.writes() {
+            let (Some(file), Some(etag)) = (&change.file, written.get(&change.key)) else {
+                continue;
+            };
+            objects.insert(
+                change.key.clone(),
+                RecordedObject {
+                    sha256: file.sha256.clone(),
+                    size: file.size,
+                    etag: etag.clone(),
+                    headers: file.headers.clone(),
+                },
+            );
+        }
+        Record::new(objects)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::headers::{CACHE_HTML, CACHE_IMMUTABLE};
+
+    fn headers(cache: &str) -> ObjectHeaders {
+        ObjectHeaders {
+            content_type: "text/plain".into(),
+            cache_control: cache.into(),
+        }
+    }
+
+    fn local(key: &str, sha: &str) -> LocalFile {
+        LocalFile {
+            key: key.into(),
+            path: key.into(),
+            size: sha.len() as u64,
+            sha256: sha.into(),
+            headers: headers(CACHE_IMMUTABLE),
+        }
+    }
+
+    fn remote(key: &str, size: u64, etag: &str) -> RemoteObject {
+        RemoteObject {
+            key: key.into(),
+            size,
+            etag: etag.into(),
+        }
+    }
+
+    /// A target holding exactly `files` as spadeploy wrote them (etag = "e-" + sha).
+    fn deployed(files: &[LocalFile]) -> (Vec<RemoteObject>, Record) {
+        let remote = files
+            .iter()
+            .map(|f| remote(&f.key, f.size, &format!("e-{}", f.sha256)))
+            .collect();
+        let objects = files
+            .iter()
+            .map(|f| {
+                let entry = RecordedObject {
+                    sha256: f.sha256.clone(),
+                    size: f.size,
+                    etag: format!("e-{}", f.sha256),
+                    headers: f.headers.clone(),
+                };
+                (f.key.clone(), entry)
+            })
+            .collect();
+        (remote, Record::new(objects))
+    }
+
+    fn opts() -> PlanOptions {
+        PlanOptions {
+            delete: true,
+            ..Default::default()
+        }
+    }
+
+    fn summary(plan: &Plan) -> Vec<(String, Action, String)> {
+        plan.changes
+            .iter()
+            .map(|c| (c.key.clone(), c.action, c.reason.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn cold_push_uploads_everything_assets_first_index_last() {
+        let files = [
+            local("index.html", "i"),
+            local("about/index.html", "a"),
+            local("assets/app.js", "j"),
+            local("favicon.ico", "f"),
+        ];
+        let p = plan(&files, &[], None, &opts());
+        let order: Vec<_> = p.changes.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(
+            order,
+            ["assets/app.js", "favicon.ico", "about/index.html", "index.html"]
+        );
+        assert!(p.changes.iter().all(|c| c.action == Action::Upload));
+        assert_eq!(p.changes[3].phase, Phase::EntryIndex);
+        assert_eq!(p.transfer_bytes(), 4);
+    }
+
+    #[test]
+    fn unchanged_tree_plans_nothing() {
+        let files = [local("index.html", "i"), local("a.js", "j")];
+        let (remote, record) = deployed(&files);
+        let p = plan(&files, &remote, Some(&record), &opts());
+        assert!(!p.has_changes());
+        assert_eq!(p.unchanged, 2);
+        let next = p.record_after(&HashMap::new());
+        assert_eq!(next.objects, record.objects);
+    }
+
+    #[test]
+    fn content_header_and_deletion_changes_carry_reasons() {
+        let old = [
+            local("index.html", "i"),
+            local("a.js", "j"),
+            local("gone.js", "g"),
+        ];
+        let (remote, record) = deployed(&old);
+        let mut new_index = local("index.html", "i2");
+        new_index.headers = headers(CACHE_HTML);
+        let mut a = local("a.js", "j");
+        a.headers = headers("public, max-age=60");
+        let p = plan(&[new_index, a], &remote, Some(&record), &opts());
+        assert_eq!(
+            summary(&p),
+            [
+                (
+                    "a.js".into(),
+                    Action::UpdateHeaders,
+                    format!("headers changed (cache-control: {CACHE_IMMUTABLE} → public, max-age=60)")
+                ),
+                ("index.html".into(), Action::Update, "content changed".into()),
+                ("gone.js".into(), Action::Delete, "removed from build".into()),
+            ]
+        );
+        assert_eq!(p.transfer_bytes(), 2, "header-only changes send no bytes");
+    }
+
+    #[test]
+    fn objects_changed_outside_spadeploy_are_rewritten() {
+        let files = [local("a.js", "j"), local("b.js", "k")];
+        let (mut remote, record) = deployed(&files);
+        remote[0].etag = "someone-else".into();
+        let p = plan(&files, &remote, Some(&record), &opts());
+        assert_eq!(
+            summary(&p),
+            [(
+                "a.js".into(),
+                Action::Update,
+                Reason::Unrecorded.to_string()
+            )]
+        );
+        // Without any record, every existing key is rewritten, never trusted.
+        let p = plan(&files, &remote, None, &opts());
+        assert_eq!(p.changes.len(), 2);
+    }
+
+    #[test]
+    fn protect_and_no_delete_keep_stale_objects() {
+        let old = [
+            local("index.html", "i"),
+            local("uploads/cat.png", "c"),
+            local("old.js", "o"),
+        ];
+        let (remote, record) = deployed(&old);
+        let build = [local("index.html", "i")];
+        let options = PlanOptions {
+            delete: true,
+            force: false,
+            protect: vec![Glob::new("uploads/**").unwrap()],
+        };
+        let p = plan(&build, &remote, Some(&record), &options);
+        assert_eq!(summary(&p), [("old.js".into(), Action::Delete, "removed from build".into())]);
+        assert_eq!(
+            p.kept,
+            [Kept {
+                key: "uploads/cat.png".into(),
+                why: KeepReason::Protected
+            }]
+        );
+        let next = p.record_after(&HashMap::new());
+        assert!(next.objects.contains_key("uploads/cat.png"), "kept objects stay recorded");
+        assert!(!next.objects.contains_key("old.js"));
+
+        let no_delete = PlanOptions {
+            delete: false,
+            ..options
+        };
+        let p = plan(&build, &remote, Some(&record), &no_delete);
+        assert!(!p.has_changes());
+        assert_eq!(p.kept.len(), 2);
+    }
+
+    #[test]
+    fn state_keys_are_never_planned() {
+        let files = [local("index.html", "i")];
+        let (mut remote, record) = deployed(&files);
+        remote.push(remote_state());
+        let p = plan(&files, &remote, Some(&record), &opts());
+        assert!(!p.has_changes(), "{:?}", summary(&p));
+    }
+
+    fn remote_state() -> RemoteObject {
+        remote(crate::release::LIVE_RECORD, 10, "x")
+    }
+
+    #[test]
+    fn force_rewrites_recorded_objects() {
+        let files = [local("a.js", "j")];
+        let (remote, record) = deployed(&files);
+        let options = PlanOptions {
+            force: true,
+            ..opts()
+        };
+        let p = plan(&files, &remote, Some(&record), &options);
+        assert_eq!(summary(&p), [("a.js".into(), Action::Update, "forced".into())]);
+    }
+
+    #[test]
+    fn record_after_uses_the_etags_the_store_returned() {
+        let files = [local("a.js", "j"), local("b.js", "k")];
+        let p = plan(&files, &[], None, &opts());
+        let written = HashMap::from([("a.js".to_string(), "etag-a".to_string())]);
+        let next = p.record_after(&written);
+        assert_eq!(next.objects["a.js"].etag, "etag-a");
+        assert!(!next.objects.contains_key("b.js"), "an unwritten object is not recorded");
+    }
+}

@@ -1,0 +1,293 @@
+//! Rendering plans and results: one report value, shown as a human table or as JSON; progress
+//! bars on a terminal and plain progress lines in CI logs. Decides nothing.
+
+use std::fmt;
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::plan::{Action, Change, Kept, Phase, Plan, Reason};
+
+/// What a push or dry-run did (or would do). Serialized as the `--json` document; field names
+/// are a public interface: add, never rename.
+#[derive(Debug, Serialize)]
+pub struct PushReport {
+    pub ok: bool,
+    pub dry_run: bool,
+    pub target: String,
+    pub upload: Vec<ObjectEntry>,
+    pub update: Vec<ObjectEntry>,
+    pub delete: Vec<String>,
+    pub kept: Vec<Kept>,
+    pub unchanged: usize,
+    pub files: usize,
+    /// Bytes this push sent (0 in a dry-run).
+    pub bytes_uploaded: u64,
+    /// Bytes the plan sends.
+    pub bytes_planned: u64,
+    pub duration_ms: u128,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ObjectEntry {
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    pub cache_control: String,
+    pub reason: Reason,
+    pub phase: Phase,
+    /// False for header-only updates, which rewrite metadata without sending the content.
+    pub sends_content: bool,
+}
+
+impl PushReport {
+    pub fn new(target: String, plan: &Plan, files: usize, dry_run: bool) -> PushReport {
+        let entries = |wanted: &[Action]| -> Vec<ObjectEntry> {
+            plan.writes()
+                .filter(|c| wanted.contains(&c.action))
+                .map(ObjectEntry::from)
+                .collect()
+        };
+        PushReport {
+            ok: true,
+            dry_run,
+            target,
+            upload: entries(&[Action::Upload]),
+            update: entries(&[Action::Update, Action::UpdateHeaders]),
+            delete: plan.deletes().map(|c| c.key.clone()).collect(),
+            kept: plan.kept.clone(),
+            unchanged: plan.unchanged,
+            files,
+            bytes_uploaded: 0,
+            bytes_planned: plan.transfer_bytes(),
+            duration_ms: 0,
+        }
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !(self.upload.is_empty() && self.update.is_empty() && self.delete.is_empty())
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+impl From<&Change> for ObjectEntry {
+    fn from(change: &Change) -> ObjectEntry {
+        let headers = change.headers();
+        ObjectEntry {
+            key: change.key.clone(),
+            size: change.size,
+            content_type: headers.map(|h| h.content_type.clone()).unwrap_or_default(),
+            cache_control: headers.map(|h| h.cache_control.clone()).unwrap_or_default(),
+            reason: change.reason.clone(),
+            phase: change.phase,
+            sends_content: change.action != Action::UpdateHeaders,
+        }
+    }
+}
+
+impl fmt::Display for PushReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let title = if self.dry_run {
+            "Plan (dry run, nothing was changed)"
+        } else {
+            "Pushed"
+        };
+        writeln!(f, "{title}: {}", self.target)?;
+        let mut rows: Vec<[String; 6]> = Vec::new();
+        for (label, entries) in [("upload", &self.upload), ("update", &self.update)] {
+            for e in entries {
+                let action = if e.sends_content { label } else { "headers" };
+                rows.push([
+                    action.into(),
+                    human_bytes(e.size),
+                    e.key.clone(),
+                    e.content_type.clone(),
+                    e.cache_control.clone(),
+                    e.reason.to_string(),
+                ]);
+            }
+        }
+        for key in &self.delete {
+            rows.push(["delete".into(), String::new(), key.clone(), String::new(), String::new(), "removed from build".into()]);
+        }
+        for kept in &self.kept {
+            let why = match kept.why {
+                crate::plan::KeepReason::Protected => "protected by the manifest",
+                crate::plan::KeepReason::NoDelete => "not in the build, kept (--no-delete)",
+            };
+            rows.push(["keep".into(), String::new(), kept.key.clone(), String::new(), String::new(), why.into()]);
+        }
+        write_table(f, &rows)?;
+        let verb = if self.dry_run { "to upload" } else { "uploaded" };
+        let updated = if self.dry_run { "to update" } else { "updated" };
+        let deleted = if self.dry_run { "to delete" } else { "deleted" };
+        write!(
+            f,
+            "{} {verb}, {} {updated}, {} {deleted}, {} unchanged",
+            self.upload.len(),
+            self.update.len(),
+            self.delete.len(),
+            self.unchanged
+        )?;
+        if !self.kept.is_empty() {
+            write!(f, ", {} kept", self.kept.len())?;
+        }
+        let bytes = if self.dry_run { self.bytes_planned } else { self.bytes_uploaded };
+        write!(f, "; {} {}", human_bytes(bytes), if self.dry_run { "to send" } else { "sent" })?;
+        writeln!(f, " ({} files scanned, {:.1} s)", self.files, self.duration_ms as f64 / 1000.0)
+    }
+}
+
+fn write_table(f: &mut fmt::Formatter<'_>, rows: &[[String; 6]]) -> fmt::Result {
+    let mut widths = [0usize; 6];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    widths[2] = widths[2].min(60);
+    for row in rows {
+        let [action, size, key, ctype, cache, reason] = row;
+        let line = format!(
+            "  {action:<aw$}  {size:>sw$}  {key:<kw$}  {ctype:<cw$}  {cache:<hw$}  {reason}",
+            aw = widths[0],
+            sw = widths[1],
+            kw = widths[2],
+            cw = widths[3],
+            hw = widths[4],
+        );
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Progress on stderr: a bar on a terminal, a line per 10% in logs, nothing when quiet.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    mode: ProgressMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProgressMode {
+    Bars,
+    Lines,
+    Silent,
+}
+
+impl Progress {
+    pub fn new(quiet: bool) -> Progress {
+        let mode = if quiet {
+            ProgressMode::Silent
+        } else if std::io::stderr().is_terminal() {
+            ProgressMode::Bars
+        } else {
+            ProgressMode::Lines
+        };
+        Progress { mode }
+    }
+
+    /// Prints a one-off line (not in quiet mode).
+    pub fn note(&self, message: &str) {
+        if self.mode != ProgressMode::Silent {
+            eprintln!("{message}");
+        }
+    }
+
+    pub fn stage(&self, label: &'static str, items: u64, bytes: u64) -> Stage {
+        let bar = (self.mode == ProgressMode::Bars && items > 0).then(|| {
+            let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{prefix:>10} [{bar:30}] {pos}/{len} files, {msg} {binary_bytes_per_sec}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            bar.set_prefix(label);
+            bar.set_length(items);
+            bar.enable_steady_tick(Duration::from_millis(120));
+            bar
+        });
+        Stage {
+            label,
+            mode: self.mode,
+            bar,
+            items,
+            done: AtomicU64::new(0),
+            bytes_done: AtomicU64::new(0),
+        }
+    }
+}
+
+pub struct Stage {
+    label: &'static str,
+    mode: ProgressMode,
+    bar: Option<ProgressBar>,
+    items: u64,
+    done: AtomicU64,
+    bytes_done: AtomicU64,
+}
+
+impl Stage {
+    pub fn inc(&self, bytes: u64) {
+        let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        let bytes_done = self.bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if let Some(bar) = &self.bar {
+            bar.set_position(done);
+            bar.set_message(human_bytes(bytes_done));
+        } else if self.mode == ProgressMode::Lines && self.items > 0 {
+            // Small stages get one line at the end; large ones a line per 10%.
+            let decile = done * 10 / self.items;
+            let new_decile = decile != (done - 1) * 10 / self.items;
+            if done == self.items || (self.items >= 100 && new_decile) {
+                eprintln!(
+                    "{}: {done}/{} files ({}%), {}",
+                    self.label,
+                    self.items,
+                    decile * 10,
+                    human_bytes(bytes_done)
+                );
+            }
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_human() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1023), "1023 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(150 * 1024 * 1024), "150.0 MiB");
+    }
+}

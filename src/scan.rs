@@ -1,0 +1,297 @@
+//! Walking the build directory: which files to deploy, their sha256 (in parallel) and headers.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use walkdir::WalkDir;
+
+use crate::headers::{HeaderRules, ObjectHeaders};
+use crate::manifest::Glob;
+use crate::release::STATE_PREFIX;
+
+/// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
+const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// Relative to the build directory, `/`-separated.
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub sha256: String,
+    pub headers: ObjectHeaders,
+}
+
+pub struct ScanOptions {
+    pub exclude: Vec<Glob>,
+    pub require_index: bool,
+}
+
+/// A file to deploy, before hashing.
+#[derive(Debug, Clone)]
+pub struct Found {
+    pub key: String,
+    pub path: PathBuf,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("build directory {} does not exist: run your build first, or pass the right DIR", .0.display())]
+    Missing(PathBuf),
+    #[error("{} is not a directory: pass the folder your build writes (e.g. ./dist)", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("build directory {} has no files to deploy (after excludes): did the build fail?", .0.display())]
+    Empty(PathBuf),
+    #[error("build directory {} has no index.html at its top: is it the build output? Pass --allow-missing-index to deploy it anyway", .0.display())]
+    NoIndex(PathBuf),
+    #[error("{} is a symlink to {}, outside the build directory: copy the file into the build or exclude it", link.display(), target.display())]
+    SymlinkOutside { link: PathBuf, target: PathBuf },
+    #[error("{} is not a regular file (socket, FIFO or device): remove it from the build or exclude it", .0.display())]
+    NotAFile(PathBuf),
+    #[error("cannot read {}: {source}", path.display())]
+    Unreadable { path: PathBuf, source: io::Error },
+    #[error("{} has a name that is not valid UTF-8, which S3 keys must be: rename it", .0.display())]
+    NonUtf8Name(PathBuf),
+}
+
+/// Lists the files of `dir` to deploy (cheap: no file is read), checking that it looks like a
+/// build: a directory, not empty, with an index.html unless told otherwise.
+pub fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> {
+    let found = walk_tree(dir, &options.exclude)?;
+    if found.is_empty() {
+        return Err(ScanError::Empty(dir.to_path_buf()));
+    }
+    if options.require_index && !found.iter().any(|f| f.key == "index.html") {
+        return Err(ScanError::NoIndex(dir.to_path_buf()));
+    }
+    Ok(found)
+}
+
+/// Hashes the files on all cores and resolves their headers; `on_hashed(bytes)` is called from
+/// worker threads as each file is done. The result is sorted by key.
+pub fn hash(
+    found: Vec<Found>,
+    rules: &HeaderRules,
+    on_hashed: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<LocalFile>, ScanError> {
+    let mut files = found
+        .into_par_iter()
+        .map(|Found { key, path, size }| {
+            let sha256 = sha256_file(&path).map_err(|source| ScanError::Unreadable {
+                path: path.clone(),
+                source,
+            })?;
+            on_hashed(size);
+            let headers = rules.resolve(&key);
+            Ok(LocalFile {
+                key,
+                path,
+                size,
+                sha256,
+                headers,
+            })
+        })
+        .collect::<Result<Vec<_>, ScanError>>()?;
+    files.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(files)
+}
+
+/// The files under `dir`, excludes applied, symlinks checked.
+fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
+    let meta = std::fs::metadata(dir).map_err(|source| match source.kind() {
+        io::ErrorKind::NotFound => ScanError::Missing(dir.to_path_buf()),
+        _ => ScanError::Unreadable {
+            path: dir.to_path_buf(),
+            source,
+        },
+    })?;
+    if !meta.is_dir() {
+        return Err(ScanError::NotADirectory(dir.to_path_buf()));
+    }
+    let root = dir.canonicalize().map_err(|source| ScanError::Unreadable {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut found = Vec::new();
+    let walker = WalkDir::new(&root)
+        .follow_links(true)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|entry| {
+            let name = entry.file_name().to_string_lossy();
+            entry.depth() == 0 || !ALWAYS_EXCLUDED.contains(&name.as_ref())
+        });
+    for entry in walker {
+        let entry = entry.map_err(|err| {
+            let path = err.path().unwrap_or(dir).to_path_buf();
+            ScanError::Unreadable {
+                path,
+                source: err.into(),
+            }
+        })?;
+        let path = entry.path();
+        if entry.path_is_symlink() {
+            let target = path.canonicalize().map_err(|source| ScanError::Unreadable {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            if !target.starts_with(&root) {
+                return Err(ScanError::SymlinkOutside {
+                    link: display_path(dir, &root, path),
+                    target,
+                });
+            }
+        }
+        let file_type = entry.file_type();
+        if file_type.is_dir() {
+            continue;
+        }
+        if !file_type.is_file() {
+            return Err(ScanError::NotAFile(display_path(dir, &root, path)));
+        }
+        let key = key_of(&root, path).ok_or_else(|| ScanError::NonUtf8Name(path.into()))?;
+        if key.starts_with(STATE_PREFIX) || exclude.iter().any(|glob| glob.is_match(&key)) {
+            continue;
+        }
+        let size = entry
+            .metadata()
+            .map_err(|err| ScanError::Unreadable {
+                path: path.to_path_buf(),
+                source: err.into(),
+            })?
+            .len();
+        found.push(Found {
+            key,
+            path: path.to_path_buf(),
+            size,
+        });
+    }
+    Ok(found)
+}
+
+/// Paths in errors are shown as the user wrote DIR, not canonicalized.
+fn display_path(dir: &Path, root: &Path, path: &Path) -> PathBuf {
+    path.strip_prefix(root)
+        .map(|rel| dir.join(rel))
+        .unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn key_of(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs;
+
+    fn options(exclude: &[&str], require_index: bool) -> ScanOptions {
+        ScanOptions {
+            exclude: exclude.iter().map(|g| Glob::new(g).unwrap()).collect(),
+            require_index,
+        }
+    }
+
+    fn run(dir: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>, ScanError> {
+        hash(walk(dir, opts)?, &HeaderRules::default(), &|_| {})
+    }
+
+    fn write(dir: &Path, rel: &str, body: &str) {
+        let path = dir.join(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, body).unwrap();
+    }
+
+    #[test]
+    fn keys_hashes_and_default_excludes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "index.html", "<html>");
+        write(d, "assets/app-3f9a1c2b.js", "x");
+        write(d, "assets/app-3f9a1c2b.js.map", "{}");
+        write(d, ".git/HEAD", "ref");
+        write(d, "sub/.DS_Store", "junk");
+        write(d, ".spadeploy/live.json", "{}");
+        let files = run(d, &options(&["*.map"], true)).unwrap();
+        let keys: Vec<_> = files.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["assets/app-3f9a1c2b.js", "index.html"]);
+        // sha256("x")
+        assert_eq!(
+            files[0].sha256,
+            "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
+        );
+        assert_eq!(files[1].size, 6);
+        assert_eq!(files[1].headers.cache_control, "no-cache");
+    }
+
+    #[test]
+    fn bad_directories_are_explained() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let missing = run(&d.join("nope"), &options(&[], true)).unwrap_err();
+        assert!(matches!(missing, ScanError::Missing(_)), "{missing}");
+        write(d, "file.txt", "x");
+        let not_dir = run(&d.join("file.txt"), &options(&[], true)).unwrap_err();
+        assert!(matches!(not_dir, ScanError::NotADirectory(_)));
+        let no_index = run(d, &options(&[], true)).unwrap_err();
+        assert!(no_index.to_string().contains("--allow-missing-index"));
+        assert_eq!(run(d, &options(&[], false)).unwrap().len(), 1);
+        let empty = run(d, &options(&["*.txt"], false)).unwrap_err();
+        assert!(matches!(empty, ScanError::Empty(_)));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_inside_are_followed_and_outside_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "index.html", "i");
+        write(d, "real/a.txt", "a");
+        std::os::unix::fs::symlink(d.join("real"), d.join("alias")).unwrap();
+        let keys: Vec<_> = run(d, &options(&[], true))
+            .unwrap()
+            .into_iter()
+            .map(|f| f.key)
+            .collect();
+        assert_eq!(keys, ["alias/a.txt", "index.html", "real/a.txt"]);
+
+        write(outside.path(), "secret.txt", "s");
+        std::os::unix::fs::symlink(outside.path().join("secret.txt"), d.join("leak.txt")).unwrap();
+        let err = run(d, &options(&[], true)).unwrap_err();
+        assert!(matches!(err, ScanError::SymlinkOutside { .. }), "{err}");
+        assert!(err.to_string().contains("leak.txt"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlinks_are_unreadable() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "index.html", "i");
+        std::os::unix::fs::symlink(d.join("gone.js"), d.join("app.js")).unwrap();
+        let err = run(d, &options(&[], true)).unwrap_err();
+        assert!(matches!(err, ScanError::Unreadable { .. }), "{err}");
+        assert!(err.to_string().contains("app.js"), "{err}");
+    }
+}

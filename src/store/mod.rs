@@ -1,0 +1,79 @@
+//! The object store a push writes to: an S3 bucket or a local directory. Both hold the files,
+//! their headers, and spadeploy's state under `.spadeploy/`. Keys are relative to the target.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use crate::scan::LocalFile;
+
+mod local;
+mod s3;
+
+pub use local::LocalStore;
+pub use s3::S3Store;
+
+/// One object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    pub key: String,
+    pub size: u64,
+    /// An opaque change token (S3 ETag; size+mtime locally). Never assumed to be an MD5.
+    pub etag: String,
+}
+
+pub trait ObjectStore: Send + Sync {
+    /// Every object under the target, state included. One paginated listing, no per-object HEAD.
+    fn list(&self) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
+    /// Writes the file's bytes and headers under its key; returns the new change token.
+    fn put(&self, file: &LocalFile) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// Rewrites only the headers of an object already holding the file's bytes.
+    fn put_headers(
+        &self,
+        file: &LocalFile,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Reads a state object (e.g. `.spadeploy/live.json`); `None` when absent.
+    fn read_state(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    fn write_state(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("bucket `{bucket}` does not exist at {endpoint}: create it, or fix the bucket name in --to")]
+    NoSuchBucket { bucket: String, endpoint: String },
+    #[error("access denied: the AWS credentials in use may not call {action} on {resource} ({detail}); grant that action in their IAM policy, or choose other credentials with --profile")]
+    AccessDenied {
+        action: &'static str,
+        resource: String,
+        detail: String,
+    },
+    #[error("cannot reach {endpoint} (gave up after {attempts} attempts): {detail}; check --endpoint-url / AWS_ENDPOINT_URL and the network")]
+    Unreachable {
+        endpoint: String,
+        attempts: u32,
+        detail: String,
+    },
+    #[error("AWS rejected the credentials ({code}: {message}); refresh them (`aws sso login`, new keys) or choose a profile with --profile")]
+    BadCredentials { code: String, message: String },
+    #[error("bucket `{bucket}` is not in the configured region ({detail}); pass --region with the bucket's region")]
+    WrongRegion { bucket: String, detail: String },
+    #[error("{action} on {resource} failed: {detail}")]
+    Service {
+        action: &'static str,
+        resource: String,
+        detail: String,
+    },
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}

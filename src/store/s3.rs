@@ -1,0 +1,373 @@
+//! An S3 bucket (optionally a key prefix in it) as an object store.
+
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::primitives::{ByteStream, Length};
+use aws_sdk_s3::types::{
+    CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective, ObjectIdentifier,
+};
+use aws_sdk_s3::Client;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::{ObjectStore, RemoteObject, StoreError};
+use crate::aws::MAX_ATTEMPTS;
+use crate::scan::LocalFile;
+
+/// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
+const SHA256_METADATA: &str = "sha256";
+/// Files up to this size are sent from memory (one read, a checksum without aws-chunked framing).
+const IN_MEMORY_LIMIT: u64 = 1024 * 1024;
+/// Files above this size go up in parts, streamed from disk.
+const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
+const PART_SIZE: u64 = 8 * 1024 * 1024;
+const MAX_PARTS: u64 = 10_000;
+/// CopyObject's limit; header-only updates of larger objects re-send the bytes.
+const COPY_LIMIT: u64 = 5 * 1024 * 1024 * 1024;
+const DELETE_BATCH: usize = 1000;
+/// Characters kept as-is in an `x-amz-copy-source` key: RFC 3986 unreserved, and `/`.
+const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+    endpoint: String,
+}
+
+impl S3Store {
+    /// `prefix` is empty or ends with `/`; `endpoint` names the service in messages.
+    pub fn new(client: Client, bucket: String, prefix: String, endpoint: String) -> S3Store {
+        S3Store {
+            client,
+            bucket,
+            prefix,
+            endpoint,
+        }
+    }
+
+    fn full_key(&self, key: &str) -> String {
+        format!("{}{key}", self.prefix)
+    }
+
+    fn arn(&self, key: &str) -> String {
+        format!("arn:aws:s3:::{}/{}", self.bucket, self.full_key(key))
+    }
+
+    /// Turns an SDK failure into what the user should do about it.
+    fn error<E>(&self, err: SdkError<E>, action: &'static str, resource: String) -> StoreError
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+            return StoreError::Unreachable {
+                endpoint: self.endpoint.clone(),
+                attempts: MAX_ATTEMPTS,
+                detail: root_cause(&err),
+            };
+        }
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        let code = err.code().unwrap_or_default().to_string();
+        let message = err.message().unwrap_or_default().to_string();
+        match (code.as_str(), status) {
+            ("NoSuchBucket", _) => StoreError::NoSuchBucket {
+                bucket: self.bucket.clone(),
+                endpoint: self.endpoint.clone(),
+            },
+            (
+                "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"
+                | "TokenRefreshRequired",
+                _,
+            ) => StoreError::BadCredentials { code, message },
+            ("PermanentRedirect" | "AuthorizationHeaderMalformed", _) | (_, Some(301)) => {
+                StoreError::WrongRegion {
+                    bucket: self.bucket.clone(),
+                    detail: if message.is_empty() { code } else { message },
+                }
+            }
+            ("AccessDenied" | "AllAccessDisabled", _) | (_, Some(403)) => {
+                StoreError::AccessDenied {
+                    action,
+                    resource,
+                    detail: format!("{code}: {message}"),
+                }
+            }
+            _ => StoreError::Service {
+                action,
+                resource,
+                detail: if code.is_empty() {
+                    DisplayErrorContext(&err).to_string()
+                } else {
+                    format!("{code}: {message}")
+                },
+            },
+        }
+    }
+
+    fn io_error(action: &'static str, file: &LocalFile, source: impl Into<std::io::Error>) -> StoreError {
+        StoreError::Io {
+            action,
+            path: file.path.clone(),
+            source: source.into(),
+        }
+    }
+
+    async fn put_multipart(&self, file: &LocalFile) -> Result<String, StoreError> {
+        let key = self.full_key(&file.key);
+        let created = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&key)
+            .content_type(&file.headers.content_type)
+            .cache_control(&file.headers.cache_control)
+            .metadata(SHA256_METADATA, &file.sha256)
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let result = self.upload_parts(file, &key, &upload_id).await;
+        if result.is_err() {
+            // Best effort: an abandoned upload only costs storage until a lifecycle rule clears it.
+            let _ = self
+                .client
+                .abort_multipart_upload()
+                .bucket(&self.bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .send()
+                .await;
+        }
+        result
+    }
+
+    async fn upload_parts(&self, file: &LocalFile, key: &str, upload_id: &str) -> Result<String, StoreError> {
+        let part_size = PART_SIZE.max(file.size.div_ceil(MAX_PARTS));
+        let mut parts = Vec::new();
+        let mut offset = 0;
+        let mut number = 1;
+        while offset < file.size {
+            let length = part_size.min(file.size - offset);
+            let body = ByteStream::read_from()
+                .path(&file.path)
+                .offset(offset)
+                .length(Length::Exact(length))
+                .build()
+                .await
+                .map_err(|e| Self::io_error("cannot read", file, std::io::Error::other(e)))?;
+            let uploaded = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(upload_id)
+                .part_number(number)
+                .content_length(length as i64)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+            parts.push(
+                CompletedPart::builder()
+                    .set_e_tag(uploaded.e_tag().map(str::to_string))
+                    .part_number(number)
+                    .build(),
+            );
+            offset += length;
+            number += 1;
+        }
+        let completed = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+        Ok(completed.e_tag().unwrap_or_default().to_string())
+    }
+}
+
+/// The innermost cause, which is the part a person can act on ("Connection refused").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+impl ObjectStore for S3Store {
+    async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
+        let mut objects = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                self.error(e, "s3:ListBucket", format!("arn:aws:s3:::{}", self.bucket))
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                    continue;
+                };
+                objects.push(RemoteObject {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    etag: object.e_tag().unwrap_or_default().to_string(),
+                });
+            }
+        }
+        Ok(objects)
+    }
+
+    async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
+        if file.size > MULTIPART_THRESHOLD {
+            return self.put_multipart(file).await;
+        }
+        let body = if file.size <= IN_MEMORY_LIMIT {
+            let bytes = tokio::fs::read(&file.path)
+                .await
+                .map_err(|e| Self::io_error("cannot read", file, e))?;
+            ByteStream::from(bytes)
+        } else {
+            ByteStream::from_path(&file.path)
+                .await
+                .map_err(|e| Self::io_error("cannot read", file, std::io::Error::other(e)))?
+        };
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(&file.key))
+            .content_type(&file.headers.content_type)
+            .cache_control(&file.headers.cache_control)
+            .metadata(SHA256_METADATA, &file.sha256)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+        Ok(out.e_tag().unwrap_or_default().to_string())
+    }
+
+    async fn put_headers(&self, file: &LocalFile) -> Result<String, StoreError> {
+        if file.size > COPY_LIMIT {
+            return self.put(file).await;
+        }
+        let key = self.full_key(&file.key);
+        let source = format!("{}/{}", self.bucket, utf8_percent_encode(&key, COPY_SOURCE));
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&file.headers.content_type)
+            .cache_control(&file.headers.cache_control)
+            .metadata(SHA256_METADATA, &file.sha256)
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(&file.key)))?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        for batch in keys.chunks(DELETE_BATCH) {
+            let build_error = |e: aws_sdk_s3::error::BuildError| StoreError::Service {
+                action: "s3:DeleteObject",
+                resource: self.arn(""),
+                detail: e.to_string(),
+            };
+            let ids = batch
+                .iter()
+                .map(|key| ObjectIdentifier::builder().key(self.full_key(key)).build())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(build_error)?;
+            let request = Delete::builder()
+                .set_objects(Some(ids))
+                .quiet(true)
+                .build()
+                .map_err(build_error)?;
+            let out = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(request)
+                .send()
+                .await
+                .map_err(|e| self.error(e, "s3:DeleteObject", self.arn("*")))?;
+            if let Some(failed) = out.errors().first() {
+                let key = failed.key().unwrap_or_default();
+                let detail = format!(
+                    "{}: {}",
+                    failed.code().unwrap_or_default(),
+                    failed.message().unwrap_or_default()
+                );
+                return Err(match failed.code() {
+                    Some("AccessDenied") => StoreError::AccessDenied {
+                        action: "s3:DeleteObject",
+                        resource: format!("arn:aws:s3:::{}/{key}", self.bucket),
+                        detail,
+                    },
+                    _ => StoreError::Service {
+                        action: "s3:DeleteObject",
+                        resource: format!("arn:aws:s3:::{}/{key}", self.bucket),
+                        detail,
+                    },
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn read_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
+        };
+        let body = out.body.collect().await.map_err(|e| StoreError::Service {
+            action: "s3:GetObject",
+            resource: self.arn(key),
+            detail: format!("the download broke off: {e}"),
+        })?;
+        Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .content_type("application/json")
+            .cache_control("no-store")
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:PutObject", self.arn(key)))?;
+        Ok(())
+    }
+}
