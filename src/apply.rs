@@ -95,9 +95,10 @@ pub async fn apply<S: ObjectStore>(
 
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
     if !deletes.is_empty() {
-        store.delete(&deletes).await.map_err(|err| {
-            ApplyError::new(err, Phase::Cleanup, applied.written.len(), total)
-        })?;
+        store
+            .delete(&deletes)
+            .await
+            .map_err(|err| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total))?;
         applied.deleted = deletes.len();
         plan.deletes().for_each(on_done);
     }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::{ProvideCredentials, RequestChecksumCalculation, ResponseChecksumValidation};
+use aws_sdk_s3::config::{
+    ProvideCredentials, RequestChecksumCalculation, ResponseChecksumValidation,
+};
 
 use crate::manifest::{ChecksumMode, TargetSettings};
 

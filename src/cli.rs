@@ -125,10 +125,7 @@ pub fn main() -> ExitCode {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPending) => ExitCode::from(EXIT_CHANGES),
         Err(err) => {
-            let mut message = err.to_string();
-            for cause in err.chain().skip(1) {
-                message.push_str(&format!("\n  caused by: {cause}"));
-            }
+            let message = one_line(&err);
             eprintln!("error: {message}");
             if json {
                 let doc = serde_json::json!({ "ok": false, "error": message });
@@ -137,6 +134,21 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// "what failed: why: what to do", each cause once (typed errors often quote their source).
+fn one_line(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+    }
+    message
 }
 
 async fn run(cli: Cli) -> Result<Outcome> {
@@ -231,7 +243,11 @@ fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-async fn run_push<S: ObjectStore>(store: &S, job: PushJob, found: Vec<scan::Found>) -> Result<Outcome> {
+async fn run_push<S: ObjectStore>(
+    store: &S,
+    job: PushJob,
+    found: Vec<scan::Found>,
+) -> Result<Outcome> {
     let started = Instant::now();
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
@@ -242,18 +258,20 @@ async fn run_push<S: ObjectStore>(store: &S, job: PushJob, found: Vec<scan::Foun
     let hashed = tokio::task::spawn_blocking(move || {
         scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
     });
-    let (local, remote, record) =
-        tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
+    let (local, remote, record) = tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
     hashing.finish();
     let local = local.context("hashing was interrupted")?;
     let local = local?;
     let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
-    let record = match record.with_context(|| format!("cannot read spadeploy's record in {}", job.target))? {
+    let record = match record
+        .with_context(|| format!("cannot read spadeploy's record in {}", job.target))?
+    {
         None => None,
         Some(bytes) => match Record::from_json(&bytes) {
             Ok(record) => Some(record),
             Err(err) => {
-                job.progress.note(&format!("warning: {err}; continuing as if there were none"));
+                job.progress
+                    .note(&format!("warning: {err}; continuing as if there were none"));
                 None
             }
         },
@@ -262,7 +280,11 @@ async fn run_push<S: ObjectStore>(store: &S, job: PushJob, found: Vec<scan::Foun
     let plan = plan::plan(&local, &remote, record.as_ref(), &job.plan);
     let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
     if !job.dry_run && plan.has_changes() {
-        let uploading = job.progress.stage("uploading", plan.changes.len() as u64, plan.transfer_bytes());
+        let uploading = job.progress.stage(
+            "uploading",
+            plan.changes.len() as u64,
+            plan.transfer_bytes(),
+        );
         let applied = apply(store, &plan, job.concurrency, &|change| {
             uploading.inc(change.transfer_bytes())
         })
@@ -286,7 +308,10 @@ async fn run_push<S: ObjectStore>(store: &S, job: PushJob, found: Vec<scan::Foun
 fn init(args: &InitArgs) -> Result<Outcome> {
     let path = Path::new(manifest::FILE_NAME);
     if path.exists() && !args.force {
-        bail!("{} already exists: edit it, or pass --force to overwrite it", path.display());
+        bail!(
+            "{} already exists: edit it, or pass --force to overwrite it",
+            path.display()
+        );
     }
     let candidates = ["dist", "build", "out"];
     let dir = candidates

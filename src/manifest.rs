@@ -208,7 +208,10 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
                 "this rule sets no header: give it `cache_control` and/or `content_type`".into(),
             ));
         }
-        for value in [&body.cache_control, &body.content_type].into_iter().flatten() {
+        for value in [&body.cache_control, &body.content_type]
+            .into_iter()
+            .flatten()
+        {
             if value.is_empty() || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
                 return Err(invalid(
                     rule.span().start,
@@ -250,6 +253,12 @@ pub fn starter(dir: &str) -> String {
 # The build output to deploy (relative to this file).
 dir = "{dir}"
 
+# Files never uploaded (globs relative to dir; a glob without "/" matches in any folder).
+# exclude = ["*.map"]
+
+# Objects in the target never deleted, even when they are not in the build.
+# protect = ["uploads/**"]
+
 [target]
 # s3://BUCKET[/PREFIX], or a local directory such as "./site" (no AWS account needed).
 to = "./site"
@@ -257,12 +266,6 @@ to = "./site"
 # profile = "deploy"
 # endpoint_url = "http://127.0.0.1:9000"   # MinIO, R2, an emulator
 # checksum = "when-required"               # for S3-compatible stores that reject CRC checksums
-
-# Files never uploaded (globs relative to dir; a glob without "/" matches in any folder).
-exclude = ["*.map"]
-
-# Objects in the target never deleted, even when they are not in the build.
-# protect = ["uploads/**"]
 
 # Header rules: the first rule that matches a file and sets a header decides that header.
 # Defaults: content-hashed names (app-3f9a1c2b.js) are cached for a year as immutable,
@@ -324,7 +327,11 @@ cache_control = "public, max-age=60"
 
     #[test]
     fn relative_local_targets_resolve_from_the_manifest_folder() {
-        let m = parse("[target]\nto = \"site\"\n", Path::new("/proj/spadeploy.toml")).unwrap();
+        let m = parse(
+            "[target]\nto = \"site\"\n",
+            Path::new("/proj/spadeploy.toml"),
+        )
+        .unwrap();
         assert_eq!(
             m.target.to,
             Some(Target::Local {
@@ -368,11 +375,10 @@ cache_control = "public, max-age=60"
     #[test]
     fn rules_must_set_a_valid_header() {
         let (line, message, _) = parse_err("dir = \"d\"\n[[rules]]\nglob = \"*.js\"\n");
-        assert_eq!(line, 3, "points into the rule");
+        assert_eq!(line, 2, "points at the rule");
         assert!(message.contains("sets no header"), "{message}");
 
-        let (_, message, _) =
-            parse_err("[[rules]]\nglob = \"*.js\"\ncache_control = \"a\\nb\"\n");
+        let (_, message, _) = parse_err("[[rules]]\nglob = \"*.js\"\ncache_control = \"a\\nb\"\n");
         assert!(message.contains("printable ASCII"), "{message}");
 
         let (line, message, _) = parse_err("[[rules]]\ncache_control = \"x\"\n");

@@ -189,13 +189,17 @@ pub fn plan(
             continue;
         };
         let Some(entry) = recorded(existing) else {
-            result.changes.push(write(Action::Update, Reason::Unrecorded));
+            result
+                .changes
+                .push(write(Action::Update, Reason::Unrecorded));
             continue;
         };
         if options.force {
             result.changes.push(write(Action::Update, Reason::Forced));
         } else if entry.sha256 != file.sha256 {
-            result.changes.push(write(Action::Update, Reason::ContentChanged));
+            result
+                .changes
+                .push(write(Action::Update, Reason::ContentChanged));
         } else if entry.headers != file.headers {
             let changed = header_changes(&entry.headers, &file.headers);
             result.changes.push(write(
@@ -389,7 +393,12 @@ mod tests {
         let order: Vec<_> = p.changes.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(
             order,
-            ["assets/app.js", "favicon.ico", "about/index.html", "index.html"]
+            [
+                "assets/app.js",
+                "favicon.ico",
+                "about/index.html",
+                "index.html"
+            ]
         );
         assert!(p.changes.iter().all(|c| c.action == Action::Upload));
         assert_eq!(p.changes[3].phase, Phase::EntryIndex);
@@ -426,10 +435,20 @@ mod tests {
                 (
                     "a.js".into(),
                     Action::UpdateHeaders,
-                    format!("headers changed (cache-control: {CACHE_IMMUTABLE} → public, max-age=60)")
+                    format!(
+                        "headers changed (cache-control: {CACHE_IMMUTABLE} → public, max-age=60)"
+                    )
                 ),
-                ("index.html".into(), Action::Update, "content changed".into()),
-                ("gone.js".into(), Action::Delete, "removed from build".into()),
+                (
+                    "index.html".into(),
+                    Action::Update,
+                    "content changed".into()
+                ),
+                (
+                    "gone.js".into(),
+                    Action::Delete,
+                    "removed from build".into()
+                ),
             ]
         );
         assert_eq!(p.transfer_bytes(), 2, "header-only changes send no bytes");
@@ -469,7 +488,10 @@ mod tests {
             protect: vec![Glob::new("uploads/**").unwrap()],
         };
         let p = plan(&build, &remote, Some(&record), &options);
-        assert_eq!(summary(&p), [("old.js".into(), Action::Delete, "removed from build".into())]);
+        assert_eq!(
+            summary(&p),
+            [("old.js".into(), Action::Delete, "removed from build".into())]
+        );
         assert_eq!(
             p.kept,
             [Kept {
@@ -478,7 +500,10 @@ mod tests {
             }]
         );
         let next = p.record_after(&HashMap::new());
-        assert!(next.objects.contains_key("uploads/cat.png"), "kept objects stay recorded");
+        assert!(
+            next.objects.contains_key("uploads/cat.png"),
+            "kept objects stay recorded"
+        );
         assert!(!next.objects.contains_key("old.js"));
 
         let no_delete = PlanOptions {
@@ -512,7 +537,10 @@ mod tests {
             ..opts()
         };
         let p = plan(&files, &remote, Some(&record), &options);
-        assert_eq!(summary(&p), [("a.js".into(), Action::Update, "forced".into())]);
+        assert_eq!(
+            summary(&p),
+            [("a.js".into(), Action::Update, "forced".into())]
+        );
     }
 
     #[test]
@@ -522,6 +550,9 @@ mod tests {
         let written = HashMap::from([("a.js".to_string(), "etag-a".to_string())]);
         let next = p.record_after(&written);
         assert_eq!(next.objects["a.js"].etag, "etag-a");
-        assert!(!next.objects.contains_key("b.js"), "an unwritten object is not recorded");
+        assert!(
+            !next.objects.contains_key("b.js"),
+            "an unwritten object is not recorded"
+        );
     }
 }

@@ -114,17 +114,35 @@ impl fmt::Display for PushReport {
             }
         }
         for key in &self.delete {
-            rows.push(["delete".into(), String::new(), key.clone(), String::new(), String::new(), "removed from build".into()]);
+            rows.push([
+                "delete".into(),
+                String::new(),
+                key.clone(),
+                String::new(),
+                String::new(),
+                "removed from build".into(),
+            ]);
         }
         for kept in &self.kept {
             let why = match kept.why {
                 crate::plan::KeepReason::Protected => "protected by the manifest",
                 crate::plan::KeepReason::NoDelete => "not in the build, kept (--no-delete)",
             };
-            rows.push(["keep".into(), String::new(), kept.key.clone(), String::new(), String::new(), why.into()]);
+            rows.push([
+                "keep".into(),
+                String::new(),
+                kept.key.clone(),
+                String::new(),
+                String::new(),
+                why.into(),
+            ]);
         }
         write_table(f, &rows)?;
-        let verb = if self.dry_run { "to upload" } else { "uploaded" };
+        let verb = if self.dry_run {
+            "to upload"
+        } else {
+            "uploaded"
+        };
         let updated = if self.dry_run { "to update" } else { "updated" };
         let deleted = if self.dry_run { "to delete" } else { "deleted" };
         write!(
@@ -138,9 +156,23 @@ impl fmt::Display for PushReport {
         if !self.kept.is_empty() {
             write!(f, ", {} kept", self.kept.len())?;
         }
-        let bytes = if self.dry_run { self.bytes_planned } else { self.bytes_uploaded };
-        write!(f, "; {} {}", human_bytes(bytes), if self.dry_run { "to send" } else { "sent" })?;
-        writeln!(f, " ({} files scanned, {:.1} s)", self.files, self.duration_ms as f64 / 1000.0)
+        let bytes = if self.dry_run {
+            self.bytes_planned
+        } else {
+            self.bytes_uploaded
+        };
+        write!(
+            f,
+            "; {} {}",
+            human_bytes(bytes),
+            if self.dry_run { "to send" } else { "sent" }
+        )?;
+        writeln!(
+            f,
+            " ({} files scanned, {:.1} s)",
+            self.files,
+            self.duration_ms as f64 / 1000.0
+        )
     }
 }
 

@@ -135,10 +135,12 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
         })?;
         let path = entry.path();
         if entry.path_is_symlink() {
-            let target = path.canonicalize().map_err(|source| ScanError::Unreadable {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            let target = path
+                .canonicalize()
+                .map_err(|source| ScanError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
             if !target.starts_with(&root) {
                 return Err(ScanError::SymlinkOutside {
                     link: display_path(dir, &root, path),

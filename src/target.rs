@@ -9,8 +9,13 @@ use serde::{Deserialize, Deserializer};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
     /// `prefix` is empty or ends with `/`.
-    S3 { bucket: String, prefix: String },
-    Local { path: PathBuf },
+    S3 {
+        bucket: String,
+        prefix: String,
+    },
+    Local {
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -154,7 +159,10 @@ mod tests {
         assert_eq!("s3://my-site".parse(), Ok(s3("my-site", "")));
         assert_eq!("s3://my-site/".parse(), Ok(s3("my-site", "")));
         assert_eq!("s3://my-site/app".parse(), Ok(s3("my-site", "app/")));
-        assert_eq!("s3://my-site//app/v2/".parse(), Ok(s3("my-site", "app/v2/")));
+        assert_eq!(
+            "s3://my-site//app/v2/".parse(),
+            Ok(s3("my-site", "app/v2/"))
+        );
     }
 
     #[test]
@@ -170,14 +178,23 @@ mod tests {
         let err = |s: &str| s.parse::<Target>().unwrap_err();
         assert_eq!(err(""), TargetError::Empty);
         assert!(matches!(err("gs://bucket"), TargetError::Scheme { scheme } if scheme == "gs"));
-        assert!(matches!(err("https://x.example"), TargetError::Scheme { .. }));
+        assert!(matches!(
+            err("https://x.example"),
+            TargetError::Scheme { .. }
+        ));
         assert!(matches!(err("s3:/bucket"), TargetError::MistypedS3 { .. }));
         assert!(matches!(err("S3:bucket"), TargetError::MistypedS3 { .. }));
         assert!(matches!(err("s3://My_Bucket"), TargetError::Bucket { .. }));
         assert!(matches!(err("s3://ab"), TargetError::Bucket { .. }));
         assert!(matches!(err("s3://-abc"), TargetError::Bucket { .. }));
-        assert!(matches!(err("s3://bucket/a/../b"), TargetError::Prefix { .. }));
-        assert!(matches!(err("s3://bucket/a//b"), TargetError::Prefix { .. }));
+        assert!(matches!(
+            err("s3://bucket/a/../b"),
+            TargetError::Prefix { .. }
+        ));
+        assert!(matches!(
+            err("s3://bucket/a//b"),
+            TargetError::Prefix { .. }
+        ));
     }
 
     #[test]

@@ -19,7 +19,8 @@ impl LocalStore {
     }
 
     fn path_of(&self, key: &str) -> PathBuf {
-        key.split('/').fold(self.root.clone(), |path, part| path.join(part))
+        key.split('/')
+            .fold(self.root.clone(), |path, part| path.join(part))
     }
 
     fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
@@ -118,7 +119,9 @@ impl ObjectStore for LocalStore {
     }
 
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
-        let path = self.write_atomically(&file.key, Body::File(&file.path)).await?;
+        let path = self
+            .write_atomically(&file.key, Body::File(&file.path))
+            .await?;
         token_of(&path).await
     }
 
@@ -157,6 +160,8 @@ impl ObjectStore for LocalStore {
     }
 
     async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.write_atomically(key, Body::Bytes(body)).await.map(drop)
+        self.write_atomically(key, Body::Bytes(body))
+            .await
+            .map(drop)
     }
 }

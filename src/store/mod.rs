@@ -46,7 +46,9 @@ pub trait ObjectStore: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("bucket `{bucket}` does not exist at {endpoint}: create it, or fix the bucket name in --to")]
+    #[error(
+        "bucket `{bucket}` does not exist at {endpoint}: create it, or fix the bucket name in --to"
+    )]
     NoSuchBucket { bucket: String, endpoint: String },
     #[error("access denied: the AWS credentials in use may not call {action} on {resource} ({detail}); grant that action in their IAM policy, or choose other credentials with --profile")]
     AccessDenied {

@@ -62,7 +62,10 @@ impl S3Store {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        if matches!(err, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+        if matches!(
+            err,
+            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+        ) {
             return StoreError::Unreachable {
                 endpoint: self.endpoint.clone(),
                 attempts: MAX_ATTEMPTS,
@@ -78,7 +81,10 @@ impl S3Store {
                 endpoint: self.endpoint.clone(),
             },
             (
-                "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "ExpiredToken" | "InvalidToken"
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "InvalidToken"
                 | "TokenRefreshRequired",
                 _,
             ) => StoreError::BadCredentials { code, message },
@@ -107,7 +113,11 @@ impl S3Store {
         }
     }
 
-    fn io_error(action: &'static str, file: &LocalFile, source: impl Into<std::io::Error>) -> StoreError {
+    fn io_error(
+        action: &'static str,
+        file: &LocalFile,
+        source: impl Into<std::io::Error>,
+    ) -> StoreError {
         StoreError::Io {
             action,
             path: file.path.clone(),
@@ -144,7 +154,12 @@ impl S3Store {
         result
     }
 
-    async fn upload_parts(&self, file: &LocalFile, key: &str, upload_id: &str) -> Result<String, StoreError> {
+    async fn upload_parts(
+        &self,
+        file: &LocalFile,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<String, StoreError> {
         let part_size = PART_SIZE.max(file.size.div_ceil(MAX_PARTS));
         let mut parts = Vec::new();
         let mut offset = 0;
@@ -185,7 +200,11 @@ impl S3Store {
             .bucket(&self.bucket)
             .key(key)
             .upload_id(upload_id)
-            .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
             .send()
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;

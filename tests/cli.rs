@@ -1,0 +1,311 @@
+//! The binary against a local directory target (no emulator needed) and every bad input a user
+//! can give it: each must fail with a message that says what to do, and a non-zero exit.
+
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+
+use support::*;
+
+fn local_push(dir: &Path, to: &Path, extra: &[&str]) -> Run {
+    let mut args = vec![
+        "push",
+        dir.to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+        "--json",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    spadeploy(&args, None)
+}
+
+#[test]
+fn local_target_holds_files_headers_and_record_and_noop_is_free() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let run = local_push(&demo_spa(), &site, &[]);
+    run.assert_ok();
+    assert_eq!(run.json()["upload"].as_array().unwrap().len(), 7);
+    assert_eq!(
+        std::fs::read(site.join("index.html")).unwrap(),
+        std::fs::read(demo_spa().join("index.html")).unwrap()
+    );
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(site.join(".spadeploy/live.json")).unwrap()).unwrap();
+    let index = &record["objects"]["index.html"];
+    assert_eq!(index["cache_control"], "no-cache");
+    assert_eq!(index["content_type"], "text/html; charset=utf-8");
+    assert_eq!(
+        index["sha256"],
+        sha256_hex(&std::fs::read(site.join("index.html")).unwrap())
+    );
+
+    let record_before = std::fs::read(site.join(".spadeploy/live.json")).unwrap();
+    let again = local_push(&demo_spa(), &site, &[]);
+    again.assert_ok();
+    assert_eq!(again.json()["unchanged"], 7);
+    assert_eq!(again.json()["bytes_uploaded"], 0);
+    assert_eq!(
+        std::fs::read(site.join(".spadeploy/live.json")).unwrap(),
+        record_before,
+        "a no-op push writes nothing, not even the record"
+    );
+}
+
+#[test]
+fn local_target_syncs_changes_and_repairs_outside_edits() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("build");
+    let site = tmp.path().join("site");
+    copy_dir(&demo_spa(), &build);
+    local_push(&build, &site, &[]).assert_ok();
+
+    write(&build, "robots.txt", "changed");
+    std::fs::remove_file(build.join("favicon.ico")).unwrap();
+    write(
+        &site,
+        "manifest.webmanifest",
+        "edited by hand on the server",
+    );
+    let run = local_push(&build, &site, &[]);
+    run.assert_ok();
+    let report = run.json();
+    let updated: Vec<_> = report["update"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(updated, ["manifest.webmanifest", "robots.txt"]);
+    assert_eq!(
+        report["update"][0]["reason"],
+        "not written by spadeploy, or changed outside it"
+    );
+    assert_eq!(report["delete"][0], "favicon.ico");
+    assert!(!site.join("favicon.ico").exists());
+    assert_eq!(
+        std::fs::read_to_string(site.join("robots.txt")).unwrap(),
+        "changed"
+    );
+    assert_eq!(
+        std::fs::read(site.join("manifest.webmanifest")).unwrap(),
+        std::fs::read(build.join("manifest.webmanifest")).unwrap()
+    );
+}
+
+#[test]
+fn human_output_lists_each_change_with_its_headers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = spadeploy(
+        &[
+            "diff",
+            demo_spa().to_str().unwrap(),
+            "--to",
+            tmp.path().join("s").to_str().unwrap(),
+            "-q",
+        ],
+        None,
+    );
+    run.assert_ok();
+    assert!(
+        run.stdout
+            .starts_with("Plan (dry run, nothing was changed): "),
+        "{}",
+        run.stdout
+    );
+    let index_line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(" index.html "))
+        .unwrap();
+    assert!(index_line.contains("text/html; charset=utf-8") && index_line.contains("no-cache"));
+    assert!(
+        run.stdout
+            .contains("7 to upload, 0 to update, 0 to delete, 0 unchanged"),
+        "{}",
+        run.stdout
+    );
+    assert!(!tmp.path().join("s").exists(), "a dry run creates nothing");
+}
+
+#[test]
+fn the_manifest_supplies_dir_target_and_rules() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&demo_spa(), &tmp.path().join("dist"));
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "dir = \"dist\"\nexclude = [\"robots.txt\"]\n[target]\nto = \"out\"\n\
+         [[rules]]\nglob = \"assets/**\"\ncache_control = \"public, max-age=60\"\n",
+    );
+    let run = spadeploy(&["push", "--json", "-q"], Some(tmp.path()));
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(
+        report["upload"].as_array().unwrap().len(),
+        6,
+        "robots.txt excluded"
+    );
+    let asset = report["upload"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["key"].as_str().unwrap().starts_with("assets/"))
+        .unwrap();
+    assert_eq!(asset["cache_control"], "public, max-age=60");
+    assert!(
+        tmp.path().join("out/index.html").is_file(),
+        "relative `to` resolves from the manifest"
+    );
+
+    // A flag wins over the manifest.
+    let other = tmp.path().join("elsewhere");
+    let run = spadeploy(
+        &["push", "--to", other.to_str().unwrap(), "-q"],
+        Some(tmp.path()),
+    );
+    run.assert_ok();
+    assert!(other.join("index.html").is_file());
+}
+
+#[test]
+fn init_writes_a_valid_starter_and_refuses_to_overwrite() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&demo_spa(), &tmp.path().join("build"));
+    let run = spadeploy(&["init"], Some(tmp.path()));
+    run.assert_ok();
+    assert!(run.stderr.contains("build/"), "{}", run.stderr);
+    let text = std::fs::read_to_string(tmp.path().join("spadeploy.toml")).unwrap();
+    assert!(text.contains("dir = \"build\""));
+    spadeploy(&["init"], Some(tmp.path())).assert_fails_with(1, "--force");
+    spadeploy(&["init", "--force"], Some(tmp.path())).assert_ok();
+    // The starter deploys as written.
+    spadeploy(&["push", "-q"], Some(tmp.path())).assert_ok();
+    assert!(tmp.path().join("site/index.html").is_file());
+}
+
+#[test]
+fn bad_build_directories_fail_before_any_network_work() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    // An unreachable S3 endpoint proves the directory is checked first.
+    let s3 = |dir: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "push",
+            dir.to_str().unwrap(),
+            "--to",
+            "s3://bucket",
+            "--endpoint-url",
+            "http://127.0.0.1:9",
+        ];
+        args.extend_from_slice(extra);
+        spadeploy(&args, None)
+    };
+    s3(&tmp.path().join("nope"), &[]).assert_fails_with(1, "does not exist: run your build first");
+    write(tmp.path(), "file.txt", "x");
+    s3(&tmp.path().join("file.txt"), &[]).assert_fails_with(1, "is not a directory");
+    std::fs::create_dir(tmp.path().join("empty")).unwrap();
+    s3(&tmp.path().join("empty"), &[]).assert_fails_with(1, "has no files to deploy");
+    write(tmp.path(), "noindex/app.js", "x");
+    s3(&tmp.path().join("noindex"), &[]).assert_fails_with(1, "--allow-missing-index");
+    local_push(
+        &tmp.path().join("noindex"),
+        &site,
+        &["--allow-missing-index"],
+    )
+    .assert_ok();
+}
+
+#[cfg(unix)]
+#[test]
+fn unreadable_files_and_escaping_symlinks_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("build");
+    write(&build, "index.html", "i");
+    std::os::unix::fs::symlink(tmp.path().join("missing.js"), build.join("app.js")).unwrap();
+    local_push(&build, &tmp.path().join("site"), &[]).assert_fails_with(1, "cannot read");
+    std::fs::remove_file(build.join("app.js")).unwrap();
+    write(tmp.path(), "secret.txt", "s");
+    std::os::unix::fs::symlink(tmp.path().join("secret.txt"), build.join("leak.txt")).unwrap();
+    local_push(&build, &tmp.path().join("site"), &[])
+        .assert_fails_with(1, "outside the build directory");
+    assert!(!tmp.path().join("site").exists(), "nothing was written");
+}
+
+#[test]
+fn bad_targets_are_usage_errors() {
+    let demo = demo_spa();
+    let dir = demo.to_str().unwrap();
+    for (to, needle) in [
+        ("gs://bucket", "unsupported target scheme `gs://`"),
+        ("s3:/bucket", "looks like a mistyped S3 URL"),
+        ("s3://Bad_Bucket", "invalid bucket name"),
+        ("", "the target is empty"),
+    ] {
+        spadeploy(&["push", dir, "--to", to], None).assert_fails_with(64, needle);
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    spadeploy(&["push", dir], Some(tmp.path())).assert_fails_with(1, "no target: pass --to");
+    spadeploy(&["push", "--bogus"], None).assert_fails_with(64, "--bogus");
+    // Deploying into the build itself.
+    let inside = demo.join("site");
+    spadeploy(&["push", dir, "--to", inside.to_str().unwrap()], None)
+        .assert_fails_with(1, "overlap");
+}
+
+#[test]
+fn malformed_manifests_name_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            "dir = \"dist\"\n[target]\nbukket = \"x\"\n",
+            "spadeploy.toml:3:1: unknown field `bukket`",
+        ),
+        (
+            "[target]\nto = \"ftp://host\"\n",
+            "spadeploy.toml:2:6: unsupported target scheme",
+        ),
+        ("exclude = \"*.map\"\n", "spadeploy.toml:1:11: invalid type"),
+        ("dir = \"dist\"\nexclude = [\n", "spadeploy.toml:"),
+        (
+            "[[rules]]\nglob = \"a/[\"\ncache_control = \"x\"\n",
+            "invalid glob `a/[`",
+        ),
+    ];
+    for (text, needle) in cases {
+        write(tmp.path(), "spadeploy.toml", text);
+        let run = spadeploy(&["push", "--to", "./x"], Some(tmp.path()));
+        run.assert_fails_with(1, needle);
+    }
+    let missing = spadeploy(&["push", "--config", "nope.toml"], Some(tmp.path()));
+    missing.assert_fails_with(1, "cannot read nope.toml");
+}
+
+#[test]
+fn json_mode_prints_exactly_one_document() {
+    let tmp = tempfile::tempdir().unwrap();
+    // Without -q: progress goes to stderr, stdout stays one JSON document.
+    let run = spadeploy(
+        &[
+            "push",
+            demo_spa().to_str().unwrap(),
+            "--to",
+            tmp.path().join("s").to_str().unwrap(),
+            "--json",
+        ],
+        None,
+    );
+    run.assert_ok();
+    let doc = run.json();
+    assert_eq!(doc["ok"], true);
+    assert!(
+        run.stderr.contains("uploading: 7/7 files"),
+        "plain progress in logs: {}",
+        run.stderr
+    );
+    let failed = spadeploy(&["push", "/nonexistent/dir", "--to", "./x", "--json"], None);
+    assert_eq!(failed.code, 1);
+    assert_eq!(failed.json()["ok"], false);
+}

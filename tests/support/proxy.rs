@@ -1,0 +1,231 @@
+//! A loopback HTTP proxy placed between spadeploy and the emulator. It records every request
+//! (method, path, query, body bytes, copy source) so tests observe what went over the wire, and
+//! can answer chosen requests with an error instead of forwarding them.
+//!
+//! One request per connection: each forwarded request is sent upstream with `Connection: close`
+//! and the response (which then says `Connection: close`) is relayed as-is.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub body_bytes: usize,
+    pub copy_source: bool,
+    pub status: u16,
+}
+
+impl Recorded {
+    pub fn is_write(&self) -> bool {
+        matches!(self.method.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
+    }
+}
+
+/// Answers requests matching `method` and a path ending with `path_suffix` with `status` + body.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub method: &'static str,
+    pub path_suffix: String,
+    pub status: u16,
+    pub body: String,
+}
+
+impl Fault {
+    pub fn access_denied(method: &'static str, path_suffix: &str) -> Fault {
+        Fault {
+            method,
+            path_suffix: path_suffix.to_string(),
+            status: 403,
+            body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                   <Message>Access Denied</Message></Error>"
+                .into(),
+        }
+    }
+}
+
+pub struct Proxy {
+    pub url: String,
+    log: Arc<Mutex<Vec<Recorded>>>,
+    faults: Arc<Mutex<Vec<Fault>>>,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Proxy {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_string();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().unwrap().port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let faults: Arc<Mutex<Vec<Fault>>> = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (log2, faults2, stop2) = (log.clone(), faults.clone(), stop.clone());
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                if stop2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let (upstream, log, faults) = (upstream.clone(), log2.clone(), faults2.clone());
+                thread::spawn(move || {
+                    let _ = relay(client, &upstream, &log, &faults);
+                });
+            }
+        });
+        Proxy {
+            url: format!("http://127.0.0.1:{port}"),
+            log,
+            faults,
+            stop,
+            port,
+        }
+    }
+
+    pub fn inject(&self, fault: Fault) {
+        self.faults.lock().unwrap().push(fault);
+    }
+
+    pub fn clear_faults(&self) {
+        self.faults.lock().unwrap().clear();
+    }
+
+    /// Takes the requests recorded so far.
+    pub fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.log.lock().unwrap())
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port)); // wake the accept loop
+    }
+}
+
+fn relay(
+    client: TcpStream,
+    upstream: &str,
+    log: &Mutex<Vec<Recorded>>,
+    faults: &Mutex<Vec<Fault>>,
+) -> std::io::Result<()> {
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut client = client;
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let end = line == "\r\n";
+        head.push(line);
+        if end {
+            break;
+        }
+    }
+    let request_line: Vec<&str> = head[0].split_whitespace().collect();
+    let (method, target) = (request_line[0].to_string(), request_line[1].to_string());
+    let header = |name: &str| {
+        head[1..].iter().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
+        })
+    };
+    let body = if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        read_chunked(&mut reader)?
+    } else {
+        let length: usize = header("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body)?;
+        body
+    };
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let fault = faults
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|f| f.method == method && path.ends_with(&f.path_suffix))
+        .cloned();
+    let mut record = Recorded {
+        method: method.clone(),
+        path: path.to_string(),
+        query: query.to_string(),
+        body_bytes: body.len(),
+        copy_source: header("x-amz-copy-source").is_some(),
+        status: 0,
+    };
+    if let Some(fault) = fault {
+        record.status = fault.status;
+        log.lock().unwrap().push(record);
+        let response = format!(
+            "HTTP/1.1 {} Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            fault.status,
+            fault.body.len(),
+            fault.body
+        );
+        client.write_all(response.as_bytes())?;
+        return client.shutdown(Shutdown::Both);
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    let mut forwarded = String::new();
+    for line in &head[..head.len() - 1] {
+        let name = line.split(':').next().unwrap_or("").trim();
+        if !name.eq_ignore_ascii_case("connection") {
+            forwarded.push_str(line);
+        }
+    }
+    forwarded.push_str("Connection: close\r\n\r\n");
+    up.write_all(forwarded.as_bytes())?;
+    if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+        // Re-frame the body we decoded as one chunk.
+        up.write_all(format!("{:x}\r\n", body.len()).as_bytes())?;
+        up.write_all(&body)?;
+        up.write_all(b"\r\n0\r\n\r\n")?;
+    } else {
+        up.write_all(&body)?;
+    }
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    record.status = std::str::from_utf8(&response[..response.len().min(12)])
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    log.lock().unwrap().push(record);
+    client.write_all(&response)?;
+    client.shutdown(Shutdown::Both)
+}
+
+fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line)?;
+        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16)
+            .unwrap_or(0);
+        if size == 0 {
+            let mut trailer = String::new();
+            while reader.read_line(&mut trailer)? > 2 {
+                trailer.clear();
+            }
+            return Ok(body);
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..])?;
+        let mut crlf = [0; 2];
+        reader.read_exact(&mut crlf)?;
+    }
+}
