@@ -17,7 +17,9 @@ use crate::manifest::{self, TargetSettings};
 use crate::plan::{self, PlanOptions};
 use crate::release::{Record, LIVE_RECORD};
 use crate::report::{Progress, PushReport};
+use crate::routing::{Mode, Rule};
 use crate::scan::{self, ScanOptions};
+use crate::serve::{ApiRoute, Site};
 use crate::store::{LocalStore, ObjectStore, S3Store};
 use crate::target::Target;
 
@@ -61,6 +63,36 @@ enum Command {
     Diff(PushArgs),
     /// Write a commented spadeploy.toml for this project
     Init(InitArgs),
+    /// Preview a local target (or a build directory) on 127.0.0.1 with the routing of the chosen
+    /// mode: index documents, client routes, redirects, headers, and API prefixes proxied
+    Serve(ServeArgs),
+    /// Show the edge routing: `--print-function` prints the generated edge function
+    Routing(RoutingArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// What to serve (default: the manifest's local target, else its build directory, else ./dist)
+    path: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Proxy a path prefix to a local API, unchanged: --api /api=http://127.0.0.1:3000
+    #[arg(long, value_name = "PREFIX=URL")]
+    api: Vec<ApiRoute>,
+    /// Routing semantics to reproduce [default: the manifest's, else website]
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+}
+
+#[derive(Debug, Args)]
+struct RoutingArgs {
+    /// Print the generated edge function for the mode and stop
+    #[arg(long)]
+    print_function: bool,
+    /// Routing mode [default: the manifest's]
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +188,8 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Push(args) => push(args, cli.config.as_deref(), false).await,
         Command::Diff(args) => push(args, cli.config.as_deref(), true).await,
         Command::Init(args) => init(&args),
+        Command::Serve(args) => serve(args, cli.config.as_deref()).await,
+        Command::Routing(args) => routing(&args, cli.config.as_deref()),
     }
 }
 
@@ -330,4 +364,72 @@ fn init(args: &InitArgs) -> Result<Outcome> {
     }
     eprintln!("next: set [target] to, run `spadeploy diff` to preview, then `spadeploy push`");
     Ok(Outcome::Done)
+}
+
+async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
+    let loaded = manifest::load(config)?;
+    let base = loaded.base_dir();
+    let manifest = loaded.manifest;
+    let root = match (&args.path, &manifest.target.to) {
+        (Some(path), _) => path.clone(),
+        (None, Some(Target::Local { path })) => path.clone(),
+        (None, _) => manifest
+            .dir
+            .as_ref()
+            .map_or_else(|| PathBuf::from("dist"), |d| base.join(d)),
+    };
+    if !root.is_dir() {
+        bail!(
+            "{} is not a directory: pass what to serve (a local target such as ./site, or a build directory)",
+            root.display()
+        );
+    }
+    let mode = args.mode.or(manifest.routing.mode).unwrap_or(Mode::Website);
+    let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
+    let site = Site::new(
+        root.clone(),
+        mode,
+        rule,
+        manifest.routing.error_document.clone(),
+        HeaderRules::new(manifest.header_rules()),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let apis = args.api.clone();
+    crate::serve::run(site, args.api, args.port, |addr| {
+        // The first stdout line is the address, so scripts can read it; a closed stdout must
+        // not stop the server.
+        let mut banner = format!(
+            "serving {} at http://{addr} ({mode:?} mode)\n",
+            root.display()
+        );
+        for api in &apis {
+            banner.push_str(&format!("  {}* -> {}\n", api.prefix, api.upstream));
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "cannot serve on 127.0.0.1:{}: choose another --port",
+            args.port
+        )
+    })?;
+    Ok(Outcome::Done)
+}
+
+fn routing(args: &RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
+    let Some(mode) = args.mode.or(manifest.routing.mode) else {
+        bail!("which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml");
+    };
+    if args.print_function {
+        let code = match mode {
+            Mode::Website => crate::edge::lambda_edge_source(&rule),
+            Mode::Private => crate::edge::cloudfront_function_source(&rule),
+        };
+        print!("{code}");
+        return Ok(Outcome::Done);
+    }
+    bail!("nothing to do: pass --print-function")
 }

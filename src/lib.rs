@@ -6,11 +6,14 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod edge;
 pub mod headers;
 pub mod manifest;
 pub mod plan;
 pub mod release;
 pub mod report;
+pub mod routing;
 pub mod scan;
+pub mod serve;
 pub mod store;
 pub mod target;

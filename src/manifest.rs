@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
+use crate::routing::{validate_redirects, Redirect, RoutingSettings};
 use crate::target::Target;
 
 pub const FILE_NAME: &str = "spadeploy.toml";
@@ -29,6 +30,24 @@ pub struct Manifest {
     pub rules: Vec<Spanned<Rule>>,
     pub concurrency: Option<NonZeroUsize>,
     pub allow_missing_index: Option<bool>,
+    #[serde(default)]
+    pub routing: RoutingSettings,
+    /// Prefix redirects: S3 routing rules in `website` mode, the edge function in `private` mode.
+    #[serde(default)]
+    pub redirects: Vec<Spanned<Redirect>>,
+    #[serde(default)]
+    pub cdn: CdnSettings,
+}
+
+/// The `[cdn]` table: the CloudFront distribution in front of the target.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CdnSettings {
+    pub distribution: Option<String>,
+    /// Create an invalidation after a push (default: true).
+    pub invalidate: Option<bool>,
+    /// Wait until the invalidation has completed.
+    pub wait: Option<bool>,
 }
 
 /// Where and how to reach the target. The same struct is the `[target]` table and the command
@@ -220,6 +239,15 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             }
         }
     }
+    for redirect in &manifest.redirects {
+        validate_redirects(std::slice::from_ref(redirect.get_ref()))
+            .map_err(|message| invalid(redirect.span().start, message))?;
+    }
+    let redirects = manifest.redirect_rules();
+    if let Err(message) = validate_redirects(&redirects) {
+        let last = manifest.redirects.last().map_or(0, |r| r.span().start);
+        return Err(invalid(last, message));
+    }
     if let Some(to) = manifest.target.to.take() {
         let base = path.parent().unwrap_or(Path::new(""));
         manifest.target.to = Some(to.rebased(base));
@@ -241,6 +269,10 @@ fn locate(text: &str, offset: usize) -> (usize, usize, String) {
 impl Manifest {
     pub fn header_rules(&self) -> Vec<Rule> {
         self.rules.iter().map(|r| r.get_ref().clone()).collect()
+    }
+
+    pub fn redirect_rules(&self) -> Vec<Redirect> {
+        self.redirects.iter().map(|r| r.get_ref().clone()).collect()
     }
 }
 

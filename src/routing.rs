@@ -1,0 +1,233 @@
+//! SPA routing semantics: which requests are client-side routes (answered with the index document
+//! and status 200), and the prefix redirects. One rule, used by `serve` directly and generated
+//! into both edge functions by `edge`, so the three can never disagree.
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+use crate::headers::CACHE_HTML;
+
+/// How CloudFront reaches the SPA and where the fallback happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Bucket website endpoint (custom origin) with ErrorDocument = index, plus a Lambda@Edge
+    /// origin-response function that flips client-route 404s to 200.
+    Website,
+    /// Private bucket behind Origin Access Control, plus a CloudFront Function (viewer-request)
+    /// that rewrites client routes to the index document.
+    Private,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Fallback {
+    /// Extension-less GET/HEAD paths get the index document with status 200.
+    #[default]
+    Spa,
+    /// No fallback: unknown paths are 404.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// URL path prefix, e.g. `/docs/`.
+    pub from: String,
+    /// Replacement prefix, e.g. `/guide/`.
+    pub to: String,
+    #[serde(default = "default_redirect_status")]
+    pub status: u16,
+}
+
+fn default_redirect_status() -> u16 {
+    301
+}
+
+/// S3 allows at most 50 routing rules in a website configuration.
+pub const MAX_REDIRECTS: usize = 50;
+
+/// The `[routing]` table of the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RoutingSettings {
+    pub mode: Option<Mode>,
+    pub index_document: String,
+    pub error_document: String,
+    pub fallback: Fallback,
+    /// URL path prefixes that never fall back (a missing file there is an honest 404).
+    pub no_fallback: Vec<String>,
+    /// Cache-Control of a fallback answer (default: the HTML policy).
+    pub cache_control: String,
+    pub allow_public_read: bool,
+    /// Name of the edge function (default: derived from the bucket).
+    pub function_name: Option<String>,
+}
+
+impl Default for RoutingSettings {
+    fn default() -> Self {
+        RoutingSettings {
+            mode: None,
+            index_document: "index.html".into(),
+            error_document: "index.html".into(),
+            fallback: Fallback::Spa,
+            no_fallback: Vec::new(),
+            cache_control: CACHE_HTML.into(),
+            allow_public_read: false,
+            function_name: None,
+        }
+    }
+}
+
+/// The client-route rule with everything it needs, serializable into the edge functions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    /// URL path of the index document, e.g. `/index.html`.
+    pub index: String,
+    pub fallback: bool,
+    pub no_fallback: Vec<String>,
+    pub cache_control: String,
+    pub redirects: Vec<Redirect>,
+}
+
+impl Rule {
+    pub fn new(settings: &RoutingSettings, redirects: &[Redirect]) -> Rule {
+        Rule {
+            index: format!("/{}", settings.index_document.trim_start_matches('/')),
+            fallback: settings.fallback == Fallback::Spa,
+            no_fallback: settings.no_fallback.clone(),
+            cache_control: settings.cache_control.clone(),
+            redirects: redirects.to_vec(),
+        }
+    }
+
+    /// GET or HEAD of a path whose last segment has no file extension, outside the no-fallback
+    /// prefixes. `path` excludes the query string.
+    pub fn is_client_route(&self, method: &str, path: &str) -> bool {
+        if !self.fallback || !(method == "GET" || method == "HEAD") {
+            return false;
+        }
+        if self
+            .no_fallback
+            .iter()
+            .any(|prefix| path.starts_with(prefix.as_str()))
+        {
+            return false;
+        }
+        let last = path.rsplit('/').next().unwrap_or(path);
+        !last.contains('.')
+    }
+
+    /// Where a redirect rule sends `path`, with its status.
+    pub fn redirect(&self, path: &str) -> Option<(u16, String)> {
+        self.redirects.iter().find_map(|r| {
+            path.strip_prefix(r.from.as_str())
+                .map(|rest| (r.status, format!("{}{rest}", r.to)))
+        })
+    }
+}
+
+/// Checks the manifest's redirects: paths must start with `/`, statuses must be redirects, and
+/// S3 takes at most 50.
+pub fn validate_redirects(redirects: &[Redirect]) -> Result<(), String> {
+    if redirects.len() > MAX_REDIRECTS {
+        return Err(format!(
+            "{} [[redirects]] given, but an S3 website configuration holds at most {MAX_REDIRECTS} \
+             routing rules: merge prefixes, or handle the rest in the app",
+            redirects.len()
+        ));
+    }
+    for r in redirects {
+        if !r.from.starts_with('/') || !r.to.starts_with('/') {
+            return Err(format!(
+                "redirect `{}` → `{}`: both paths must start with `/`",
+                r.from, r.to
+            ));
+        }
+        if ![301, 302, 303, 307, 308].contains(&r.status) {
+            return Err(format!(
+                "redirect `{}`: status {} is not a redirect (use 301, 302, 303, 307 or 308)",
+                r.from, r.status
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule() -> Rule {
+        Rule::new(
+            &RoutingSettings {
+                no_fallback: vec!["/assets/".into()],
+                ..Default::default()
+            },
+            &[Redirect {
+                from: "/old/".into(),
+                to: "/new/".into(),
+                status: 301,
+            }],
+        )
+    }
+
+    #[test]
+    fn client_routes_are_extensionless_gets_outside_asset_prefixes() {
+        let r = rule();
+        for path in ["/", "/users/42", "/users/42/", "/deep/a/b/c"] {
+            assert!(r.is_client_route("GET", path), "{path}");
+            assert!(r.is_client_route("HEAD", path), "{path}");
+        }
+        for path in [
+            "/app.js",
+            "/u/john.doe",
+            "/favicon.ico",
+            "/assets/chunk",
+            "/assets/",
+        ] {
+            assert!(!r.is_client_route("GET", path), "{path}");
+        }
+        assert!(!r.is_client_route("POST", "/users/42"));
+        let none = Rule {
+            fallback: false,
+            ..rule()
+        };
+        assert!(!none.is_client_route("GET", "/users/42"));
+    }
+
+    #[test]
+    fn redirects_replace_the_prefix() {
+        let r = rule();
+        assert_eq!(r.redirect("/old/page"), Some((301, "/new/page".into())));
+        assert_eq!(r.redirect("/older"), None);
+    }
+
+    #[test]
+    fn redirect_validation_explains_itself() {
+        let ok = Redirect {
+            from: "/a/".into(),
+            to: "/b/".into(),
+            status: 301,
+        };
+        assert!(validate_redirects(std::slice::from_ref(&ok)).is_ok());
+        let many = vec![ok.clone(); 51];
+        assert!(validate_redirects(&many)
+            .unwrap_err()
+            .contains("at most 50"));
+        let bad = Redirect {
+            status: 200,
+            ..ok.clone()
+        };
+        assert!(validate_redirects(&[bad])
+            .unwrap_err()
+            .contains("not a redirect"));
+        let rel = Redirect {
+            from: "a/".into(),
+            ..ok
+        };
+        assert!(validate_redirects(&[rel])
+            .unwrap_err()
+            .contains("start with `/`"));
+    }
+}

@@ -1,0 +1,339 @@
+//! `spadeploy serve`: a local preview with the routing semantics of the chosen mode, so the
+//! embedded default (a local directory target) shows what CloudFront + S3 would answer.
+//! The decision (`respond`) is a pure function of the request and the site; the server around it
+//! only reads files and proxies API prefixes.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use percent_encoding::percent_decode_str;
+use tokio::net::TcpListener;
+
+use crate::headers::{HeaderRules, ObjectHeaders};
+use crate::release::{is_state_key, Record, LIVE_RECORD};
+use crate::routing::{Mode, Rule};
+
+/// `--api PREFIX=URL`: requests under PREFIX go to URL unchanged, as a CloudFront behavior with
+/// another origin would send them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiRoute {
+    pub prefix: String,
+    pub upstream: String,
+}
+
+impl FromStr for ApiRoute {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (prefix, upstream) = spec.split_once('=').ok_or_else(|| {
+            format!("`{spec}`: write PREFIX=URL, e.g. /api=http://127.0.0.1:3000")
+        })?;
+        if !prefix.starts_with('/') {
+            return Err(format!("`{prefix}`: the API prefix must start with `/`"));
+        }
+        let upstream = upstream.trim_end_matches('/');
+        if !upstream.starts_with("http://") {
+            return Err(format!(
+                "`{upstream}`: the API URL must be http://HOST:PORT (a local server)"
+            ));
+        }
+        Ok(ApiRoute {
+            prefix: prefix.to_string(),
+            upstream: upstream.to_string(),
+        })
+    }
+}
+
+/// What `serve` serves: a local target (with spadeploy's record of headers) or a build directory.
+pub struct Site {
+    pub root: PathBuf,
+    pub mode: Mode,
+    pub rule: Rule,
+    pub error_document: String,
+    /// Headers for build directories, which have no record.
+    pub header_rules: HeaderRules,
+    recorded: BTreeMap<String, ObjectHeaders>,
+}
+
+impl Site {
+    pub fn new(
+        root: PathBuf,
+        mode: Mode,
+        rule: Rule,
+        error_document: String,
+        header_rules: HeaderRules,
+    ) -> Result<Site, String> {
+        let record_path = root.join(LIVE_RECORD);
+        let recorded = match std::fs::read(&record_path) {
+            Ok(bytes) => Record::from_json(&bytes)
+                .map_err(|e| e.to_string())?
+                .objects
+                .into_iter()
+                .map(|(key, object)| (key, object.headers))
+                .collect(),
+            Err(_) => BTreeMap::new(),
+        };
+        Ok(Site {
+            root,
+            mode,
+            rule,
+            error_document,
+            header_rules,
+            recorded,
+        })
+    }
+
+    fn object(&self, key: &str) -> Option<(PathBuf, ObjectHeaders)> {
+        if key.is_empty() || is_state_key(key) || key.split('/').any(|s| s == ".." || s == ".") {
+            return None;
+        }
+        let path = key
+            .split('/')
+            .fold(self.root.clone(), |p, part| p.join(part));
+        if !path.is_file() {
+            return None;
+        }
+        let headers = self
+            .recorded
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| self.header_rules.resolve(key));
+        Some((path, headers))
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Body {
+    Empty,
+    File(PathBuf),
+    Text(&'static str),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: Body,
+}
+
+impl Answer {
+    fn object(status: u16, path: PathBuf, headers: ObjectHeaders) -> Answer {
+        Answer {
+            status,
+            headers: vec![
+                ("content-type", headers.content_type),
+                ("cache-control", headers.cache_control),
+            ],
+            body: Body::File(path),
+        }
+    }
+
+    fn redirect(status: u16, location: String) -> Answer {
+        Answer {
+            status,
+            headers: vec![("location", location)],
+            body: Body::Empty,
+        }
+    }
+
+    fn not_found() -> Answer {
+        Answer {
+            status: 404,
+            headers: vec![("content-type", "application/xml".into())],
+            body: Body::Text(
+                "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
+            ),
+        }
+    }
+}
+
+/// The answer for a request to the SPA (not an API path), as CloudFront + S3 give it in `mode`.
+pub fn respond(site: &Site, method: &str, path: &str) -> Answer {
+    if let Some((status, location)) = site.rule.redirect(path) {
+        return Answer::redirect(status, location);
+    }
+    let key = percent_decode_str(path.trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned();
+    let index = site.rule.index.trim_start_matches('/');
+    match site.mode {
+        // The website endpoint answers index documents and the error document (with 404); the
+        // origin-response function then flips client routes to 200.
+        Mode::Website => {
+            let key = if key.is_empty() || key.ends_with('/') {
+                format!("{key}{index}")
+            } else {
+                key
+            };
+            if let Some((file, headers)) = site.object(&key) {
+                return Answer::object(200, file, headers);
+            }
+            if site.object(&format!("{key}/{index}")).is_some() {
+                return Answer::redirect(302, format!("{path}/"));
+            }
+            let Some((file, headers)) = site.object(&site.error_document) else {
+                return Answer::not_found();
+            };
+            let mut answer = Answer::object(404, file, headers);
+            if site.rule.is_client_route(method, path) {
+                answer.status = 200;
+                answer.headers[1].1 = site.rule.cache_control.clone();
+            }
+            answer
+        }
+        // The viewer-request function rewrites client routes before the private REST origin.
+        Mode::Private => {
+            let key = if site.rule.is_client_route(method, path) {
+                index.to_string()
+            } else {
+                key
+            };
+            match site.object(&key) {
+                Some((file, headers)) => Answer::object(200, file, headers),
+                None => Answer::not_found(),
+            }
+        }
+    }
+}
+
+type Proxy = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+struct Server {
+    site: Site,
+    apis: Vec<ApiRoute>,
+    client: Proxy,
+}
+
+/// Serves until the process is stopped; `on_ready` gets the bound address.
+pub async fn run(
+    site: Site,
+    apis: Vec<ApiRoute>,
+    port: u16,
+    on_ready: impl FnOnce(SocketAddr),
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+    on_ready(listener.local_addr()?);
+    let server = Arc::new(Server {
+        site,
+        apis,
+        client: Client::builder(TokioExecutor::new()).build_http(),
+    });
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let server = Arc::clone(&server);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let server = Arc::clone(&server);
+                async move { Ok::<_, Infallible>(server.handle(request).await) }
+            });
+            let _ = http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+impl Server {
+    async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let path = request.uri().path().to_string();
+        if let Some(api) = self.apis.iter().find(|a| path.starts_with(&a.prefix)) {
+            return self
+                .proxy(api, request)
+                .await
+                .unwrap_or_else(|message| plain(StatusCode::BAD_GATEWAY, message));
+        }
+        let method = request.method().as_str().to_string();
+        let answer = respond(&self.site, &method, &path);
+        let mut response = Response::builder().status(answer.status);
+        for (name, value) in &answer.headers {
+            response = response.header(*name, value);
+        }
+        let body = match answer.body {
+            Body::Empty => Bytes::new(),
+            Body::Text(text) => Bytes::from_static(text.as_bytes()),
+            Body::File(path) => match tokio::fs::read(&path).await {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(e) => {
+                    return plain(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("{}: {e}", path.display()),
+                    )
+                }
+            },
+        };
+        let body = if method == "HEAD" { Bytes::new() } else { body };
+        response
+            .body(Full::new(body))
+            .unwrap_or_else(|e| plain(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    }
+
+    /// Forwards the request unchanged; the API's status, headers and body come back untouched.
+    async fn proxy(
+        &self,
+        api: &ApiRoute,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, String> {
+        let (parts, body) = request.into_parts();
+        let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let target = format!("{}{path_and_query}", api.upstream);
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let mut forward = Request::builder().method(parts.method).uri(&target);
+        for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
+            forward = forward.header(name, value);
+        }
+        let forward = forward.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let answer = self
+            .client
+            .request(forward)
+            .await
+            .map_err(|e| format!("the API at {} did not answer: {e}", api.upstream))?;
+        let (parts, body) = answer.into_parts();
+        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        Ok(Response::from_parts(parts, Full::new(body)))
+    }
+}
+
+fn plain(status: StatusCode, message: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(message)));
+    *response.status_mut() = status;
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_routes_parse_and_explain_mistakes() {
+        assert_eq!(
+            "/api=http://127.0.0.1:3000/".parse(),
+            Ok(ApiRoute {
+                prefix: "/api".into(),
+                upstream: "http://127.0.0.1:3000".into()
+            })
+        );
+        assert!("/api"
+            .parse::<ApiRoute>()
+            .unwrap_err()
+            .contains("PREFIX=URL"));
+        assert!("api=http://x"
+            .parse::<ApiRoute>()
+            .unwrap_err()
+            .contains("start with `/`"));
+        assert!("/api=https://x"
+            .parse::<ApiRoute>()
+            .unwrap_err()
+            .contains("http://"));
+    }
+}
