@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts moto's server (the AWS emulator the integration tests talk to) on 127.0.0.1, detached.
+# Starts moto's server (the AWS emulator the integration tests talk to) on 127.0.0.1, detached,
+# through scripts/moto_server.py, which corrects the CloudFront models listed there.
 # Installs it into a local venv first when missing. Prints the endpoint URL on stdout and nothing else.
 #   MOTO_VENV  venv directory          (default: ./.venv/moto next to this repo)
 #   MOTO_SPEC  pip requirement          (default: moto[server]==5.2.5, the version the tests are written for)
@@ -25,7 +26,7 @@ if "$venv/bin/python" -c "import socket,sys; s=socket.socket(); sys.exit(s.conne
   exit 1
 fi
 # Managed policies let IAM AttachRolePolicy with AWS-managed ARNs work as on AWS.
-MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" \
+MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup "$venv/bin/python" "$root/scripts/moto_server.py" -H 127.0.0.1 -p "$port" \
   </dev/null >"$dir/moto.log" 2>&1 &
 echo $! > "$dir/moto.pid"
 for _ in $(seq 1 120); do

@@ -11,6 +11,7 @@ use aws_sdk_s3::config::{
 };
 
 use crate::manifest::{ChecksumMode, TargetSettings};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Attempts per request (the first plus retries with exponential backoff, SDK "standard" mode).
 pub const MAX_ATTEMPTS: u32 = 4;
@@ -21,6 +22,107 @@ pub enum AwsError {
     NoRegion,
     #[error("no usable AWS credentials ({detail}): set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login`")]
     NoCredentials { detail: String },
+}
+
+/// A failed AWS API call, in terms of what the user can do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("access denied: the AWS credentials in use may not call {action} on {resource} ({detail}); grant that action in their IAM policy (`spadeploy iam-policy` prints one), or choose other credentials with --profile")]
+    AccessDenied {
+        action: &'static str,
+        resource: String,
+        detail: String,
+    },
+    #[error("cannot reach {endpoint} (gave up after {MAX_ATTEMPTS} attempts): {detail}; check --endpoint-url / AWS_ENDPOINT_URL and the network")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("AWS rejected the credentials ({code}: {message}); refresh them (`aws sso login`, new keys) or choose a profile with --profile")]
+    BadCredentials { code: String, message: String },
+    #[error("{action} on {resource} failed: {detail}")]
+    Service {
+        action: &'static str,
+        resource: String,
+        code: String,
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// The AWS error code, for callers that handle specific ones (e.g. `NoSuchBucket`).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ApiError::Service { code, .. } if !code.is_empty() => Some(code),
+            _ => None,
+        }
+    }
+
+    pub fn status_is(&self, status: u16) -> bool {
+        matches!(self, ApiError::Service { detail, .. } if detail.starts_with(&format!("HTTP {status}")))
+    }
+}
+
+/// Classifies any SDK failure (all AWS SDK crates share this error type).
+pub fn api_error<E>(
+    err: SdkError<E>,
+    action: &'static str,
+    resource: String,
+    endpoint: &str,
+) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    if matches!(
+        err,
+        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
+    ) {
+        return ApiError::Unreachable {
+            endpoint: endpoint.to_string(),
+            detail: root_cause(&err),
+        };
+    }
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().unwrap_or_default().to_string();
+    let message = err.message().unwrap_or_default().to_string();
+    match (code.as_str(), status) {
+        (
+            "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "InvalidToken"
+            | "TokenRefreshRequired"
+            | "InvalidClientTokenId"
+            | "UnrecognizedClientException",
+            _,
+        ) => ApiError::BadCredentials { code, message },
+        ("AccessDenied" | "AccessDeniedException" | "AllAccessDisabled", _) | (_, Some(403)) => {
+            ApiError::AccessDenied {
+                action,
+                resource,
+                detail: format!("{code}: {message}"),
+            }
+        }
+        _ => {
+            let detail = match (code.is_empty(), status) {
+                (false, _) => format!("{code}: {message}"),
+                (true, Some(status)) => format!("HTTP {status}: {}", DisplayErrorContext(&err)),
+                (true, None) => DisplayErrorContext(&err).to_string(),
+            };
+            ApiError::Service {
+                action,
+                resource,
+                code,
+                detail,
+            }
+        }
+    }
+}
+
+/// The innermost cause, which is the part a person can act on ("Connection refused").
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// A loaded SDK configuration and what spadeploy needs to know about it.

@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::path::PathBuf;
 
+use crate::aws::ApiError;
 use crate::scan::LocalFile;
 
 mod local;
@@ -50,28 +51,10 @@ pub enum StoreError {
         "bucket `{bucket}` does not exist at {endpoint}: create it, or fix the bucket name in --to"
     )]
     NoSuchBucket { bucket: String, endpoint: String },
-    #[error("access denied: the AWS credentials in use may not call {action} on {resource} ({detail}); grant that action in their IAM policy, or choose other credentials with --profile")]
-    AccessDenied {
-        action: &'static str,
-        resource: String,
-        detail: String,
-    },
-    #[error("cannot reach {endpoint} (gave up after {attempts} attempts): {detail}; check --endpoint-url / AWS_ENDPOINT_URL and the network")]
-    Unreachable {
-        endpoint: String,
-        attempts: u32,
-        detail: String,
-    },
-    #[error("AWS rejected the credentials ({code}: {message}); refresh them (`aws sso login`, new keys) or choose a profile with --profile")]
-    BadCredentials { code: String, message: String },
     #[error("bucket `{bucket}` is not in the configured region ({detail}); pass --region with the bucket's region")]
     WrongRegion { bucket: String, detail: String },
-    #[error("{action} on {resource} failed: {detail}")]
-    Service {
-        action: &'static str,
-        resource: String,
-        detail: String,
-    },
+    #[error(transparent)]
+    Api(#[from] ApiError),
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,

@@ -1,6 +1,6 @@
 //! An S3 bucket (optionally a key prefix in it) as an object store.
 
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
     CompletedMultipartUpload, CompletedPart, Delete, MetadataDirective, ObjectIdentifier,
@@ -9,7 +9,7 @@ use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{ObjectStore, RemoteObject, StoreError};
-use crate::aws::MAX_ATTEMPTS;
+use crate::aws::{api_error, ApiError};
 use crate::scan::LocalFile;
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
@@ -62,54 +62,23 @@ impl S3Store {
     where
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     {
-        if matches!(
-            err,
-            SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)
-        ) {
-            return StoreError::Unreachable {
-                endpoint: self.endpoint.clone(),
-                attempts: MAX_ATTEMPTS,
-                detail: root_cause(&err),
-            };
-        }
         let status = err.raw_response().map(|r| r.status().as_u16());
-        let code = err.code().unwrap_or_default().to_string();
-        let message = err.message().unwrap_or_default().to_string();
-        match (code.as_str(), status) {
-            ("NoSuchBucket", _) => StoreError::NoSuchBucket {
+        match (err.code(), status) {
+            (Some("NoSuchBucket"), _) => StoreError::NoSuchBucket {
                 bucket: self.bucket.clone(),
                 endpoint: self.endpoint.clone(),
             },
-            (
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "ExpiredToken"
-                | "InvalidToken"
-                | "TokenRefreshRequired",
-                _,
-            ) => StoreError::BadCredentials { code, message },
-            ("PermanentRedirect" | "AuthorizationHeaderMalformed", _) | (_, Some(301)) => {
+            (Some("PermanentRedirect" | "AuthorizationHeaderMalformed"), _) | (_, Some(301)) => {
                 StoreError::WrongRegion {
                     bucket: self.bucket.clone(),
-                    detail: if message.is_empty() { code } else { message },
+                    detail: err
+                        .message()
+                        .or(err.code())
+                        .unwrap_or("HTTP 301")
+                        .to_string(),
                 }
             }
-            ("AccessDenied" | "AllAccessDisabled", _) | (_, Some(403)) => {
-                StoreError::AccessDenied {
-                    action,
-                    resource,
-                    detail: format!("{code}: {message}"),
-                }
-            }
-            _ => StoreError::Service {
-                action,
-                resource,
-                detail: if code.is_empty() {
-                    DisplayErrorContext(&err).to_string()
-                } else {
-                    format!("{code}: {message}")
-                },
-            },
+            _ => api_error(err, action, resource, &self.endpoint).into(),
         }
     }
 
@@ -212,15 +181,6 @@ impl S3Store {
     }
 }
 
-/// The innermost cause, which is the part a person can act on ("Connection refused").
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
-
 impl ObjectStore for S3Store {
     async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
         let mut objects = Vec::new();
@@ -306,9 +266,10 @@ impl ObjectStore for S3Store {
 
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
         for batch in keys.chunks(DELETE_BATCH) {
-            let build_error = |e: aws_sdk_s3::error::BuildError| StoreError::Service {
+            let build_error = |e: aws_sdk_s3::error::BuildError| ApiError::Service {
                 action: "s3:DeleteObject",
                 resource: self.arn(""),
+                code: String::new(),
                 detail: e.to_string(),
             };
             let ids = batch
@@ -336,18 +297,21 @@ impl ObjectStore for S3Store {
                     failed.code().unwrap_or_default(),
                     failed.message().unwrap_or_default()
                 );
+                let resource = format!("arn:aws:s3:::{}/{key}", self.bucket);
                 return Err(match failed.code() {
-                    Some("AccessDenied") => StoreError::AccessDenied {
+                    Some("AccessDenied") => ApiError::AccessDenied {
                         action: "s3:DeleteObject",
-                        resource: format!("arn:aws:s3:::{}/{key}", self.bucket),
+                        resource,
                         detail,
                     },
-                    _ => StoreError::Service {
+                    code => ApiError::Service {
                         action: "s3:DeleteObject",
-                        resource: format!("arn:aws:s3:::{}/{key}", self.bucket),
+                        resource,
+                        code: code.unwrap_or_default().to_string(),
                         detail,
                     },
-                });
+                }
+                .into());
             }
         }
         Ok(())
@@ -368,9 +332,10 @@ impl ObjectStore for S3Store {
             }
             Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
         };
-        let body = out.body.collect().await.map_err(|e| StoreError::Service {
+        let body = out.body.collect().await.map_err(|e| ApiError::Service {
             action: "s3:GetObject",
             resource: self.arn(key),
+            code: String::new(),
             detail: format!("the download broke off: {e}"),
         })?;
         Ok(Some(body.into_bytes().to_vec()))

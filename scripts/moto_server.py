@@ -1,0 +1,192 @@
+"""moto's server with its CloudFront models corrected to AWS's documented behaviour.
+
+spadeploy's tests talk to moto (PyPI `moto[server]`, pinned to 5.2.5 by scripts/moto-up.sh).
+moto 5.2.5 departs from AWS where spadeploy's routing work depends on it; this launcher patches
+exactly those places before starting the same server `moto_server` would start:
+
+1. Cache behaviors keep their LambdaFunctionAssociations and FunctionAssociations (moto drops
+   them and always answers Quantity 0).
+2. UpdateDistribution checks If-Match against the current ETag (HTTP 412 PreconditionFailed on a
+   stale one) and issues a new ETag on every change (moto accepts any value and never changes it).
+3. Invalidations are `InProgress` when created and `Completed` once read back (moto answers
+   `COMPLETED` at once, which AWS never sends and the SDK waiters do not recognise).
+4. CloudFront Functions: UpdateFunction and PublishFunction exist (moto: 500 and 404), with
+   If-Match checks, a LIVE stage, and DescribeFunction/GetFunction honouring `Stage`.
+
+Everything else is moto's own behaviour. Usage: python moto_server.py -H 127.0.0.1 -p PORT
+"""
+
+import sys
+
+from moto.cloudfront import models, responses, urls
+from moto.cloudfront.exceptions import CloudFrontException
+from moto.core.responses import ActionResult
+from moto.moto_api._internal import mock_random
+from moto.server import main
+
+
+class PreconditionFailed(CloudFrontException):
+    def __init__(self) -> None:
+        super().__init__(
+            "PreconditionFailed",
+            "The If-Match version is missing or not valid for the resource.",
+        )
+
+
+def random_etag() -> str:
+    return "E" + "".join(mock_random.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") for _ in range(13))
+
+
+# 1. Associations survive on every cache behavior.
+def associations(config, name):
+    block = config.get(name) or {}
+    items = block.get("Items") or []
+    return {"Quantity": len(items), "Items": items} if items else {"Quantity": 0}
+
+
+_behaviour_init = models.DefaultCacheBehaviour.__init__
+
+
+def behaviour_init(self, config):
+    _behaviour_init(self, config)
+    self.lambda_function_associations = associations(config, "LambdaFunctionAssociations")
+    self.function_associations = associations(config, "FunctionAssociations")
+
+
+models.DefaultCacheBehaviour.__init__ = behaviour_init
+
+
+# 2. If-Match is checked, and every update issues a new ETag.
+_update_distribution = models.CloudFrontBackend.update_distribution
+
+
+def update_distribution(self, dist_config, _id, if_match):
+    dist = self.distributions.get(_id)
+    if dist is not None and if_match and if_match != dist.etag:
+        raise PreconditionFailed()
+    result = _update_distribution(self, dist_config, _id, if_match)
+    dist = self.distributions[_id]
+    dist.etag = random_etag()
+    return result[0], result[1], dist.etag
+
+
+models.CloudFrontBackend.update_distribution = update_distribution
+
+
+# 3. Invalidation status as AWS spells it.
+_invalidation_init = models.Invalidation.__init__
+
+
+def invalidation_init(self, *args, **kwargs):
+    _invalidation_init(self, *args, **kwargs)
+    self.status = "InProgress"
+
+
+models.Invalidation.__init__ = invalidation_init
+_get_invalidation = models.CloudFrontBackend.get_invalidation
+
+
+def get_invalidation(self, dist_id, id):
+    invalidation = _get_invalidation(self, dist_id, id)
+    result = models.Invalidation.__new__(models.Invalidation)
+    result.__dict__.update(invalidation.__dict__)
+    # Answer InProgress once, then Completed, so pollers are exercised.
+    invalidation.status = "Completed"
+    return result
+
+
+models.CloudFrontBackend.get_invalidation = get_invalidation
+
+
+# 4. CloudFront Functions: update, publish, and a LIVE stage.
+def function_summary(self, stage=None):
+    live = stage == "LIVE"
+    if live and getattr(self, "live", None) is None:
+        raise models.NoSuchFunctionExists(self.name)
+    return {
+        "Name": self.name,
+        "Status": self.status,
+        "FunctionConfig": self.live["config"] if live else self.config,
+        "FunctionMetadata": {
+            "FunctionARN": self.arn,
+            "Stage": "LIVE" if live else "DEVELOPMENT",
+            "CreatedTime": self.created_time,
+            "LastModifiedTime": self.last_modified_time,
+        },
+    }
+
+
+models.CloudFrontFunction.function_summary = property(lambda self: function_summary(self))
+models.CloudFrontFunction.summary_for = function_summary
+
+
+def backend_update_function(self, name, if_match, config, code):
+    function = self.describe_function(name)
+    if if_match != function.etag:
+        raise PreconditionFailed()
+    function.config = config
+    function.code = code
+    function.status = "UNPUBLISHED"
+    function.last_modified_time = models.utcnow()
+    function.etag = random_etag()
+    return function
+
+
+def backend_publish_function(self, name, if_match):
+    function = self.describe_function(name)
+    if if_match != function.etag:
+        raise PreconditionFailed()
+    function.live = {"config": function.config, "code": function.code}
+    function.status = "DEPLOYED"
+    function.last_modified_time = models.utcnow()
+    return function
+
+
+models.CloudFrontBackend.update_function = backend_update_function
+models.CloudFrontBackend.publish_function = backend_publish_function
+
+
+def respond_update_function(self):
+    function = self.backend.update_function(
+        name=self._get_param("Name"),
+        if_match=self._get_param("IfMatch"),
+        config=self._get_param("FunctionConfig", {}),
+        code=self._get_param("FunctionCode"),
+    )
+    return ActionResult({"FunctionSummary": function.function_summary, "ETag": function.etag})
+
+
+def respond_publish_function(self):
+    function = self.backend.publish_function(
+        name=self._get_param("Name"), if_match=self._get_param("IfMatch")
+    )
+    return ActionResult({"FunctionSummary": function.summary_for("LIVE")})
+
+
+def respond_describe_function(self):
+    function = self.backend.describe_function(name=self._get_param("Name"))
+    stage = self._get_param("Stage")
+    return ActionResult({"FunctionSummary": function.summary_for(stage), "ETag": function.etag})
+
+
+def respond_get_function(self):
+    function = self.backend.get_function(name=self._get_param("Name"))
+    if self._get_param("Stage") == "LIVE":
+        if getattr(function, "live", None) is None:
+            raise models.NoSuchFunctionExists(function.name)
+        code = function.live["code"]
+    else:
+        code = function.code
+    return ActionResult({"FunctionCode": code, "ETag": function.etag, "ContentType": "application/octet-stream"})
+
+
+responses.CloudFrontResponse.update_function = respond_update_function
+responses.CloudFrontResponse.publish_function = respond_publish_function
+responses.CloudFrontResponse.describe_function = respond_describe_function
+responses.CloudFrontResponse.get_function = respond_get_function
+urls.url_paths["{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$"] = (
+    responses.CloudFrontResponse.dispatch
+)
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
