@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(a, lambda_edge_source(&rule(0)));
         assert_eq!(code_hash(&a), code_hash(&lambda_edge_source(&rule(0))));
         assert!(
-            !a.contains("body"),
+            !a.contains(".body"),
             "the origin-response handler must not touch the body"
         );
         assert!(a.contains("export const handler = async"));
