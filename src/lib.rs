@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod aws;
 pub mod cli;
+pub mod distribution;
 pub mod edge;
 pub mod headers;
 pub mod manifest;
@@ -17,3 +18,4 @@ pub mod scan;
 pub mod serve;
 pub mod store;
 pub mod target;
+pub mod website;
