@@ -7,9 +7,16 @@
 //! - `private` mode: a CloudFront Function (cloudfront-js-2.0) on **viewer-request** that
 //!   rewrites client routes to the index document and answers the manifest's redirects.
 
+use std::io::Write;
+use std::time::Duration;
+
+use aws_sdk_cloudfront::types::{FunctionConfig, FunctionRuntime, FunctionStage};
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{FunctionCode, LastUpdateStatus, Runtime};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::aws::{api_error, ApiError};
 use crate::routing::{Redirect, Rule};
 
 /// CloudFront Functions reject code over 10 KB.
@@ -125,6 +132,436 @@ pub fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.as_bytes()))
 }
 
+/// Lambda@Edge needs a current Node.js runtime with an async handler.
+const LAMBDA_RUNTIME: Runtime = Runtime::Nodejs22x;
+/// The execution role shared by spadeploy's edge functions (trusts Lambda and Lambda@Edge).
+pub const EDGE_ROLE: &str = "spadeploy-edge";
+const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
+const LOGS_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+
+/// What an install did, or (in a dry run) would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FunctionAction {
+    Unchanged,
+    Create,
+    Update,
+}
+
+/// The installed function's state as observed, before any change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    Missing,
+    /// Deployed with the wanted code; `arn` is what to associate (a version ARN for Lambda).
+    Current {
+        arn: String,
+    },
+    /// Exists with other code; `etag` is the CloudFront Function's DEVELOPMENT ETag.
+    Stale {
+        etag: Option<String>,
+    },
+}
+
+impl Installed {
+    pub fn action(&self) -> FunctionAction {
+        match self {
+            Installed::Missing => FunctionAction::Create,
+            Installed::Current { .. } => FunctionAction::Unchanged,
+            Installed::Stale { .. } => FunctionAction::Update,
+        }
+    }
+}
+
+fn description(hash: &str) -> String {
+    format!("spadeploy SPA routing, code sha256:{hash}")
+}
+
+/// A zip holding `index.mjs`, byte-identical for identical code.
+fn lambda_zip(code: &str) -> Vec<u8> {
+    let mut buffer = std::io::Cursor::new(Vec::new());
+    let mut zip = zip::ZipWriter::new(&mut buffer);
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    // Writing to memory cannot fail.
+    let _ = zip.start_file("index.mjs", options);
+    let _ = zip.write_all(code.as_bytes());
+    let _ = zip.finish();
+    buffer.into_inner()
+}
+
+/// `arn` with exactly the `:version` qualifier.
+fn qualified(arn: &str, version: &str) -> String {
+    let base = match arn.matches(':').count() {
+        7 => arn.rsplit_once(':').map_or(arn, |(base, _)| base),
+        _ => arn,
+    };
+    format!("{base}:{version}")
+}
+
+/// Lambda@Edge: is a published version carrying this code hash already there?
+pub async fn probe_lambda(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    hash: &str,
+    endpoint: &str,
+) -> Result<Installed, ApiError> {
+    let wanted = description(hash);
+    let mut pages = lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(err) => {
+                let err = api_error(
+                    err,
+                    "lambda:ListVersionsByFunction",
+                    lambda_arn(name),
+                    endpoint,
+                );
+                return match err.code() {
+                    Some("ResourceNotFoundException") => Ok(Installed::Missing),
+                    _ => Err(err),
+                };
+            }
+        };
+        if let Some(found) = page
+            .versions()
+            .iter()
+            .find(|v| v.version() != Some("$LATEST") && v.description() == Some(wanted.as_str()))
+        {
+            let arn = qualified(
+                found.function_arn().unwrap_or_default(),
+                found.version().unwrap_or_default(),
+            );
+            return Ok(Installed::Current { arn });
+        }
+    }
+    Ok(Installed::Stale { etag: None })
+}
+
+fn lambda_arn(name: &str) -> String {
+    format!("arn:aws:lambda:us-east-1:*:function:{name}")
+}
+
+/// Creates or updates the Lambda@Edge function and publishes a numbered version; returns its ARN.
+pub async fn install_lambda(
+    lambda: &aws_sdk_lambda::Client,
+    iam: &aws_sdk_iam::Client,
+    name: &str,
+    code: &str,
+    state: &Installed,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    let hash = code_hash(code);
+    let zip = lambda_zip(code);
+    match state {
+        Installed::Current { arn } => Ok(arn.clone()),
+        Installed::Missing => {
+            let role = ensure_role(iam, endpoint).await?;
+            let mut attempt = 0;
+            loop {
+                let created = lambda
+                    .create_function()
+                    .function_name(name)
+                    .runtime(LAMBDA_RUNTIME)
+                    .handler("index.handler")
+                    .role(&role)
+                    .code(
+                        FunctionCode::builder()
+                            .zip_file(Blob::new(zip.clone()))
+                            .build(),
+                    )
+                    .description(description(&hash))
+                    .timeout(5)
+                    .memory_size(128)
+                    .publish(true)
+                    .send()
+                    .await;
+                match created {
+                    Ok(out) => {
+                        return Ok(qualified(
+                            out.function_arn().unwrap_or_default(),
+                            out.version().unwrap_or("1"),
+                        ))
+                    }
+                    // A role created seconds ago may not be assumable yet (IAM is eventually consistent).
+                    Err(err) if attempt < 6 && format!("{err:?}").contains("cannot be assumed") => {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_secs(2 * attempt)).await;
+                    }
+                    Err(err) => {
+                        return Err(api_error(
+                            err,
+                            "lambda:CreateFunction (and iam:PassRole)",
+                            lambda_arn(name),
+                            endpoint,
+                        ))
+                    }
+                }
+            }
+        }
+        Installed::Stale { .. } => {
+            lambda
+                .update_function_code()
+                .function_name(name)
+                .zip_file(Blob::new(zip))
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(e, "lambda:UpdateFunctionCode", lambda_arn(name), endpoint)
+                })?;
+            wait_until_updated(lambda, name, endpoint).await?;
+            let published = lambda
+                .publish_version()
+                .function_name(name)
+                .description(description(&hash))
+                .send()
+                .await
+                .map_err(|e| api_error(e, "lambda:PublishVersion", lambda_arn(name), endpoint))?;
+            Ok(qualified(
+                published.function_arn().unwrap_or_default(),
+                published.version().unwrap_or_default(),
+            ))
+        }
+    }
+}
+
+async fn wait_until_updated(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<(), ApiError> {
+    for attempt in 0..60u64 {
+        let config = lambda
+            .get_function_configuration()
+            .function_name(name)
+            .send()
+            .await
+            .map_err(|e| {
+                api_error(
+                    e,
+                    "lambda:GetFunctionConfiguration",
+                    lambda_arn(name),
+                    endpoint,
+                )
+            })?;
+        match config.last_update_status() {
+            Some(LastUpdateStatus::InProgress) => {
+                tokio::time::sleep(Duration::from_millis(500 * attempt.min(4) + 250)).await
+            }
+            Some(LastUpdateStatus::Failed) => {
+                return Err(ApiError::Service {
+                    action: "lambda:UpdateFunctionCode",
+                    resource: lambda_arn(name),
+                    code: "UpdateFailed".into(),
+                    detail: config
+                        .last_update_status_reason()
+                        .unwrap_or("the update failed")
+                        .to_string(),
+                })
+            }
+            _ => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// The execution role, created (trusting Lambda and Lambda@Edge, with basic logging) if missing.
+async fn ensure_role(iam: &aws_sdk_iam::Client, endpoint: &str) -> Result<String, ApiError> {
+    let resource = format!("arn:aws:iam::*:role/{EDGE_ROLE}");
+    match iam.get_role().role_name(EDGE_ROLE).send().await {
+        Ok(out) => return Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default()),
+        Err(err) => {
+            let err = api_error(err, "iam:GetRole", resource.clone(), endpoint);
+            if err.code() != Some("NoSuchEntity") {
+                return Err(err);
+            }
+        }
+    }
+    let created = iam
+        .create_role()
+        .role_name(EDGE_ROLE)
+        .assume_role_policy_document(TRUST_POLICY)
+        .description("Execution role of spadeploy's Lambda@Edge routing functions")
+        .send()
+        .await
+        .map_err(|e| api_error(e, "iam:CreateRole", resource.clone(), endpoint))?;
+    iam.attach_role_policy()
+        .role_name(EDGE_ROLE)
+        .policy_arn(LOGS_POLICY)
+        .send()
+        .await
+        .map_err(|e| api_error(e, "iam:AttachRolePolicy", resource.clone(), endpoint))?;
+    Ok(created
+        .role()
+        .map(|r| r.arn().to_string())
+        .unwrap_or_default())
+}
+
+fn function_arn(name: &str) -> String {
+    format!("arn:aws:cloudfront::*:function/{name}")
+}
+
+/// CloudFront Function: is the LIVE stage running this code?
+pub async fn probe_function(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    hash: &str,
+    endpoint: &str,
+) -> Result<Installed, ApiError> {
+    let described = match cloudfront
+        .describe_function()
+        .name(name)
+        .stage(FunctionStage::Development)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:DescribeFunction",
+                function_arn(name),
+                endpoint,
+            );
+            return match err.code() {
+                Some("NoSuchFunctionExists") => Ok(Installed::Missing),
+                _ => Err(err),
+            };
+        }
+    };
+    let etag = described.e_tag().map(str::to_string);
+    let arn = described
+        .function_summary()
+        .and_then(|s| s.function_metadata())
+        .map(|m| m.function_arn().to_string())
+        .unwrap_or_default();
+    match cloudfront
+        .get_function()
+        .name(name)
+        .stage(FunctionStage::Live)
+        .send()
+        .await
+    {
+        Ok(live) => {
+            let code = live
+                .function_code()
+                .map(|b| b.as_ref().to_vec())
+                .unwrap_or_default();
+            if hex::encode(Sha256::digest(&code)) == hash {
+                Ok(Installed::Current { arn })
+            } else {
+                Ok(Installed::Stale { etag })
+            }
+        }
+        // Never published.
+        Err(err) if format!("{err:?}").contains("NoSuchFunctionExists") => {
+            Ok(Installed::Stale { etag })
+        }
+        Err(err) => Err(api_error(
+            err,
+            "cloudfront:GetFunction",
+            function_arn(name),
+            endpoint,
+        )),
+    }
+}
+
+/// Creates or updates the CloudFront Function and publishes it to LIVE; returns its ARN.
+pub async fn install_function(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    code: &str,
+    state: &Installed,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    if code.len() > CLOUDFRONT_FUNCTION_MAX_BYTES {
+        return Err(ApiError::Service {
+            action: "cloudfront:CreateFunction",
+            resource: function_arn(name),
+            code: "FunctionSizeLimitExceeded".into(),
+            detail: format!(
+                "the generated function is {} bytes, over CloudFront's 10 KB limit: use fewer [[redirects]] or no_fallback prefixes",
+                code.len()
+            ),
+        });
+    }
+    let config = FunctionConfig::builder()
+        .comment(format!(
+            "spadeploy SPA routing, code sha256:{}",
+            code_hash(code)
+        ))
+        .runtime(FunctionRuntime::CloudfrontJs20)
+        .build()
+        .map_err(|e| ApiError::Service {
+            action: "cloudfront:CreateFunction",
+            resource: function_arn(name),
+            code: String::new(),
+            detail: e.to_string(),
+        })?;
+    let blob = aws_sdk_cloudfront::primitives::Blob::new(code.as_bytes().to_vec());
+    let (etag, arn) = match state {
+        Installed::Current { arn } => return Ok(arn.clone()),
+        Installed::Missing => {
+            let out = cloudfront
+                .create_function()
+                .name(name)
+                .function_config(config)
+                .function_code(blob)
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(e, "cloudfront:CreateFunction", function_arn(name), endpoint)
+                })?;
+            let arn = out
+                .function_summary()
+                .and_then(|s| s.function_metadata())
+                .map(|m| m.function_arn().to_string())
+                .unwrap_or_default();
+            (out.e_tag().unwrap_or_default().to_string(), arn)
+        }
+        Installed::Stale { etag } => {
+            let out = cloudfront
+                .update_function()
+                .name(name)
+                .if_match(etag.clone().unwrap_or_default())
+                .function_config(config)
+                .function_code(blob)
+                .send()
+                .await
+                .map_err(|e| {
+                    api_error(e, "cloudfront:UpdateFunction", function_arn(name), endpoint)
+                })?;
+            let arn = out
+                .function_summary()
+                .and_then(|s| s.function_metadata())
+                .map(|m| m.function_arn().to_string())
+                .unwrap_or_default();
+            (out.e_tag().unwrap_or_default().to_string(), arn)
+        }
+    };
+    cloudfront
+        .publish_function()
+        .name(name)
+        .if_match(etag)
+        .send()
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                "cloudfront:PublishFunction",
+                function_arn(name),
+                endpoint,
+            )
+        })?;
+    Ok(arn)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -157,6 +594,15 @@ mod tests {
             code_hash(&f),
             code_hash(&cloudfront_function_source(&rule(2)))
         );
+    }
+
+    #[test]
+    fn lambda_packages_are_reproducible_and_arns_qualified_once() {
+        assert_eq!(lambda_zip("a"), lambda_zip("a"));
+        assert_ne!(lambda_zip("a"), lambda_zip("b"));
+        let arn = "arn:aws:lambda:us-east-1:1:function:f";
+        assert_eq!(qualified(arn, "3"), format!("{arn}:3"));
+        assert_eq!(qualified(&format!("{arn}:2"), "3"), format!("{arn}:3"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod apply;
 pub mod aws;
+pub mod cdn;
 pub mod cli;
 pub mod distribution;
 pub mod edge;
