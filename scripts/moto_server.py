@@ -12,13 +12,21 @@ exactly those places before starting the same server `moto_server` would start:
    `COMPLETED` at once, which AWS never sends and the SDK waiters do not recognise).
 4. CloudFront Functions: UpdateFunction and PublishFunction exist (moto: 500 and 404), with
    If-Match checks, a LIVE stage, and DescribeFunction/GetFunction honouring `Stage`.
+5. Bucket policies: moto checks object requests against the policy but ignores each statement's
+   Condition, so a Deny limited to requests carrying a secret Referer denies every request. AWS
+   applies a conditional statement only to matching requests; the tests' requests never carry
+   the condition keys, so conditional statements are skipped in that check.
+6. Origins keep their S3OriginConfig and OriginAccessControlId (moto drops both from responses).
 
 Everything else is moto's own behaviour. Usage: python moto_server.py -H 127.0.0.1 -p PORT
 """
 
 import sys
 
+import json
+
 from moto.cloudfront import models, responses, urls
+from moto.s3 import models as s3_models
 from moto.cloudfront.exceptions import CloudFrontException
 from moto.core.responses import ActionResult
 from moto.moto_api._internal import mock_random
@@ -187,6 +195,42 @@ responses.CloudFrontResponse.get_function = respond_get_function
 urls.url_paths["{0}/2020-05-31/function/(?P<function_name>[^/]+)/publish$"] = (
     responses.CloudFrontResponse.dispatch
 )
+
+# 6. Origins keep S3OriginConfig and OriginAccessControlId.
+_origin_init = models.Origin.__init__
+
+
+def origin_init(self, origin):
+    _origin_init(self, origin)
+    if "S3OriginConfig" in origin:
+        self.s3_origin_config = origin["S3OriginConfig"]
+    self.origin_access_control_id = origin.get("OriginAccessControlId") or ""
+
+
+models.Origin.__init__ = origin_init
+
+
+# 5. Conditional bucket-policy statements do not match unconditioned requests.
+_get_permission = s3_models.FakeBucket.get_permission
+
+
+def get_permission(self, action, resource):
+    if self.policy is None:
+        return _get_permission(self, action, resource)
+    policy = json.loads(self.policy.decode())
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    unconditional = [s for s in statements if "Condition" not in s]
+    original = self.policy
+    self.policy = json.dumps({**policy, "Statement": unconditional}).encode()
+    try:
+        return _get_permission(self, action, resource)
+    finally:
+        self.policy = original
+
+
+s3_models.FakeBucket.get_permission = get_permission
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -176,7 +176,7 @@ impl Aws {
             .provide_credentials()
             .await
             .map_err(|err| AwsError::NoCredentials {
-                detail: aws_sdk_s3::error::DisplayErrorContext(&err).to_string(),
+                detail: err.to_string(),
             })?;
         Ok(Aws {
             config,
@@ -206,6 +206,28 @@ impl Aws {
                 .response_checksum_validation(ResponseChecksumValidation::WhenSupported),
         };
         aws_sdk_s3::Client::from_conf(builder.build())
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.config)
+    }
+
+    /// Lambda@Edge functions live in us-east-1, whatever the bucket's region.
+    pub fn lambda_edge(&self) -> aws_sdk_lambda::Client {
+        let config = aws_sdk_lambda::config::Builder::from(&self.config)
+            .region(Region::from_static("us-east-1"))
+            .build();
+        aws_sdk_lambda::Client::from_conf(config)
+    }
+
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::new(&self.config)
+    }
+
+    pub fn region(&self) -> String {
+        self.config
+            .region()
+            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string())
     }
 
     /// How to name the service in messages.

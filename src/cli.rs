@@ -4,23 +4,18 @@
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::apply::apply;
-use crate::aws::Aws;
 use crate::headers::HeaderRules;
 use crate::manifest::{self, TargetSettings};
-use crate::plan::{self, PlanOptions};
-use crate::release::{Record, LIVE_RECORD};
-use crate::report::{Progress, PushReport};
+use crate::plan::PlanOptions;
+use crate::push::{PushJob, RoutingRequest};
+use crate::report::Progress;
 use crate::routing::{Mode, Rule};
-use crate::scan::{self, ScanOptions};
+use crate::scan::ScanOptions;
 use crate::serve::{ApiRoute, Site};
-use crate::store::{LocalStore, ObjectStore, S3Store};
 use crate::target::Target;
 
 /// Exit status when `--exit-code` is given and the plan has changes.
@@ -125,6 +120,50 @@ struct PushArgs {
     /// No progress output on stderr
     #[arg(long, short)]
     quiet: bool,
+    #[command(flatten)]
+    cdn: CdnArgs,
+}
+
+/// CloudFront routing flags, shared by `push`, `diff` and `routing`.
+#[derive(Debug, Args)]
+struct CdnArgs {
+    /// CloudFront distribution in front of the bucket: make its SPA routing right, then invalidate
+    #[arg(long, value_name = "ID")]
+    distribution: Option<String>,
+    /// Routing mode [default: the manifest's, else detected from the SPA origin]
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// Switch the SPA origin to what the mode needs (website endpoint, or REST endpoint + OAC)
+    #[arg(long)]
+    fix_origin: bool,
+    /// Consent to a bucket policy that lets the website endpoint read objects (website mode),
+    /// limited to requests carrying a secret Referer header only the distribution sends
+    #[arg(long)]
+    allow_public_read: bool,
+    /// Do not invalidate CloudFront after the push
+    #[arg(long)]
+    no_invalidate: bool,
+    /// Wait until the invalidation has completed
+    #[arg(long)]
+    wait: bool,
+}
+
+impl CdnArgs {
+    /// The routing request, when a distribution is given by flag or manifest.
+    fn routing(&self, manifest: &manifest::Manifest) -> Option<RoutingRequest> {
+        let distribution = self
+            .distribution
+            .clone()
+            .or(manifest.cdn.distribution.clone())?;
+        Some(RoutingRequest {
+            distribution,
+            mode: self.mode.or(manifest.routing.mode),
+            settings: manifest.routing.clone(),
+            redirects: manifest.redirect_rules(),
+            fix_origin: self.fix_origin,
+            allow_public_read: self.allow_public_read || manifest.routing.allow_public_read,
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -193,20 +232,6 @@ async fn run(cli: Cli) -> Result<Outcome> {
     }
 }
 
-/// Everything a push needs, resolved from flags and manifest.
-struct PushJob {
-    dir: PathBuf,
-    target: Target,
-    scan: ScanOptions,
-    rules: HeaderRules,
-    plan: PlanOptions,
-    concurrency: usize,
-    dry_run: bool,
-    exit_code: bool,
-    json: bool,
-    progress: Progress,
-}
-
 async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outcome> {
     let loaded = manifest::load(config)?;
     let base = loaded.base_dir();
@@ -222,9 +247,7 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         .dir
         .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
         .unwrap_or_else(|| PathBuf::from("dist"));
-    if let Target::Local { path } = &target {
-        refuse_overlap(&dir, path)?;
-    }
+    let routing = args.cdn.routing(&manifest);
     let job = PushJob {
         scan: ScanOptions {
             exclude: manifest.exclude.clone(),
@@ -245,98 +268,20 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         exit_code: args.exit_code,
         json: args.json,
         progress: Progress::new(args.quiet),
+        invalidate: !args.cdn.no_invalidate && manifest.cdn.invalidate.unwrap_or(true),
+        wait: args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
         dir,
-        target: target.clone(),
+        target,
     };
-    match target {
-        Target::S3 { bucket, prefix } => {
-            // The build is checked before any credential or network work.
-            let found = scan::walk(&job.dir, &job.scan)?;
-            let aws = Aws::load(&settings).await?;
-            let store = S3Store::new(aws.s3(), bucket, prefix, aws.describe_endpoint());
-            run_push(&store, job, found).await
-        }
-        Target::Local { path } => {
-            let found = scan::walk(&job.dir, &job.scan)?;
-            run_push(&LocalStore::new(path), job, found).await
-        }
-    }
-}
-
-/// A local target inside the build (or the reverse) would deploy into itself.
-fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
-    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let target_abs = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
-    if target_abs.starts_with(&dir_abs) || dir_abs.starts_with(&target_abs) {
-        bail!(
-            "the target {} and the build directory {} overlap: deploy to a folder outside the build",
-            target.display(),
-            dir.display()
-        );
-    }
-    Ok(())
-}
-
-async fn run_push<S: ObjectStore>(
-    store: &S,
-    job: PushJob,
-    found: Vec<scan::Found>,
-) -> Result<Outcome> {
-    let started = Instant::now();
-    let files = found.len();
-    let total_bytes = found.iter().map(|f| f.size).sum();
-    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
-    let rules = job.rules.clone();
-    let hashing_in_task = Arc::clone(&hashing);
-    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's record.
-    let hashed = tokio::task::spawn_blocking(move || {
-        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
-    });
-    let (local, remote, record) = tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
-    hashing.finish();
-    let local = local.context("hashing was interrupted")?;
-    let local = local?;
-    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
-    let record = match record
-        .with_context(|| format!("cannot read spadeploy's record in {}", job.target))?
-    {
-        None => None,
-        Some(bytes) => match Record::from_json(&bytes) {
-            Ok(record) => Some(record),
-            Err(err) => {
-                job.progress
-                    .note(&format!("warning: {err}; continuing as if there were none"));
-                None
+    crate::push::run(job, &settings, routing)
+        .await
+        .map(|changes| {
+            if changes {
+                Outcome::ChangesPending
+            } else {
+                Outcome::Done
             }
-        },
-    };
-
-    let plan = plan::plan(&local, &remote, record.as_ref(), &job.plan);
-    let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
-    if !job.dry_run && plan.has_changes() {
-        let uploading = job.progress.stage(
-            "uploading",
-            plan.changes.len() as u64,
-            plan.transfer_bytes(),
-        );
-        let applied = apply(store, &plan, job.concurrency, &|change| {
-            uploading.inc(change.transfer_bytes())
         })
-        .await;
-        uploading.finish();
-        report.bytes_uploaded = applied?.bytes_sent;
-    }
-    report.duration_ms = started.elapsed().as_millis();
-    if job.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{report}");
-    }
-    Ok(if job.dry_run && job.exit_code && report.has_changes() {
-        Outcome::ChangesPending
-    } else {
-        Outcome::Done
-    })
 }
 
 fn init(args: &InitArgs) -> Result<Outcome> {

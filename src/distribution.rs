@@ -334,8 +334,8 @@ pub fn associate(
     Ok(patched)
 }
 
-/// Does the behavior at `path` carry `edge` (for drift reports)?
-pub fn has_edge(config: &DistributionConfig, path: &str, edge_name: &str, mode: Mode) -> bool {
+/// Does the behavior at `path` (`*` for the default) have an association with exactly `arn`?
+pub fn carries(config: &DistributionConfig, path: &str, arn: &str) -> bool {
     let (lambdas, functions) = if path == "*" {
         let Some(d) = &config.default_cache_behavior else {
             return false;
@@ -352,19 +352,12 @@ pub fn has_edge(config: &DistributionConfig, path: &str, edge_name: &str, mode: 
         };
         (&b.lambda_function_associations, &b.function_associations)
     };
-    match mode {
-        Mode::Website => lambdas.as_ref().is_some_and(|l| {
-            l.items().iter().any(|a| {
-                a.event_type == EventType::OriginResponse
-                    && is_ours(&a.lambda_function_arn, edge_name)
-            })
-        }),
-        Mode::Private => functions.as_ref().is_some_and(|f| {
-            f.items().iter().any(|a| {
-                a.event_type == EventType::ViewerRequest && is_ours(&a.function_arn, edge_name)
-            })
-        }),
-    }
+    lambdas
+        .as_ref()
+        .is_some_and(|l| l.items().iter().any(|a| a.lambda_function_arn == arn))
+        || functions
+            .as_ref()
+            .is_some_and(|f| f.items().iter().any(|a| a.function_arn == arn))
 }
 
 /// The SPA origin switched to what `mode` needs: the website endpoint (custom, http-only) or

@@ -208,6 +208,7 @@ pub async fn probe_lambda(
     endpoint: &str,
 ) -> Result<Installed, ApiError> {
     let wanted = description(hash);
+    let mut seen_any = false;
     let mut pages = lambda
         .list_versions_by_function()
         .function_name(name)
@@ -229,6 +230,7 @@ pub async fn probe_lambda(
                 };
             }
         };
+        seen_any |= !page.versions().is_empty();
         if let Some(found) = page
             .versions()
             .iter()
@@ -241,7 +243,12 @@ pub async fn probe_lambda(
             return Ok(Installed::Current { arn });
         }
     }
-    Ok(Installed::Stale { etag: None })
+    // AWS answers ResourceNotFoundException for a missing function; some emulators list nothing.
+    Ok(if seen_any {
+        Installed::Stale { etag: None }
+    } else {
+        Installed::Missing
+    })
 }
 
 fn lambda_arn(name: &str) -> String {

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::plan::{Action, Change, Kept, Phase, Plan, Reason};
+use crate::setup::{RoutingPlan, Step};
 
 /// What a push or dry-run did (or would do). Serialized as the `--json` document; field names
 /// are a public interface: add, never rename.
@@ -29,6 +30,20 @@ pub struct PushReport {
     /// Bytes the plan sends.
     pub bytes_planned: u64,
     pub duration_ms: u128,
+    /// Present when the push has a distribution.
+    pub routing: Option<RoutingPlan>,
+    pub invalidation: Option<InvalidationReport>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidationReport {
+    pub paths: Vec<String>,
+    /// Set once created (not in a dry run).
+    pub id: Option<String>,
+    /// `--no-invalidate` (or `[cdn] invalidate = false`).
+    pub skipped: bool,
+    /// With `--wait`: CloudFront reported it completed.
+    pub completed: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +79,8 @@ impl PushReport {
             bytes_uploaded: 0,
             bytes_planned: plan.transfer_bytes(),
             duration_ms: 0,
+            routing: None,
+            invalidation: None,
         }
     }
 
@@ -172,8 +189,105 @@ impl fmt::Display for PushReport {
             " ({} files scanned, {:.1} s)",
             self.files,
             self.duration_ms as f64 / 1000.0
-        )
+        )?;
+        if let Some(routing) = &self.routing {
+            write_routing(f, routing, self.dry_run)?;
+        }
+        if let Some(inv) = &self.invalidation {
+            let paths = if inv.paths.is_empty() {
+                "nothing to invalidate".to_string()
+            } else {
+                inv.paths.join(" ")
+            };
+            let state = match (&inv.id, inv.skipped, inv.completed) {
+                (_, true, _) => " (skipped: --no-invalidate)".to_string(),
+                (Some(id), _, true) => format!(" ({id}, completed)"),
+                (Some(id), _, false) => format!(" ({id}, in progress)"),
+                (None, _, _) if self.dry_run && !inv.paths.is_empty() => {
+                    " (would invalidate)".to_string()
+                }
+                (None, _, _) => String::new(),
+            };
+            writeln!(f, "invalidation: {paths}{state}")?;
+        }
+        Ok(())
     }
+}
+
+/// A kebab-case enum as its serialized name.
+fn name_of<T: Serialize>(value: T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn write_routing(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> fmt::Result {
+    let step = |s: Step, verb: &str, done: &str| match (s, dry_run) {
+        (Step::Unchanged, _) => "unchanged".to_string(),
+        (Step::Update, true) => format!("would {verb}"),
+        (Step::Update, false) => done.to_string(),
+    };
+    writeln!(
+        f,
+        "routing: distribution {} in {} mode (SPA origin: {})",
+        r.distribution,
+        name_of(r.mode),
+        name_of(r.origin)
+    )?;
+    writeln!(
+        f,
+        "  function  {} ({}): {}{}",
+        r.function.name,
+        r.function.kind,
+        name_of(r.function.action),
+        r.function
+            .arn
+            .as_deref()
+            .map(|a| format!(" -> {a}"))
+            .unwrap_or_default()
+    )?;
+    for b in &r.behaviors {
+        let what = if b.spa {
+            "SPA"
+        } else {
+            "other origin, never modified"
+        };
+        writeln!(f, "  behavior  {:<12} {:<10} ({what})", b.path, b.action)?;
+    }
+    writeln!(
+        f,
+        "  origin    {}",
+        step(r.origin_switch, "switch", "switched")
+    )?;
+    writeln!(
+        f,
+        "  referer   {}",
+        step(
+            r.referer_header,
+            "set the secret header",
+            "secret header set"
+        )
+    )?;
+    writeln!(f, "  website   {}", step(r.website, "update", "updated"))?;
+    writeln!(
+        f,
+        "  public access block {}",
+        step(
+            r.public_access_block,
+            "allow the Referer-limited policy",
+            "relaxed for the policy"
+        )
+    )?;
+    writeln!(
+        f,
+        "  policy    {}",
+        step(r.bucket_policy, "update", "updated")
+    )?;
+    for warning in &r.warnings {
+        writeln!(f, "  warning: {warning}")?;
+    }
+    Ok(())
 }
 
 fn write_table(f: &mut fmt::Formatter<'_>, rows: &[[String; 6]]) -> fmt::Result {

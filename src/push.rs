@@ -1,0 +1,272 @@
+//! The push pipeline, shared by `push` and `diff`: scan + read remote → plan (pure) → render,
+//! then (not in a dry run) apply the files, make the routing right, invalidate.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use crate::apply::apply;
+use crate::aws::Aws;
+use crate::cdn;
+use crate::headers::HeaderRules;
+use crate::manifest::TargetSettings;
+use crate::plan::{self, Plan, PlanOptions};
+use crate::release::{Record, LIVE_RECORD};
+use crate::report::{InvalidationReport, Progress, PushReport};
+use crate::routing::{Mode, Redirect, RoutingSettings};
+use crate::scan::{self, ScanOptions};
+use crate::setup::{self, Clients};
+use crate::store::{LocalStore, ObjectStore, S3Store};
+use crate::target::Target;
+
+/// How long `--wait` waits for an invalidation before giving up (it goes on in CloudFront).
+const WAIT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// Everything a push needs, resolved from flags and manifest.
+pub struct PushJob {
+    pub dir: PathBuf,
+    pub target: Target,
+    pub scan: ScanOptions,
+    pub rules: HeaderRules,
+    pub plan: PlanOptions,
+    pub concurrency: usize,
+    pub dry_run: bool,
+    pub exit_code: bool,
+    pub json: bool,
+    pub progress: Progress,
+    pub invalidate: bool,
+    pub wait: bool,
+}
+
+/// The routing part of a push, when a distribution is given.
+#[derive(Debug, Clone)]
+pub struct RoutingRequest {
+    pub distribution: String,
+    pub mode: Option<Mode>,
+    pub settings: RoutingSettings,
+    pub redirects: Vec<Redirect>,
+    pub fix_origin: bool,
+    pub allow_public_read: bool,
+}
+
+/// Runs the push; returns true when `--exit-code` asked to signal pending changes.
+pub async fn run(
+    job: PushJob,
+    settings: &TargetSettings,
+    routing: Option<RoutingRequest>,
+) -> Result<bool> {
+    match job.target.clone() {
+        Target::S3 { bucket, prefix } => {
+            // The build is checked before any credential or network work.
+            let found = scan::walk(&job.dir, &job.scan)?;
+            let aws = Aws::load(settings).await?;
+            let endpoint = aws.describe_endpoint();
+            let store = S3Store::new(aws.s3(), bucket.clone(), prefix.clone(), endpoint.clone());
+            let cdn = routing.map(|r| {
+                let clients = Clients {
+                    s3: aws.s3(),
+                    cloudfront: aws.cloudfront(),
+                    lambda: aws.lambda_edge(),
+                    iam: aws.iam(),
+                    endpoint: endpoint.clone(),
+                };
+                let job = setup::Job {
+                    distribution: r.distribution,
+                    mode: r.mode,
+                    settings: r.settings,
+                    redirects: r.redirects,
+                    fix_origin: r.fix_origin,
+                    allow_public_read: r.allow_public_read,
+                    bucket,
+                    prefix,
+                    region: aws.region(),
+                };
+                (clients, job)
+            });
+            sync(&store, job, found, cdn).await
+        }
+        Target::Local { path } => {
+            if let Some(r) = routing {
+                bail!(
+                    "distribution {} needs an s3:// target: a local directory has no CloudFront in front of it (preview its routing with `spadeploy serve`)",
+                    r.distribution
+                );
+            }
+            refuse_overlap(&job.dir, &path)?;
+            let found = scan::walk(&job.dir, &job.scan)?;
+            sync(&LocalStore::new(path), job, found, None).await
+        }
+    }
+}
+
+/// A local target inside the build (or the reverse) would deploy into itself.
+fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
+    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let target_abs = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    if target_abs.starts_with(&dir_abs) || dir_abs.starts_with(&target_abs) {
+        bail!(
+            "the target {} and the build directory {} overlap: deploy to a folder outside the build",
+            target.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+async fn sync<S: ObjectStore>(
+    store: &S,
+    job: PushJob,
+    found: Vec<scan::Found>,
+    cdn: Option<(Clients, setup::Job)>,
+) -> Result<bool> {
+    let started = Instant::now();
+    let files = found.len();
+    let total_bytes = found.iter().map(|f| f.size).sum();
+    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
+    let rules = job.rules.clone();
+    let hashing_in_task = Arc::clone(&hashing);
+    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's record.
+    let hashed = tokio::task::spawn_blocking(move || {
+        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
+    });
+    let (local, remote, record) = tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
+    hashing.finish();
+    let local = local.context("hashing was interrupted")??;
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let record = match record
+        .with_context(|| format!("cannot read spadeploy's record in {}", job.target))?
+    {
+        None => None,
+        Some(bytes) => match Record::from_json(&bytes) {
+            Ok(record) => Some(record),
+            Err(err) => {
+                job.progress
+                    .note(&format!("warning: {err}; continuing as if there were none"));
+                None
+            }
+        },
+    };
+
+    let plan = plan::plan(&local, &remote, record.as_ref(), &job.plan);
+    let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
+    // Routing is planned before anything is written, so its errors stop the push early.
+    let routing = match &cdn {
+        Some((clients, routing_job)) => {
+            Some(setup::plan(clients, routing_job).await.with_context(|| {
+                format!(
+                    "cannot set up routing on distribution {}",
+                    routing_job.distribution
+                )
+            })?)
+        }
+        None => None,
+    };
+    let invalidation = match (&cdn, &routing) {
+        (Some((_, routing_job)), Some(routing_plan)) => Some(InvalidationReport {
+            paths: cdn::invalidation_paths(
+                &plan,
+                routing_plan.mode,
+                &routing_job.prefix,
+                &routing_plan.origin_path(),
+                &routing_job.settings.index_document,
+            ),
+            id: None,
+            skipped: !job.invalidate,
+            completed: false,
+        }),
+        _ => None,
+    };
+
+    let mut pending = plan.has_changes() || routing.as_ref().is_some_and(|r| r.has_changes());
+    if !job.dry_run {
+        if plan.has_changes() {
+            let uploading = job.progress.stage(
+                "uploading",
+                plan.changes.len() as u64,
+                plan.transfer_bytes(),
+            );
+            let applied = apply(store, &plan, job.concurrency, &|change| {
+                uploading.inc(change.transfer_bytes())
+            })
+            .await;
+            uploading.finish();
+            report.bytes_uploaded = applied?.bytes_sent;
+        }
+        if let (Some((clients, routing_job)), Some(routing_plan)) = (&cdn, &routing) {
+            let applied = if routing_plan.has_changes() {
+                job.progress.note(&format!(
+                    "routing: updating distribution {}",
+                    routing_job.distribution
+                ));
+                setup::apply(clients, routing_job, routing_plan)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the files are live, but setting up routing on distribution {} failed",
+                            routing_job.distribution
+                        )
+                    })?
+            } else {
+                routing_plan.clone()
+            };
+            report.routing = Some(applied);
+            if let Some(invalidation) = invalidation {
+                report.invalidation =
+                    Some(invalidate(clients, routing_job, &plan, invalidation, &job).await?);
+            }
+        }
+        pending = false;
+    } else {
+        report.routing = routing;
+        report.invalidation = invalidation;
+    }
+    report.duration_ms = started.elapsed().as_millis();
+    if job.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    Ok(job.dry_run && job.exit_code && pending)
+}
+
+async fn invalidate(
+    clients: &Clients,
+    routing_job: &setup::Job,
+    plan: &Plan,
+    mut invalidation: InvalidationReport,
+    job: &PushJob,
+) -> Result<InvalidationReport> {
+    if invalidation.skipped || invalidation.paths.is_empty() {
+        return Ok(invalidation);
+    }
+    let distribution = &routing_job.distribution;
+    let reference = cdn::caller_reference(distribution, &invalidation.paths, plan);
+    let id = cdn::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
+        .await
+        .with_context(|| format!("the files are live, but invalidating {} on {distribution} failed; viewers may see cached copies until they expire", invalidation.paths.join(" ")))?;
+    if job.wait {
+        job.progress.note(&format!(
+            "waiting for invalidation {id} ({})",
+            invalidation.paths.join(" ")
+        ));
+        cdn::wait(
+            &clients.cloudfront,
+            distribution,
+            &id,
+            WAIT_TIMEOUT,
+            &clients.endpoint,
+            &|status, elapsed| {
+                job.progress.note(&format!(
+                    "  invalidation {id}: {status} after {} s",
+                    elapsed.as_secs()
+                ))
+            },
+        )
+        .await?;
+        invalidation.completed = true;
+    }
+    invalidation.id = Some(id);
+    Ok(invalidation)
+}
