@@ -61,7 +61,8 @@ enum Command {
     /// Preview a local target (or a build directory) on 127.0.0.1 with the routing of the chosen
     /// mode: index documents, client routes, redirects, headers, and API prefixes proxied
     Serve(ServeArgs),
-    /// Show the edge routing: `--print-function` prints the generated edge function
+    /// Show the CloudFront routing setup and its drift (`--check` exits 2 on drift), or print the
+    /// generated edge function (`--print-function`)
     Routing(RoutingArgs),
 }
 
@@ -85,9 +86,16 @@ struct RoutingArgs {
     /// Print the generated edge function for the mode and stop
     #[arg(long)]
     print_function: bool,
-    /// Routing mode [default: the manifest's]
-    #[arg(long, value_enum)]
-    mode: Option<Mode>,
+    /// Exit 2 when the routing has drifted from what a push would set up
+    #[arg(long)]
+    check: bool,
+    /// Print the routing plan as JSON
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    target: TargetSettings,
+    #[command(flatten)]
+    cdn: CdnArgs,
 }
 
 #[derive(Debug, Args)]
@@ -228,7 +236,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Diff(args) => push(args, cli.config.as_deref(), true).await,
         Command::Init(args) => init(&args),
         Command::Serve(args) => serve(args, cli.config.as_deref()).await,
-        Command::Routing(args) => routing(&args, cli.config.as_deref()),
+        Command::Routing(args) => routing(args, cli.config.as_deref()).await,
     }
 }
 
@@ -362,13 +370,13 @@ async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-fn routing(args: &RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
+async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
     let manifest = manifest::load(config)?.manifest;
-    let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
-    let Some(mode) = args.mode.or(manifest.routing.mode) else {
-        bail!("which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml");
-    };
     if args.print_function {
+        let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
+        let Some(mode) = args.cdn.mode.or(manifest.routing.mode) else {
+            bail!("which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml");
+        };
         let code = match mode {
             Mode::Website => crate::edge::lambda_edge_source(&rule),
             Mode::Private => crate::edge::cloudfront_function_source(&rule),
@@ -376,5 +384,22 @@ fn routing(args: &RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
         print!("{code}");
         return Ok(Outcome::Done);
     }
-    bail!("nothing to do: pass --print-function")
+    let settings = args.target.or(manifest.target.clone());
+    let Some(request) = args.cdn.routing(&manifest) else {
+        bail!("which distribution? pass --distribution ID, or set `distribution` under [cdn] in spadeploy.toml");
+    };
+    let Some(Target::S3 { bucket, prefix }) = settings.to.clone() else {
+        bail!("routing needs the s3:// target the distribution serves: pass --to s3://BUCKET[/PREFIX] or set [target] to");
+    };
+    let plan = crate::push::plan_routing(&settings, request, bucket, prefix).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&plan)?);
+    } else {
+        print!("{plan}");
+    }
+    if args.check && plan.has_changes() {
+        eprintln!("routing has drifted from the manifest: `spadeploy push` repairs it");
+        return Ok(Outcome::ChangesPending);
+    }
+    Ok(Outcome::Done)
 }

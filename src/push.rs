@@ -64,27 +64,7 @@ pub async fn run(
             let aws = Aws::load(settings).await?;
             let endpoint = aws.describe_endpoint();
             let store = S3Store::new(aws.s3(), bucket.clone(), prefix.clone(), endpoint.clone());
-            let cdn = routing.map(|r| {
-                let clients = Clients {
-                    s3: aws.s3(),
-                    cloudfront: aws.cloudfront(),
-                    lambda: aws.lambda_edge(),
-                    iam: aws.iam(),
-                    endpoint: endpoint.clone(),
-                };
-                let job = setup::Job {
-                    distribution: r.distribution,
-                    mode: r.mode,
-                    settings: r.settings,
-                    redirects: r.redirects,
-                    fix_origin: r.fix_origin,
-                    allow_public_read: r.allow_public_read,
-                    bucket,
-                    prefix,
-                    region: aws.region(),
-                };
-                (clients, job)
-            });
+            let cdn = routing.map(|r| routing_job(&aws, r, bucket, prefix));
             sync(&store, job, found, cdn).await
         }
         Target::Local { path } => {
@@ -99,6 +79,51 @@ pub async fn run(
             sync(&LocalStore::new(path), job, found, None).await
         }
     }
+}
+
+/// The clients and job for the routing part, all from one SDK configuration.
+fn routing_job(
+    aws: &Aws,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> (Clients, setup::Job) {
+    let clients = Clients {
+        s3: aws.s3(),
+        cloudfront: aws.cloudfront(),
+        lambda: aws.lambda_edge(),
+        iam: aws.iam(),
+        endpoint: aws.describe_endpoint(),
+    };
+    let job = setup::Job {
+        distribution: request.distribution,
+        mode: request.mode,
+        settings: request.settings,
+        redirects: request.redirects,
+        fix_origin: request.fix_origin,
+        allow_public_read: request.allow_public_read,
+        bucket,
+        prefix,
+        region: aws.region(),
+    };
+    (clients, job)
+}
+
+/// The routing plan alone (`spadeploy routing`), exactly as a push would compute it.
+pub async fn plan_routing(
+    settings: &TargetSettings,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<setup::RoutingPlan> {
+    let aws = Aws::load(settings).await?;
+    let (clients, job) = routing_job(&aws, request, bucket, prefix);
+    setup::plan(&clients, &job).await.with_context(|| {
+        format!(
+            "cannot read the routing of distribution {}",
+            job.distribution
+        )
+    })
 }
 
 /// A local target inside the build (or the reverse) would deploy into itself.

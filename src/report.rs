@@ -222,6 +222,13 @@ fn name_of<T: Serialize>(value: T) -> String {
         .unwrap_or_default()
 }
 
+/// A routing plan on its own (`spadeploy routing`): what a push would change.
+impl fmt::Display for RoutingPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_routing(f, self, true)
+    }
+}
+
 fn write_routing(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> fmt::Result {
     let step = |s: Step, verb: &str, done: &str| match (s, dry_run) {
         (Step::Unchanged, _) => "unchanged".to_string(),
