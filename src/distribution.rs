@@ -643,13 +643,8 @@ mod tests {
             config().cache_behaviors,
             "the /api/* behavior is byte-for-byte untouched"
         );
-        assert!(has_edge(&patched, "*", "spadeploy-my-site", Mode::Website));
-        assert!(!has_edge(
-            &patched,
-            "/api/*",
-            "spadeploy-my-site",
-            Mode::Website
-        ));
+        assert!(carries(&patched, "*", arn));
+        assert!(!carries(&patched, "/api/*", arn));
         // Idempotent, and a new version replaces the old one.
         assert_eq!(
             associate(&patched, &["*".into()], &edge, "spadeploy-my-site").unwrap(),

@@ -126,16 +126,31 @@ pub fn unique_bucket(stem: &str) -> String {
     )
 }
 
-/// A client straight to the emulator (not through any proxy), for observing results.
+/// Clients straight to the emulator (not through any proxy), for setting up and observing.
 pub fn s3() -> aws_sdk_s3::Client {
-    let config = aws_sdk_s3::config::Builder::new()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(moto())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+    let config = aws_sdk_s3::config::Builder::from(&sdk_config())
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
+}
+
+pub fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(moto())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+            Credentials::new("test", "test", None, None, "tests"),
+        ))
+        .build()
+}
+
+pub fn cloudfront() -> aws_sdk_cloudfront::Client {
+    aws_sdk_cloudfront::Client::new(&sdk_config())
+}
+
+pub fn lambda() -> aws_sdk_lambda::Client {
+    aws_sdk_lambda::Client::new(&sdk_config())
 }
 
 pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) {

@@ -34,6 +34,8 @@ pub struct Fault {
     pub path_suffix: String,
     pub status: u16,
     pub body: String,
+    /// How many matching requests to answer this way (`None`: all of them).
+    pub times: Option<usize>,
 }
 
 impl Fault {
@@ -45,6 +47,20 @@ impl Fault {
             body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
                    <Message>Access Denied</Message></Error>"
                 .into(),
+            times: None,
+        }
+    }
+
+    /// CloudFront's answer to a stale If-Match: someone else changed the resource meanwhile.
+    pub fn precondition_failed_once(method: &'static str, path_suffix: &str) -> Fault {
+        Fault {
+            method,
+            path_suffix: path_suffix.to_string(),
+            status: 412,
+            body: "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>PreconditionFailed</Code>\
+                   <Message>The If-Match version is missing or not valid for the resource.</Message></Error></ErrorResponse>"
+                .into(),
+            times: Some(1),
         }
     }
 }
@@ -152,12 +168,22 @@ fn relay(
         body
     };
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let fault = faults
-        .lock()
-        .unwrap()
-        .iter()
-        .find(|f| f.method == method && path.ends_with(&f.path_suffix))
-        .cloned();
+    let fault = {
+        let mut faults = faults.lock().unwrap();
+        let index = faults
+            .iter()
+            .position(|f| f.method == method && path.ends_with(&f.path_suffix));
+        index.map(|i| {
+            let fault = faults[i].clone();
+            if let Some(times) = faults[i].times.as_mut() {
+                *times -= 1;
+                if *times == 0 {
+                    faults.remove(i);
+                }
+            }
+            fault
+        })
+    };
     let mut record = Recorded {
         method: method.clone(),
         path: path.to_string(),

@@ -1,0 +1,550 @@
+//! `spadeploy push --distribution` against moto (through scripts/moto_server.py, which corrects
+//! moto's CloudFront models to AWS's documented behaviour), observed through the AWS APIs and a
+//! recording proxy: the edge function lands on the SPA behavior only, `/api/*` is never
+//! modified, and a push with nothing drifted writes nothing.
+
+#[allow(dead_code)]
+mod support;
+
+use aws_sdk_cloudfront::types::{
+    CacheBehavior, CacheBehaviors, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
+    EventType, LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginProtocolPolicy,
+    Origins, S3OriginConfig, ViewerProtocolPolicy,
+};
+use support::proxy::{Fault, Proxy};
+use support::*;
+
+const HEADERS_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:security-headers:4";
+const AUTH_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:api-auth:2";
+
+fn lambda_association(arn: &str, event: EventType) -> LambdaFunctionAssociations {
+    LambdaFunctionAssociations::builder()
+        .quantity(1)
+        .items(
+            LambdaFunctionAssociation::builder()
+                .lambda_function_arn(arn)
+                .event_type(event)
+                .include_body(false)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+/// A full-stack distribution: the SPA (default behavior, with the team's own viewer-request
+/// function) on the bucket's `website` or `rest` endpoint, and `/api/*` on an API origin with
+/// its own function.
+async fn create_distribution(bucket: &str, endpoint: &str) -> String {
+    let spa = match endpoint {
+        "website" => Origin::builder()
+            .id("spa")
+            .domain_name(format!("{bucket}.s3-website-us-east-1.amazonaws.com"))
+            .custom_origin_config(
+                CustomOriginConfig::builder()
+                    .http_port(80)
+                    .https_port(443)
+                    .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
+                    .build()
+                    .unwrap(),
+            ),
+        _ => Origin::builder()
+            .id("spa")
+            .domain_name(format!("{bucket}.s3.us-east-1.amazonaws.com"))
+            .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build()),
+    };
+    let api = Origin::builder()
+        .id("api")
+        .domain_name("api.example.com")
+        .custom_origin_config(
+            CustomOriginConfig::builder()
+                .http_port(80)
+                .https_port(443)
+                .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        );
+    let config = DistributionConfig::builder()
+        .caller_reference(bucket)
+        .comment("spadeploy test")
+        .enabled(true)
+        .origins(
+            Origins::builder()
+                .quantity(2)
+                .items(spa.build().unwrap())
+                .items(api.build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("spa")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+                .lambda_function_associations(lambda_association(
+                    HEADERS_LAMBDA,
+                    EventType::ViewerRequest,
+                ))
+                .build()
+                .unwrap(),
+        )
+        .cache_behaviors(
+            CacheBehaviors::builder()
+                .quantity(1)
+                .items(
+                    CacheBehavior::builder()
+                        .path_pattern("/api/*")
+                        .target_origin_id("api")
+                        .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                        .cache_policy_id("4135ea2d-6df8-44a3-9df3-4b5a84be39ad")
+                        .lambda_function_associations(lambda_association(
+                            AUTH_LAMBDA,
+                            EventType::ViewerRequest,
+                        ))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    let created = cloudfront()
+        .create_distribution()
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+    created.distribution().unwrap().id().to_string()
+}
+
+async fn config_of(id: &str) -> DistributionConfig {
+    cloudfront()
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .unwrap()
+        .clone()
+}
+
+fn api_behavior(config: &DistributionConfig) -> CacheBehavior {
+    config
+        .cache_behaviors
+        .as_ref()
+        .unwrap()
+        .items
+        .as_ref()
+        .unwrap()[0]
+        .clone()
+}
+
+fn default_lambdas(config: &DistributionConfig) -> Vec<(String, String)> {
+    config
+        .default_cache_behavior
+        .as_ref()
+        .unwrap()
+        .lambda_function_associations
+        .as_ref()
+        .map(|l| {
+            l.items()
+                .iter()
+                .map(|a| {
+                    (
+                        a.lambda_function_arn.clone(),
+                        a.event_type.as_str().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn push(proxy: &Proxy, bucket: &str, distribution: &str, extra: &[&str]) -> Run {
+    let demo = demo_spa();
+    let mut args = vec![
+        "push",
+        demo.to_str().unwrap(),
+        "--to",
+        "",
+        "--endpoint-url",
+        &proxy.url,
+        "--distribution",
+        distribution,
+        "--json",
+        "-q",
+    ];
+    let to = format!("s3://{bucket}");
+    args[3] = &to;
+    args.extend_from_slice(extra);
+    spadeploy(&args, None)
+}
+
+fn writes(proxy: &Proxy) -> Vec<String> {
+    proxy
+        .take()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+#[tokio::test]
+async fn website_mode_attaches_the_function_to_the_spa_behavior_only() {
+    let bucket = unique_bucket("website");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    let before = config_of(&id).await;
+    let proxy = Proxy::start(&moto());
+
+    let run = push(&proxy, &bucket, &id, &["--allow-public-read", "--wait"]);
+    run.assert_ok();
+    let report = run.json();
+    let routing = &report["routing"];
+    assert_eq!(routing["mode"], "website");
+    assert_eq!(routing["function"]["action"], "create");
+    assert_eq!(routing["behaviors"][0]["path"], "*");
+    assert_eq!(routing["behaviors"][1]["action"], "untouched");
+    assert_eq!(report["invalidation"]["paths"], serde_json::json!(["/*"]));
+    assert_eq!(report["invalidation"]["completed"], true);
+    let version_arn = routing["function"]["arn"].as_str().unwrap().to_string();
+    assert!(
+        version_arn.ends_with(&format!(":function:spadeploy-{bucket}:1")),
+        "{version_arn}"
+    );
+
+    let after = config_of(&id).await;
+    assert_eq!(
+        api_behavior(&after),
+        api_behavior(&before),
+        "/api/* is never modified"
+    );
+    assert_eq!(
+        default_lambdas(&after),
+        [
+            (HEADERS_LAMBDA.to_string(), "viewer-request".to_string()),
+            (version_arn.clone(), "origin-response".to_string())
+        ],
+        "the team's own association stays, ours is added"
+    );
+    let website = s3()
+        .get_bucket_website()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(website.index_document().unwrap().suffix(), "index.html");
+    assert_eq!(website.error_document().unwrap().key(), "index.html");
+    let policy = s3()
+        .get_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let secret = after.origins.as_ref().unwrap().items[0]
+        .custom_headers
+        .as_ref()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|h| h.header_name == "Referer")
+        .unwrap()
+        .header_value
+        .clone();
+    let policy = policy.policy().unwrap();
+    assert!(
+        policy.contains("SpadeployWebsiteRead") && policy.contains(&secret),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("SpadeployHideState"),
+        "spadeploy's state stays unreadable: {policy}"
+    );
+    let function = lambda()
+        .get_function()
+        .function_name(format!("spadeploy-{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    let config = function.configuration().unwrap();
+    assert_eq!(config.runtime().unwrap().as_str(), "nodejs22.x");
+    assert_eq!(config.handler(), Some("index.handler"));
+    assert!(config.role().unwrap().ends_with("role/spadeploy-edge"));
+
+    // Nothing drifted: no new version, no distribution update, no write of any kind.
+    proxy.take();
+    let again = push(&proxy, &bucket, &id, &["--allow-public-read"]);
+    again.assert_ok();
+    assert_eq!(again.json()["routing"]["function"]["action"], "unchanged");
+    assert_eq!(writes(&proxy), Vec::<String>::new());
+    assert_eq!(config_of(&id).await, after);
+
+    // A routing change publishes version 2 and moves the association to it.
+    let tmp = tempfile::tempdir().unwrap();
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "[routing]\nno_fallback = [\"/assets/\"]\n",
+    );
+    let demo = demo_spa();
+    let changed = spadeploy(
+        &[
+            "push",
+            demo.to_str().unwrap(),
+            "--to",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+            "--allow-public-read",
+            "--json",
+            "-q",
+        ],
+        Some(tmp.path()),
+    );
+    changed.assert_ok();
+    assert_eq!(changed.json()["routing"]["function"]["action"], "update");
+    let v2 = changed.json()["routing"]["function"]["arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(v2.ends_with(":2"), "{v2}");
+    let latest = config_of(&id).await;
+    assert_eq!(
+        default_lambdas(&latest),
+        [
+            (HEADERS_LAMBDA.to_string(), "viewer-request".to_string()),
+            (v2, "origin-response".to_string())
+        ]
+    );
+    assert_eq!(api_behavior(&latest), api_behavior(&before));
+}
+
+#[tokio::test]
+async fn private_mode_publishes_a_cloudfront_function_and_attaches_oac() {
+    let bucket = unique_bucket("private");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "rest").await;
+    let before = config_of(&id).await;
+    let proxy = Proxy::start(&moto());
+
+    let run = push(&proxy, &bucket, &id, &["--fix-origin"]);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["routing"]["mode"], "private");
+    let paths = report["invalidation"]["paths"].as_array().unwrap();
+    assert!(
+        paths.contains(&"/index.html".into()) && paths.contains(&"/".into()),
+        "{paths:?}"
+    );
+    assert!(
+        !paths
+            .iter()
+            .any(|p| p.as_str().unwrap().starts_with("/assets/")),
+        "hashed assets are never invalidated"
+    );
+
+    let after = config_of(&id).await;
+    assert_eq!(
+        api_behavior(&after),
+        api_behavior(&before),
+        "/api/* is never modified"
+    );
+    let default = after.default_cache_behavior.as_ref().unwrap();
+    let functions = default.function_associations.as_ref().unwrap().items();
+    assert_eq!(functions.len(), 1);
+    assert_eq!(functions[0].event_type.as_str(), "viewer-request");
+    assert!(functions[0]
+        .function_arn
+        .ends_with(&format!("function/spadeploy-{bucket}")));
+    assert_eq!(
+        default_lambdas(&after),
+        [(HEADERS_LAMBDA.to_string(), "viewer-request".to_string())]
+    );
+    let origin = &after.origins.as_ref().unwrap().items[0];
+    assert!(
+        !origin
+            .origin_access_control_id
+            .clone()
+            .unwrap_or_default()
+            .is_empty(),
+        "OAC attached"
+    );
+
+    let live = cloudfront()
+        .get_function()
+        .name(format!("spadeploy-{bucket}"))
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .unwrap();
+    let printed = spadeploy(&["routing", "--print-function", "--mode", "private"], None);
+    assert_eq!(
+        live.function_code().unwrap().as_ref(),
+        printed.stdout.as_bytes(),
+        "the published code is the generated code"
+    );
+
+    let policy = s3()
+        .get_bucket_policy()
+        .bucket(&bucket)
+        .send()
+        .await
+        .unwrap();
+    let policy = policy.policy().unwrap();
+    assert!(
+        policy.contains("cloudfront.amazonaws.com")
+            && policy.contains(&format!("distribution/{id}")),
+        "{policy}"
+    );
+    assert!(
+        policy.contains("s3:ListBucket"),
+        "missing assets are honest 404s: {policy}"
+    );
+    assert!(
+        !policy.contains("\"Principal\":\"*\""),
+        "the bucket stays private: {policy}"
+    );
+
+    proxy.take();
+    let again = push(&proxy, &bucket, &id, &[]);
+    again.assert_ok();
+    assert_eq!(
+        writes(&proxy),
+        Vec::<String>::new(),
+        "a no-op push writes nothing"
+    );
+    let check = spadeploy(
+        &[
+            "routing",
+            "--to",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+            "--check",
+        ],
+        None,
+    );
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+}
+
+#[tokio::test]
+async fn dry_run_shows_routing_and_invalidation_and_writes_nothing() {
+    let bucket = unique_bucket("cfdry");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    let proxy = Proxy::start(&moto());
+    let run = push(&proxy, &bucket, &id, &["--allow-public-read", "--dry-run"]);
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["routing"]["function"]["action"], "create");
+    assert_eq!(report["routing"]["website"], "update");
+    assert_eq!(report["routing"]["bucket_policy"], "update");
+    assert_eq!(report["invalidation"]["paths"], serde_json::json!(["/*"]));
+    assert_eq!(writes(&proxy), Vec::<String>::new());
+    let check = spadeploy(
+        &[
+            "routing",
+            "--to",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+            "--allow-public-read",
+            "--check",
+        ],
+        None,
+    );
+    assert_eq!(
+        check.code, 2,
+        "drift before the first push: {}",
+        check.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_concurrent_distribution_change_is_retried_on_the_fresh_config() {
+    let bucket = unique_bucket("race");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "rest").await;
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::precondition_failed_once("PUT", "/config"));
+    let run = push(&proxy, &bucket, &id, &[]);
+    run.assert_ok();
+    let updates = proxy
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/config"))
+        .count();
+    assert_eq!(
+        updates, 2,
+        "one refused with 412, one on the re-read config"
+    );
+    let default = config_of(&id).await.default_cache_behavior.unwrap();
+    assert_eq!(default.function_associations.unwrap().quantity, 1);
+}
+
+#[tokio::test]
+async fn routing_errors_say_what_to_do_and_change_nothing() {
+    let bucket = unique_bucket("cferr");
+    create_bucket(&s3(), &bucket).await;
+    let proxy = Proxy::start(&moto());
+
+    push(&proxy, &bucket, "EDOESNOTEXIST", &[])
+        .assert_fails_with(1, "distribution EDOESNOTEXIST does not exist");
+
+    let other = unique_bucket("cfother");
+    let elsewhere = create_distribution(&other, "website").await;
+    push(&proxy, &bucket, &elsewhere, &[]).assert_fails_with(
+        1,
+        &format!("no cache behavior of distribution {elsewhere} points at bucket `{bucket}`"),
+    );
+
+    let id = create_distribution(&bucket, "website").await;
+    let refused = push(&proxy, &bucket, &id, &[]);
+    refused.assert_fails_with(1, "never opens a bucket without consent");
+    refused.assert_fails_with(1, "allow_public_read = true");
+    assert!(
+        snapshot(&s3(), &bucket).await.is_empty(),
+        "routing is checked before any file is written"
+    );
+    assert!(
+        s3().get_bucket_policy()
+            .bucket(&bucket)
+            .send()
+            .await
+            .is_err(),
+        "no policy was set"
+    );
+
+    let mismatch = push(&proxy, &bucket, &id, &["--mode", "private"]);
+    mismatch.assert_fails_with(1, "pass --fix-origin");
+
+    proxy.take();
+    proxy.inject(Fault::access_denied("PUT", "/config"));
+    let denied = push(&proxy, &bucket, &id, &["--allow-public-read"]);
+    denied.assert_fails_with(
+        1,
+        &format!(
+            "cloudfront:UpdateDistribution on arn:aws:cloudfront::123456789012:distribution/{id}"
+        ),
+    );
+    denied.assert_fails_with(1, "the files are live");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let redirects: String = (0..51)
+        .map(|i| format!("[[redirects]]\nfrom = \"/old{i}/\"\nto = \"/new{i}/\"\n"))
+        .collect();
+    write(tmp.path(), "spadeploy.toml", &redirects);
+    let run = spadeploy(
+        &["push", "--to", "s3://some-bucket", "--distribution", "E1"],
+        Some(tmp.path()),
+    );
+    run.assert_fails_with(1, "at most 50 routing rules");
+}
