@@ -309,6 +309,23 @@ to = "./site"
 # [[rules]]
 # glob = "*.txt"
 # content_type = "text/plain; charset=utf-8"
+
+# CloudFront in front of an s3:// target: `push` then makes the SPA routing right and invalidates.
+# [cdn]
+# distribution = "E1234567890ABC"
+# wait = false                   # wait for the invalidation to complete
+
+# Client routes (/users/42) answer index.html with 200; API behaviors (/api/*) are never touched.
+# [routing]
+# mode = "private"               # or "website"; default: detected from the SPA origin
+# no_fallback = ["/assets/"]     # a missing file under these stays an honest 404
+# allow_public_read = false      # website mode needs it: a read policy limited to a secret Referer
+
+# Prefix redirects (S3 routing rules in website mode, the edge function in private mode).
+# [[redirects]]
+# from = "/docs/"
+# to = "/guide/"
+# status = 301
 "#
     )
 }
