@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use futures::stream::{self, StreamExt};
 
 use crate::plan::{Action, Change, Phase, Plan};
-use crate::release::LIVE_RECORD;
+use crate::release::{release_key, Record, LIVE_RECORD, PROGRESS_RECORD};
 use crate::store::{ObjectStore, StoreError};
 
 #[derive(Debug, Default)]
@@ -15,6 +15,8 @@ pub struct Applied {
     pub written: HashMap<String, String>,
     pub bytes_sent: u64,
     pub deleted: usize,
+    /// The release this push made live.
+    pub release: Option<Record>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +54,12 @@ impl ApplyError {
     }
 }
 
-/// Applies `plan`; `on_done` is called after each change lands.
+/// Applies `plan`; `on_done` is called after each change lands. `source` is the commit deployed.
 pub async fn apply<S: ObjectStore>(
     store: &S,
     plan: &Plan,
     concurrency: usize,
+    source: Option<String>,
     on_done: &dyn Fn(&Change),
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
@@ -74,23 +77,41 @@ pub async fn apply<S: ObjectStore>(
                 }
                 Err(err) => {
                     drop(landed);
-                    // Record what did land, so a re-run does not send it again. If even this
+                    // Note what did land, so a re-run does not send it again. If even this
                     // fails, the re-run simply re-sends those files.
-                    let partial = plan.record_after(&applied.written);
-                    let _ = store.write_state(LIVE_RECORD, partial.to_json()).await;
+                    let progress = plan.record_after(&applied.written);
+                    let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
                     let done = applied.written.len();
                     return Err(ApplyError::new(err, phase, done, total));
                 }
             }
         }
     }
+    let stage_error =
+        |err, applied: &Applied| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total);
 
-    let record = plan.record_after(&applied.written);
+    // Mutable files are retained by content, so a rollback can restore them later.
+    let mut retained = stream::iter(&plan.retain)
+        .map(|r| store.copy(&r.key, &r.blob))
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = retained.next().await {
+        result.map_err(|err| stage_error(err, &applied))?;
+    }
+    drop(retained);
+
     if plan.has_changes() {
+        let mut release = plan.record_after(&applied.written);
+        release.source = source;
+        let json = release.to_json();
         store
-            .write_state(LIVE_RECORD, record.to_json())
+            .write_state(&release_key(&release.id), json.clone())
             .await
-            .map_err(|err| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total))?;
+            .map_err(|err| stage_error(err, &applied))?;
+        store
+            .write_state(LIVE_RECORD, json)
+            .await
+            .map_err(|err| stage_error(err, &applied))?;
+        applied.release = Some(release);
     }
 
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
@@ -98,7 +119,7 @@ pub async fn apply<S: ObjectStore>(
         store
             .delete(&deletes)
             .await
-            .map_err(|err| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total))?;
+            .map_err(|err| stage_error(err, &applied))?;
         applied.deleted = deletes.len();
         plan.deletes().for_each(on_done);
     }

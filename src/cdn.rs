@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::aws::{api_error, ApiError};
 use crate::headers::is_content_hashed;
 use crate::plan::{Action, Plan};
+use crate::release::is_state_key;
 use crate::routing::Mode;
 
 /// Above this many paths, one `/*` is cheaper (a wildcard counts as one path) and stays far
@@ -55,7 +56,7 @@ pub fn invalidation_paths(
     index: &str,
 ) -> Vec<String> {
     let mut paths = BTreeSet::new();
-    for change in &plan.changes {
+    for change in plan.changes.iter().filter(|c| !is_state_key(&c.key)) {
         let immutable = match change.action {
             Action::Delete => is_content_hashed(&change.key),
             _ => change
@@ -220,7 +221,7 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan, PlanOptions};
+    use crate::plan::{plan, Known, PlanOptions};
     use crate::release::{Record, RecordedObject};
     use crate::scan::LocalFile;
     use crate::store::RemoteObject;
@@ -271,7 +272,10 @@ mod tests {
         plan(
             files,
             &remote,
-            Some(&record),
+            Known {
+                live: Some(&record),
+                ..Known::default()
+            },
             &PlanOptions {
                 delete: true,
                 ..Default::default()

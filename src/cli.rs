@@ -23,6 +23,7 @@ const EXIT_CHANGES: u8 = 2;
 /// Exit status for command-line usage errors (sysexits EX_USAGE), distinct from "changes".
 const EXIT_USAGE: u8 = 64;
 const DEFAULT_CONCURRENCY: usize = 32;
+const DEFAULT_KEEP_RELEASES: usize = 3;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -128,6 +129,13 @@ struct PushArgs {
     /// No progress output on stderr
     #[arg(long, short)]
     quiet: bool,
+    /// Releases whose files stay in the target for open browser tabs, the new one included
+    /// [default: 3, or the manifest's `keep_releases`]
+    #[arg(long, value_name = "N")]
+    keep_releases: Option<NonZeroUsize>,
+    /// Allow a push that deletes more than half of the live files
+    #[arg(long)]
+    allow_mass_delete: bool,
     #[command(flatten)]
     cdn: CdnArgs,
 }
@@ -277,6 +285,12 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         json: args.json,
         progress: Progress::new(args.quiet),
         invalidate: !args.cdn.no_invalidate && manifest.cdn.invalidate.unwrap_or(true),
+        keep_releases: args
+            .keep_releases
+            .or(manifest.keep_releases)
+            .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get),
+        allow_mass_delete: args.allow_mass_delete,
+        source: crate::release::detect_source(&dir),
         wait: args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
         dir,
         target,

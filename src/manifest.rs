@@ -30,6 +30,8 @@ pub struct Manifest {
     pub rules: Vec<Spanned<Rule>>,
     pub concurrency: Option<NonZeroUsize>,
     pub allow_missing_index: Option<bool>,
+    /// Releases whose files stay for open browser tabs (default 3, the new one included).
+    pub keep_releases: Option<NonZeroUsize>,
     #[serde(default)]
     pub routing: RoutingSettings,
     /// Prefix redirects: S3 routing rules in `website` mode, the edge function in `private` mode.

@@ -8,7 +8,9 @@ use serde::{Serialize, Serializer};
 
 use crate::headers::{is_html, ObjectHeaders};
 use crate::manifest::Glob;
-use crate::release::{is_state_key, Record, RecordedObject};
+use crate::release::{
+    blob_key, is_state_key, retains_copy, Record, RecordedObject, BLOBS_PREFIX, PROGRESS_RECORD,
+};
 use crate::scan::LocalFile;
 use crate::store::RemoteObject;
 
@@ -62,6 +64,10 @@ pub enum Reason {
     Unrecorded,
     Forced,
     RemovedFromBuild,
+    /// A retained copy no release in the keep-window needs any more.
+    ReleaseExpired,
+    /// Bookkeeping of an interrupted push that this push finishes.
+    Finished,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +93,8 @@ impl fmt::Display for Reason {
             Reason::Unrecorded => f.write_str("not written by spadeploy, or changed outside it"),
             Reason::Forced => f.write_str("forced"),
             Reason::RemovedFromBuild => f.write_str("removed from build"),
+            Reason::ReleaseExpired => f.write_str("no release in the keep-window needs it"),
+            Reason::Finished => f.write_str("the interrupted push it tracked is finished"),
         }
     }
 }
@@ -130,6 +138,9 @@ pub enum KeepReason {
     Protected,
     /// `--no-delete`.
     NoDelete,
+    /// A release in the keep-window references it: browser tabs running that release's index
+    /// still load it.
+    OpenSessions,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -145,6 +156,20 @@ pub struct PlanOptions {
     pub protect: Vec<Glob>,
 }
 
+/// What spadeploy knows about the target besides the listing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Known<'a> {
+    /// The live release.
+    pub live: Option<&'a Record>,
+    /// What an interrupted push had already written.
+    pub progress: Option<&'a Record>,
+    /// The previous releases still in the keep-window (the live one included), newest first.
+    pub window: &'a [Record],
+}
+
+/// Refuse a push that deletes more than this share of the live files (a wrong DIR, an empty build).
+pub const MASS_DELETE_SHARE: f64 = 0.5;
+
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
     /// Ordered by phase, then key.
@@ -152,29 +177,60 @@ pub struct Plan {
     pub unchanged: usize,
     /// Objects that left the build but stay in the target.
     pub kept: Vec<Kept>,
+    /// Mutable files to retain by content (server-side copies), for rollback.
+    pub retain: Vec<Retain>,
+    /// Objects whose content differs from the live record, or that vanished: someone changed the
+    /// target outside spadeploy. This push repairs them.
+    pub drift: Vec<String>,
+    /// How many files the live release has (for the mass-delete guard).
+    pub live_files: usize,
     /// Record entries that stay valid whatever the push writes (unchanged and kept objects).
     carried: BTreeMap<String, RecordedObject>,
+}
+
+/// A copy of `key` (holding `sha256`) to keep at `blob`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Retain {
+    pub key: String,
+    pub blob: String,
 }
 
 pub fn plan(
     local: &[LocalFile],
     remote: &[RemoteObject],
-    record: Option<&Record>,
+    known: Known<'_>,
     options: &PlanOptions,
 ) -> Plan {
-    let remote: HashMap<&str, &RemoteObject> = remote
+    let listed: HashMap<&str, &RemoteObject> = remote.iter().map(|r| (r.key.as_str(), r)).collect();
+    let site: HashMap<&str, &RemoteObject> = listed
         .iter()
-        .filter(|r| !is_state_key(&r.key))
-        .map(|r| (r.key.as_str(), r))
+        .filter(|(key, _)| !is_state_key(key))
+        .map(|(k, v)| (*k, *v))
         .collect();
     // A recorded entry is trusted only while the store still shows the object as we wrote it.
     let recorded = |remote: &RemoteObject| {
-        record
-            .and_then(|rec| rec.objects.get(&remote.key))
-            .filter(|entry| entry.etag == remote.etag && entry.size == remote.size)
+        [known.live, known.progress]
+            .into_iter()
+            .flatten()
+            .filter_map(|rec| rec.objects.get(&remote.key))
+            .find(|entry| entry.etag == remote.etag && entry.size == remote.size)
     };
 
-    let mut result = Plan::default();
+    let mut result = Plan {
+        live_files: known.live.map_or(site.len(), |l| l.objects.len()),
+        ..Plan::default()
+    };
+    if let Some(live) = known.live {
+        result.drift = live
+            .objects
+            .iter()
+            .filter(|(key, entry)| {
+                site.get(key.as_str())
+                    .is_none_or(|r| r.etag != entry.etag || r.size != entry.size)
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+    }
     for file in local {
         let write = |action, reason| Change {
             key: file.key.clone(),
@@ -184,7 +240,7 @@ pub fn plan(
             size: file.size,
             file: Some(file.clone()),
         };
-        let Some(existing) = remote.get(file.key.as_str()) else {
+        let Some(existing) = site.get(file.key.as_str()) else {
             result.changes.push(write(Action::Upload, Reason::New));
             continue;
         };
@@ -212,8 +268,28 @@ pub fn plan(
         }
     }
 
+    // Every mutable file of the new release is retained by content once.
+    let mut retained: std::collections::HashSet<String> = listed
+        .keys()
+        .filter_map(|k| k.strip_prefix(BLOBS_PREFIX))
+        .map(str::to_string)
+        .collect();
+    for file in local.iter().filter(|f| retains_copy(&f.headers)) {
+        if retained.insert(file.sha256.clone()) {
+            result.retain.push(Retain {
+                key: file.key.clone(),
+                blob: blob_key(&file.sha256),
+            });
+        }
+    }
+
     let in_build: std::collections::HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
-    let mut stale: Vec<&RemoteObject> = remote
+    let in_window: std::collections::HashSet<&str> = known
+        .window
+        .iter()
+        .flat_map(|release| release.objects.keys().map(String::as_str))
+        .collect();
+    let mut stale: Vec<&RemoteObject> = site
         .values()
         .copied()
         .filter(|r| !in_build.contains(r.key.as_str()))
@@ -224,6 +300,8 @@ pub fn plan(
             Some(KeepReason::Protected)
         } else if !options.delete {
             Some(KeepReason::NoDelete)
+        } else if in_window.contains(object.key.as_str()) {
+            Some(KeepReason::OpenSessions)
         } else {
             None
         };
@@ -246,6 +324,31 @@ pub fn plan(
                 file: None,
             }),
         }
+    }
+
+    // Retained copies no release in the window (nor the new one) needs, and finished progress.
+    let needed: std::collections::HashSet<&str> = known
+        .window
+        .iter()
+        .flat_map(|release| release.objects.values())
+        .filter(|o| retains_copy(&o.headers))
+        .map(|o| o.sha256.as_str())
+        .chain(local.iter().map(|f| f.sha256.as_str()))
+        .collect();
+    for object in listed.values() {
+        let reason = match object.key.strip_prefix(BLOBS_PREFIX) {
+            Some(sha) if options.delete && !needed.contains(sha) => Reason::ReleaseExpired,
+            None if object.key == PROGRESS_RECORD => Reason::Finished,
+            _ => continue,
+        };
+        result.changes.push(Change {
+            key: object.key.clone(),
+            action: Action::Delete,
+            reason,
+            phase: Phase::Cleanup,
+            size: object.size,
+            file: None,
+        });
     }
     result
         .changes
@@ -274,7 +377,19 @@ fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange>
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty()
+        !self.changes.is_empty() || !self.retain.is_empty()
+    }
+
+    /// Deletes of site files (not spadeploy's bookkeeping).
+    pub fn site_deletes(&self) -> usize {
+        self.deletes().filter(|c| !is_state_key(&c.key)).count()
+    }
+
+    /// `Some((deletes, live files))` when this push would delete more than half of the live site.
+    pub fn mass_delete(&self) -> Option<(usize, usize)> {
+        let deletes = self.site_deletes();
+        (deletes > 0 && deletes as f64 > self.live_files as f64 * MASS_DELETE_SHARE)
+            .then_some((deletes, self.live_files))
     }
 
     pub fn writes(&self) -> impl Iterator<Item = &Change> {
@@ -319,6 +434,13 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn live(record: &Record) -> Known<'_> {
+        Known {
+            live: Some(record),
+            ..Known::default()
+        }
+    }
     use crate::headers::{CACHE_HTML, CACHE_IMMUTABLE};
 
     fn headers(cache: &str) -> ObjectHeaders {
@@ -389,7 +511,7 @@ mod tests {
             local("assets/app.js", "j"),
             local("favicon.ico", "f"),
         ];
-        let p = plan(&files, &[], None, &opts());
+        let p = plan(&files, &[], Known::default(), &opts());
         let order: Vec<_> = p.changes.iter().map(|c| c.key.as_str()).collect();
         assert_eq!(
             order,
@@ -409,7 +531,7 @@ mod tests {
     fn unchanged_tree_plans_nothing() {
         let files = [local("index.html", "i"), local("a.js", "j")];
         let (remote, record) = deployed(&files);
-        let p = plan(&files, &remote, Some(&record), &opts());
+        let p = plan(&files, &remote, live(&record), &opts());
         assert!(!p.has_changes());
         assert_eq!(p.unchanged, 2);
         let next = p.record_after(&HashMap::new());
@@ -428,7 +550,7 @@ mod tests {
         new_index.headers = headers(CACHE_HTML);
         let mut a = local("a.js", "j");
         a.headers = headers("public, max-age=60");
-        let p = plan(&[new_index, a], &remote, Some(&record), &opts());
+        let p = plan(&[new_index, a], &remote, live(&record), &opts());
         assert_eq!(
             summary(&p),
             [
@@ -459,7 +581,7 @@ mod tests {
         let files = [local("a.js", "j"), local("b.js", "k")];
         let (mut remote, record) = deployed(&files);
         remote[0].etag = "someone-else".into();
-        let p = plan(&files, &remote, Some(&record), &opts());
+        let p = plan(&files, &remote, live(&record), &opts());
         assert_eq!(
             summary(&p),
             [(
@@ -469,7 +591,7 @@ mod tests {
             )]
         );
         // Without any record, every existing key is rewritten, never trusted.
-        let p = plan(&files, &remote, None, &opts());
+        let p = plan(&files, &remote, Known::default(), &opts());
         assert_eq!(p.changes.len(), 2);
     }
 
@@ -487,7 +609,7 @@ mod tests {
             force: false,
             protect: vec![Glob::new("uploads/**").unwrap()],
         };
-        let p = plan(&build, &remote, Some(&record), &options);
+        let p = plan(&build, &remote, live(&record), &options);
         assert_eq!(
             summary(&p),
             [("old.js".into(), Action::Delete, "removed from build".into())]
@@ -510,7 +632,7 @@ mod tests {
             delete: false,
             ..options
         };
-        let p = plan(&build, &remote, Some(&record), &no_delete);
+        let p = plan(&build, &remote, live(&record), &no_delete);
         assert!(!p.has_changes());
         assert_eq!(p.kept.len(), 2);
     }
@@ -520,7 +642,7 @@ mod tests {
         let files = [local("index.html", "i")];
         let (mut remote, record) = deployed(&files);
         remote.push(remote_state());
-        let p = plan(&files, &remote, Some(&record), &opts());
+        let p = plan(&files, &remote, live(&record), &opts());
         assert!(!p.has_changes(), "{:?}", summary(&p));
     }
 
@@ -536,7 +658,7 @@ mod tests {
             force: true,
             ..opts()
         };
-        let p = plan(&files, &remote, Some(&record), &options);
+        let p = plan(&files, &remote, live(&record), &options);
         assert_eq!(
             summary(&p),
             [("a.js".into(), Action::Update, "forced".into())]
@@ -546,7 +668,7 @@ mod tests {
     #[test]
     fn record_after_uses_the_etags_the_store_returned() {
         let files = [local("a.js", "j"), local("b.js", "k")];
-        let p = plan(&files, &[], None, &opts());
+        let p = plan(&files, &[], Known::default(), &opts());
         let written = HashMap::from([("a.js".to_string(), "etag-a".to_string())]);
         let next = p.record_after(&written);
         assert_eq!(next.objects["a.js"].etag, "etag-a");

@@ -1,6 +1,7 @@
 //! The push pipeline, shared by `push` and `diff`: scan + read remote → plan (pure) → render,
 //! then (not in a dry run) apply the files, make the routing right, invalidate.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,13 +13,15 @@ use crate::aws::Aws;
 use crate::cdn;
 use crate::headers::HeaderRules;
 use crate::manifest::TargetSettings;
-use crate::plan::{self, Plan, PlanOptions};
-use crate::release::{Record, LIVE_RECORD};
+use crate::plan::{self, Known, Plan, PlanOptions};
+use crate::release::{
+    is_state_key, release_ids, release_key, Record, BLOBS_PREFIX, LIVE_RECORD, PROGRESS_RECORD,
+};
 use crate::report::{InvalidationReport, Progress, PushReport};
 use crate::routing::{Mode, Redirect, RoutingSettings};
 use crate::scan::{self, ScanOptions};
 use crate::setup::{self, Clients};
-use crate::store::{LocalStore, ObjectStore, S3Store};
+use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
 use crate::target::Target;
 
 /// How long `--wait` waits for an invalidation before giving up (it goes on in CloudFront).
@@ -38,6 +41,11 @@ pub struct PushJob {
     pub progress: Progress,
     pub invalidate: bool,
     pub wait: bool,
+    /// Releases whose files stay for open browser sessions (the new one included).
+    pub keep_releases: usize,
+    pub allow_mass_delete: bool,
+    /// The commit deployed, recorded in the release.
+    pub source: Option<String>,
 }
 
 /// The routing part of a push, when a distribution is given.
@@ -152,29 +160,41 @@ async fn sync<S: ObjectStore>(
     let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
     let rules = job.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
-    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's record.
+    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's records.
     let hashed = tokio::task::spawn_blocking(move || {
         scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
     });
-    let (local, remote, record) = tokio::join!(hashed, store.list(), store.read_state(LIVE_RECORD));
+    let remote = async {
+        let remote = store
+            .list()
+            .await
+            .with_context(|| format!("cannot list {}", job.target))?;
+        let live = read_record(store, &remote, LIVE_RECORD, &job.progress);
+        let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress);
+        let (live, progress) = tokio::join!(live, progress);
+        anyhow::Ok((remote, live?, progress?))
+    };
+    let (local, remote) = tokio::join!(hashed, remote);
     hashing.finish();
     let local = local.context("hashing was interrupted")??;
-    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
-    let record = match record
-        .with_context(|| format!("cannot read spadeploy's record in {}", job.target))?
-    {
-        None => None,
-        Some(bytes) => match Record::from_json(&bytes) {
-            Ok(record) => Some(record),
-            Err(err) => {
-                job.progress
-                    .note(&format!("warning: {err}; continuing as if there were none"));
-                None
-            }
-        },
-    };
+    let (remote, live, progress) = remote.with_context(|| format!("cannot read {}", job.target))?;
+    let window = read_window(
+        store,
+        &remote,
+        &local,
+        live.as_ref(),
+        job.keep_releases,
+        &job.progress,
+    )
+    .await
+    .with_context(|| format!("cannot read the release history of {}", job.target))?;
 
-    let plan = plan::plan(&local, &remote, record.as_ref(), &job.plan);
+    let known = Known {
+        live: live.as_ref(),
+        progress: progress.as_ref(),
+        window: &window,
+    };
+    let plan = plan::plan(&local, &remote, known, &job.plan);
     let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
     // Routing is planned before anything is written, so its errors stop the push early.
     let routing = match &cdn {
@@ -204,6 +224,23 @@ async fn sync<S: ObjectStore>(
         _ => None,
     };
 
+    if let Some((deletes, live)) = plan.mass_delete() {
+        let warning = format!(
+            "this push deletes {deletes} of the {live} live files: is DIR the right build? \
+             Pass --allow-mass-delete if this is intended"
+        );
+        if !job.dry_run && !job.allow_mass_delete {
+            bail!("{warning}; nothing was changed");
+        }
+        report.warnings.push(warning);
+    }
+    if !plan.drift.is_empty() {
+        report.warnings.push(format!(
+            "{} object(s) changed or deleted outside spadeploy since the last push ({}); this push repairs them",
+            plan.drift.len(),
+            plan.drift.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        ));
+    }
     let mut pending = plan.has_changes() || routing.as_ref().is_some_and(|r| r.has_changes());
     if !job.dry_run {
         if plan.has_changes() {
@@ -212,12 +249,18 @@ async fn sync<S: ObjectStore>(
                 plan.changes.len() as u64,
                 plan.transfer_bytes(),
             );
-            let applied = apply(store, &plan, job.concurrency, &|change| {
-                uploading.inc(change.transfer_bytes())
-            })
+            let applied = apply(
+                store,
+                &plan,
+                job.concurrency,
+                job.source.clone(),
+                &|change| uploading.inc(change.transfer_bytes()),
+            )
             .await;
             uploading.finish();
-            report.bytes_uploaded = applied?.bytes_sent;
+            let applied = applied?;
+            report.bytes_uploaded = applied.bytes_sent;
+            report.release = applied.release.map(|r| r.id);
         }
         if let (Some((clients, routing_job)), Some(routing_plan)) = (&cdn, &routing) {
             let applied = if routing_plan.has_changes() {
@@ -254,6 +297,71 @@ async fn sync<S: ObjectStore>(
         print!("{report}");
     }
     Ok(job.dry_run && job.exit_code && pending)
+}
+
+/// Reads one of spadeploy's records if the listing shows it; an unreadable record is skipped
+/// with a warning (the objects it described are then re-sent, never trusted).
+async fn read_record<S: ObjectStore>(
+    store: &S,
+    remote: &[RemoteObject],
+    key: &str,
+    progress: &Progress,
+) -> Result<Option<Record>, crate::store::StoreError> {
+    if !remote.iter().any(|r| r.key == key) {
+        return Ok(None);
+    }
+    let bytes = store.read_state(key).await?;
+    Ok(bytes.and_then(|bytes| match Record::from_json(&bytes) {
+        Ok(record) => Some(record),
+        Err(err) => {
+            progress.note(&format!("warning: {key}: {err}; continuing without it"));
+            None
+        }
+    }))
+}
+
+/// The releases in the keep-window: the live one and the `keep_releases - 1` newest, read only
+/// when something could be deleted (a stale object, or a retained copy the build does not use).
+async fn read_window<S: ObjectStore>(
+    store: &S,
+    remote: &[RemoteObject],
+    local: &[scan::LocalFile],
+    live: Option<&Record>,
+    keep_releases: usize,
+    progress: &Progress,
+) -> Result<Vec<Record>, crate::store::StoreError> {
+    let in_build: HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
+    let shas: HashSet<&str> = local.iter().map(|f| f.sha256.as_str()).collect();
+    let deletable = remote
+        .iter()
+        .any(|r| match r.key.strip_prefix(BLOBS_PREFIX) {
+            Some(sha) => !shas.contains(sha),
+            None => !is_state_key(&r.key) && !in_build.contains(r.key.as_str()),
+        });
+    if keep_releases <= 1 {
+        return Ok(Vec::new());
+    }
+    let mut window: Vec<Record> = live.cloned().into_iter().collect();
+    if !deletable {
+        return Ok(window);
+    }
+    let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
+    let newest = ids
+        .iter()
+        .rev()
+        .take(keep_releases.saturating_sub(1))
+        .filter(|id| live.is_none_or(|l| &l.id != *id))
+        .map(|id| release_key(id));
+    let keys: Vec<String> = newest.collect();
+    let records = futures::future::join_all(
+        keys.iter()
+            .map(|key| read_record(store, remote, key, progress)),
+    )
+    .await;
+    for record in records {
+        window.extend(record?);
+    }
+    Ok(window)
 }
 
 async fn invalidate(

@@ -1,18 +1,71 @@
-//! spadeploy's own record of what it wrote to a target, kept in the target under `.spadeploy/`.
-//! It is what lets the planner know each object's sha256 and headers without a HEAD per object,
-//! and without trusting an ETag to be an MD5.
+//! spadeploy's own records in the target, under `.spadeploy/`: the release history (what each
+//! successful push made live), the live release, progress of an interrupted push, retained copies
+//! of mutable files for rollback, and the deploy lock. The records let the planner know each
+//! object's sha256 and headers without a HEAD per object, and without trusting ETags to be MD5s.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::headers::ObjectHeaders;
 
 /// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
 pub const STATE_PREFIX: &str = ".spadeploy/";
-/// The record of the live deployment, relative to the target.
+/// The record of the live release, relative to the target.
 pub const LIVE_RECORD: &str = ".spadeploy/live.json";
-const FORMAT: u32 = 1;
+/// What an unfinished push already wrote, so a re-run does not send it again.
+pub const PROGRESS_RECORD: &str = ".spadeploy/progress.json";
+/// One record per release: `.spadeploy/releases/<id>.json`.
+pub const RELEASES_PREFIX: &str = ".spadeploy/releases/";
+/// Content-addressed copies of mutable files (index.html...), for rollback.
+pub const BLOBS_PREFIX: &str = ".spadeploy/blobs/";
+/// The deploy lock.
+pub const LOCK_KEY: &str = ".spadeploy/lock.json";
+const FORMAT: u32 = 2;
+
+pub fn release_key(id: &str) -> String {
+    format!("{RELEASES_PREFIX}{id}.json")
+}
+
+pub fn blob_key(sha256: &str) -> String {
+    format!("{BLOBS_PREFIX}{sha256}")
+}
+
+/// Release ids found in a listing of the target, oldest first (ids sort by time).
+pub fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut ids: Vec<String> = keys
+        .filter_map(|k| k.strip_prefix(RELEASES_PREFIX)?.strip_suffix(".json"))
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Mutable files (anything not cached as immutable) are retained by content for rollback;
+/// immutable, content-hashed assets stay in place for the keep-window anyway.
+pub fn retains_copy(headers: &ObjectHeaders) -> bool {
+    !headers.cache_control.contains("immutable")
+}
+
+/// The commit being deployed: `GITHUB_SHA` in GitHub Actions, else `git rev-parse HEAD` in `dir`.
+pub fn detect_source(dir: &Path) -> Option<String> {
+    if let Ok(sha) = std::env::var("GITHUB_SHA") {
+        return Some(sha);
+    }
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["rev-parse", "HEAD"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+}
 
 pub fn is_state_key(key: &str) -> bool {
     key.starts_with(STATE_PREFIX)
@@ -32,8 +85,14 @@ pub struct RecordedObject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub format: u32,
+    /// Sorts by time: `20261125T101500Z-3f9a1c2b`.
+    #[serde(default)]
+    pub id: String,
     pub tool: String,
     pub pushed_at: String,
+    /// The commit deployed, when known.
+    #[serde(default)]
+    pub source: Option<String>,
     /// Keys relative to the target.
     pub objects: BTreeMap<String, RecordedObject>,
 }
@@ -46,10 +105,22 @@ pub struct RecordError {
 
 impl Record {
     pub fn new(objects: BTreeMap<String, RecordedObject>) -> Record {
+        let pushed_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let mut digest = Sha256::new();
+        for (key, object) in &objects {
+            digest.update(format!("{key}\0{}\0{}\n", object.sha256, object.etag));
+        }
+        let id = format!(
+            "{}-{}",
+            pushed_at.replace(['-', ':'], ""),
+            &hex::encode(digest.finalize())[..8]
+        );
         Record {
             format: FORMAT,
+            id,
             tool: format!("spadeploy {}", env!("CARGO_PKG_VERSION")),
-            pushed_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+            pushed_at,
+            source: None,
             objects,
         }
     }
@@ -95,6 +166,27 @@ mod tests {
     fn garbage_is_an_error_that_says_how_to_recover() {
         let err = Record::from_json(b"{not json").unwrap_err();
         assert!(err.to_string().contains("delete it"), "{err}");
+    }
+
+    #[test]
+    fn release_ids_sort_by_time_and_ignore_other_keys() {
+        let keys = [
+            ".spadeploy/releases/20261125T101500Z-bbbbbbbb.json",
+            ".spadeploy/live.json",
+            ".spadeploy/releases/20261124T090000Z-aaaaaaaa.json",
+            "index.html",
+        ];
+        assert_eq!(
+            release_ids(keys.into_iter()),
+            ["20261124T090000Z-aaaaaaaa", "20261125T101500Z-bbbbbbbb"]
+        );
+        let record = Record::new(BTreeMap::new());
+        assert_eq!(
+            record.id.len(),
+            "20261125T101500Z-3f9a1c2b".len(),
+            "{}",
+            record.id
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::plan::{Action, Change, Kept, Phase, Plan, Reason};
+use crate::release::is_state_key;
 use crate::setup::{RoutingPlan, Step};
 
 /// What a push or dry-run did (or would do). Serialized as the `--json` document; field names
@@ -30,6 +31,9 @@ pub struct PushReport {
     /// Bytes the plan sends.
     pub bytes_planned: u64,
     pub duration_ms: u128,
+    /// The release this push made live (not in a dry run, nor when nothing changed).
+    pub release: Option<String>,
+    pub warnings: Vec<String>,
     /// Present when the push has a distribution.
     pub routing: Option<RoutingPlan>,
     pub invalidation: Option<InvalidationReport>,
@@ -72,13 +76,19 @@ impl PushReport {
             target,
             upload: entries(&[Action::Upload]),
             update: entries(&[Action::Update, Action::UpdateHeaders]),
-            delete: plan.deletes().map(|c| c.key.clone()).collect(),
+            delete: plan
+                .deletes()
+                .filter(|c| !is_state_key(&c.key))
+                .map(|c| c.key.clone())
+                .collect(),
             kept: plan.kept.clone(),
             unchanged: plan.unchanged,
             files,
             bytes_uploaded: 0,
             bytes_planned: plan.transfer_bytes(),
             duration_ms: 0,
+            release: None,
+            warnings: Vec::new(),
             routing: None,
             invalidation: None,
         }
@@ -144,6 +154,9 @@ impl fmt::Display for PushReport {
             let why = match kept.why {
                 crate::plan::KeepReason::Protected => "protected by the manifest",
                 crate::plan::KeepReason::NoDelete => "not in the build, kept (--no-delete)",
+                crate::plan::KeepReason::OpenSessions => {
+                    "kept for open sessions: a release in the keep-window uses it"
+                }
             };
             rows.push([
                 "keep".into(),
@@ -190,6 +203,12 @@ impl fmt::Display for PushReport {
             self.files,
             self.duration_ms as f64 / 1000.0
         )?;
+        if let Some(release) = &self.release {
+            writeln!(f, "release {release} is live")?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "warning: {warning}")?;
+        }
         if let Some(routing) = &self.routing {
             write_routing(f, routing, self.dry_run)?;
         }

@@ -60,7 +60,8 @@ fn local_target_syncs_changes_and_repairs_outside_edits() {
     let build = tmp.path().join("build");
     let site = tmp.path().join("site");
     copy_dir(&demo_spa(), &build);
-    local_push(&build, &site, &[]).assert_ok();
+    let now = ["--keep-releases", "1"];
+    local_push(&build, &site, &now).assert_ok();
 
     write(&build, "robots.txt", "changed");
     std::fs::remove_file(build.join("favicon.ico")).unwrap();
@@ -69,7 +70,7 @@ fn local_target_syncs_changes_and_repairs_outside_edits() {
         "manifest.webmanifest",
         "edited by hand on the server",
     );
-    let run = local_push(&build, &site, &[]);
+    let run = local_push(&build, &site, &now);
     run.assert_ok();
     let report = run.json();
     let updated: Vec<_> = report["update"]

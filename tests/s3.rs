@@ -84,12 +84,26 @@ async fn cold_push_uploads_with_headers_and_a_second_push_writes_nothing() {
         .iter()
         .position(|p| p.ends_with("/app/index.html"))
         .unwrap();
-    let record_at = puts
+    let release_at = puts
         .iter()
-        .position(|p| p.ends_with("/app/.spadeploy/live.json"))
+        .position(|p| p.contains("/app/.spadeploy/releases/"))
         .unwrap();
     assert_eq!(index_at, 6, "index.html is the last file written: {puts:?}");
-    assert_eq!(record_at, 7, "then spadeploy's record: {puts:?}");
+    assert!(
+        puts[7..release_at]
+            .iter()
+            .all(|p| p.contains("/app/.spadeploy/blobs/")),
+        "then copies kept for rollback: {puts:?}"
+    );
+    assert_eq!(
+        release_at,
+        puts.len() - 2,
+        "then the release record: {puts:?}"
+    );
+    assert!(
+        puts[puts.len() - 1].ends_with("/app/.spadeploy/live.json"),
+        "and the live pointer last: {puts:?}"
+    );
 
     let index = get(&client, &bucket, "app/index.html").await;
     assert_eq!(index.content_type, "text/html; charset=utf-8");
@@ -146,12 +160,13 @@ async fn changed_added_and_removed_files_are_synced_and_reported() {
     let endpoint = moto();
     let to = format!("s3://{bucket}");
     let dir_arg = dir.to_str().unwrap();
-    spadeploy(&push_args(dir_arg, &to, &endpoint, &[]), None).assert_ok();
+    let now = ["--keep-releases", "1"];
+    spadeploy(&push_args(dir_arg, &to, &endpoint, &now), None).assert_ok();
 
     write(dir, "robots.txt", "User-agent: *\nDisallow: /admin\n");
     write(dir, "assets/chunk-9f86d081.js", "export const x = 1;\n");
     std::fs::remove_file(dir.join("favicon.ico")).unwrap();
-    let run = spadeploy(&push_args(dir_arg, &to, &endpoint, &[]), None);
+    let run = spadeploy(&push_args(dir_arg, &to, &endpoint, &now), None);
     run.assert_ok();
     let report = run.json();
     assert_eq!(keys(&report["upload"]), set(&["assets/chunk-9f86d081.js"]));
@@ -177,7 +192,15 @@ async fn changed_added_and_removed_files_are_synced_and_reported() {
 
     // --no-delete keeps what left the build.
     std::fs::remove_file(dir.join("robots.txt")).unwrap();
-    let run = spadeploy(&push_args(dir_arg, &to, &endpoint, &["--no-delete"]), None);
+    let run = spadeploy(
+        &push_args(
+            dir_arg,
+            &to,
+            &endpoint,
+            &["--no-delete", "--keep-releases", "1"],
+        ),
+        None,
+    );
     run.assert_ok();
     assert!(run.json()["delete"].as_array().unwrap().is_empty());
     assert_eq!(run.json()["kept"][0]["key"], "robots.txt");
@@ -215,10 +238,15 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
         .contains("cache-control: public, max-age=300 → public, max-age=86400"));
 
     let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
-    assert_eq!(writes.len(), 2, "one copy + the record: {writes:?}");
+    assert_eq!(
+        writes.len(),
+        3,
+        "one copy + the release record + the live pointer: {writes:?}"
+    );
     assert!(writes[0].copy_source && writes[0].path.ends_with("/site/favicon.ico"));
     assert_eq!(writes[0].body_bytes, 0, "the copy re-sends no bytes");
-    assert!(writes[1].path.ends_with("/site/.spadeploy/live.json"));
+    assert!(writes[1].path.contains("/site/.spadeploy/releases/"));
+    assert!(writes[2].path.ends_with("/site/.spadeploy/live.json"));
 
     let after = get(&client, &bucket, "site/favicon.ico").await;
     assert_eq!(after.cache_control, "public, max-age=86400");
@@ -266,7 +294,12 @@ async fn a_prefix_push_never_touches_keys_outside_its_prefix() {
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "index.html", "<h1>v2</h1>");
     let run = spadeploy(
-        &push_args(tmp.path().to_str().unwrap(), &to, &endpoint, &[]),
+        &push_args(
+            tmp.path().to_str().unwrap(),
+            &to,
+            &endpoint,
+            &["--keep-releases", "1", "--allow-mass-delete"],
+        ),
         None,
     );
     run.assert_ok();
@@ -279,8 +312,11 @@ async fn a_prefix_push_never_touches_keys_outside_its_prefix() {
             "{key} outside the prefix is untouched"
         );
     }
-    let app: Vec<_> = after.keys().filter(|k| k.starts_with("app/")).collect();
-    assert_eq!(app, ["app/.spadeploy/live.json", "app/index.html"]);
+    let app: Vec<_> = after
+        .keys()
+        .filter(|k| k.starts_with("app/") && !k.starts_with("app/.spadeploy/"))
+        .collect();
+    assert_eq!(app, ["app/index.html"]);
 }
 
 #[tokio::test]
@@ -294,7 +330,8 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
     copy_dir(&demo_spa(), dir);
     let to = format!("s3://{bucket}");
     let dir_arg = dir.to_str().unwrap();
-    spadeploy(&push_args(dir_arg, &to, &proxy.url, &[]), None).assert_ok();
+    let now = ["--keep-releases", "1"];
+    spadeploy(&push_args(dir_arg, &to, &proxy.url, &now), None).assert_ok();
 
     write(dir, "index.html", "<h1>new</h1>");
     write(dir, "new.txt", "new");
@@ -302,7 +339,15 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
     let before = snapshot(&client, &bucket).await;
     proxy.take();
 
-    let dry = spadeploy(&push_args(dir_arg, &to, &proxy.url, &["--dry-run"]), None);
+    let dry = spadeploy(
+        &push_args(
+            dir_arg,
+            &to,
+            &proxy.url,
+            &["--dry-run", "--keep-releases", "1"],
+        ),
+        None,
+    );
     dry.assert_ok();
     let report = dry.json();
     assert_eq!(report["dry_run"], true);
@@ -321,6 +366,8 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
             &proxy.url,
             "--exit-code",
             "-q",
+            "--keep-releases",
+            "1",
         ],
         None,
     );
@@ -348,7 +395,7 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
     );
 
     // The push then does exactly what the dry run said.
-    let push = spadeploy(&push_args(dir_arg, &to, &proxy.url, &[]), None);
+    let push = spadeploy(&push_args(dir_arg, &to, &proxy.url, &now), None);
     let pushed = push.json();
     for field in ["upload", "update", "delete"] {
         assert_eq!(keys(&pushed[field]), keys(&report[field]), "{field}");
@@ -408,7 +455,8 @@ async fn a_failed_push_keeps_the_live_site_and_a_rerun_finishes_it() {
     copy_dir(&demo_spa(), dir);
     let to = format!("s3://{bucket}");
     let dir_arg = dir.to_str().unwrap();
-    spadeploy(&push_args(dir_arg, &to, &proxy.url, &[]), None).assert_ok();
+    let now = ["--keep-releases", "1"];
+    spadeploy(&push_args(dir_arg, &to, &proxy.url, &now), None).assert_ok();
     let old_index = get(&client, &bucket, "index.html").await.body;
 
     // v2: new assets, a new index, robots.txt gone; writing index.html is denied.
@@ -420,7 +468,7 @@ async fn a_failed_push_keeps_the_live_site_and_a_rerun_finishes_it() {
     );
     std::fs::remove_file(dir.join("robots.txt")).unwrap();
     proxy.inject(Fault::access_denied("PUT", "/index.html"));
-    let failed = spadeploy(&push_args(dir_arg, &to, &proxy.url, &[]), None);
+    let failed = spadeploy(&push_args(dir_arg, &to, &proxy.url, &now), None);
     failed.assert_fails_with(1, "s3:PutObject");
     failed.assert_fails_with(1, &format!("arn:aws:s3:::{bucket}/index.html"));
     failed.assert_fails_with(1, "still serves the previous version");
@@ -443,7 +491,7 @@ async fn a_failed_push_keeps_the_live_site_and_a_rerun_finishes_it() {
 
     proxy.clear_faults();
     proxy.take();
-    let rerun = spadeploy(&push_args(dir_arg, &to, &proxy.url, &[]), None);
+    let rerun = spadeploy(&push_args(dir_arg, &to, &proxy.url, &now), None);
     rerun.assert_ok();
     let report = rerun.json();
     assert!(

@@ -130,6 +130,13 @@ impl ObjectStore for LocalStore {
         token_of(&self.path_of(&file.key)).await
     }
 
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        let source = self.path_of(from);
+        self.write_atomically(to, Body::File(&source))
+            .await
+            .map(drop)
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
         for key in keys {
             let path = self.path_of(key);

@@ -33,6 +33,8 @@ pub trait ObjectStore: Send + Sync {
         file: &LocalFile,
     ) -> impl Future<Output = Result<String, StoreError>> + Send;
     fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Copies an object within the target, headers included, without sending its bytes.
+    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Reads a state object (e.g. `.spadeploy/live.json`); `None` when absent.
     fn read_state(
         &self,

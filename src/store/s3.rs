@@ -264,6 +264,24 @@ impl ObjectStore for S3Store {
             .to_string())
     }
 
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
+        );
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(to))
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Copy)
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(to)))?;
+        Ok(())
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
         for batch in keys.chunks(DELETE_BATCH) {
             let build_error = |e: aws_sdk_s3::error::BuildError| ApiError::Service {
