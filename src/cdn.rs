@@ -229,7 +229,7 @@ mod tests {
     fn file(key: &str, cache: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            path: key.into(),
+            source: crate::scan::Source::File(key.into()),
             size: 1,
             sha256: format!("new-{key}"),
             headers: crate::headers::ObjectHeaders {

@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::headers::HeaderRules;
 use crate::manifest::{self, TargetSettings};
 use crate::plan::PlanOptions;
-use crate::push::{PushJob, RoutingRequest};
+use crate::push::{PushJob, RoutingRequest, What};
 use crate::report::Progress;
 use crate::routing::{Mode, Rule};
 use crate::scan::ScanOptions;
@@ -55,6 +55,10 @@ pub struct Cli {
 enum Command {
     /// Sync a build directory to the target: assets first, HTML next, index.html last, deletes after
     Push(PushArgs),
+    /// Restore an earlier release (default: the one before the live release) without the build
+    Rollback(RollbackArgs),
+    /// List the releases recorded in the target (the live one marked)
+    Releases(ReleasesArgs),
     /// Show what `push` would change, and change nothing (same as `push --dry-run`)
     Diff(PushArgs),
     /// Write a commented spadeploy.toml for this project
@@ -99,10 +103,9 @@ struct RoutingArgs {
     cdn: CdnArgs,
 }
 
+/// Flags of everything that changes a target: `push`, `diff` and `rollback`.
 #[derive(Debug, Args)]
-struct PushArgs {
-    /// Build directory to deploy (default: the manifest's `dir`, else ./dist)
-    dir: Option<PathBuf>,
+struct DeployArgs {
     #[command(flatten)]
     target: TargetSettings,
     /// Plan and show the changes, then stop: no write request of any kind
@@ -114,18 +117,9 @@ struct PushArgs {
     /// Print one JSON document on stdout (and nothing else there)
     #[arg(long)]
     json: bool,
-    /// Keep objects that are no longer in the build
-    #[arg(long)]
-    no_delete: bool,
-    /// Re-send every file, even unchanged ones
-    #[arg(long)]
-    force: bool,
     /// Parallel transfers [default: 32, or the manifest's `concurrency`]
     #[arg(long, value_name = "N")]
     concurrency: Option<NonZeroUsize>,
-    /// Deploy a directory without a top-level index.html
-    #[arg(long)]
-    allow_missing_index: bool,
     /// No progress output on stderr
     #[arg(long, short)]
     quiet: bool,
@@ -133,11 +127,48 @@ struct PushArgs {
     /// [default: 3, or the manifest's `keep_releases`]
     #[arg(long, value_name = "N")]
     keep_releases: Option<NonZeroUsize>,
-    /// Allow a push that deletes more than half of the live files
+    /// Allow a run that deletes more than half of the live files
     #[arg(long)]
     allow_mass_delete: bool,
+    /// Take over the deploy lock even if another deploy holds it (say whose it broke)
+    #[arg(long)]
+    break_lock: bool,
     #[command(flatten)]
     cdn: CdnArgs,
+}
+
+#[derive(Debug, Args)]
+struct PushArgs {
+    /// Build directory to deploy (default: the manifest's `dir`, else ./dist)
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    deploy: DeployArgs,
+    /// Keep objects that are no longer in the build
+    #[arg(long)]
+    no_delete: bool,
+    /// Re-send every file, even unchanged ones
+    #[arg(long)]
+    force: bool,
+    /// Deploy a directory without a top-level index.html
+    #[arg(long)]
+    allow_missing_index: bool,
+}
+
+#[derive(Debug, Args)]
+struct RollbackArgs {
+    /// Release id (or a unique prefix) to restore [default: the one before the live release]
+    release: Option<String>,
+    #[command(flatten)]
+    deploy: DeployArgs,
+}
+
+#[derive(Debug, Args)]
+struct ReleasesArgs {
+    #[command(flatten)]
+    target: TargetSettings,
+    /// Print the releases as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 /// CloudFront routing flags, shared by `push`, `diff` and `routing`.
@@ -202,7 +233,13 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if err.use_stderr() { EXIT_USAGE } else { 0 });
         }
     };
-    let json = matches!(&cli.command, Command::Push(a) | Command::Diff(a) if a.json);
+    let json = match &cli.command {
+        Command::Push(a) | Command::Diff(a) => a.deploy.json,
+        Command::Rollback(a) => a.deploy.json,
+        Command::Releases(a) => a.json,
+        Command::Routing(a) => a.json,
+        Command::Init(_) | Command::Serve(_) => false,
+    };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -243,6 +280,8 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Push(args) => push(args, cli.config.as_deref(), false).await,
         Command::Diff(args) => push(args, cli.config.as_deref(), true).await,
         Command::Init(args) => init(&args),
+        Command::Rollback(args) => rollback(args, cli.config.as_deref()).await,
+        Command::Releases(args) => releases(args, cli.config.as_deref()).await,
         Command::Serve(args) => serve(args, cli.config.as_deref()).await,
         Command::Routing(args) => routing(args, cli.config.as_deref()).await,
     }
@@ -252,6 +291,58 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
     let loaded = manifest::load(config)?;
     let base = loaded.base_dir();
     let manifest = loaded.manifest;
+    let dir = args
+        .dir
+        .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from("dist"));
+    let plan = PlanOptions {
+        delete: !args.no_delete,
+        force: args.force,
+        protect: manifest.protect.clone(),
+    };
+    let require_index =
+        !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false));
+    deploy(
+        args.deploy,
+        &manifest,
+        dir,
+        plan,
+        require_index,
+        diff,
+        What::Push,
+    )
+    .await
+}
+
+async fn rollback(args: RollbackArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let plan = PlanOptions {
+        delete: true,
+        force: false,
+        protect: manifest.protect.clone(),
+    };
+    deploy(
+        args.deploy,
+        &manifest,
+        PathBuf::from("."),
+        plan,
+        false,
+        false,
+        What::Rollback(args.release),
+    )
+    .await
+}
+
+/// The shared part of `push`, `diff` and `rollback`: flags and manifest into a job, then run.
+async fn deploy(
+    args: DeployArgs,
+    manifest: &manifest::Manifest,
+    dir: PathBuf,
+    plan: PlanOptions,
+    require_index: bool,
+    diff: bool,
+    what: What,
+) -> Result<Outcome> {
     let settings = args.target.or(manifest.target.clone());
     let Some(target) = settings.to.clone() else {
         bail!(
@@ -259,23 +350,18 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
              in spadeploy.toml (`spadeploy init` writes one)"
         );
     };
-    let dir = args
-        .dir
-        .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
-        .unwrap_or_else(|| PathBuf::from("dist"));
-    let routing = args.cdn.routing(&manifest);
+    let routing = args.cdn.routing(manifest);
+    let command = match what {
+        What::Push => "spadeploy push",
+        What::Rollback(_) => "spadeploy rollback",
+    };
     let job = PushJob {
         scan: ScanOptions {
             exclude: manifest.exclude.clone(),
-            require_index: !(args.allow_missing_index
-                || manifest.allow_missing_index.unwrap_or(false)),
+            require_index,
         },
         rules: HeaderRules::new(manifest.header_rules()),
-        plan: PlanOptions {
-            delete: !args.no_delete,
-            force: args.force,
-            protect: manifest.protect.clone(),
-        },
+        plan,
         concurrency: args
             .concurrency
             .or(manifest.concurrency)
@@ -285,25 +371,55 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         json: args.json,
         progress: Progress::new(args.quiet),
         invalidate: !args.cdn.no_invalidate && manifest.cdn.invalidate.unwrap_or(true),
+        wait: args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
         keep_releases: args
             .keep_releases
             .or(manifest.keep_releases)
             .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get),
         allow_mass_delete: args.allow_mass_delete,
         source: crate::release::detect_source(&dir),
-        wait: args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
+        command,
+        break_lock: args.break_lock,
         dir,
         target,
     };
-    crate::push::run(job, &settings, routing)
-        .await
-        .map(|changes| {
-            if changes {
-                Outcome::ChangesPending
-            } else {
-                Outcome::Done
-            }
-        })
+    let pending = crate::push::run(job, &settings, routing, what).await?;
+    Ok(if pending {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
+}
+
+async fn releases(args: ReleasesArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let settings = args.target.or(manifest.target.clone());
+    let Some(target) = settings.to.clone() else {
+        bail!("no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] in spadeploy.toml");
+    };
+    let list = crate::push::releases(&target, &settings).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if list.is_empty() {
+        println!("no releases in {target} yet: `spadeploy push` creates the first");
+    } else {
+        println!(
+            "{:<27}  {:<20}  {:>6}  {:<12}  live",
+            "release", "pushed at", "files", "source"
+        );
+        for r in &list {
+            let source = r
+                .source
+                .as_deref()
+                .map_or("-".to_string(), |s| s.chars().take(12).collect());
+            let live = if r.live { "*" } else { "" };
+            println!(
+                "{:<27}  {:<20}  {:>6}  {:<12}  {live}",
+                r.id, r.pushed_at, r.files, source
+            );
+        }
+    }
+    Ok(Outcome::Done)
 }
 
 fn init(args: &InitArgs) -> Result<Outcome> {

@@ -11,7 +11,7 @@ use crate::manifest::Glob;
 use crate::release::{
     blob_key, is_state_key, retains_copy, Record, RecordedObject, BLOBS_PREFIX, PROGRESS_RECORD,
 };
-use crate::scan::LocalFile;
+use crate::scan::{LocalFile, Source};
 use crate::store::RemoteObject;
 
 /// The root index document: uploaded last, so it never references an asset not yet uploaded.
@@ -122,11 +122,21 @@ impl Change {
         self.file.as_ref().map(|f| &f.headers)
     }
 
+    /// Does this change send the file's bytes (not a delete, a header rewrite or a server-side copy)?
+    pub fn sends_content(&self) -> bool {
+        matches!(self.action, Action::Upload | Action::Update)
+            && self
+                .file
+                .as_ref()
+                .is_some_and(|f| matches!(f.source, Source::File(_)))
+    }
+
     /// Bytes this change sends to the store.
     pub fn transfer_bytes(&self) -> u64 {
-        match self.action {
-            Action::Upload | Action::Update => self.size,
-            Action::UpdateHeaders | Action::Delete => 0,
+        if self.sends_content() {
+            self.size
+        } else {
+            0
         }
     }
 }
@@ -161,8 +171,9 @@ pub struct PlanOptions {
 pub struct Known<'a> {
     /// The live release.
     pub live: Option<&'a Record>,
-    /// What an interrupted push had already written.
-    pub progress: Option<&'a Record>,
+    /// Another record whose entries are trusted while the listing still matches them: what an
+    /// interrupted push had already written, or the release a rollback restores.
+    pub trusted: Option<&'a Record>,
     /// The previous releases still in the keep-window (the live one included), newest first.
     pub window: &'a [Record],
 }
@@ -209,7 +220,7 @@ pub fn plan(
         .collect();
     // A recorded entry is trusted only while the store still shows the object as we wrote it.
     let recorded = |remote: &RemoteObject| {
-        [known.live, known.progress]
+        [known.live, known.trusted]
             .into_iter()
             .flatten()
             .filter_map(|rec| rec.objects.get(&remote.key))
@@ -453,7 +464,7 @@ mod tests {
     fn local(key: &str, sha: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            path: key.into(),
+            source: crate::scan::Source::File(key.into()),
             size: sha.len() as u64,
             sha256: sha.into(),
             headers: headers(CACHE_IMMUTABLE),

@@ -12,6 +12,7 @@ use crate::apply::apply;
 use crate::aws::Aws;
 use crate::cdn;
 use crate::headers::HeaderRules;
+use crate::lock;
 use crate::manifest::TargetSettings;
 use crate::plan::{self, Known, Plan, PlanOptions};
 use crate::release::{
@@ -46,6 +47,9 @@ pub struct PushJob {
     pub allow_mass_delete: bool,
     /// The commit deployed, recorded in the release.
     pub source: Option<String>,
+    /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
+    pub command: &'static str,
+    pub break_lock: bool,
 }
 
 /// The routing part of a push, when a distribution is given.
@@ -59,21 +63,42 @@ pub struct RoutingRequest {
     pub allow_public_read: bool,
 }
 
-/// Runs the push; returns true when `--exit-code` asked to signal pending changes.
+/// What the target should hold after the run.
+pub enum What {
+    /// The build directory (`push`, `diff`).
+    Push,
+    /// A recorded release (`rollback`); `None` is the one before the live release.
+    Rollback(Option<String>),
+}
+
+/// Input of the pipeline, resolved from `What`.
+enum Desired {
+    Build(Vec<scan::Found>),
+    Release(Option<String>),
+}
+
+/// Runs the push (or rollback); returns true when `--exit-code` asked to signal pending changes.
 pub async fn run(
     job: PushJob,
     settings: &TargetSettings,
     routing: Option<RoutingRequest>,
+    what: What,
 ) -> Result<bool> {
+    // The build is checked before any credential or network work.
+    let desired = |job: &PushJob| -> Result<Desired> {
+        Ok(match &what {
+            What::Push => Desired::Build(scan::walk(&job.dir, &job.scan)?),
+            What::Rollback(id) => Desired::Release(id.clone()),
+        })
+    };
     match job.target.clone() {
         Target::S3 { bucket, prefix } => {
-            // The build is checked before any credential or network work.
-            let found = scan::walk(&job.dir, &job.scan)?;
+            let desired = desired(&job)?;
             let aws = Aws::load(settings).await?;
             let endpoint = aws.describe_endpoint();
             let store = S3Store::new(aws.s3(), bucket.clone(), prefix.clone(), endpoint.clone());
             let cdn = routing.map(|r| routing_job(&aws, r, bucket, prefix));
-            sync(&store, job, found, cdn).await
+            sync(&store, job, desired, cdn).await
         }
         Target::Local { path } => {
             if let Some(r) = routing {
@@ -82,9 +107,11 @@ pub async fn run(
                     r.distribution
                 );
             }
-            refuse_overlap(&job.dir, &path)?;
-            let found = scan::walk(&job.dir, &job.scan)?;
-            sync(&LocalStore::new(path), job, found, None).await
+            if matches!(what, What::Push) {
+                refuse_overlap(&job.dir, &path)?;
+            }
+            let desired = desired(&job)?;
+            sync(&LocalStore::new(path), job, desired, None).await
         }
     }
 }
@@ -148,36 +175,63 @@ fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Takes the deploy lock (not in a dry run, which writes nothing), runs, and gives the lock back
+/// on every exit the process survives, Ctrl-C included.
 async fn sync<S: ObjectStore>(
     store: &S,
     job: PushJob,
-    found: Vec<scan::Found>,
+    desired: Desired,
     cdn: Option<(Clients, setup::Job)>,
 ) -> Result<bool> {
-    let started = Instant::now();
-    let files = found.len();
-    let total_bytes = found.iter().map(|f| f.size).sum();
-    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
-    let rules = job.rules.clone();
-    let hashing_in_task = Arc::clone(&hashing);
-    // Hashing (on all cores) overlaps with listing the target and reading spadeploy's records.
-    let hashed = tokio::task::spawn_blocking(move || {
-        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
-    });
-    let remote = async {
-        let remote = store
-            .list()
+    let held = if job.dry_run {
+        None
+    } else {
+        let held = lock::acquire(store, job.command, job.break_lock)
             .await
-            .with_context(|| format!("cannot list {}", job.target))?;
-        let live = read_record(store, &remote, LIVE_RECORD, &job.progress);
-        let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress);
-        let (live, progress) = tokio::join!(live, progress);
-        anyhow::Ok((remote, live?, progress?))
+            .with_context(|| format!("cannot lock {}", job.target))?;
+        if let Some(broken) = &held.broke {
+            job.progress.note(&format!(
+                "warning: took over the deploy lock held by {}",
+                broken.describe()
+            ));
+        }
+        Some(held)
     };
-    let (local, remote) = tokio::join!(hashed, remote);
-    hashing.finish();
-    let local = local.context("hashing was interrupted")??;
-    let (remote, live, progress) = remote.with_context(|| format!("cannot read {}", job.target))?;
+    let result = tokio::select! {
+        result = sync_locked(store, &job, desired, &cdn) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
+            "interrupted: nothing was deleted, and unless index.html had already been replaced the site \
+             still serves the previous release; re-run to finish"
+        )),
+    };
+    if let Some(held) = held {
+        if let Err(err) = lock::release(store, held).await {
+            job.progress.note(&format!(
+                "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
+            ));
+        }
+    }
+    result
+}
+
+async fn sync_locked<S: ObjectStore>(
+    store: &S,
+    job: &PushJob,
+    desired: Desired,
+    cdn: &Option<(Clients, setup::Job)>,
+) -> Result<bool> {
+    let started = Instant::now();
+    let (local, remote, live, trusted, restored) = match desired {
+        Desired::Build(found) => {
+            let (local, remote, live, progress) = scan_and_read(store, job, found).await?;
+            (local, remote, live, progress, None)
+        }
+        Desired::Release(id) => {
+            let (local, remote, live, release) = restore_and_read(store, job, id).await?;
+            (local, remote, live, Some(release.clone()), Some(release))
+        }
+    };
+    let files = local.len();
     let window = read_window(
         store,
         &remote,
@@ -191,11 +245,16 @@ async fn sync<S: ObjectStore>(
 
     let known = Known {
         live: live.as_ref(),
-        progress: progress.as_ref(),
+        trusted: trusted.as_ref(),
         window: &window,
     };
     let plan = plan::plan(&local, &remote, known, &job.plan);
     let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
+    report.restored = restored.as_ref().map(|r| r.id.clone());
+    let source = match &restored {
+        Some(release) => release.source.clone(),
+        None => job.source.clone(),
+    };
     // Routing is planned before anything is written, so its errors stop the push early.
     let routing = match &cdn {
         Some((clients, routing_job)) => {
@@ -249,13 +308,9 @@ async fn sync<S: ObjectStore>(
                 plan.changes.len() as u64,
                 plan.transfer_bytes(),
             );
-            let applied = apply(
-                store,
-                &plan,
-                job.concurrency,
-                job.source.clone(),
-                &|change| uploading.inc(change.transfer_bytes()),
-            )
+            let applied = apply(store, &plan, job.concurrency, source, &|change| {
+                uploading.inc(change.transfer_bytes())
+            })
             .await;
             uploading.finish();
             let applied = applied?;
@@ -282,7 +337,7 @@ async fn sync<S: ObjectStore>(
             report.routing = Some(applied);
             if let Some(invalidation) = invalidation {
                 report.invalidation =
-                    Some(invalidate(clients, routing_job, &plan, invalidation, &job).await?);
+                    Some(invalidate(clients, routing_job, &plan, invalidation, job).await?);
             }
         }
         pending = false;
@@ -297,6 +352,101 @@ async fn sync<S: ObjectStore>(
         print!("{report}");
     }
     Ok(job.dry_run && job.exit_code && pending)
+}
+
+/// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
+async fn scan_and_read<S: ObjectStore>(
+    store: &S,
+    job: &PushJob,
+    found: Vec<scan::Found>,
+) -> Result<(
+    Vec<scan::LocalFile>,
+    Vec<RemoteObject>,
+    Option<Record>,
+    Option<Record>,
+)> {
+    let files = found.len();
+    let total_bytes = found.iter().map(|f| f.size).sum();
+    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
+    let rules = job.rules.clone();
+    let hashing_in_task = Arc::clone(&hashing);
+    let hashed = tokio::task::spawn_blocking(move || {
+        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
+    });
+    let remote = async {
+        let remote = store
+            .list()
+            .await
+            .with_context(|| format!("cannot list {}", job.target))?;
+        let live = read_record(store, &remote, LIVE_RECORD, &job.progress);
+        let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress);
+        let (live, progress) = tokio::join!(live, progress);
+        anyhow::Ok((remote, live?, progress?))
+    };
+    let (local, remote) = tokio::join!(hashed, remote);
+    hashing.finish();
+    let local = local.context("hashing was interrupted")??;
+    let (remote, live, progress) = remote.with_context(|| format!("cannot read {}", job.target))?;
+    Ok((local, remote, live, progress))
+}
+
+/// Lists the target, reads the live release and the one to restore (`id`, or the one before the
+/// live release), and finds a source in the target for each of its files.
+async fn restore_and_read<S: ObjectStore>(
+    store: &S,
+    job: &PushJob,
+    id: Option<String>,
+) -> Result<(
+    Vec<scan::LocalFile>,
+    Vec<RemoteObject>,
+    Option<Record>,
+    Record,
+)> {
+    let remote = store
+        .list()
+        .await
+        .with_context(|| format!("cannot list {}", job.target))?;
+    let live = read_record(store, &remote, LIVE_RECORD, &job.progress).await?;
+    let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
+    let wanted = match id {
+        Some(id) => {
+            let matches: Vec<&String> = ids.iter().filter(|r| r.starts_with(&id)).collect();
+            match matches.as_slice() {
+                [one] => (*one).clone(),
+                [] => bail!(
+                    "release {id} is not in {}: `spadeploy releases` lists them",
+                    job.target
+                ),
+                _ => bail!(
+                    "release {id} is ambiguous ({} match): give more of its id",
+                    matches.len()
+                ),
+            }
+        }
+        None => {
+            let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+            match ids.iter().rev().find(|r| **r < live_id) {
+                Some(previous) => previous.clone(),
+                None => bail!(
+                    "{} has no release before the live one to roll back to",
+                    job.target
+                ),
+            }
+        }
+    };
+    let Some(release) = read_record(store, &remote, &release_key(&wanted), &job.progress).await?
+    else {
+        bail!("release {wanted} cannot be read from {}", job.target);
+    };
+    let local = crate::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
+        anyhow::anyhow!(
+            "release {wanted} cannot be restored: the content of {} file(s) is no longer in the target ({}); \
+             it left the keep-window (--keep-releases). Push that build again instead",
+            missing.len(),
+            missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    Ok((local, remote, live, release))
 }
 
 /// Reads one of spadeploy's records if the listing shows it; an unreadable record is skipped
@@ -402,4 +552,62 @@ async fn invalidate(
     }
     invalidation.id = Some(id);
     Ok(invalidation)
+}
+
+/// One line of `spadeploy releases`.
+#[derive(Debug, serde::Serialize)]
+pub struct ReleaseSummary {
+    pub id: String,
+    pub pushed_at: String,
+    pub source: Option<String>,
+    pub files: usize,
+    pub live: bool,
+}
+
+/// The releases recorded in `target`, oldest first.
+pub async fn releases(target: &Target, settings: &TargetSettings) -> Result<Vec<ReleaseSummary>> {
+    match target {
+        Target::S3 { bucket, prefix } => {
+            let aws = Aws::load(settings).await?;
+            let store = S3Store::new(
+                aws.s3(),
+                bucket.clone(),
+                prefix.clone(),
+                aws.describe_endpoint(),
+            );
+            list_releases(&store, target).await
+        }
+        Target::Local { path } => list_releases(&LocalStore::new(path.clone()), target).await,
+    }
+}
+
+async fn list_releases<S: ObjectStore>(store: &S, target: &Target) -> Result<Vec<ReleaseSummary>> {
+    let remote = store
+        .list()
+        .await
+        .with_context(|| format!("cannot list {target}"))?;
+    let quiet = Progress::new(true);
+    let live = read_record(store, &remote, LIVE_RECORD, &quiet).await?;
+    let keys: Vec<String> = release_ids(remote.iter().map(|r| r.key.as_str()))
+        .iter()
+        .map(|id| release_key(id))
+        .collect();
+    let records = futures::future::join_all(
+        keys.iter()
+            .map(|key| read_record(store, &remote, key, &quiet)),
+    )
+    .await;
+    let mut list = Vec::new();
+    for record in records {
+        if let Some(r) = record? {
+            list.push(ReleaseSummary {
+                live: live.as_ref().is_some_and(|l| l.id == r.id),
+                files: r.objects.len(),
+                id: r.id,
+                pushed_at: r.pushed_at,
+                source: r.source,
+            });
+        }
+    }
+    Ok(list)
 }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::headers::ObjectHeaders;
+use crate::scan::{LocalFile, Source};
+use crate::store::RemoteObject;
 
 /// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
 pub const STATE_PREFIX: &str = ".spadeploy/";
@@ -85,7 +87,7 @@ pub struct RecordedObject {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub format: u32,
-    /// Sorts by time: `20261125T101500Z-3f9a1c2b`.
+    /// Sorts by time: `20261125T101500.123Z-3f9a1c2b`.
     #[serde(default)]
     pub id: String,
     pub tool: String,
@@ -105,14 +107,17 @@ pub struct RecordError {
 
 impl Record {
     pub fn new(objects: BTreeMap<String, RecordedObject>) -> Record {
-        let pushed_at = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();
+        let now = std::time::SystemTime::now();
+        let pushed_at = humantime::format_rfc3339_seconds(now).to_string();
+        // Milliseconds keep ids in push order even for pushes within one second.
+        let stamp = humantime::format_rfc3339_millis(now).to_string();
         let mut digest = Sha256::new();
         for (key, object) in &objects {
             digest.update(format!("{key}\0{}\0{}\n", object.sha256, object.etag));
         }
         let id = format!(
             "{}-{}",
-            pushed_at.replace(['-', ':'], ""),
+            stamp.replace(['-', ':'], ""),
             &hex::encode(digest.finalize())[..8]
         );
         Record {
@@ -132,6 +137,57 @@ impl Record {
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings, numbers and maps always serializes.
         serde_json::to_vec_pretty(self).unwrap_or_default()
+    }
+}
+
+/// What restoring `release` takes: each of its files with a source already in the target (a
+/// retained copy, or an object still holding that content), or the keys that cannot be restored
+/// because their content left the target.
+pub fn restore(
+    release: &Record,
+    listing: &[RemoteObject],
+    live: Option<&Record>,
+) -> Result<Vec<LocalFile>, Vec<String>> {
+    let listed: std::collections::HashMap<&str, &RemoteObject> =
+        listing.iter().map(|r| (r.key.as_str(), r)).collect();
+    let intact = |key: &str, entry: &RecordedObject| {
+        listed
+            .get(key)
+            .is_some_and(|r| r.etag == entry.etag && r.size == entry.size)
+    };
+    // Keys whose current content is known, by sha256 (the release's own, then the live one's).
+    let mut holders: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+    for record in [Some(release), live].into_iter().flatten() {
+        for (key, entry) in &record.objects {
+            if intact(key, entry) {
+                holders.entry(entry.sha256.as_str()).or_insert(key.as_str());
+            }
+        }
+    }
+    let mut files = Vec::new();
+    let mut missing = Vec::new();
+    for (key, entry) in &release.objects {
+        let blob = blob_key(&entry.sha256);
+        let source = if listed.contains_key(blob.as_str()) {
+            Some(blob)
+        } else {
+            holders.get(entry.sha256.as_str()).map(|k| k.to_string())
+        };
+        match source {
+            Some(from) => files.push(LocalFile {
+                key: key.clone(),
+                source: Source::Stored(from),
+                size: entry.size,
+                sha256: entry.sha256.clone(),
+                headers: entry.headers.clone(),
+            }),
+            None => missing.push(key.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(files)
+    } else {
+        Err(missing)
     }
 }
 

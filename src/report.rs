@@ -33,6 +33,8 @@ pub struct PushReport {
     pub duration_ms: u128,
     /// The release this push made live (not in a dry run, nor when nothing changed).
     pub release: Option<String>,
+    /// For a rollback: the release whose content was restored.
+    pub restored: Option<String>,
     pub warnings: Vec<String>,
     /// Present when the push has a distribution.
     pub routing: Option<RoutingPlan>,
@@ -88,6 +90,7 @@ impl PushReport {
             bytes_planned: plan.transfer_bytes(),
             duration_ms: 0,
             release: None,
+            restored: None,
             warnings: Vec::new(),
             routing: None,
             invalidation: None,
@@ -113,23 +116,27 @@ impl From<&Change> for ObjectEntry {
             cache_control: headers.map(|h| h.cache_control.clone()).unwrap_or_default(),
             reason: change.reason.clone(),
             phase: change.phase,
-            sends_content: change.action != Action::UpdateHeaders,
+            sends_content: change.sends_content(),
         }
     }
 }
 
 impl fmt::Display for PushReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let title = if self.dry_run {
-            "Plan (dry run, nothing was changed)"
-        } else {
-            "Pushed"
+        let title = match (self.dry_run, &self.restored) {
+            (true, _) => "Plan (dry run, nothing was changed)".to_string(),
+            (false, Some(id)) => format!("Rolled back to release {id}"),
+            (false, None) => "Pushed".to_string(),
         };
         writeln!(f, "{title}: {}", self.target)?;
         let mut rows: Vec<[String; 6]> = Vec::new();
         for (label, entries) in [("upload", &self.upload), ("update", &self.update)] {
             for e in entries {
-                let action = if e.sends_content { label } else { "headers" };
+                let action = match (e.sends_content, &e.reason) {
+                    (true, _) => label,
+                    (false, Reason::HeadersChanged(_)) => "headers",
+                    (false, _) => "restore",
+                };
                 rows.push([
                     action.into(),
                     human_bytes(e.size),

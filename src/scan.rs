@@ -15,11 +15,12 @@ use crate::release::STATE_PREFIX;
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
 
+/// A file the target should hold: from the build, or (for a rollback) already in the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LocalFile {
-    /// Relative to the build directory, `/`-separated.
+    /// Relative to the build directory (and the target), `/`-separated.
     pub key: String,
-    pub path: PathBuf,
+    pub source: Source,
     pub size: u64,
     pub sha256: String,
     pub headers: ObjectHeaders,
@@ -28,6 +29,15 @@ pub struct LocalFile {
 pub struct ScanOptions {
     pub exclude: Vec<Glob>,
     pub require_index: bool,
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file on disk (the build).
+    File(PathBuf),
+    /// An object already in the target (a retained copy, or the same key), copied server-side.
+    Stored(String),
 }
 
 /// A file to deploy, before hashing.
@@ -89,7 +99,7 @@ pub fn hash(
             let headers = rules.resolve(&key);
             Ok(LocalFile {
                 key,
-                path,
+                source: Source::File(path),
                 size,
                 sha256,
                 headers,

@@ -7,7 +7,7 @@ use std::time::UNIX_EPOCH;
 use walkdir::WalkDir;
 
 use super::{ObjectStore, RemoteObject, StoreError};
-use crate::scan::LocalFile;
+use crate::scan::{LocalFile, Source};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -119,8 +119,12 @@ impl ObjectStore for LocalStore {
     }
 
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
+        let source = match &file.source {
+            Source::File(path) => path.clone(),
+            Source::Stored(key) => self.path_of(key),
+        };
         let path = self
-            .write_atomically(&file.key, Body::File(&file.path))
+            .write_atomically(&file.key, Body::File(&source))
             .await?;
         token_of(&path).await
     }
@@ -163,6 +167,31 @@ impl ObjectStore for LocalStore {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(Self::io("cannot read", &path)(e)),
+        }
+    }
+
+    async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let path = self.path_of(key);
+        if let Some(parent) = path.parent() {
+            tokio::fs::create_dir_all(parent)
+                .await
+                .map_err(Self::io("cannot create directory", parent))?;
+        }
+        let created = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .await;
+        match created {
+            Ok(mut file) => {
+                use tokio::io::AsyncWriteExt;
+                file.write_all(&body)
+                    .await
+                    .map_err(Self::io("cannot write", &path))?;
+                Ok(true)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(Self::io("cannot create", &path)(e)),
         }
     }
 

@@ -45,6 +45,13 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes a state object only if it does not exist (S3: `If-None-Match: *`); false when it
+    /// already existed. Exactly one of several concurrent callers gets true.
+    fn create_state(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -10,7 +10,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{ObjectStore, RemoteObject, StoreError};
 use crate::aws::{api_error, ApiError};
-use crate::scan::LocalFile;
+use std::path::Path;
+
+use crate::scan::{LocalFile, Source};
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
 const SHA256_METADATA: &str = "sha256";
@@ -84,17 +86,44 @@ impl S3Store {
 
     fn io_error(
         action: &'static str,
-        file: &LocalFile,
+        path: &Path,
         source: impl Into<std::io::Error>,
     ) -> StoreError {
         StoreError::Io {
             action,
-            path: file.path.clone(),
+            path: path.to_path_buf(),
             source: source.into(),
         }
     }
 
-    async fn put_multipart(&self, file: &LocalFile) -> Result<String, StoreError> {
+    /// Server-side copy of `from` onto the file's key with the file's headers: no bytes sent.
+    async fn copy_with_headers(&self, from: &str, file: &LocalFile) -> Result<String, StoreError> {
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
+        );
+        let out = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(&file.key))
+            .copy_source(source)
+            .metadata_directive(MetadataDirective::Replace)
+            .content_type(&file.headers.content_type)
+            .cache_control(&file.headers.cache_control)
+            .metadata(SHA256_METADATA, &file.sha256)
+            .send()
+            .await
+            .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(&file.key)))?;
+        Ok(out
+            .copy_object_result()
+            .and_then(|r| r.e_tag())
+            .unwrap_or_default()
+            .to_string())
+    }
+
+    async fn put_multipart(&self, file: &LocalFile, path: &Path) -> Result<String, StoreError> {
         let key = self.full_key(&file.key);
         let created = self
             .client
@@ -108,7 +137,7 @@ impl S3Store {
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
         let upload_id = created.upload_id().unwrap_or_default().to_string();
-        let result = self.upload_parts(file, &key, &upload_id).await;
+        let result = self.upload_parts(file, path, &key, &upload_id).await;
         if result.is_err() {
             // Best effort: an abandoned upload only costs storage until a lifecycle rule clears it.
             let _ = self
@@ -126,6 +155,7 @@ impl S3Store {
     async fn upload_parts(
         &self,
         file: &LocalFile,
+        path: &Path,
         key: &str,
         upload_id: &str,
     ) -> Result<String, StoreError> {
@@ -136,12 +166,12 @@ impl S3Store {
         while offset < file.size {
             let length = part_size.min(file.size - offset);
             let body = ByteStream::read_from()
-                .path(&file.path)
+                .path(path)
                 .offset(offset)
                 .length(Length::Exact(length))
                 .build()
                 .await
-                .map_err(|e| Self::io_error("cannot read", file, std::io::Error::other(e)))?;
+                .map_err(|e| Self::io_error("cannot read", path, std::io::Error::other(e)))?;
             let uploaded = self
                 .client
                 .upload_part()
@@ -210,18 +240,22 @@ impl ObjectStore for S3Store {
     }
 
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
+        let path = match &file.source {
+            Source::Stored(from) => return self.copy_with_headers(from, file).await,
+            Source::File(path) => path,
+        };
         if file.size > MULTIPART_THRESHOLD {
-            return self.put_multipart(file).await;
+            return self.put_multipart(file, path).await;
         }
         let body = if file.size <= IN_MEMORY_LIMIT {
-            let bytes = tokio::fs::read(&file.path)
+            let bytes = tokio::fs::read(path)
                 .await
-                .map_err(|e| Self::io_error("cannot read", file, e))?;
+                .map_err(|e| Self::io_error("cannot read", path, e))?;
             ByteStream::from(bytes)
         } else {
-            ByteStream::from_path(&file.path)
+            ByteStream::from_path(path)
                 .await
-                .map_err(|e| Self::io_error("cannot read", file, std::io::Error::other(e)))?
+                .map_err(|e| Self::io_error("cannot read", path, std::io::Error::other(e)))?
         };
         let out = self
             .client
@@ -242,26 +276,7 @@ impl ObjectStore for S3Store {
         if file.size > COPY_LIMIT {
             return self.put(file).await;
         }
-        let key = self.full_key(&file.key);
-        let source = format!("{}/{}", self.bucket, utf8_percent_encode(&key, COPY_SOURCE));
-        let out = self
-            .client
-            .copy_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .copy_source(source)
-            .metadata_directive(MetadataDirective::Replace)
-            .content_type(&file.headers.content_type)
-            .cache_control(&file.headers.cache_control)
-            .metadata(SHA256_METADATA, &file.sha256)
-            .send()
-            .await
-            .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(&file.key)))?;
-        Ok(out
-            .copy_object_result()
-            .and_then(|r| r.e_tag())
-            .unwrap_or_default()
-            .to_string())
+        self.copy_with_headers(&file.key, file).await
     }
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
@@ -357,6 +372,33 @@ impl ObjectStore for S3Store {
             detail: format!("the download broke off: {e}"),
         })?;
         Ok(Some(body.into_bytes().to_vec()))
+    }
+
+    async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .content_type("application/json")
+            .cache_control("no-store")
+            .if_none_match("*")
+            .body(ByteStream::from(body))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // 412: it exists; 409: a concurrent conditional write won.
+            Err(err)
+                if matches!(
+                    err.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 409)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(self.error(err, "s3:PutObject", self.arn(key))),
+        }
     }
 
     async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {

@@ -1,0 +1,204 @@
+//! The deploy lock: one push or rollback at a time per target, taken with a conditional write
+//! (`If-None-Match: *`) so two CI jobs can never interleave their files. It names its holder,
+//! expires on its own (a killed job does not block the next one forever), and `--break-lock`
+//! takes it over.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::release::LOCK_KEY;
+use crate::store::{ObjectStore, StoreError};
+
+/// A lock older than this is considered abandoned.
+pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    /// Unique per acquisition, so a holder only ever releases its own lock.
+    pub id: String,
+    pub owner: String,
+    pub host: String,
+    pub pid: u32,
+    pub command: String,
+    pub started_at: String,
+    /// Unix seconds.
+    pub expires_at: u64,
+    /// The CI run holding it, when known.
+    pub run_url: Option<String>,
+}
+
+impl LockInfo {
+    fn current(command: &str) -> LockInfo {
+        let now = SystemTime::now();
+        let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let run_url = match (
+            env("GITHUB_SERVER_URL"),
+            env("GITHUB_REPOSITORY"),
+            env("GITHUB_RUN_ID"),
+        ) {
+            (Some(server), Some(repo), Some(run)) => {
+                Some(format!("{server}/{repo}/actions/runs/{run}"))
+            }
+            _ => env("CI_JOB_URL"),
+        };
+        LockInfo {
+            id: format!(
+                "{}-{}-{secs}",
+                std::process::id(),
+                now.duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+            ),
+            owner: env("GITHUB_ACTOR")
+                .or_else(|| env("USER"))
+                .unwrap_or_else(|| "unknown".into()),
+            host: hostname(),
+            pid: std::process::id(),
+            command: command.to_string(),
+            started_at: humantime::format_rfc3339_seconds(now).to_string(),
+            expires_at: secs + LOCK_TTL.as_secs(),
+            run_url,
+        }
+    }
+
+    fn expired(&self) -> bool {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        now >= self.expires_at
+    }
+
+    /// "alice on ci-runner-3 (pid 42, spadeploy push) since …, expires …; run: URL"
+    pub fn describe(&self) -> String {
+        let expires =
+            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.expires_at));
+        let run = self
+            .run_url
+            .as_deref()
+            .map(|u| format!("; run: {u}"))
+            .unwrap_or_default();
+        format!(
+            "{} on {} (pid {}, {}) since {}, expiring {expires}{run}",
+            self.owner, self.host, self.pid, self.command, self.started_at
+        )
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".into())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("another deploy holds the lock on this target: {0}. Wait for it to finish, or pass --break-lock if it is dead")]
+    Held(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A held lock; give it back with `release`.
+#[derive(Debug)]
+pub struct Held {
+    info: LockInfo,
+    /// Whose lock was broken to take this one, if any.
+    pub broke: Option<LockInfo>,
+}
+
+fn encode(info: &LockInfo) -> Vec<u8> {
+    serde_json::to_vec_pretty(info).unwrap_or_default()
+}
+
+pub async fn acquire<S: ObjectStore>(
+    store: &S,
+    command: &str,
+    break_lock: bool,
+) -> Result<Held, LockError> {
+    let info = LockInfo::current(command);
+    if store.create_state(LOCK_KEY, encode(&info)).await? {
+        return Ok(Held { info, broke: None });
+    }
+    let holder = store
+        .read_state(LOCK_KEY)
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok());
+    let takeover = match &holder {
+        // Released (or unreadable) in the meantime.
+        None => true,
+        Some(h) => h.expired() || break_lock,
+    };
+    if !takeover {
+        let holder = holder.map(|h| h.describe()).unwrap_or_default();
+        return Err(LockError::Held(holder));
+    }
+    store.delete(&[LOCK_KEY.to_string()]).await?;
+    if store.create_state(LOCK_KEY, encode(&info)).await? {
+        return Ok(Held {
+            info,
+            broke: holder,
+        });
+    }
+    // Someone else took it between the delete and our write.
+    let winner = store
+        .read_state(LOCK_KEY)
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok())
+        .map(|h| h.describe())
+        .unwrap_or_default();
+    Err(LockError::Held(winner))
+}
+
+/// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder).
+pub async fn release<S: ObjectStore>(store: &S, held: Held) -> Result<(), StoreError> {
+    let current = store
+        .read_state(LOCK_KEY)
+        .await?
+        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok());
+    if current.is_some_and(|c| c.id == held.info.id) {
+        store.delete(&[LOCK_KEY.to_string()]).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::LocalStore;
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_break_lock_takes_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+        assert!(err.to_string().contains("spadeploy push"), "{err}");
+        assert!(err.to_string().contains("--break-lock"), "{err}");
+        let second = acquire(&store, "spadeploy rollback", true).await.unwrap();
+        assert_eq!(
+            second.broke.as_ref().map(|b| b.command.as_str()),
+            Some("spadeploy push")
+        );
+        // The first holder's release leaves the new holder's lock alone.
+        release(&store, first).await.unwrap();
+        assert!(acquire(&store, "x", false).await.is_err());
+        release(&store, second).await.unwrap();
+        let third = acquire(&store, "x", false).await.unwrap();
+        release(&store, third).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_expired_lock_is_taken_over() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let mut stale = LockInfo::current("spadeploy push");
+        stale.expires_at = 1;
+        assert!(store.create_state(LOCK_KEY, encode(&stale)).await.unwrap());
+        let held = acquire(&store, "spadeploy push", false).await.unwrap();
+        assert_eq!(held.broke.map(|b| b.expires_at), Some(1));
+    }
+}
