@@ -175,88 +175,142 @@ fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Takes the deploy lock (not in a dry run, which writes nothing), runs, and gives the lock back
-/// on every exit the process survives, Ctrl-C included.
+/// The target as read, and the files it should hold.
+struct View {
+    local: Vec<scan::LocalFile>,
+    remote: Vec<RemoteObject>,
+    live: Option<Record>,
+    /// Progress of an interrupted push, or the release a rollback restores.
+    trusted: Option<Record>,
+    restored: Option<Record>,
+}
+
+/// Everything decided from a view: the plan, the routing plan, and the report so far.
+struct Decision {
+    local: Vec<scan::LocalFile>,
+    plan: Plan,
+    routing: Option<setup::RoutingPlan>,
+    invalidation: Option<InvalidationReport>,
+    report: PushReport,
+    /// The commit recorded in the new release.
+    source: Option<String>,
+}
+
+impl Decision {
+    fn has_changes(&self) -> bool {
+        self.plan.has_changes() || self.routing.as_ref().is_some_and(|r| r.has_changes())
+    }
+}
+
+/// Reads and plans; a dry run or a push with nothing to do stops there, without a single write
+/// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it (another
+/// deploy may have finished meanwhile), applies, and gives the lock back on every exit the
+/// process survives, Ctrl-C included.
 async fn sync<S: ObjectStore>(
     store: &S,
     job: PushJob,
     desired: Desired,
     cdn: Option<(Clients, setup::Job)>,
 ) -> Result<bool> {
-    let held = if job.dry_run {
-        None
-    } else {
-        let held = lock::acquire(store, job.command, job.break_lock)
-            .await
-            .with_context(|| format!("cannot lock {}", job.target))?;
-        if let Some(broken) = &held.broke {
-            job.progress.note(&format!(
-                "warning: took over the deploy lock held by {}",
-                broken.describe()
-            ));
-        }
-        Some(held)
+    let started = Instant::now();
+    let (first, rollback_to) = match desired {
+        Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
+        Desired::Release(id) => (restore_and_read(store, &job, id.clone()).await?, Some(id)),
+    };
+    let decision = decide(store, &job, first, &cdn).await?;
+    if job.dry_run || !decision.has_changes() {
+        let pending = decision.has_changes();
+        finish(&job, decision.report_as_planned(), started);
+        return Ok(job.dry_run && job.exit_code && pending);
+    }
+
+    let held = lock::acquire(store, job.command, job.break_lock)
+        .await
+        .with_context(|| format!("cannot lock {}", job.target))?;
+    if let Some(broken) = &held.broke {
+        job.progress.note(&format!(
+            "warning: took over the deploy lock held by {}",
+            broken.describe()
+        ));
+    }
+    let locked = async {
+        let view = match rollback_to {
+            None => reread(store, &job, decision.plan_local()).await?,
+            Some(id) => restore_and_read(store, &job, id).await?,
+        };
+        let decision = decide(store, &job, view, &cdn).await?;
+        execute(store, &job, decision, &cdn).await
     };
     let result = tokio::select! {
-        result = sync_locked(store, &job, desired, &cdn) => result,
+        result = locked => result,
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
             "interrupted: nothing was deleted, and unless index.html had already been replaced the site \
              still serves the previous release; re-run to finish"
         )),
     };
-    if let Some(held) = held {
-        if let Err(err) = lock::release(store, held).await {
-            job.progress.note(&format!(
-                "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
-            ));
-        }
+    if let Err(err) = lock::release(store, held).await {
+        job.progress.note(&format!(
+            "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
+        ));
     }
-    result
+    finish(&job, result?, started);
+    Ok(false)
 }
 
-async fn sync_locked<S: ObjectStore>(
+fn finish(job: &PushJob, mut report: PushReport, started: Instant) {
+    report.duration_ms = started.elapsed().as_millis();
+    if job.json {
+        println!("{}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+}
+
+impl Decision {
+    /// The files the plan was made for, to plan again under the lock without re-hashing.
+    fn plan_local(&self) -> Vec<scan::LocalFile> {
+        self.local.clone()
+    }
+
+    fn report_as_planned(mut self) -> PushReport {
+        self.report.routing = self.routing;
+        self.report.invalidation = self.invalidation;
+        self.report
+    }
+}
+
+/// Plans a view: the file plan (with the keep-window), the routing plan, invalidation paths, and
+/// the mass-delete guard.
+async fn decide<S: ObjectStore>(
     store: &S,
     job: &PushJob,
-    desired: Desired,
+    view: View,
     cdn: &Option<(Clients, setup::Job)>,
-) -> Result<bool> {
-    let started = Instant::now();
-    let (local, remote, live, trusted, restored) = match desired {
-        Desired::Build(found) => {
-            let (local, remote, live, progress) = scan_and_read(store, job, found).await?;
-            (local, remote, live, progress, None)
-        }
-        Desired::Release(id) => {
-            let (local, remote, live, release) = restore_and_read(store, job, id).await?;
-            (local, remote, live, Some(release.clone()), Some(release))
-        }
-    };
-    let files = local.len();
+) -> Result<Decision> {
     let window = read_window(
         store,
-        &remote,
-        &local,
-        live.as_ref(),
+        &view.remote,
+        &view.local,
+        view.live.as_ref(),
         job.keep_releases,
         &job.progress,
     )
     .await
     .with_context(|| format!("cannot read the release history of {}", job.target))?;
-
     let known = Known {
-        live: live.as_ref(),
-        trusted: trusted.as_ref(),
+        live: view.live.as_ref(),
+        trusted: view.trusted.as_ref(),
         window: &window,
     };
-    let plan = plan::plan(&local, &remote, known, &job.plan);
-    let mut report = PushReport::new(job.target.to_string(), &plan, files, job.dry_run);
-    report.restored = restored.as_ref().map(|r| r.id.clone());
-    let source = match &restored {
+    let plan = plan::plan(&view.local, &view.remote, known, &job.plan);
+    let mut report = PushReport::new(job.target.to_string(), &plan, view.local.len(), job.dry_run);
+    report.restored = view.restored.as_ref().map(|r| r.id.clone());
+    let source = match &view.restored {
         Some(release) => release.source.clone(),
         None => job.source.clone(),
     };
     // Routing is planned before anything is written, so its errors stop the push early.
-    let routing = match &cdn {
+    let routing = match cdn {
         Some((clients, routing_job)) => {
             Some(setup::plan(clients, routing_job).await.with_context(|| {
                 format!(
@@ -267,7 +321,7 @@ async fn sync_locked<S: ObjectStore>(
         }
         None => None,
     };
-    let invalidation = match (&cdn, &routing) {
+    let invalidation = match (cdn, &routing) {
         (Some((_, routing_job)), Some(routing_plan)) => Some(InvalidationReport {
             paths: cdn::invalidation_paths(
                 &plan,
@@ -282,10 +336,9 @@ async fn sync_locked<S: ObjectStore>(
         }),
         _ => None,
     };
-
     if let Some((deletes, live)) = plan.mass_delete() {
         let warning = format!(
-            "this push deletes {deletes} of the {live} live files: is DIR the right build? \
+            "this run deletes {deletes} of the {live} live files: is DIR the right build? \
              Pass --allow-mass-delete if this is intended"
         );
         if !job.dry_run && !job.allow_mass_delete {
@@ -300,58 +353,70 @@ async fn sync_locked<S: ObjectStore>(
             plan.drift.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         ));
     }
-    let mut pending = plan.has_changes() || routing.as_ref().is_some_and(|r| r.has_changes());
-    if !job.dry_run {
-        if plan.has_changes() {
-            let uploading = job.progress.stage(
-                "uploading",
-                plan.changes.len() as u64,
-                plan.transfer_bytes(),
-            );
-            let applied = apply(store, &plan, job.concurrency, source, &|change| {
-                uploading.inc(change.transfer_bytes())
-            })
-            .await;
-            uploading.finish();
-            let applied = applied?;
-            report.bytes_uploaded = applied.bytes_sent;
-            report.release = applied.release.map(|r| r.id);
-        }
-        if let (Some((clients, routing_job)), Some(routing_plan)) = (&cdn, &routing) {
-            let applied = if routing_plan.has_changes() {
-                job.progress.note(&format!(
-                    "routing: updating distribution {}",
-                    routing_job.distribution
-                ));
-                setup::apply(clients, routing_job, routing_plan)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "the files are live, but setting up routing on distribution {} failed",
-                            routing_job.distribution
-                        )
-                    })?
-            } else {
-                routing_plan.clone()
-            };
-            report.routing = Some(applied);
-            if let Some(invalidation) = invalidation {
-                report.invalidation =
-                    Some(invalidate(clients, routing_job, &plan, invalidation, job).await?);
-            }
-        }
-        pending = false;
-    } else {
-        report.routing = routing;
-        report.invalidation = invalidation;
+    Ok(Decision {
+        plan,
+        routing,
+        invalidation,
+        report,
+        source,
+        local: view.local,
+    })
+}
+
+/// Applies a decision: files (phased), routing, invalidation.
+async fn execute<S: ObjectStore>(
+    store: &S,
+    job: &PushJob,
+    decision: Decision,
+    cdn: &Option<(Clients, setup::Job)>,
+) -> Result<PushReport> {
+    let Decision {
+        plan,
+        routing,
+        invalidation,
+        mut report,
+        source,
+        ..
+    } = decision;
+    if plan.has_changes() {
+        let uploading = job.progress.stage(
+            "uploading",
+            plan.changes.len() as u64,
+            plan.transfer_bytes(),
+        );
+        let applied = apply(store, &plan, job.concurrency, source, &|change| {
+            uploading.inc(change.transfer_bytes())
+        })
+        .await;
+        uploading.finish();
+        let applied = applied?;
+        report.bytes_uploaded = applied.bytes_sent;
+        report.release = applied.release.map(|r| r.id);
     }
-    report.duration_ms = started.elapsed().as_millis();
-    if job.json {
-        println!("{}", report.to_json());
-    } else {
-        print!("{report}");
+    if let (Some((clients, routing_job)), Some(routing_plan)) = (cdn, routing) {
+        let applied = if routing_plan.has_changes() {
+            job.progress.note(&format!(
+                "routing: updating distribution {}",
+                routing_job.distribution
+            ));
+            setup::apply(clients, routing_job, &routing_plan)
+                .await
+                .with_context(|| {
+                    format!(
+                        "the files are live, but setting up routing on distribution {} failed",
+                        routing_job.distribution
+                    )
+                })?
+        } else {
+            routing_plan
+        };
+        report.routing = Some(applied);
+        if let Some(invalidation) = invalidation {
+            report.invalidation =
+                Some(invalidate(clients, routing_job, &plan, invalidation, job).await?);
+        }
     }
-    Ok(job.dry_run && job.exit_code && pending)
+    Ok(report)
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
@@ -359,12 +424,7 @@ async fn scan_and_read<S: ObjectStore>(
     store: &S,
     job: &PushJob,
     found: Vec<scan::Found>,
-) -> Result<(
-    Vec<scan::LocalFile>,
-    Vec<RemoteObject>,
-    Option<Record>,
-    Option<Record>,
-)> {
+) -> Result<View> {
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
     let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
@@ -373,21 +433,36 @@ async fn scan_and_read<S: ObjectStore>(
     let hashed = tokio::task::spawn_blocking(move || {
         scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
     });
-    let remote = async {
-        let remote = store
-            .list()
-            .await
-            .with_context(|| format!("cannot list {}", job.target))?;
-        let live = read_record(store, &remote, LIVE_RECORD, &job.progress);
-        let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress);
-        let (live, progress) = tokio::join!(live, progress);
-        anyhow::Ok((remote, live?, progress?))
-    };
-    let (local, remote) = tokio::join!(hashed, remote);
+    let (local, view) = tokio::join!(hashed, reread(store, job, Vec::new()));
     hashing.finish();
     let local = local.context("hashing was interrupted")??;
-    let (remote, live, progress) = remote.with_context(|| format!("cannot read {}", job.target))?;
-    Ok((local, remote, live, progress))
+    Ok(View { local, ..view? })
+}
+
+/// Lists the target and reads the live release and an interrupted push's progress.
+async fn reread<S: ObjectStore>(
+    store: &S,
+    job: &PushJob,
+    local: Vec<scan::LocalFile>,
+) -> Result<View> {
+    let remote = store
+        .list()
+        .await
+        .with_context(|| format!("cannot list {}", job.target))?;
+    let (live, progress) = tokio::join!(
+        read_record(store, &remote, LIVE_RECORD, &job.progress),
+        read_record(store, &remote, PROGRESS_RECORD, &job.progress)
+    );
+    let read = |e| {
+        anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
+    };
+    Ok(View {
+        local,
+        remote,
+        live: live.map_err(read)?,
+        trusted: progress.map_err(read)?,
+        restored: None,
+    })
 }
 
 /// Lists the target, reads the live release and the one to restore (`id`, or the one before the
@@ -396,12 +471,7 @@ async fn restore_and_read<S: ObjectStore>(
     store: &S,
     job: &PushJob,
     id: Option<String>,
-) -> Result<(
-    Vec<scan::LocalFile>,
-    Vec<RemoteObject>,
-    Option<Record>,
-    Record,
-)> {
+) -> Result<View> {
     let remote = store
         .list()
         .await
@@ -446,7 +516,13 @@ async fn restore_and_read<S: ObjectStore>(
             missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
-    Ok((local, remote, live, release))
+    Ok(View {
+        local,
+        remote,
+        live,
+        trusted: Some(release.clone()),
+        restored: Some(release),
+    })
 }
 
 /// Reads one of spadeploy's records if the listing shows it; an unreadable record is skipped

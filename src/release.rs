@@ -239,7 +239,7 @@ mod tests {
         let record = Record::new(BTreeMap::new());
         assert_eq!(
             record.id.len(),
-            "20261125T101500Z-3f9a1c2b".len(),
+            "20261125T101500.123Z-3f9a1c2b".len(),
             "{}",
             record.id
         );

@@ -77,7 +77,7 @@ async fn cold_push_uploads_with_headers_and_a_second_push_writes_nothing() {
     let requests = proxy.take();
     let puts: Vec<&str> = requests
         .iter()
-        .filter(|r| r.method == "PUT")
+        .filter(|r| r.method == "PUT" && !r.path.ends_with("/.spadeploy/lock.json"))
         .map(|r| r.path.as_str())
         .collect();
     let index_at = puts
@@ -237,7 +237,17 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
         .unwrap()
         .contains("cache-control: public, max-age=300 → public, max-age=86400"));
 
-    let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    let all: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    assert!(
+        all[0].path.ends_with("/.spadeploy/lock.json"),
+        "the lock comes first: {all:?}"
+    );
+    assert_eq!(
+        all.last().map(|r| r.query.as_str()),
+        Some("delete"),
+        "and is released last"
+    );
+    let writes = &all[1..all.len() - 1];
     assert_eq!(
         writes.len(),
         3,
