@@ -21,9 +21,10 @@ pub const INDEX_DOCUMENT: &str = "index.html";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Phase {
-    /// Everything that is not HTML: scripts, styles, images, fonts.
+    /// New files and content-hashed assets: they replace nothing the live site serves.
     Assets,
-    /// HTML other than the root index document.
+    /// HTML other than the root index document, and new content for mutable files the live site
+    /// serves (favicon, manifest): written only once everything new has landed.
     Pages,
     /// The root `index.html`.
     EntryIndex,
@@ -32,10 +33,10 @@ pub enum Phase {
 }
 
 impl Phase {
-    fn of(key: &str) -> Phase {
-        if key == INDEX_DOCUMENT {
+    fn of(file: &LocalFile, action: Action) -> Phase {
+        if file.key == INDEX_DOCUMENT {
             Phase::EntryIndex
-        } else if is_html(key) {
+        } else if is_html(&file.key) || (action != Action::Upload && retains_copy(&file.headers)) {
             Phase::Pages
         } else {
             Phase::Assets
@@ -247,7 +248,7 @@ pub fn plan(
             key: file.key.clone(),
             action,
             reason,
-            phase: Phase::of(&file.key),
+            phase: Phase::of(file, action),
             size: file.size,
             file: Some(file.clone()),
         };
@@ -317,10 +318,9 @@ pub fn plan(
             None
         };
         match keep {
+            // Kept objects stay in the target but are not part of the new release, so they
+            // leave the keep-window with the releases that had them.
             Some(why) => {
-                if let Some(entry) = recorded(object) {
-                    result.carried.insert(object.key.clone(), entry.clone());
-                }
                 result.kept.push(Kept {
                     key: object.key.clone(),
                     why,
@@ -634,8 +634,8 @@ mod tests {
         );
         let next = p.record_after(&HashMap::new());
         assert!(
-            next.objects.contains_key("uploads/cat.png"),
-            "kept objects stay recorded"
+            !next.objects.contains_key("uploads/cat.png"),
+            "kept objects are not part of the new release"
         );
         assert!(!next.objects.contains_key("old.js"));
 

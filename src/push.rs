@@ -217,7 +217,9 @@ async fn sync<S: ObjectStore>(
         Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
         Desired::Release(id) => (restore_and_read(store, &job, id.clone()).await?, Some(id)),
     };
-    let decision = decide(store, &job, first, &cdn).await?;
+    // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
+    // reported as such, not as a mass delete.
+    let decision = decide(store, &job, first, &cdn, false).await?;
     if job.dry_run || !decision.has_changes() {
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started);
@@ -238,7 +240,7 @@ async fn sync<S: ObjectStore>(
             None => reread(store, &job, decision.plan_local()).await?,
             Some(id) => restore_and_read(store, &job, id).await?,
         };
-        let decision = decide(store, &job, view, &cdn).await?;
+        let decision = decide(store, &job, view, &cdn, true).await?;
         execute(store, &job, decision, &cdn).await
     };
     let result = tokio::select! {
@@ -286,6 +288,7 @@ async fn decide<S: ObjectStore>(
     job: &PushJob,
     view: View,
     cdn: &Option<(Clients, setup::Job)>,
+    enforce_guards: bool,
 ) -> Result<Decision> {
     let window = read_window(
         store,
@@ -341,7 +344,7 @@ async fn decide<S: ObjectStore>(
             "this run deletes {deletes} of the {live} live files: is DIR the right build? \
              Pass --allow-mass-delete if this is intended"
         );
-        if !job.dry_run && !job.allow_mass_delete {
+        if enforce_guards && !job.allow_mass_delete {
             bail!("{warning}; nothing was changed");
         }
         report.warnings.push(warning);

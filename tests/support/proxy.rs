@@ -27,40 +27,97 @@ impl Recorded {
     }
 }
 
-/// Answers requests matching `method` and a path ending with `path_suffix` with `status` + body.
+/// What the proxy does with a matching request instead of (or before) forwarding it.
+#[derive(Debug, Clone)]
+pub enum FaultAction {
+    /// Answer with this status and body; the request never reaches the emulator.
+    Respond { status: u16, body: String },
+    /// Wait, then forward as usual.
+    Stall(std::time::Duration),
+    /// Close the connection without an answer.
+    Drop,
+}
+
+/// Acts on requests matching `method` (`*`: any) and a path ending with `path_suffix`.
 #[derive(Debug, Clone)]
 pub struct Fault {
     pub method: &'static str,
     pub path_suffix: String,
-    pub status: u16,
-    pub body: String,
-    /// How many matching requests to answer this way (`None`: all of them).
+    pub action: FaultAction,
+    /// How many matching requests to act on (`None`: all of them).
     pub times: Option<usize>,
+    /// Act on every `every`-th matching request only (1: each).
+    pub every: usize,
+    /// Act on the first request for each path only, so a client's retry goes through.
+    pub once_per_path: bool,
+    seen: usize,
+    paths: std::collections::HashSet<String>,
 }
 
 impl Fault {
-    pub fn access_denied(method: &'static str, path_suffix: &str) -> Fault {
+    pub fn new(method: &'static str, path_suffix: &str, action: FaultAction) -> Fault {
         Fault {
             method,
             path_suffix: path_suffix.to_string(),
-            status: 403,
-            body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
-                   <Message>Access Denied</Message></Error>"
-                .into(),
+            action,
             times: None,
+            every: 1,
+            once_per_path: false,
+            seen: 0,
+            paths: std::collections::HashSet::new(),
         }
+    }
+
+    pub fn access_denied(method: &'static str, path_suffix: &str) -> Fault {
+        let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
+                    <Message>Access Denied</Message></Error>";
+        Fault::new(
+            method,
+            path_suffix,
+            FaultAction::Respond {
+                status: 403,
+                body: body.into(),
+            },
+        )
     }
 
     /// CloudFront's answer to a stale If-Match: someone else changed the resource meanwhile.
     pub fn precondition_failed_once(method: &'static str, path_suffix: &str) -> Fault {
+        let body = "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>PreconditionFailed</Code>\
+                    <Message>The If-Match version is missing or not valid for the resource.</Message></Error></ErrorResponse>";
         Fault {
-            method,
-            path_suffix: path_suffix.to_string(),
-            status: 412,
-            body: "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>PreconditionFailed</Code>\
-                   <Message>The If-Match version is missing or not valid for the resource.</Message></Error></ErrorResponse>"
-                .into(),
             times: Some(1),
+            ..Fault::new(
+                method,
+                path_suffix,
+                FaultAction::Respond {
+                    status: 412,
+                    body: body.into(),
+                },
+            )
+        }
+    }
+
+    /// S3's "slow down" (503) or an internal error (500), which clients retry.
+    pub fn server_error(method: &'static str, path_suffix: &str, status: u16) -> Fault {
+        let code = if status == 503 {
+            "SlowDown"
+        } else {
+            "InternalError"
+        };
+        let body = format!("<?xml version=\"1.0\"?><Error><Code>{code}</Code><Message>Please retry.</Message></Error>");
+        Fault::new(method, path_suffix, FaultAction::Respond { status, body })
+    }
+
+    pub fn every(self, every: usize) -> Fault {
+        Fault { every, ..self }
+    }
+
+    /// A transient fault: each path is hit at most once, so retries succeed.
+    pub fn transient(self) -> Fault {
+        Fault {
+            once_per_path: true,
+            ..self
         }
     }
 }
@@ -170,18 +227,27 @@ fn relay(
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let fault = {
         let mut faults = faults.lock().unwrap();
-        let index = faults
-            .iter()
-            .position(|f| f.method == method && path.ends_with(&f.path_suffix));
-        index.map(|i| {
-            let fault = faults[i].clone();
-            if let Some(times) = faults[i].times.as_mut() {
+        let index = faults.iter().position(|f| {
+            (f.method == "*" || f.method == method) && path.ends_with(&f.path_suffix)
+        });
+        index.and_then(|i| {
+            let fault = &mut faults[i];
+            if fault.once_per_path && fault.paths.contains(path) {
+                return None;
+            }
+            fault.seen += 1;
+            if fault.seen % fault.every.max(1) != 0 {
+                return None;
+            }
+            fault.paths.insert(path.to_string());
+            let action = fault.action.clone();
+            if let Some(times) = fault.times.as_mut() {
                 *times -= 1;
                 if *times == 0 {
                     faults.remove(i);
                 }
             }
-            fault
+            Some(action)
         })
     };
     let mut record = Recorded {
@@ -192,17 +258,23 @@ fn relay(
         copy_source: header("x-amz-copy-source").is_some(),
         status: 0,
     };
-    if let Some(fault) = fault {
-        record.status = fault.status;
-        log.lock().unwrap().push(record);
-        let response = format!(
-            "HTTP/1.1 {} Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
-            fault.status,
-            fault.body.len(),
-            fault.body
-        );
-        client.write_all(response.as_bytes())?;
-        return client.shutdown(Shutdown::Both);
+    match fault {
+        Some(FaultAction::Respond { status, body }) => {
+            record.status = status;
+            log.lock().unwrap().push(record);
+            let response = format!(
+                "HTTP/1.1 {status} Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            client.write_all(response.as_bytes())?;
+            return client.shutdown(Shutdown::Both);
+        }
+        Some(FaultAction::Drop) => {
+            log.lock().unwrap().push(record);
+            return client.shutdown(Shutdown::Both);
+        }
+        Some(FaultAction::Stall(duration)) => thread::sleep(duration),
+        None => {}
     }
     let mut up = TcpStream::connect(upstream)?;
     let mut forwarded = String::new();
