@@ -99,7 +99,7 @@ pub async fn apply<S: ObjectStore>(
     }
     drop(retained);
 
-    if plan.has_changes() {
+    if plan.has_changes() && !plan.same_release {
         let mut release = plan.record_after(&applied.written);
         release.source = source;
         let json = release.to_json();

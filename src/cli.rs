@@ -59,6 +59,8 @@ enum Command {
     Rollback(RollbackArgs),
     /// List the releases recorded in the target (the live one marked)
     Releases(ReleasesArgs),
+    /// Delete what the keep-window no longer needs (old assets, retained copies), nothing else
+    Prune(DeployArgs),
     /// Show what `push` would change, and change nothing (same as `push --dry-run`)
     Diff(PushArgs),
     /// Write a commented spadeploy.toml for this project
@@ -152,6 +154,9 @@ struct PushArgs {
     /// Deploy a directory without a top-level index.html
     #[arg(long)]
     allow_missing_index: bool,
+    /// List every object changed or deleted in the target outside spadeploy (a push repairs them)
+    #[arg(long)]
+    verify_remote: bool,
 }
 
 #[derive(Debug, Args)]
@@ -236,6 +241,7 @@ pub fn main() -> ExitCode {
     let json = match &cli.command {
         Command::Push(a) | Command::Diff(a) => a.deploy.json,
         Command::Rollback(a) => a.deploy.json,
+        Command::Prune(a) => a.json,
         Command::Releases(a) => a.json,
         Command::Routing(a) => a.json,
         Command::Init(_) | Command::Serve(_) => false,
@@ -282,6 +288,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Init(args) => init(&args),
         Command::Rollback(args) => rollback(args, cli.config.as_deref()).await,
         Command::Releases(args) => releases(args, cli.config.as_deref()).await,
+        Command::Prune(args) => prune(args, cli.config.as_deref()).await,
         Command::Serve(args) => serve(args, cli.config.as_deref()).await,
         Command::Routing(args) => routing(args, cli.config.as_deref()).await,
     }
@@ -295,54 +302,71 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         .dir
         .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
         .unwrap_or_else(|| PathBuf::from("dist"));
-    let plan = PlanOptions {
-        delete: !args.no_delete,
-        force: args.force,
-        protect: manifest.protect.clone(),
-    };
-    let require_index =
-        !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false));
-    deploy(
-        args.deploy,
-        &manifest,
-        dir,
-        plan,
-        require_index,
+    let kind = Kind {
+        plan: PlanOptions {
+            delete: !args.no_delete,
+            force: args.force,
+            protect: manifest.protect.clone(),
+        },
+        require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
         diff,
-        What::Push,
-    )
-    .await
+        verify_remote: args.verify_remote,
+        what: What::Push,
+        dir,
+    };
+    deploy(args.deploy, &manifest, kind).await
+}
+
+async fn prune(args: DeployArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let kind = Kind::from_records(&manifest, What::Prune);
+    deploy(args, &manifest, kind).await
 }
 
 async fn rollback(args: RollbackArgs, config: Option<&Path>) -> Result<Outcome> {
     let manifest = manifest::load(config)?.manifest;
-    let plan = PlanOptions {
-        delete: true,
-        force: false,
-        protect: manifest.protect.clone(),
-    };
-    deploy(
-        args.deploy,
-        &manifest,
-        PathBuf::from("."),
-        plan,
-        false,
-        false,
-        What::Rollback(args.release),
-    )
-    .await
+    let kind = Kind::from_records(&manifest, What::Rollback(args.release));
+    deploy(args.deploy, &manifest, kind).await
 }
 
-/// The shared part of `push`, `diff` and `rollback`: flags and manifest into a job, then run.
-async fn deploy(
-    args: DeployArgs,
-    manifest: &manifest::Manifest,
+/// What differs between `push`, `diff`, `rollback` and `prune`.
+struct Kind {
     dir: PathBuf,
     plan: PlanOptions,
     require_index: bool,
     diff: bool,
+    verify_remote: bool,
     what: What,
-) -> Result<Outcome> {
+}
+
+impl Kind {
+    /// Runs that work from spadeploy's records in the target, not from a build.
+    fn from_records(manifest: &manifest::Manifest, what: What) -> Kind {
+        Kind {
+            dir: PathBuf::from("."),
+            plan: PlanOptions {
+                delete: true,
+                force: false,
+                protect: manifest.protect.clone(),
+            },
+            require_index: false,
+            diff: false,
+            verify_remote: false,
+            what,
+        }
+    }
+}
+
+/// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
+async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> Result<Outcome> {
+    let Kind {
+        dir,
+        plan,
+        require_index,
+        diff,
+        verify_remote,
+        what,
+    } = kind;
     let settings = args.target.or(manifest.target.clone());
     let Some(target) = settings.to.clone() else {
         bail!(
@@ -354,6 +378,7 @@ async fn deploy(
     let command = match what {
         What::Push => "spadeploy push",
         What::Rollback(_) => "spadeploy rollback",
+        What::Prune => "spadeploy prune",
     };
     let job = PushJob {
         scan: ScanOptions {
@@ -379,6 +404,7 @@ async fn deploy(
         allow_mass_delete: args.allow_mass_delete,
         source: crate::release::detect_source(&dir),
         command,
+        verify_remote,
         break_lock: args.break_lock,
         dir,
         target,

@@ -193,11 +193,21 @@ pub struct Plan {
     pub retain: Vec<Retain>,
     /// Objects whose content differs from the live record, or that vanished: someone changed the
     /// target outside spadeploy. This push repairs them.
-    pub drift: Vec<String>,
+    pub drift: Vec<Drift>,
     /// How many files the live release has (for the mass-delete guard).
     pub live_files: usize,
+    /// The new release would list exactly the live release's files (a prune, or bookkeeping
+    /// only): no new release is recorded.
+    pub same_release: bool,
     /// Record entries that stay valid whatever the push writes (unchanged and kept objects).
     carried: BTreeMap<String, RecordedObject>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    pub key: String,
+    /// `changed` or `deleted`.
+    pub what: &'static str,
 }
 
 /// A copy of `key` (holding `sha256`) to keep at `blob`.
@@ -236,11 +246,17 @@ pub fn plan(
         result.drift = live
             .objects
             .iter()
-            .filter(|(key, entry)| {
-                site.get(key.as_str())
-                    .is_none_or(|r| r.etag != entry.etag || r.size != entry.size)
+            .filter_map(|(key, entry)| {
+                let what = match site.get(key.as_str()) {
+                    None => "deleted",
+                    Some(r) if r.etag != entry.etag || r.size != entry.size => "changed",
+                    Some(_) => return None,
+                };
+                Some(Drift {
+                    key: key.clone(),
+                    what,
+                })
             })
-            .map(|(key, _)| key.clone())
             .collect();
     }
     for file in local {
@@ -364,6 +380,10 @@ pub fn plan(
     result
         .changes
         .sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+    result.same_release = result.writes().next().is_none()
+        && known
+            .live
+            .is_some_and(|live| live.objects == result.record_after(&HashMap::new()).objects);
     result
 }
 

@@ -47,6 +47,8 @@ pub struct PushJob {
     pub allow_mass_delete: bool,
     /// The commit deployed, recorded in the release.
     pub source: Option<String>,
+    /// List every object changed or deleted outside spadeploy.
+    pub verify_remote: bool,
     /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
     pub command: &'static str,
     pub break_lock: bool,
@@ -69,12 +71,22 @@ pub enum What {
     Push,
     /// A recorded release (`rollback`); `None` is the one before the live release.
     Rollback(Option<String>),
+    /// The live release again, deleting what the keep-window no longer needs (`prune`).
+    Prune,
 }
 
 /// Input of the pipeline, resolved from `What`.
 enum Desired {
     Build(Vec<scan::Found>),
-    Release(Option<String>),
+    Release(Release),
+}
+
+/// Which recorded release to hold.
+#[derive(Debug, Clone)]
+enum Release {
+    BeforeLive,
+    Id(String),
+    Live,
 }
 
 /// Runs the push (or rollback); returns true when `--exit-code` asked to signal pending changes.
@@ -88,7 +100,9 @@ pub async fn run(
     let desired = |job: &PushJob| -> Result<Desired> {
         Ok(match &what {
             What::Push => Desired::Build(scan::walk(&job.dir, &job.scan)?),
-            What::Rollback(id) => Desired::Release(id.clone()),
+            What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
+            What::Rollback(None) => Desired::Release(Release::BeforeLive),
+            What::Prune => Desired::Release(Release::Live),
         })
     };
     match job.target.clone() {
@@ -215,7 +229,10 @@ async fn sync<S: ObjectStore>(
     let started = Instant::now();
     let (first, rollback_to) = match desired {
         Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
-        Desired::Release(id) => (restore_and_read(store, &job, id.clone()).await?, Some(id)),
+        Desired::Release(which) => (
+            restore_and_read(store, &job, which.clone()).await?,
+            Some(which),
+        ),
     };
     // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
     // reported as such, not as a mass delete.
@@ -308,6 +325,8 @@ async fn decide<S: ObjectStore>(
     let plan = plan::plan(&view.local, &view.remote, known, &job.plan);
     let mut report = PushReport::new(job.target.to_string(), &plan, view.local.len(), job.dry_run);
     report.restored = view.restored.as_ref().map(|r| r.id.clone());
+    report.drift = plan.drift.clone();
+    report.show_drift = job.verify_remote;
     let source = match &view.restored {
         Some(release) => release.source.clone(),
         None => job.source.clone(),
@@ -353,7 +372,7 @@ async fn decide<S: ObjectStore>(
         report.warnings.push(format!(
             "{} object(s) changed or deleted outside spadeploy since the last push ({}); this push repairs them",
             plan.drift.len(),
-            plan.drift.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+            plan.drift.iter().take(5).map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
     Ok(Decision {
@@ -473,7 +492,7 @@ async fn reread<S: ObjectStore>(
 async fn restore_and_read<S: ObjectStore>(
     store: &S,
     job: &PushJob,
-    id: Option<String>,
+    which: Release,
 ) -> Result<View> {
     let remote = store
         .list()
@@ -481,8 +500,12 @@ async fn restore_and_read<S: ObjectStore>(
         .with_context(|| format!("cannot list {}", job.target))?;
     let live = read_record(store, &remote, LIVE_RECORD, &job.progress).await?;
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
-    let wanted = match id {
-        Some(id) => {
+    let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+    let which_kind = which.clone();
+    let wanted = match which {
+        Release::Live if live_id.is_empty() => bail!("{} has no live release yet", job.target),
+        Release::Live => live_id,
+        Release::Id(id) => {
             let matches: Vec<&String> = ids.iter().filter(|r| r.starts_with(&id)).collect();
             match matches.as_slice() {
                 [one] => (*one).clone(),
@@ -496,16 +519,13 @@ async fn restore_and_read<S: ObjectStore>(
                 ),
             }
         }
-        None => {
-            let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
-            match ids.iter().rev().find(|r| **r < live_id) {
-                Some(previous) => previous.clone(),
-                None => bail!(
-                    "{} has no release before the live one to roll back to",
-                    job.target
-                ),
-            }
-        }
+        Release::BeforeLive => match ids.iter().rev().find(|r| **r < live_id) {
+            Some(previous) => previous.clone(),
+            None => bail!(
+                "{} has no release before the live one to roll back to",
+                job.target
+            ),
+        },
     };
     let Some(release) = read_record(store, &remote, &release_key(&wanted), &job.progress).await?
     else {
@@ -519,12 +539,13 @@ async fn restore_and_read<S: ObjectStore>(
             missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
         )
     })?;
+    let restored = (!matches!(which_kind, Release::Live)).then(|| release.clone());
     Ok(View {
         local,
         remote,
         live,
-        trusted: Some(release.clone()),
-        restored: Some(release),
+        trusted: Some(release),
+        restored,
     })
 }
 

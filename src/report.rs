@@ -9,7 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::plan::{Action, Change, Kept, Phase, Plan, Reason};
+use crate::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
 use crate::release::is_state_key;
 use crate::setup::{RoutingPlan, Step};
 
@@ -36,6 +36,11 @@ pub struct PushReport {
     /// For a rollback: the release whose content was restored.
     pub restored: Option<String>,
     pub warnings: Vec<String>,
+    /// Objects changed or deleted outside spadeploy since the live release (repaired by a push).
+    pub drift: Vec<Drift>,
+    /// `--verify-remote`: list each of them in the human output.
+    #[serde(skip)]
+    pub show_drift: bool,
     /// Present when the push has a distribution.
     pub routing: Option<RoutingPlan>,
     pub invalidation: Option<InvalidationReport>,
@@ -92,6 +97,8 @@ impl PushReport {
             release: None,
             restored: None,
             warnings: Vec::new(),
+            drift: Vec::new(),
+            show_drift: false,
             routing: None,
             invalidation: None,
         }
@@ -215,6 +222,14 @@ impl fmt::Display for PushReport {
         }
         for warning in &self.warnings {
             writeln!(f, "warning: {warning}")?;
+        }
+        if self.show_drift {
+            if self.drift.is_empty() {
+                writeln!(f, "verify-remote: the target matches the live release")?;
+            }
+            for d in &self.drift {
+                writeln!(f, "verify-remote: {} {} outside spadeploy", d.key, d.what)?;
+            }
         }
         if let Some(routing) = &self.routing {
             write_routing(f, routing, self.dry_run)?;

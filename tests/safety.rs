@@ -515,6 +515,35 @@ async fn objects_changed_outside_spadeploy_are_reported_and_repaired() {
         .send()
         .await
         .unwrap();
+    let to = format!("s3://{bucket}");
+    let verify = spadeploy(
+        &[
+            "diff",
+            demo.to_str().unwrap(),
+            "--to",
+            &to,
+            "--endpoint-url",
+            &endpoint,
+            "--verify-remote",
+            "-q",
+        ],
+        None,
+    );
+    verify.assert_ok();
+    assert!(
+        verify
+            .stdout
+            .contains("verify-remote: robots.txt changed outside spadeploy"),
+        "{}",
+        verify.stdout
+    );
+    assert!(
+        verify
+            .stdout
+            .contains("verify-remote: favicon.ico deleted outside spadeploy"),
+        "{}",
+        verify.stdout
+    );
     let run = push(&demo, &bucket, &endpoint, &[]);
     run.assert_ok();
     let warning = run.json()["warnings"][0].as_str().unwrap().to_string();
@@ -527,4 +556,62 @@ async fn objects_changed_outside_spadeploy_are_reported_and_repaired() {
         "{warning}"
     );
     assert_eq!(site(&bucket).await, tree(&demo), "the push repaired them");
+}
+
+#[tokio::test]
+async fn prune_applies_a_smaller_window_without_a_build_or_a_new_release() {
+    let bucket = unique_bucket("prune");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    let endpoint = moto();
+    let first_assets = build(&dir, 1);
+    push(&dir, &bucket, &endpoint, &[]).assert_ok();
+    build(&dir, 2);
+    push(&dir, &bucket, &endpoint, &[]).assert_ok();
+    assert!(
+        exists(&bucket, &first_assets[0]).await,
+        "kept by the default window"
+    );
+
+    let to = format!("s3://{bucket}");
+    let run = spadeploy(
+        &[
+            "prune",
+            "--to",
+            &to,
+            "--endpoint-url",
+            &endpoint,
+            "--keep-releases",
+            "1",
+            "--json",
+            "-q",
+        ],
+        None,
+    );
+    run.assert_ok();
+    let deleted = run.json()["delete"].clone();
+    assert_eq!(deleted.as_array().unwrap().len(), 2, "{deleted}");
+    assert!(!exists(&bucket, &first_assets[0]).await);
+    assert_eq!(
+        site(&bucket).await,
+        tree(&dir),
+        "the live release is intact"
+    );
+    let releases = spadeploy(
+        &[
+            "releases",
+            "--to",
+            &to,
+            "--endpoint-url",
+            &endpoint,
+            "--json",
+        ],
+        None,
+    );
+    assert_eq!(
+        releases.json().as_array().unwrap().len(),
+        2,
+        "a prune records no new release"
+    );
 }
