@@ -61,6 +61,8 @@ enum Command {
     Releases(ReleasesArgs),
     /// Delete what the keep-window no longer needs (old assets, retained copies), nothing else
     Prune(DeployArgs),
+    /// Print the least-privilege IAM policy this configuration needs (target, distribution, mode)
+    IamPolicy(IamPolicyArgs),
     /// Show what `push` would change, and change nothing (same as `push --dry-run`)
     Diff(PushArgs),
     /// Write a commented spadeploy.toml for this project
@@ -168,6 +170,21 @@ struct RollbackArgs {
 }
 
 #[derive(Debug, Args)]
+struct IamPolicyArgs {
+    #[command(flatten)]
+    target: TargetSettings,
+    /// CloudFront distribution [default: the manifest's]
+    #[arg(long, value_name = "ID")]
+    distribution: Option<String>,
+    /// Routing mode [default: the manifest's; without one, both modes' permissions]
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+    /// AWS account id for the ARNs [default: *]
+    #[arg(long, value_name = "ID", default_value = "*")]
+    account_id: String,
+}
+
+#[derive(Debug, Args)]
 struct ReleasesArgs {
     #[command(flatten)]
     target: TargetSettings,
@@ -244,7 +261,7 @@ pub fn main() -> ExitCode {
         Command::Prune(a) => a.json,
         Command::Releases(a) => a.json,
         Command::Routing(a) => a.json,
-        Command::Init(_) | Command::Serve(_) => false,
+        Command::Init(_) | Command::Serve(_) | Command::IamPolicy(_) => false,
     };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -289,6 +306,7 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Rollback(args) => rollback(args, cli.config.as_deref()).await,
         Command::Releases(args) => releases(args, cli.config.as_deref()).await,
         Command::Prune(args) => prune(args, cli.config.as_deref()).await,
+        Command::IamPolicy(args) => iam_policy(args, cli.config.as_deref()),
         Command::Serve(args) => serve(args, cli.config.as_deref()).await,
         Command::Routing(args) => routing(args, cli.config.as_deref()).await,
     }
@@ -415,6 +433,30 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
     } else {
         Outcome::Done
     })
+}
+
+fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let settings = args.target.or(manifest.target.clone());
+    let Some(Target::S3 { bucket, prefix }) = settings.to else {
+        bail!(
+            "iam-policy needs an s3:// target: pass --to s3://BUCKET[/PREFIX] or set [target] to"
+        );
+    };
+    let distribution = args.distribution.or(manifest.cdn.distribution.clone());
+    let scope = crate::iam::PolicyScope {
+        bucket: &bucket,
+        prefix: &prefix,
+        distribution: distribution.as_deref(),
+        mode: args.mode.or(manifest.routing.mode),
+        function_name: &crate::routing::function_name(&manifest.routing, &bucket),
+        account: &args.account_id,
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&crate::iam::policy(&scope))?
+    );
+    Ok(Outcome::Done)
 }
 
 async fn releases(args: ReleasesArgs, config: Option<&Path>) -> Result<Outcome> {

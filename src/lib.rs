@@ -10,6 +10,7 @@ pub mod cli;
 pub mod distribution;
 pub mod edge;
 pub mod headers;
+pub mod iam;
 pub mod lock;
 pub mod manifest;
 pub mod plan;

@@ -127,6 +127,19 @@ impl Rule {
     }
 }
 
+/// The edge function's name: `[routing] function_name`, else `spadeploy-<bucket>`; function names
+/// allow letters, digits, `-` and `_`, up to 64 characters.
+pub fn function_name(settings: &RoutingSettings, bucket: &str) -> String {
+    let name = settings.function_name.clone().unwrap_or_else(|| {
+        let base: String = bucket
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        format!("spadeploy-{base}")
+    });
+    name.chars().take(64).collect()
+}
+
 /// Checks the manifest's redirects: paths must start with `/`, statuses must be redirects, and
 /// S3 takes at most 50.
 pub fn validate_redirects(redirects: &[Redirect]) -> Result<(), String> {

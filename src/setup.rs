@@ -49,17 +49,8 @@ pub struct Job {
 }
 
 impl Job {
-    /// Function names allow letters, digits, `-` and `_`, up to 64 characters.
     pub fn function_name(&self) -> String {
-        let name = self.settings.function_name.clone().unwrap_or_else(|| {
-            let base: String = self
-                .bucket
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-                .collect();
-            format!("spadeploy-{base}")
-        });
-        name.chars().take(64).collect()
+        crate::routing::function_name(&self.settings, &self.bucket)
     }
 }
 

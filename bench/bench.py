@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""spadeploy benchmark: the same generated SPA, the same local S3-compatible server, three scenarios
+(cold, no-op, rebuild) for spadeploy, `aws s3 sync --delete` and rclone (when installed). Prints a
+table of median wall time, the ratio to aws s3 sync, request counts (through a counting loopback
+proxy, in a separate untimed run) and peak RSS; then hashing throughput against sha256sum, and
+spadeploy's cost at 500 / 5,000 / 50,000 small files.
+
+Run it through bench/run, which installs the tools first. Standard library only.
+Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
+the file-count scaling runs.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".venv" / "bench-tools" / "bin"
+AWS = ROOT / ".venv" / "bench" / "bin" / "aws"
+SPADEPLOY = ROOT / "target" / "release" / "spadeploy"
+RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+SIZES = os.environ.get("BENCH_SIZES", "small large").split()
+ENV = {
+    **os.environ,
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+# ---------------------------------------------------------------------------------------------
+# The generated SPA
+# ---------------------------------------------------------------------------------------------
+
+# (directory, prefix, extension, count, min size, max size) for the large tree (~5,000 files,
+# ~150 MB); the small tree takes 4% of each count.
+LAYOUT = [
+    ("assets/js", "chunk", "js", 1900, 2_000, 40_000),
+    ("assets/js", "chunk", "js.map", 900, 5_000, 50_000),
+    ("assets/css", "style", "css", 400, 1_000, 20_000),
+    ("assets/img", "img", "png", 700, 3_000, 80_000),
+    ("assets/img", "photo", "webp", 500, 3_000, 60_000),
+    ("assets/fonts", "font", "woff2", 100, 20_000, 80_000),
+    ("assets/wasm", "module", "wasm", 5, 500_000, 2_000_000),
+    ("assets/media", "intro", "mp4", 4, 2_000_000, 6_000_000),
+]
+ROUTES = 500
+
+
+def write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def generate(out: Path, size: str, rebuild: bool) -> None:
+    """Deterministic tree; `rebuild` renames ~5% of the hashed assets and changes index.html."""
+    shutil.rmtree(out, ignore_errors=True)
+    rng = random.Random(20261125)
+    scale = 1.0 if size == "large" else 0.04
+    names = []
+    for directory, stem, ext, count, low, high in LAYOUT:
+        for i in range(max(1, int(count * scale))):
+            length = rng.randint(low, high)
+            seed = rng.getrandbits(64)
+            roll = rng.random()  # drawn in both variants, so they share one random stream
+            changed = rebuild and roll < 0.05
+            # Pseudo-random but cheap content: a repeated block, varied by the seed.
+            block = hashlib.sha256(f"{seed}-{changed}".encode()).digest() * 64
+            data = (block * (length // len(block) + 1))[:length]
+            name = f"{stem}-{hashlib.sha256(data).hexdigest()[:8]}.{ext}"
+            write(out / directory / name, data)
+            names.append(f"{directory}/{name}")
+    for i in range(max(1, int(ROUTES * scale))):
+        write(out / "docs" / f"section-{i % 12}" / f"page-{i}" / "index.html", f"<h1>Page {i}</h1>".encode())
+    scripts = "".join(f'<script src="/{n}"></script>' for n in names[:40] if n.endswith(".js"))
+    version = "rebuild" if rebuild else "base"
+    write(out / "index.html", f"<!doctype html><title>bench {version}</title>{scripts}".encode())
+    write(out / "favicon.ico", b"\0" * 1150)
+    write(out / "robots.txt", b"User-agent: *\n")
+    write(out / "manifest.webmanifest", b'{"name":"bench"}')
+
+
+def tree_stats(path: Path):
+    files = [p for p in path.rglob("*") if p.is_file()]
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+# ---------------------------------------------------------------------------------------------
+# Servers and a counting proxy
+# ---------------------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(port: int, seconds: float = 60) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise SystemExit(f"bench: nothing answered on 127.0.0.1:{port}")
+
+
+def start_server(data_dir: Path):
+    """s3s-fs (a Rust S3 server over the file system) when installed, else moto."""
+    port = free_port()
+    s3s = TOOLS / "s3s-fs"
+    if s3s.exists():
+        cmd = [str(s3s), "--host", "127.0.0.1", "--port", str(port), "--access-key", "test",
+               "--secret-key", "test", str(data_dir)]
+        name = "s3s-fs"
+    else:
+        moto = ROOT / ".venv" / "moto" / "bin" / "python"
+        cmd = [str(moto), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)]
+        name = "moto"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(port)
+    return proc, f"http://127.0.0.1:{port}", name
+
+
+class CountingProxy:
+    """Forwards loopback HTTP/1.1 to the server and counts requests by method."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream = upstream_port
+        self.counts = {}
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def take(self):
+        with self.lock:
+            counts, self.counts = self.counts, {}
+        return counts
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(client,), daemon=True).start()
+
+    def serve(self, client):
+        reader = client.makefile("rb")
+        up = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=120)
+        try:
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                method, target, _ = line.decode().split(" ", 2)
+                headers = []
+                while True:
+                    h = reader.readline().decode()
+                    if h in ("\r\n", "\n", ""):
+                        break
+                    name, value = h.split(":", 1)
+                    headers.append((name.strip(), value.strip()))
+                lower = {k.lower(): v for k, v in headers}
+                if "chunked" in lower.get("transfer-encoding", ""):
+                    body = b""
+                    while True:
+                        size = int(reader.readline().split(b";")[0], 16)
+                        if size == 0:
+                            while reader.readline() not in (b"\r\n", b""):
+                                pass
+                            break
+                        body += reader.read(size)
+                        reader.readline()
+                    headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
+                    headers.append(("Content-Length", str(len(body))))
+                else:
+                    body = reader.read(int(lower.get("content-length", "0") or 0))
+                with self.lock:
+                    self.counts[method] = self.counts.get(method, 0) + 1
+                up.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+                for k, v in headers:
+                    up.putheader(k, v)
+                up.endheaders(body)
+                resp = up.getresponse()
+                payload = resp.read()
+                out = [f"HTTP/1.1 {resp.status} {resp.reason}\r\n".encode()]
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        out.append(f"{k}: {v}\r\n".encode())
+                out.append(f"Content-Length: {len(payload)}\r\n\r\n".encode())
+                client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
+        except (OSError, ValueError):
+            return
+        finally:
+            client.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Tools
+# ---------------------------------------------------------------------------------------------
+
+def timed(cmd, env=ENV):
+    """(wall seconds, peak RSS in MB) of a command, which must succeed."""
+    start = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
+    rss_kb = int(proc.stderr.strip().splitlines()[-1])
+    return wall, rss_kb / 1024
+
+
+def make_bucket(endpoint: str, bucket: str) -> None:
+    port = int(endpoint.rsplit(":", 1)[1])
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    # s3s-fs and moto accept an unsigned path-style CreateBucket on loopback; fall back to the CLI.
+    conn.request("PUT", f"/{bucket}")
+    if conn.getresponse().status >= 300:
+        subprocess.run([str(AWS), "s3", "mb", f"s3://{bucket}", "--endpoint-url", endpoint], env=ENV, check=True,
+                       capture_output=True)
+
+
+def tools(endpoint: str):
+    rclone = shutil.which("rclone")
+    found = {
+        "spadeploy": lambda d, b, ep: [str(SPADEPLOY), "push", str(d), "--to", f"s3://{b}", "--endpoint-url", ep,
+                                       "-q", "--keep-releases", "1", "--allow-mass-delete"],
+        "aws s3 sync": lambda d, b, ep: [str(AWS), "s3", "sync", str(d), f"s3://{b}", "--delete", "--only-show-errors",
+                                         "--endpoint-url", ep],
+    }
+    if rclone:
+        def rclone_cmd(d, b, ep):
+            return [rclone, "sync", str(d), f":s3,provider=Other,endpoint={ep},access_key_id=test,"
+                    f"secret_access_key=test:{b}", "--fast-list", "--checksum", "-q"]
+        found["rclone sync"] = rclone_cmd
+    return found
+
+
+def scenario_runs(tool, base: Path, rebuild: Path, endpoint: str, counter_ep=None):
+    """Times of cold, no-op and rebuild pushes into a fresh bucket."""
+    bucket = f"bench-{random.getrandbits(32):08x}"
+    make_bucket(endpoint, bucket)
+    ep = counter_ep or endpoint
+    return {
+        "cold": timed(tool(base, bucket, ep)),
+        "no-op": timed(tool(base, bucket, ep)),
+        "rebuild": timed(tool(rebuild, bucket, ep)),
+    }
+
+
+def main() -> None:
+    if not SPADEPLOY.exists():
+        raise SystemExit("bench: build spadeploy first (bench/run does: cargo build --release)")
+    work = Path(tempfile.mkdtemp(prefix="spadeploy-bench-"))
+    data = work / "s3"
+    data.mkdir()
+    server, endpoint, server_name = start_server(data)
+    try:
+        run_all(work, endpoint, server_name)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run_all(work: Path, endpoint: str, server_name: str) -> None:
+    proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]))
+    counted = f"http://127.0.0.1:{proxy.port}"
+    print(f"server: {server_name} on {endpoint}; {RUNS} runs per scenario, median shown; "
+          f"{os.cpu_count()} cores")
+    for size in SIZES:
+        base, rebuild = work / f"{size}-base", work / f"{size}-rebuild"
+        generate(base, size, rebuild=False)
+        generate(rebuild, size, rebuild=True)
+        files, total = tree_stats(base)
+        print(f"\n## {size}: {files} files, {total / 1e6:.0f} MB")
+        print(f"{'tool':<13} {'scenario':<8} {'median s':>9} {'x aws':>7} {'requests (GET/PUT/POST/DELETE/HEAD)':>38}"
+              f" {'writes':>7} {'peak RSS MB':>12}")
+        results = {}
+        for name, tool in tools(endpoint).items():
+            runs = [scenario_runs(tool, base, rebuild, endpoint) for _ in range(RUNS)]
+            proxy.take()
+            counts = {}
+            bucket = f"bench-count-{random.getrandbits(32):08x}"
+            make_bucket(endpoint, bucket)
+            for scenario, directory in (("cold", base), ("no-op", base), ("rebuild", rebuild)):
+                timed(tool(directory, bucket, counted))
+                counts[scenario] = proxy.take()
+            results[name] = (runs, counts)
+        aws = {s: statistics.median(r[s][0] for r in results["aws s3 sync"][0]) for s in ("cold", "no-op", "rebuild")}
+        for name, (runs, counts) in results.items():
+            for scenario in ("cold", "no-op", "rebuild"):
+                wall = statistics.median(r[scenario][0] for r in runs)
+                rss = max(r[scenario][1] for r in runs)
+                c = counts[scenario]
+                split = "/".join(str(c.get(m, 0)) for m in ("GET", "PUT", "POST", "DELETE", "HEAD"))
+                writes = sum(c.get(m, 0) for m in ("PUT", "POST", "DELETE"))
+                print(f"{name:<13} {scenario:<8} {wall:>9.2f} {wall / aws[scenario]:>7.2f} {split:>38} {writes:>7} {rss:>12.0f}")
+        if size == "large":
+            hashing(base)
+    if os.environ.get("BENCH_SCALING", "1") != "0":
+        scaling(work, endpoint)
+
+
+def hashing(tree: Path) -> None:
+    """spadeploy's scan+hash (a dry run against an empty local target) against sha256sum."""
+    files = [str(p) for p in tree.rglob("*") if p.is_file()]
+    _, total = tree_stats(tree)
+    listing = tree.parent / "files.txt"
+    listing.write_text("\n".join(files))
+    sha_wall, _ = timed(["sh", "-c", f"xargs -d '\\n' sha256sum < {listing} > /dev/null"])
+    empty = tree.parent / "empty-target"
+    print(f"\nhashing {len(files)} files, {total / 1e6:.0f} MB (page cache warm):")
+    print(f"  sha256sum, one process          {sha_wall:6.2f} s  {total / 1e6 / sha_wall:7.0f} MB/s")
+    for threads in (1, os.cpu_count() or 2):
+        env = {**ENV, "RAYON_NUM_THREADS": str(threads)}
+        walls = [timed([str(SPADEPLOY), "diff", str(tree), "--to", str(empty), "-q"], env)[0] for _ in range(RUNS)]
+        wall = statistics.median(walls)
+        print(f"  spadeploy diff, {threads} thread(s)       {wall:6.2f} s  {total / 1e6 / wall:7.0f} MB/s"
+              f"  ({wall / sha_wall:.2f}x sha256sum)")
+
+
+def scaling(work: Path, endpoint: str) -> None:
+    """Cold and no-op pushes of 500 / 5,000 / 50,000 small files: cost per file stays flat."""
+    print("\nscaling (1 KB files): files, cold s, no-op s, no-op peak RSS MB, ms per file (cold)")
+    for count in (500, 5_000, 50_000):
+        tree = work / f"scale-{count}"
+        for i in range(count):
+            write(tree / f"d{i % 100}" / f"f-{i:06d}.txt", f"{i:01024d}".encode())
+        write(tree / "index.html", b"<h1>scale</h1>")
+        bucket = f"scale-{count}-{random.getrandbits(24):06x}"
+        make_bucket(endpoint, bucket)
+        cmd = [str(SPADEPLOY), "push", str(tree), "--to", f"s3://{bucket}", "--endpoint-url", endpoint, "-q"]
+        cold, _ = timed(cmd)
+        noop, rss = timed(cmd)
+        print(f"  {count:>6}  {cold:8.2f}  {noop:8.2f}  {rss:8.0f}  {cold * 1000 / count:8.2f}")
+        shutil.rmtree(tree)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "generate":
+        generate(Path(sys.argv[3]), sys.argv[2], rebuild=len(sys.argv) > 4 and sys.argv[4] == "rebuild")
+    else:
+        main()

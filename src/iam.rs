@@ -1,0 +1,180 @@
+//! `spadeploy iam-policy`: the least-privilege IAM policy the configured target, distribution and
+//! routing mode need — S3 actions on exactly that bucket and prefix, CloudFront on exactly that
+//! distribution, and Lambda/IAM only for Lambda@Edge.
+
+use serde_json::{json, Value};
+
+use crate::edge::EDGE_ROLE;
+use crate::routing::Mode;
+
+pub struct PolicyScope<'a> {
+    pub bucket: &'a str,
+    /// Empty or ending with `/`.
+    pub prefix: &'a str,
+    pub distribution: Option<&'a str>,
+    /// `None` with a distribution: both modes' statements (the mode is detected at push time).
+    pub mode: Option<Mode>,
+    pub function_name: &'a str,
+    /// `*` when unknown.
+    pub account: &'a str,
+}
+
+pub fn policy(scope: &PolicyScope<'_>) -> Value {
+    let bucket_arn = format!("arn:aws:s3:::{}", scope.bucket);
+    let mut list = json!({
+        "Sid": "SpadeployList",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": bucket_arn,
+    });
+    if !scope.prefix.is_empty() {
+        list["Condition"] =
+            json!({ "StringLike": { "s3:prefix": [format!("{}*", scope.prefix)] } });
+    }
+    let mut statements = vec![
+        list,
+        json!({
+            "Sid": "SpadeployObjects",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": format!("{bucket_arn}/{}*", scope.prefix),
+        }),
+    ];
+    let Some(distribution) = scope.distribution else {
+        return document(statements);
+    };
+    let account = scope.account;
+    statements.push(json!({
+        "Sid": "SpadeployBucketRouting",
+        "Effect": "Allow",
+        "Action": [
+            "s3:GetBucketWebsite", "s3:PutBucketWebsite",
+            "s3:GetBucketPolicy", "s3:PutBucketPolicy",
+            "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"
+        ],
+        "Resource": bucket_arn,
+    }));
+    statements.push(json!({
+        "Sid": "SpadeployDistribution",
+        "Effect": "Allow",
+        "Action": [
+            "cloudfront:GetDistribution", "cloudfront:GetDistributionConfig",
+            "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
+            "cloudfront:GetInvalidation"
+        ],
+        "Resource": format!("arn:aws:cloudfront::{account}:distribution/{distribution}"),
+    }));
+    let name = scope.function_name;
+    if scope.mode != Some(Mode::Website) {
+        statements.push(json!({
+            "Sid": "SpadeployCloudFrontFunction",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:DescribeFunction", "cloudfront:GetFunction", "cloudfront:CreateFunction",
+                "cloudfront:UpdateFunction", "cloudfront:PublishFunction"
+            ],
+            "Resource": format!("arn:aws:cloudfront::{account}:function/{name}"),
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployOriginAccessControl",
+            "Effect": "Allow",
+            "Action": ["cloudfront:ListOriginAccessControls", "cloudfront:CreateOriginAccessControl"],
+            "Resource": "*",
+        }));
+    }
+    if scope.mode != Some(Mode::Private) {
+        let function = format!("arn:aws:lambda:us-east-1:{account}:function:{name}");
+        statements.push(json!({
+            "Sid": "SpadeployLambdaEdge",
+            "Effect": "Allow",
+            "Action": [
+                "lambda:ListVersionsByFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+                "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:PublishVersion",
+                "lambda:EnableReplication*"
+            ],
+            "Resource": [function.clone(), format!("{function}:*")],
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeRole",
+            "Effect": "Allow",
+            "Action": ["iam:GetRole", "iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole"],
+            "Resource": format!("arn:aws:iam::{account}:role/{EDGE_ROLE}"),
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeReplication",
+            "Effect": "Allow",
+            "Action": "iam:CreateServiceLinkedRole",
+            "Resource": format!(
+                "arn:aws:iam::{account}:role/aws-service-role/replicator.lambda.amazonaws.com/AWSServiceRoleForLambdaReplicator"
+            ),
+        }));
+    }
+    document(statements)
+}
+
+fn document(statements: Vec<Value>) -> Value {
+    json!({ "Version": "2012-10-17", "Statement": statements })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope(distribution: Option<&'static str>, mode: Option<Mode>) -> PolicyScope<'static> {
+        PolicyScope {
+            bucket: "my-site",
+            prefix: "app/",
+            distribution,
+            mode,
+            function_name: "spadeploy-my-site",
+            account: "123456789012",
+        }
+    }
+
+    fn sids(policy: &Value) -> Vec<&str> {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn a_plain_sync_needs_only_the_bucket_and_prefix() {
+        let p = policy(&scope(None, None));
+        assert_eq!(sids(&p), ["SpadeployList", "SpadeployObjects"]);
+        assert_eq!(p["Statement"][1]["Resource"], "arn:aws:s3:::my-site/app/*");
+        assert_eq!(
+            p["Statement"][0]["Condition"]["StringLike"]["s3:prefix"][0],
+            "app/*"
+        );
+    }
+
+    #[test]
+    fn each_mode_adds_only_what_it_uses() {
+        let private = policy(&scope(Some("E1"), Some(Mode::Private)));
+        assert!(sids(&private).contains(&"SpadeployCloudFrontFunction"));
+        assert!(!sids(&private)
+            .iter()
+            .any(|s| s.contains("Lambda") || s.contains("Role")));
+        let website = policy(&scope(Some("E1"), Some(Mode::Website)));
+        assert!(sids(&website).contains(&"SpadeployLambdaEdge"));
+        assert!(!sids(&website).contains(&"SpadeployCloudFrontFunction"));
+        let distribution = website["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == "SpadeployDistribution")
+            .unwrap();
+        assert_eq!(
+            distribution["Resource"],
+            "arn:aws:cloudfront::123456789012:distribution/E1"
+        );
+        let both = policy(&scope(Some("E1"), None));
+        assert!(
+            sids(&both).contains(&"SpadeployLambdaEdge")
+                && sids(&both).contains(&"SpadeployCloudFrontFunction")
+        );
+    }
+}
