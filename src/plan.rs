@@ -235,7 +235,7 @@ pub fn plan(
             .into_iter()
             .flatten()
             .filter_map(|rec| rec.objects.get(&remote.key))
-            .find(|entry| entry.etag == remote.etag && entry.size == remote.size)
+            .find(|entry| entry.matches(remote))
     };
 
     let mut result = Plan {
@@ -249,7 +249,7 @@ pub fn plan(
             .filter_map(|(key, entry)| {
                 let what = match site.get(key.as_str()) {
                     None => "deleted",
-                    Some(r) if r.etag != entry.etag || r.size != entry.size => "changed",
+                    Some(r) if !entry.matches(r) => "changed",
                     Some(_) => return None,
                 };
                 Some(Drift {

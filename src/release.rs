@@ -84,6 +84,14 @@ pub struct RecordedObject {
     pub headers: ObjectHeaders,
 }
 
+impl RecordedObject {
+    /// Does the listing still show the object as spadeploy wrote it? Stores that list no ETag
+    /// (some S3-compatible ones) leave only the size to go by.
+    pub fn matches(&self, listed: &RemoteObject) -> bool {
+        self.size == listed.size && (self.etag == listed.etag || listed.etag.is_empty())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub format: u32,
@@ -150,11 +158,8 @@ pub fn restore(
 ) -> Result<Vec<LocalFile>, Vec<String>> {
     let listed: std::collections::HashMap<&str, &RemoteObject> =
         listing.iter().map(|r| (r.key.as_str(), r)).collect();
-    let intact = |key: &str, entry: &RecordedObject| {
-        listed
-            .get(key)
-            .is_some_and(|r| r.etag == entry.etag && r.size == entry.size)
-    };
+    let intact =
+        |key: &str, entry: &RecordedObject| listed.get(key).is_some_and(|r| entry.matches(r));
     // Keys whose current content is known, by sha256 (the release's own, then the live one's).
     let mut holders: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
     for record in [Some(release), live].into_iter().flatten() {

@@ -116,11 +116,9 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(&file.key)))?;
-        Ok(out
-            .copy_object_result()
-            .and_then(|r| r.e_tag())
-            .unwrap_or_default()
-            .to_string())
+        Ok(change_token(
+            out.copy_object_result().and_then(|r| r.e_tag()),
+        ))
     }
 
     async fn put_multipart(&self, file: &LocalFile, path: &Path) -> Result<String, StoreError> {
@@ -207,8 +205,14 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
-        Ok(completed.e_tag().unwrap_or_default().to_string())
+        Ok(change_token(completed.e_tag()))
     }
+}
+
+/// The ETag as a change token, quotes removed: some S3-compatible stores quote it in one answer
+/// and not in another.
+fn change_token(etag: Option<&str>) -> String {
+    etag.unwrap_or_default().trim_matches('"').to_string()
 }
 
 impl ObjectStore for S3Store {
@@ -232,7 +236,7 @@ impl ObjectStore for S3Store {
                 objects.push(RemoteObject {
                     key: key.to_string(),
                     size: object.size().unwrap_or(0).max(0) as u64,
-                    etag: object.e_tag().unwrap_or_default().to_string(),
+                    etag: change_token(object.e_tag()),
                 });
             }
         }
@@ -269,7 +273,7 @@ impl ObjectStore for S3Store {
             .send()
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
-        Ok(out.e_tag().unwrap_or_default().to_string())
+        Ok(change_token(out.e_tag()))
     }
 
     async fn put_headers(&self, file: &LocalFile) -> Result<String, StoreError> {
