@@ -63,6 +63,13 @@ enum Command {
     Prune(DeployArgs),
     /// Print the least-privilege IAM policy this configuration needs (target, distribution, mode)
     IamPolicy(IamPolicyArgs),
+    /// Probe a live site: index, a deep client route, a missing asset, API statuses, headers
+    Verify(VerifyArgs),
+    /// Print shell completions: spadeploy completions bash > /etc/bash_completion.d/spadeploy
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Show what `push` would change, and change nothing (same as `push --dry-run`)
     Diff(PushArgs),
     /// Write a commented spadeploy.toml for this project
@@ -137,6 +144,9 @@ struct DeployArgs {
     /// Take over the deploy lock even if another deploy holds it (say whose it broke)
     #[arg(long)]
     break_lock: bool,
+    /// Also write a Markdown summary to FILE (written to $GITHUB_STEP_SUMMARY automatically)
+    #[arg(long, value_name = "FILE")]
+    summary_md: Option<PathBuf>,
     #[command(flatten)]
     cdn: CdnArgs,
 }
@@ -167,6 +177,22 @@ struct RollbackArgs {
     release: Option<String>,
     #[command(flatten)]
     deploy: DeployArgs,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The site, e.g. https://www.example.com
+    url: String,
+    /// An API path and the status the API answers: --api-probe /api/health=200 (repeatable;
+    /// default: the manifest's [verify] api)
+    #[arg(long, value_name = "PATH=STATUS")]
+    api_probe: Vec<crate::verify::ApiProbe>,
+    /// Also check sampled files' headers against the live release of this target
+    #[command(flatten)]
+    target: TargetSettings,
+    /// Print the result as JSON
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -245,6 +271,8 @@ struct InitArgs {
 enum Outcome {
     Done,
     ChangesPending,
+    /// Failed, and the output already said why (exit 1).
+    Failed,
 }
 
 pub fn main() -> ExitCode {
@@ -260,8 +288,12 @@ pub fn main() -> ExitCode {
         Command::Rollback(a) => a.deploy.json,
         Command::Prune(a) => a.json,
         Command::Releases(a) => a.json,
+        Command::Verify(a) => a.json,
         Command::Routing(a) => a.json,
-        Command::Init(_) | Command::Serve(_) | Command::IamPolicy(_) => false,
+        Command::Init(_)
+        | Command::Serve(_)
+        | Command::IamPolicy(_)
+        | Command::Completions { .. } => false,
     };
     let result = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -271,9 +303,11 @@ pub fn main() -> ExitCode {
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,
         Ok(Outcome::ChangesPending) => ExitCode::from(EXIT_CHANGES),
+        Ok(Outcome::Failed) => ExitCode::FAILURE,
         Err(err) => {
             let message = one_line(&err);
             eprintln!("error: {message}");
+            annotate(&err, json);
             if json {
                 let doc = serde_json::json!({ "ok": false, "error": message });
                 println!("{doc:#}");
@@ -281,6 +315,32 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// In GitHub Actions, a manifest error becomes an annotation on the file and line.
+fn annotate(err: &anyhow::Error, json: bool) {
+    if json || std::env::var("GITHUB_ACTIONS").as_deref() != Ok("true") {
+        return;
+    }
+    let Some(manifest::ManifestError::Invalid {
+        path,
+        line,
+        column,
+        message,
+        ..
+    }) = err.downcast_ref::<manifest::ManifestError>()
+    else {
+        return;
+    };
+    // Workflow commands end at a newline; escape as GitHub documents.
+    let message = message
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A");
+    println!(
+        "::error file={},line={line},col={column}::{message}",
+        path.display()
+    );
 }
 
 /// "what failed: why: what to do", each cause once (typed errors often quote their source).
@@ -307,6 +367,12 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Releases(args) => releases(args, cli.config.as_deref()).await,
         Command::Prune(args) => prune(args, cli.config.as_deref()).await,
         Command::IamPolicy(args) => iam_policy(args, cli.config.as_deref()),
+        Command::Verify(args) => verify(args, cli.config.as_deref()).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "spadeploy", &mut std::io::stdout());
+            Ok(Outcome::Done)
+        }
         Command::Serve(args) => serve(args, cli.config.as_deref()).await,
         Command::Routing(args) => routing(args, cli.config.as_deref()).await,
     }
@@ -423,6 +489,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         source: crate::release::detect_source(&dir),
         command,
         verify_remote,
+        summary_md: args.summary_md,
         break_lock: args.break_lock,
         dir,
         target,
@@ -433,6 +500,56 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
     } else {
         Outcome::Done
     })
+}
+
+async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let api = if args.api_probe.is_empty() {
+        manifest.verify.api.clone()
+    } else {
+        args.api_probe
+    };
+    let settings = args.target.or(manifest.target.clone());
+    let samples = match &settings.to {
+        Some(target) => match crate::push::live_record(target, &settings).await? {
+            Some(record) => header_samples(&record),
+            None => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    let nonce = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let url = args.url.clone();
+    let result =
+        tokio::task::spawn_blocking(move || crate::verify::verify(&url, &api, &samples, nonce))
+            .await
+            .context("verify was interrupted")?
+            .map_err(|e| anyhow::anyhow!("cannot reach the site: {e}"))?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result)?);
+    } else {
+        print!("{result}");
+    }
+    Ok(if result.ok {
+        Outcome::Done
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// A few files of different kinds (by Content-Type) to check served headers against.
+fn header_samples(record: &crate::release::Record) -> Vec<(String, crate::headers::ObjectHeaders)> {
+    let mut seen = std::collections::HashSet::new();
+    record
+        .objects
+        .iter()
+        .filter(|(key, o)| {
+            !crate::headers::is_html(key) && seen.insert(o.headers.content_type.clone())
+        })
+        .take(5)
+        .map(|(key, o)| (format!("/{key}"), o.headers.clone()))
+        .collect()
 }
 
 fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<Outcome> {

@@ -23,4 +23,5 @@ pub mod serve;
 pub mod setup;
 pub mod store;
 pub mod target;
+pub mod verify;
 pub mod website;

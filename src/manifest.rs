@@ -39,6 +39,17 @@ pub struct Manifest {
     pub redirects: Vec<Spanned<Redirect>>,
     #[serde(default)]
     pub cdn: CdnSettings,
+    #[serde(default)]
+    pub verify: VerifySettings,
+}
+
+/// The `[verify]` table: what `spadeploy verify` probes besides the SPA itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySettings {
+    /// API paths with the status the API answers, e.g. `["/api/health=200", "/api/nope=404"]`.
+    #[serde(default)]
+    pub api: Vec<crate::verify::ApiProbe>,
 }
 
 /// The `[cdn]` table: the CloudFront distribution in front of the target.

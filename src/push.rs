@@ -49,6 +49,8 @@ pub struct PushJob {
     pub source: Option<String>,
     /// List every object changed or deleted outside spadeploy.
     pub verify_remote: bool,
+    /// Also write the Markdown summary here.
+    pub summary_md: Option<PathBuf>,
     /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
     pub command: &'static str,
     pub break_lock: bool,
@@ -239,7 +241,7 @@ async fn sync<S: ObjectStore>(
     let decision = decide(store, &job, first, &cdn, false).await?;
     if job.dry_run || !decision.has_changes() {
         let pending = decision.has_changes();
-        finish(&job, decision.report_as_planned(), started);
+        finish(&job, decision.report_as_planned(), started)?;
         return Ok(job.dry_run && job.exit_code && pending);
     }
 
@@ -272,17 +274,36 @@ async fn sync<S: ObjectStore>(
             "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
         ));
     }
-    finish(&job, result?, started);
+    finish(&job, result?, started)?;
     Ok(false)
 }
 
-fn finish(job: &PushJob, mut report: PushReport, started: Instant) {
+fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()> {
     report.duration_ms = started.elapsed().as_millis();
     if job.json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");
     }
+    // In GitHub Actions: a step summary and step outputs; anywhere: --summary-md FILE.
+    let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
+    for path in summary.iter().chain(job.summary_md.iter()) {
+        append(path, &report.markdown())?;
+    }
+    if let Some(path) = std::env::var_os("GITHUB_OUTPUT").map(PathBuf::from) {
+        append(&path, &report.github_outputs())?;
+    }
+    Ok(())
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut file| file.write_all(text.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 impl Decision {
@@ -358,6 +379,7 @@ async fn decide<S: ObjectStore>(
         }),
         _ => None,
     };
+    report.url = routing_url(cdn, &routing);
     if let Some((deletes, live)) = plan.mass_delete() {
         let warning = format!(
             "this run deletes {deletes} of the {live} live files: is DIR the right build? \
@@ -383,6 +405,17 @@ async fn decide<S: ObjectStore>(
         source,
         local: view.local,
     })
+}
+
+/// `https://<site host>/` when the push has a distribution.
+fn routing_url(
+    cdn: &Option<(Clients, setup::Job)>,
+    routing: &Option<setup::RoutingPlan>,
+) -> Option<String> {
+    cdn.as_ref()?;
+    routing
+        .as_ref()
+        .map(|r| format!("https://{}/", r.site_host()))
 }
 
 /// Applies a decision: files (phased), routing, invalidation.
@@ -710,4 +743,31 @@ async fn list_releases<S: ObjectStore>(store: &S, target: &Target) -> Result<Vec
         }
     }
     Ok(list)
+}
+
+/// The live release of `target`, if it has one.
+pub async fn live_record(target: &Target, settings: &TargetSettings) -> Result<Option<Record>> {
+    async fn read<S: ObjectStore>(store: &S, target: &Target) -> Result<Option<Record>> {
+        let remote = store
+            .list()
+            .await
+            .with_context(|| format!("cannot list {target}"))?;
+        Ok(read_record(store, &remote, LIVE_RECORD, &Progress::new(true)).await?)
+    }
+    match target {
+        Target::S3 { bucket, prefix } => {
+            let aws = Aws::load(settings).await?;
+            read(
+                &S3Store::new(
+                    aws.s3(),
+                    bucket.clone(),
+                    prefix.clone(),
+                    aws.describe_endpoint(),
+                ),
+                target,
+            )
+            .await
+        }
+        Target::Local { path } => read(&LocalStore::new(path.clone()), target).await,
+    }
 }

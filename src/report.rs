@@ -41,6 +41,8 @@ pub struct PushReport {
     /// `--verify-remote`: list each of them in the human output.
     #[serde(skip)]
     pub show_drift: bool,
+    /// The site's address, when a distribution is known.
+    pub url: Option<String>,
     /// Present when the push has a distribution.
     pub routing: Option<RoutingPlan>,
     pub invalidation: Option<InvalidationReport>,
@@ -99,6 +101,7 @@ impl PushReport {
             warnings: Vec::new(),
             drift: Vec::new(),
             show_drift: false,
+            url: None,
             routing: None,
             invalidation: None,
         }
@@ -110,6 +113,104 @@ impl PushReport {
 
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The Markdown summary: for `$GITHUB_STEP_SUMMARY` and `--summary-md`.
+    pub fn markdown(&self) -> String {
+        let mut md = String::new();
+        let title = match (self.dry_run, &self.restored) {
+            (true, _) => "Plan (dry run, nothing changed)".to_string(),
+            (false, Some(id)) => format!("Rolled back to release `{id}`"),
+            (false, None) => "Deployed".to_string(),
+        };
+        md.push_str(&format!("### spadeploy: {title} → `{}`\n\n", self.target));
+        md.push_str("| | |\n|---|---|\n");
+        if let Some(release) = &self.release {
+            md.push_str(&format!("| release | `{release}` |\n"));
+        }
+        let bytes = if self.dry_run {
+            self.bytes_planned
+        } else {
+            self.bytes_uploaded
+        };
+        md.push_str(&format!(
+            "| uploaded | {} ({}) |\n",
+            self.upload.len(),
+            human_bytes(bytes)
+        ));
+        md.push_str(&format!("| updated | {} |\n", self.update.len()));
+        md.push_str(&format!("| deleted | {} |\n", self.delete.len()));
+        md.push_str(&format!(
+            "| kept for open sessions or protected | {} |\n",
+            self.kept.len()
+        ));
+        md.push_str(&format!("| unchanged | {} |\n", self.unchanged));
+        if let Some(inv) = &self.invalidation {
+            let id = inv
+                .id
+                .as_deref()
+                .map(|i| format!("`{i}` "))
+                .unwrap_or_default();
+            md.push_str(&format!("| invalidation | {id}{} |\n", inv.paths.join(" ")));
+        }
+        if let Some(url) = &self.url {
+            md.push_str(&format!("| URL | {url} |\n"));
+        }
+        for warning in &self.warnings {
+            md.push_str(&format!("\n> **Warning:** {warning}\n"));
+        }
+        let rows: Vec<String> = self
+            .upload
+            .iter()
+            .map(|e| ("upload", e))
+            .chain(self.update.iter().map(|e| ("update", e)))
+            .map(|(action, e)| {
+                format!(
+                    "| {action} | `{}` | {} | {} | {} | {} |",
+                    e.key,
+                    human_bytes(e.size),
+                    e.content_type,
+                    e.cache_control,
+                    e.reason
+                )
+            })
+            .chain(
+                self.delete
+                    .iter()
+                    .map(|k| format!("| delete | `{k}` | | | | removed from build |")),
+            )
+            .collect();
+        if !rows.is_empty() {
+            md.push_str(&format!(
+                "\n<details><summary>{} change(s)</summary>\n\n| action | key | size | content-type | cache-control | reason |\n|---|---|---|---|---|---|\n",
+                rows.len()
+            ));
+            for row in rows.iter().take(500) {
+                md.push_str(row);
+                md.push('\n');
+            }
+            if rows.len() > 500 {
+                md.push_str(&format!("\n…and {} more\n", rows.len() - 500));
+            }
+            md.push_str("\n</details>\n");
+        }
+        md
+    }
+
+    /// `name=value` lines for `$GITHUB_OUTPUT`.
+    pub fn github_outputs(&self) -> String {
+        let invalidation = self
+            .invalidation
+            .as_ref()
+            .and_then(|i| i.id.clone())
+            .unwrap_or_default();
+        format!(
+            "release-id={}\nuploaded={}\nupdated={}\ndeleted={}\ninvalidation-id={invalidation}\n",
+            self.release.clone().unwrap_or_default(),
+            self.upload.len(),
+            self.update.len(),
+            self.delete.len()
+        )
     }
 }
 

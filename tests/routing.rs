@@ -91,9 +91,16 @@ impl Drop for Served {
 }
 
 fn serve(dir: &Path, mode: &str, api: &str) -> Served {
+    serve_with(
+        dir,
+        &["--mode", mode, "--api", &format!("/api/=http://{api}")],
+    )
+}
+
+fn serve_with(dir: &Path, args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args(["serve", "site", "--port", "0", "--mode", mode, "--api"])
-        .arg(format!("/api/=http://{api}"))
+        .args(["serve", "site", "--port", "0"])
+        .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
         .spawn()
@@ -183,5 +190,59 @@ fn serve_never_exposes_spadeploys_state() {
     assert!(
         !String::from_utf8_lossy(&got.body).contains("sha256"),
         "the record leaked"
+    );
+}
+
+#[test]
+fn verify_passes_the_right_setup_and_names_the_classic_mistake() {
+    let tmp = project();
+    let api = start_fake_api();
+    let probes = [
+        "--api-probe",
+        "/api/health=200",
+        "--api-probe",
+        "/api/users/999=404",
+    ];
+
+    let right = serve(tmp.path(), "private", &api);
+    let url = format!("http://{}", right.1);
+    let mut args = vec!["verify", url.as_str(), "--to", "site"];
+    args.extend_from_slice(&probes);
+    let run = spadeploy(&args, Some(tmp.path()));
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("all 10 probes passed"), "{}", run.stdout);
+
+    // The classic wrong way: the SPA fallback applies to API paths too (no /api/* behavior).
+    let wrong = serve_with(tmp.path(), &["--mode", "private"]);
+    let url = format!("http://{}", wrong.1);
+    let mut args = vec!["verify", url.as_str(), "--json"];
+    args.extend_from_slice(&probes);
+    let run = spadeploy(&args, Some(tmp.path()));
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let result = run.json();
+    assert_eq!(result["ok"], false);
+    let failed: Vec<&serde_json::Value> = result["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pass"] == false)
+        .collect();
+    assert_eq!(failed.len(), 2, "both API probes fail: {failed:?}");
+    assert_eq!(failed[1]["got"], "200 with the SPA's index");
+    assert!(failed[1]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("custom error response"));
+    let human = spadeploy(
+        &["verify", url.as_str(), "--api-probe", "/api/users/999=404"],
+        Some(tmp.path()),
+    );
+    assert!(
+        human.stdout.contains("FAIL  API status")
+            && human
+                .stdout
+                .contains("expected 404 from the API, got 200 with the SPA's index"),
+        "{}",
+        human.stdout
     );
 }

@@ -1,0 +1,256 @@
+//! `spadeploy verify URL`: probes a live site the way users hit it and says, per probe, whether
+//! the routing is right: the index and a deep client route answer 200 with the app's index, a
+//! missing hashed asset is an honest 404, API paths answer with the API's own status, and sampled
+//! files carry the headers their release recorded.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::headers::ObjectHeaders;
+
+/// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiProbe {
+    pub path: String,
+    pub status: u16,
+}
+
+impl FromStr for ApiProbe {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (path, status) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| format!("`{spec}`: write PATH=STATUS, e.g. /api/health=200"))?;
+        if !path.starts_with('/') {
+            return Err(format!("`{path}`: the probe path must start with `/`"));
+        }
+        let status = status
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (100..600).contains(s))
+            .ok_or_else(|| format!("`{status}`: not an HTTP status"))?;
+        Ok(ApiProbe {
+            path: path.to_string(),
+            status,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiProbe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Probe {
+    pub check: String,
+    pub path: String,
+    pub expected: String,
+    pub got: String,
+    pub pass: bool,
+    /// What a failure usually means, and where to look.
+    pub hint: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Verification {
+    pub url: String,
+    pub ok: bool,
+    pub probes: Vec<Probe>,
+}
+
+struct Fetched {
+    status: u16,
+    content_type: String,
+    cache_control: String,
+    body: Vec<u8>,
+}
+
+impl Fetched {
+    fn describe(&self) -> String {
+        let kind = if self.content_type.is_empty() {
+            "no content-type"
+        } else {
+            &self.content_type
+        };
+        format!("{} ({kind}, {} bytes)", self.status, self.body.len())
+    }
+}
+
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, String> {
+    let response = match agent.get(url).call() {
+        Ok(response) => response,
+        Err(ureq::Error::Status(_, response)) => response,
+        Err(err) => return Err(format!("{url}: {err}")),
+    };
+    let status = response.status();
+    let content_type = response
+        .header("content-type")
+        .unwrap_or_default()
+        .to_string();
+    let cache_control = response
+        .header("cache-control")
+        .unwrap_or_default()
+        .to_string();
+    let mut body = Vec::new();
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body)
+        .map_err(|e| format!("{url}: {e}"))?;
+    Ok(Fetched {
+        status,
+        content_type,
+        cache_control,
+        body,
+    })
+}
+
+/// Probes `base`; `samples` are files (URL path, recorded headers) to check headers of.
+/// `nonce` makes the made-up paths unique, so no cache answers them.
+pub fn verify(
+    base: &str,
+    api: &[ApiProbe],
+    samples: &[(String, ObjectHeaders)],
+    nonce: u64,
+) -> Result<Verification, String> {
+    let base = base.trim_end_matches('/');
+    let agent = ureq::AgentBuilder::new()
+        .redirects(0)
+        .timeout(Duration::from_secs(20))
+        .build();
+    let get = |path: &str| fetch(&agent, &format!("{base}{path}"));
+    let mut probes = Vec::new();
+
+    let index = get("/")?;
+    probes.push(Probe {
+        check: "index".into(),
+        path: "/".into(),
+        expected: "200, text/html".into(),
+        got: index.describe(),
+        pass: index.status == 200 && index.content_type.starts_with("text/html"),
+        hint: Some("the site root must serve index.html: check the target and the default behavior's origin".into()),
+    });
+
+    let route = format!("/spadeploy-verify-{nonce:x}/deep/route");
+    let deep = get(&route)?;
+    probes.push(Probe {
+        check: "client route".into(),
+        path: route,
+        expected: "200 with the index".into(),
+        got: if deep.body == index.body { format!("{} with the index", deep.status) } else { deep.describe() },
+        pass: deep.status == 200 && deep.body == index.body,
+        hint: Some(
+            "client routes must answer the index with 200: is the edge function attached to the SPA behavior? (`spadeploy routing --check`)"
+                .into(),
+        ),
+    });
+
+    let asset = format!("/assets/spadeploy-verify-{:08x}.js", nonce as u32);
+    let missing = get(&asset)?;
+    probes.push(Probe {
+        check: "missing hashed asset".into(),
+        path: asset,
+        expected: "404".into(),
+        got: missing.describe(),
+        pass: missing.status == 404,
+        hint: Some(
+            "a missing script must stay a 404: serving the index in its place is the classic \"Unexpected token <\"; the fallback must apply to extension-less routes only"
+                .into(),
+        ),
+    });
+
+    for probe in api {
+        let got = get(&probe.path)?;
+        let is_index = got.body == index.body;
+        probes.push(Probe {
+            check: "API status".into(),
+            path: probe.path.clone(),
+            expected: format!("{} from the API", probe.status),
+            got: if is_index { format!("{} with the SPA's index", got.status) } else { got.describe() },
+            pass: got.status == probe.status && !is_index,
+            hint: Some(
+                "API paths must reach the API with their status intact: a distribution-wide custom error response, or a missing/misplaced /api/* behavior, turns API errors into the index"
+                    .into(),
+            ),
+        });
+    }
+
+    for (path, headers) in samples {
+        let got = get(path)?;
+        let pass = got.status == 200
+            && got.content_type == headers.content_type
+            && got.cache_control == headers.cache_control;
+        probes.push(Probe {
+            check: "headers".into(),
+            path: path.clone(),
+            expected: format!("200, {} | {}", headers.content_type, headers.cache_control),
+            got: format!("{}, {} | {}", got.status, got.content_type, got.cache_control),
+            pass,
+            hint: Some("the served headers differ from the release record: a CDN response-headers policy overriding them, or a stale cache".into()),
+        });
+    }
+
+    for probe in probes.iter_mut().filter(|p| p.pass) {
+        probe.hint = None;
+    }
+    Ok(Verification {
+        url: base.to_string(),
+        ok: probes.iter().all(|p| p.pass),
+        probes,
+    })
+}
+
+impl std::fmt::Display for Verification {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "verify {}", self.url)?;
+        for p in &self.probes {
+            let mark = if p.pass { "pass" } else { "FAIL" };
+            writeln!(
+                f,
+                "  {mark}  {:<20} {:<44} expected {}, got {}",
+                p.check, p.path, p.expected, p.got
+            )?;
+            if let Some(hint) = &p.hint {
+                writeln!(f, "        → {hint}")?;
+            }
+        }
+        let failed = self.probes.iter().filter(|p| !p.pass).count();
+        if failed == 0 {
+            writeln!(f, "all {} probes passed", self.probes.len())
+        } else {
+            writeln!(f, "{failed} of {} probes failed", self.probes.len())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_probes_parse_and_explain_mistakes() {
+        assert_eq!(
+            "/api/users/999=404".parse(),
+            Ok(ApiProbe {
+                path: "/api/users/999".into(),
+                status: 404
+            })
+        );
+        assert!("/api"
+            .parse::<ApiProbe>()
+            .unwrap_err()
+            .contains("PATH=STATUS"));
+        assert!("api=200"
+            .parse::<ApiProbe>()
+            .unwrap_err()
+            .contains("start with `/`"));
+        assert!("/api=abc"
+            .parse::<ApiProbe>()
+            .unwrap_err()
+            .contains("not an HTTP status"));
+    }
+}
