@@ -64,6 +64,14 @@ pub async fn apply<S: ObjectStore>(
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
+    // The live content of mutable files about to be replaced is kept first, for rollback.
+    let mut retained = stream::iter(&plan.retain)
+        .map(|r| store.copy(&r.key, &r.blob))
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = retained.next().await {
+        result.map_err(|err| ApplyError::new(err, Phase::Assets, 0, total))?;
+    }
+    drop(retained);
     for phase in [Phase::Assets, Phase::Pages, Phase::EntryIndex] {
         let mut landed = stream::iter(plan.phase(phase))
             .map(|change| async move { (change, write(store, change).await) })
@@ -89,15 +97,6 @@ pub async fn apply<S: ObjectStore>(
     }
     let stage_error =
         |err, applied: &Applied| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total);
-
-    // Mutable files are retained by content, so a rollback can restore them later.
-    let mut retained = stream::iter(&plan.retain)
-        .map(|r| store.copy(&r.key, &r.blob))
-        .buffer_unordered(concurrency.max(1));
-    while let Some(result) = retained.next().await {
-        result.map_err(|err| stage_error(err, &applied))?;
-    }
-    drop(retained);
 
     if plan.has_changes() && !plan.same_release {
         let mut release = plan.record_after(&applied.written);

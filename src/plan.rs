@@ -189,7 +189,8 @@ pub struct Plan {
     pub unchanged: usize,
     /// Objects that left the build but stay in the target.
     pub kept: Vec<Kept>,
-    /// Mutable files to retain by content (server-side copies), for rollback.
+    /// Live content of mutable files this push replaces, to retain by content (server-side
+    /// copies, made before anything is written) for rollback.
     pub retain: Vec<Retain>,
     /// Objects whose content differs from the live record, or that vanished: someone changed the
     /// target outside spadeploy. This push repairs them.
@@ -210,7 +211,7 @@ pub struct Drift {
     pub what: &'static str,
 }
 
-/// A copy of `key` (holding `sha256`) to keep at `blob`.
+/// A copy of `key`'s current content to keep at `blob`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Retain {
     pub key: String,
@@ -296,17 +297,26 @@ pub fn plan(
         }
     }
 
-    // Every mutable file of the new release is retained by content once.
+    // Before a mutable file's live content is replaced, that content is retained once (by
+    // sha256) for rollback. Content still at its key needs no copy, so copies grow with changes,
+    // not with the size of the site.
     let mut retained: std::collections::HashSet<String> = listed
         .keys()
         .filter_map(|k| k.strip_prefix(BLOBS_PREFIX))
         .map(str::to_string)
         .collect();
-    for file in local.iter().filter(|f| retains_copy(&f.headers)) {
-        if retained.insert(file.sha256.clone()) {
+    for change in result
+        .changes
+        .iter()
+        .filter(|c| c.reason == Reason::ContentChanged)
+    {
+        let Some(entry) = site.get(change.key.as_str()).and_then(|r| recorded(r)) else {
+            continue;
+        };
+        if retains_copy(&entry.headers) && retained.insert(entry.sha256.clone()) {
             result.retain.push(Retain {
-                key: file.key.clone(),
-                blob: blob_key(&file.sha256),
+                key: change.key.clone(),
+                blob: blob_key(&entry.sha256),
             });
         }
     }

@@ -25,6 +25,11 @@ use crate::setup::{self, Clients};
 use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
 use crate::target::Target;
 
+/// Recorded keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the
+/// rest leaves room for keys spadeploy did not record (its state, objects added outside it), so
+/// each range usually takes one request.
+const LIST_RANGE: usize = 900;
+
 /// How long `--wait` waits for an invalidation before giving up (it goes on in CloudFront).
 const WAIT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
@@ -500,22 +505,34 @@ async fn reread<S: ObjectStore>(
     job: &PushJob,
     local: Vec<scan::LocalFile>,
 ) -> Result<View> {
-    let remote = store
-        .list()
-        .await
-        .with_context(|| format!("cannot list {}", job.target))?;
-    let (live, progress) = tokio::join!(
-        read_record(store, &remote, LIVE_RECORD, &job.progress),
-        read_record(store, &remote, PROGRESS_RECORD, &job.progress)
-    );
     let read = |e| {
         anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
     };
+    // The live record first: its keys split the listing into ranges fetched concurrently.
+    let live = parse_record(
+        LIVE_RECORD,
+        store.read_state(LIVE_RECORD).await.map_err(read)?,
+        &job.progress,
+    );
+    let bounds: Vec<String> = live
+        .iter()
+        .flat_map(|l| l.objects.keys())
+        .step_by(LIST_RANGE)
+        .skip(1)
+        .cloned()
+        .collect();
+    let remote = store
+        .list_split(&bounds)
+        .await
+        .with_context(|| format!("cannot list {}", job.target))?;
+    let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress)
+        .await
+        .map_err(read)?;
     Ok(View {
         local,
         remote,
-        live: live.map_err(read)?,
-        trusted: progress.map_err(read)?,
+        live,
+        trusted: progress,
         restored: None,
     })
 }
@@ -582,8 +599,7 @@ async fn restore_and_read<S: ObjectStore>(
     })
 }
 
-/// Reads one of spadeploy's records if the listing shows it; an unreadable record is skipped
-/// with a warning (the objects it described are then re-sent, never trusted).
+/// Reads one of spadeploy's records if the listing shows it.
 async fn read_record<S: ObjectStore>(
     store: &S,
     remote: &[RemoteObject],
@@ -593,14 +609,19 @@ async fn read_record<S: ObjectStore>(
     if !remote.iter().any(|r| r.key == key) {
         return Ok(None);
     }
-    let bytes = store.read_state(key).await?;
-    Ok(bytes.and_then(|bytes| match Record::from_json(&bytes) {
+    Ok(parse_record(key, store.read_state(key).await?, progress))
+}
+
+/// An unreadable record is skipped with a warning: the objects it described are then re-sent,
+/// never trusted.
+fn parse_record(key: &str, bytes: Option<Vec<u8>>, progress: &Progress) -> Option<Record> {
+    bytes.and_then(|bytes| match Record::from_json(&bytes) {
         Ok(record) => Some(record),
         Err(err) => {
             progress.note(&format!("warning: {key}: {err}; continuing without it"));
             None
         }
-    }))
+    })
 }
 
 /// The releases in the keep-window: the live one and the `keep_releases - 1` newest, read only

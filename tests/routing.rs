@@ -210,7 +210,11 @@ fn verify_passes_the_right_setup_and_names_the_classic_mistake() {
     args.extend_from_slice(&probes);
     let run = spadeploy(&args, Some(tmp.path()));
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("all 10 probes passed"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("all 10 probes passed"),
+        "{}",
+        run.stdout
+    );
 
     // The classic wrong way: the SPA fallback applies to API paths too (no /api/* behavior).
     let wrong = serve_with(tmp.path(), &["--mode", "private"]);

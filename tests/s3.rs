@@ -574,3 +574,55 @@ fn an_unreachable_endpoint_is_reported_after_retries() {
         &format!("cannot reach {endpoint} (gave up after 4 attempts)"),
     );
 }
+
+#[tokio::test]
+async fn a_split_listing_sees_every_key_of_a_large_target() {
+    let client = s3();
+    let bucket = unique_bucket("split");
+    create_bucket(&client, &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "index.html", "<h1>many</h1>");
+    for i in 0..2500 {
+        write(tmp.path(), &format!("files/f-{i:05}.txt"), format!("{i}"));
+    }
+    let proxy = Proxy::start(&moto());
+    let to = format!("s3://{bucket}");
+    let dir = tmp.path().to_str().unwrap();
+    spadeploy(
+        &push_args(dir, &to, &proxy.url, &["--keep-releases", "1"]),
+        None,
+    )
+    .assert_ok();
+    // Objects the build never had, at the start, middle and end of the key space.
+    for key in ["aaa-first.txt", "files/f-01234x.txt", "zzz-last.txt"] {
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    }
+    proxy.take();
+    let run = spadeploy(
+        &push_args(dir, &to, &proxy.url, &["--keep-releases", "1"]),
+        None,
+    );
+    run.assert_ok();
+    let report = run.json();
+    assert_eq!(report["unchanged"], 2501);
+    assert_eq!(
+        keys(&report["delete"]),
+        set(&["aaa-first.txt", "files/f-01234x.txt", "zzz-last.txt"])
+    );
+    let lists = proxy
+        .take()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.query.contains("list-type=2"))
+        .count();
+    assert_eq!(
+        lists, 6,
+        "three ranges of about 900 keys, listed concurrently, once to plan and once more under the lock"
+    );
+}

@@ -118,6 +118,11 @@ impl ObjectStore for LocalStore {
         })?
     }
 
+    async fn list_split(&self, _bounds: &[String]) -> Result<Vec<RemoteObject>, StoreError> {
+        // A directory walk has no pages to overlap.
+        self.list().await
+    }
+
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
         let source = match &file.source {
             Source::File(path) => path.clone(),

@@ -25,6 +25,13 @@ pub struct RemoteObject {
 pub trait ObjectStore: Send + Sync {
     /// Every object under the target, state included. One paginated listing, no per-object HEAD.
     fn list(&self) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
+    /// The same listing, its key ranges fetched concurrently: `bounds` (sorted keys, e.g. every
+    /// thousandth key spadeploy recorded) split the key space, so the pages a sequential listing
+    /// would fetch one after another arrive together. Same requests, a fraction of the wait.
+    fn list_split(
+        &self,
+        bounds: &[String],
+    ) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
     /// Writes the file's bytes and headers under its key; returns the new change token.
     fn put(&self, file: &LocalFile) -> impl Future<Output = Result<String, StoreError>> + Send;
     /// Rewrites only the headers of an object already holding the file's bytes.

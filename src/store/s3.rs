@@ -59,6 +59,43 @@ impl S3Store {
         format!("arn:aws:s3:::{}/{}", self.bucket, self.full_key(key))
     }
 
+    /// Objects with keys (relative to the prefix) in `(after, until]`, paginated.
+    async fn list_range(
+        &self,
+        after: Option<&str>,
+        until: Option<&str>,
+    ) -> Result<Vec<RemoteObject>, StoreError> {
+        let mut objects = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&self.prefix)
+            .set_start_after(after.map(|key| self.full_key(key)))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                self.error(e, "s3:ListBucket", format!("arn:aws:s3:::{}", self.bucket))
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
+                    continue;
+                };
+                if until.is_some_and(|until| key > until) {
+                    // The next range's territory: stop paging.
+                    return Ok(objects);
+                }
+                objects.push(RemoteObject {
+                    key: key.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    etag: change_token(object.e_tag()),
+                });
+            }
+        }
+        Ok(objects)
+    }
+
     /// Turns an SDK failure into what the user should do about it.
     fn error<E>(&self, err: SdkError<E>, action: &'static str, resource: String) -> StoreError
     where
@@ -217,28 +254,21 @@ fn change_token(etag: Option<&str>) -> String {
 
 impl ObjectStore for S3Store {
     async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
+        self.list_range(None, None).await
+    }
+
+    async fn list_split(&self, bounds: &[String]) -> Result<Vec<RemoteObject>, StoreError> {
+        let mut lower: Vec<Option<&str>> = vec![None];
+        lower.extend(bounds.iter().map(|b| Some(b.as_str())));
+        let mut upper: Vec<Option<&str>> = bounds.iter().map(|b| Some(b.as_str())).collect();
+        upper.push(None);
+        let ranges = lower
+            .into_iter()
+            .zip(upper)
+            .map(|(after, until)| self.list_range(after, until));
         let mut objects = Vec::new();
-        let mut pages = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(&self.prefix)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                self.error(e, "s3:ListBucket", format!("arn:aws:s3:::{}", self.bucket))
-            })?;
-            for object in page.contents() {
-                let Some(key) = object.key().and_then(|k| k.strip_prefix(&self.prefix)) else {
-                    continue;
-                };
-                objects.push(RemoteObject {
-                    key: key.to_string(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                    etag: change_token(object.e_tag()),
-                });
-            }
+        for range in futures::future::try_join_all(ranges).await? {
+            objects.extend(range);
         }
         Ok(objects)
     }
