@@ -11,11 +11,12 @@ use clap::{Args, Parser, Subcommand};
 use crate::headers::HeaderRules;
 use crate::manifest::{self, TargetSettings};
 use crate::plan::PlanOptions;
-use crate::push::{PushJob, RoutingRequest, What};
+use crate::push::{PushJob, What};
 use crate::report::Progress;
 use crate::routing::{Mode, Rule};
 use crate::scan::ScanOptions;
 use crate::serve::{ApiRoute, Site};
+use crate::setup::RoutingRequest;
 use crate::target::Target;
 
 /// Exit status when `--exit-code` is given and the plan has changes.

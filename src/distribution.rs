@@ -5,7 +5,7 @@
 
 use aws_sdk_cloudfront::types::{
     CustomHeaders, CustomOriginConfig, DistributionConfig, EventType, FunctionAssociation,
-    FunctionAssociations, LambdaFunctionAssociation, LambdaFunctionAssociations,
+    FunctionAssociations, LambdaFunctionAssociation, LambdaFunctionAssociations, Origin,
     OriginCustomHeader, OriginProtocolPolicy, S3OriginConfig,
 };
 use serde::Serialize;
@@ -360,6 +360,17 @@ pub fn carries(config: &DistributionConfig, path: &str, arn: &str) -> bool {
             .is_some_and(|f| f.items().iter().any(|a| a.function_arn == arn))
 }
 
+fn origin_mut<'a>(
+    config: &'a mut DistributionConfig,
+    origin_id: &str,
+) -> Result<&'a mut Origin, String> {
+    config
+        .origins
+        .as_mut()
+        .and_then(|o| o.items.iter_mut().find(|o| o.id == origin_id))
+        .ok_or_else(|| format!("origin {origin_id} is gone from the distribution"))
+}
+
 /// The SPA origin switched to what `mode` needs: the website endpoint (custom, http-only) or
 /// the REST endpoint with Origin Access Control.
 pub fn fix_origin(
@@ -371,13 +382,7 @@ pub fn fix_origin(
     oac_id: Option<&str>,
 ) -> Result<DistributionConfig, String> {
     let mut patched = config.clone();
-    let Some(origin) = patched
-        .origins
-        .as_mut()
-        .and_then(|o| o.items.iter_mut().find(|o| o.id == origin_id))
-    else {
-        return Err(format!("origin {origin_id} is gone from the distribution"));
-    };
+    let origin = origin_mut(&mut patched, origin_id)?;
     match mode {
         Mode::Website => {
             origin.domain_name = website_endpoint(bucket, region);
@@ -426,13 +431,7 @@ pub fn with_referer(
     secret: &str,
 ) -> Result<DistributionConfig, String> {
     let mut patched = config.clone();
-    let Some(origin) = patched
-        .origins
-        .as_mut()
-        .and_then(|o| o.items.iter_mut().find(|o| o.id == origin_id))
-    else {
-        return Err(format!("origin {origin_id} is gone from the distribution"));
-    };
+    let origin = origin_mut(&mut patched, origin_id)?;
     let mut headers: Vec<OriginCustomHeader> = origin
         .custom_headers
         .as_ref()

@@ -443,11 +443,7 @@ pub async fn probe_function(
         }
     };
     let etag = described.e_tag().map(str::to_string);
-    let arn = described
-        .function_summary()
-        .and_then(|s| s.function_metadata())
-        .map(|m| m.function_arn().to_string())
-        .unwrap_or_default();
+    let arn = summary_arn(described.function_summary());
     match cloudfront
         .get_function()
         .name(name)
@@ -477,6 +473,13 @@ pub async fn probe_function(
             endpoint,
         )),
     }
+}
+
+fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> String {
+    summary
+        .and_then(|s| s.function_metadata())
+        .map(|m| m.function_arn().to_string())
+        .unwrap_or_default()
 }
 
 /// Creates or updates the CloudFront Function and publishes it to LIVE; returns its ARN.
@@ -525,12 +528,10 @@ pub async fn install_function(
                 .map_err(|e| {
                     api_error(e, "cloudfront:CreateFunction", function_arn(name), endpoint)
                 })?;
-            let arn = out
-                .function_summary()
-                .and_then(|s| s.function_metadata())
-                .map(|m| m.function_arn().to_string())
-                .unwrap_or_default();
-            (out.e_tag().unwrap_or_default().to_string(), arn)
+            (
+                out.e_tag().unwrap_or_default().to_string(),
+                summary_arn(out.function_summary()),
+            )
         }
         Installed::Stale { etag } => {
             let out = cloudfront
@@ -544,12 +545,10 @@ pub async fn install_function(
                 .map_err(|e| {
                     api_error(e, "cloudfront:UpdateFunction", function_arn(name), endpoint)
                 })?;
-            let arn = out
-                .function_summary()
-                .and_then(|s| s.function_metadata())
-                .map(|m| m.function_arn().to_string())
-                .unwrap_or_default();
-            (out.e_tag().unwrap_or_default().to_string(), arn)
+            (
+                out.e_tag().unwrap_or_default().to_string(),
+                summary_arn(out.function_summary()),
+            )
         }
     };
     cloudfront

@@ -19,9 +19,8 @@ use crate::release::{
     is_state_key, release_ids, release_key, Record, BLOBS_PREFIX, LIVE_RECORD, PROGRESS_RECORD,
 };
 use crate::report::{InvalidationReport, Progress, PushReport};
-use crate::routing::{Mode, Redirect, RoutingSettings};
 use crate::scan::{self, ScanOptions};
-use crate::setup::{self, Clients};
+use crate::setup::{self, Clients, RoutingRequest};
 use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
 use crate::target::Target;
 
@@ -59,17 +58,6 @@ pub struct PushJob {
     /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
     pub command: &'static str,
     pub break_lock: bool,
-}
-
-/// The routing part of a push, when a distribution is given.
-#[derive(Debug, Clone)]
-pub struct RoutingRequest {
-    pub distribution: String,
-    pub mode: Option<Mode>,
-    pub settings: RoutingSettings,
-    pub redirects: Vec<Redirect>,
-    pub fix_origin: bool,
-    pub allow_public_read: bool,
 }
 
 /// What the target should hold after the run.
@@ -152,12 +140,7 @@ fn routing_job(
         endpoint: aws.describe_endpoint(),
     };
     let job = setup::Job {
-        distribution: request.distribution,
-        mode: request.mode,
-        settings: request.settings,
-        redirects: request.redirects,
-        fix_origin: request.fix_origin,
-        allow_public_read: request.allow_public_read,
+        request,
         bucket,
         prefix,
         region: aws.region(),
@@ -177,7 +160,7 @@ pub async fn plan_routing(
     setup::plan(&clients, &job).await.with_context(|| {
         format!(
             "cannot read the routing of distribution {}",
-            job.distribution
+            job.request.distribution
         )
     })
 }
@@ -363,7 +346,7 @@ async fn decide<S: ObjectStore>(
             Some(setup::plan(clients, routing_job).await.with_context(|| {
                 format!(
                     "cannot set up routing on distribution {}",
-                    routing_job.distribution
+                    routing_job.request.distribution
                 )
             })?)
         }
@@ -376,7 +359,7 @@ async fn decide<S: ObjectStore>(
                 routing_plan.mode,
                 &routing_job.prefix,
                 &routing_plan.origin_path(),
-                &routing_job.settings.index_document,
+                &routing_job.request.settings.index_document,
             ),
             id: None,
             skipped: !job.invalidate,
@@ -457,14 +440,14 @@ async fn execute<S: ObjectStore>(
         let applied = if routing_plan.has_changes() {
             job.progress.note(&format!(
                 "routing: updating distribution {}",
-                routing_job.distribution
+                routing_job.request.distribution
             ));
             setup::apply(clients, routing_job, &routing_plan)
                 .await
                 .with_context(|| {
                     format!(
                         "the files are live, but setting up routing on distribution {} failed",
-                        routing_job.distribution
+                        routing_job.request.distribution
                     )
                 })?
         } else {
@@ -678,7 +661,7 @@ async fn invalidate(
     if invalidation.skipped || invalidation.paths.is_empty() {
         return Ok(invalidation);
     }
-    let distribution = &routing_job.distribution;
+    let distribution = &routing_job.request.distribution;
     let reference = cdn::caller_reference(distribution, &invalidation.paths, plan);
     let id = cdn::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
         .await

@@ -34,15 +34,21 @@ pub struct Clients {
     pub endpoint: String,
 }
 
-/// What the routing should be, from flags and manifest.
+/// What the user asked of the routing, from flags and manifest.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub struct RoutingRequest {
     pub distribution: String,
     pub mode: Option<Mode>,
     pub settings: RoutingSettings,
     pub redirects: Vec<Redirect>,
     pub fix_origin: bool,
     pub allow_public_read: bool,
+}
+
+/// A routing request for a concrete bucket.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub request: RoutingRequest,
     pub bucket: String,
     pub prefix: String,
     pub region: String,
@@ -50,7 +56,7 @@ pub struct Job {
 
 impl Job {
     pub fn function_name(&self) -> String {
-        crate::routing::function_name(&self.settings, &self.bucket)
+        crate::routing::function_name(&self.request.settings, &self.bucket)
     }
 }
 
@@ -186,13 +192,13 @@ fn new_referer_secret(dist: &Distribution, bucket: &str) -> String {
 /// Reads the distribution, the function, the website configuration and the bucket policy, and
 /// decides what must change.
 pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupError> {
-    let dist = read_distribution(clients, &job.distribution).await?;
+    let dist = read_distribution(clients, &job.request.distribution).await?;
     let analysis =
         distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
     let detected = analysis.origin_kind.mode();
-    let mode = job.mode.unwrap_or(detected);
+    let mode = job.request.mode.unwrap_or(detected);
     let mut warnings = analysis.warnings.clone();
-    if mode != detected && !job.fix_origin {
+    if mode != detected && !job.request.fix_origin {
         let (now, needed) = match mode {
             Mode::Website => (
                 "the bucket's REST endpoint, which ignores the website error document",
@@ -209,7 +215,7 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
         ).replace("Website mode", "website mode").replace("Private mode", "private mode")));
     }
 
-    let rule = Rule::new(&job.settings, &job.redirects);
+    let rule = Rule::new(&job.request.settings, &job.request.redirects);
     let name = job.function_name();
     let (code, kind) = match mode {
         Mode::Website => (
@@ -261,12 +267,12 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
         .and_then(|o| o.origin_access_control_id.as_deref())
         .is_some_and(|id| !id.is_empty());
     // --fix-origin also attaches Origin Access Control to a private-mode origin without one.
-    let origin_switch = if mode != detected || (mode == Mode::Private && job.fix_origin && !has_oac)
-    {
-        Step::Update
-    } else {
-        Step::Unchanged
-    };
+    let origin_switch =
+        if mode != detected || (mode == Mode::Private && job.request.fix_origin && !has_oac) {
+            Step::Update
+        } else {
+            Step::Unchanged
+        };
     let existing_secret = distribution::referer_secret(&dist.config, &analysis.origin_id);
     let mut referer = None;
     let mut website_config = None;
@@ -276,8 +282,8 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
     let statements = match mode {
         Mode::Website => {
             let desired = website::desired(
-                &job.settings,
-                &job.redirects,
+                &job.request.settings,
+                &job.request.redirects,
                 &job.prefix,
                 &dist.site_host(),
             );
@@ -291,9 +297,9 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
                 .as_deref()
                 .is_some_and(website::allows_public_read)
                 && !ours;
-            if theirs && !job.allow_public_read {
+            if theirs && !job.request.allow_public_read {
                 None
-            } else if !ours && !job.allow_public_read {
+            } else if !ours && !job.request.allow_public_read {
                 return Err(SetupError::Config(format!(
                     "website mode serves bucket `{}` through its website endpoint, which reads objects anonymously, \
                      and the bucket policy allows no such reads. spadeploy never opens a bucket without consent: set \
@@ -320,7 +326,7 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
             }
         }
         Mode::Private => {
-            if !has_oac && !job.fix_origin {
+            if !has_oac && !job.request.fix_origin {
                 warnings.push(format!(
                     "the SPA origin `{}` has no Origin Access Control, so CloudFront's requests are unsigned and a \
                      private bucket answers 403: pass --fix-origin to attach one",
