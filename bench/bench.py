@@ -179,6 +179,10 @@ class CountingProxy:
                     name, value = h.split(":", 1)
                     headers.append((name.strip(), value.strip()))
                 lower = {k.lower(): v for k, v in headers}
+                if lower.get("expect", "").lower() == "100-continue":
+                    # Answer for the server, or the client waits a second before each body.
+                    client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    headers = [(k, v) for k, v in headers if k.lower() != "expect"]
                 if "chunked" in lower.get("transfer-encoding", ""):
                     body = b""
                     while True:
