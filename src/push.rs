@@ -16,7 +16,8 @@ use crate::lock;
 use crate::manifest::TargetSettings;
 use crate::plan::{self, Known, Plan, PlanOptions};
 use crate::release::{
-    is_state_key, release_ids, release_key, Record, BLOBS_PREFIX, LIVE_RECORD, PROGRESS_RECORD,
+    is_state_key, release_ids, release_key, Record, BLOBS_PREFIX, LIVE_RECORD, LOCK_KEY,
+    PROGRESS_RECORD,
 };
 use crate::report::{InvalidationReport, Progress, PushReport};
 use crate::scan::{self, ScanOptions};
@@ -198,9 +199,32 @@ struct Decision {
     report: PushReport,
     /// The commit recorded in the new release.
     source: Option<String>,
+    /// The live release the decision was made against.
+    live_id: Option<String>,
+    /// No deploy was running or had been interrupted when the target was read (no lock, no
+    /// progress record in the listing).
+    quiet: bool,
 }
 
 impl Decision {
+    /// Still valid under the lock? Only a deploy can change the target under spadeploy, and it
+    /// moves the live pointer when it finishes; so when none was running at the read, the lock was
+    /// taken cleanly and the pointer has not moved, the plan stands and need not be made again.
+    async fn still_valid<S: ObjectStore>(
+        &self,
+        store: &S,
+        held: &lock::Held,
+        progress: &Progress,
+    ) -> bool {
+        if !self.quiet || held.broke.is_some() {
+            return false;
+        }
+        match store.read_state(LIVE_RECORD).await {
+            Ok(bytes) => parse_record(LIVE_RECORD, bytes, progress).map(|r| r.id) == self.live_id,
+            Err(_) => false,
+        }
+    }
+
     fn has_changes(&self) -> bool {
         self.plan.has_changes() || self.routing.as_ref().is_some_and(|r| r.has_changes())
     }
@@ -243,6 +267,10 @@ async fn sync<S: ObjectStore>(
         ));
     }
     let locked = async {
+        if decision.still_valid(store, &held, &job.progress).await {
+            mass_delete_guard(&decision.plan, &job, true)?;
+            return execute(store, &job, decision, &cdn).await;
+        }
         let view = match rollback_to {
             None => reread(store, &job, decision.plan_local()).await?,
             Some(id) => restore_and_read(store, &job, id).await?,
@@ -368,16 +396,9 @@ async fn decide<S: ObjectStore>(
         _ => None,
     };
     report.url = routing_url(cdn, &routing);
-    if let Some((deletes, live)) = plan.mass_delete() {
-        let warning = format!(
-            "this run deletes {deletes} of the {live} live files: is DIR the right build? \
-             Pass --allow-mass-delete if this is intended"
-        );
-        if enforce_guards && !job.allow_mass_delete {
-            bail!("{warning}; nothing was changed");
-        }
-        report.warnings.push(warning);
-    }
+    report
+        .warnings
+        .extend(mass_delete_guard(&plan, job, enforce_guards)?);
     if !plan.drift.is_empty() {
         report.warnings.push(format!(
             "{} object(s) changed or deleted outside spadeploy since the last push ({}); this push repairs them",
@@ -385,14 +406,36 @@ async fn decide<S: ObjectStore>(
             plan.drift.iter().take(5).map(|d| d.key.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
+    let quiet = !view
+        .remote
+        .iter()
+        .any(|r| r.key == LOCK_KEY || r.key == PROGRESS_RECORD);
     Ok(Decision {
         plan,
         routing,
         invalidation,
         report,
         source,
+        live_id: view.live.as_ref().map(|l| l.id.clone()),
+        quiet,
         local: view.local,
     })
+}
+
+/// Refuses (when `enforce`) a run that deletes more than half of the live files; the warning
+/// otherwise.
+fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option<String>> {
+    let Some((deletes, live)) = plan.mass_delete() else {
+        return Ok(None);
+    };
+    let warning = format!(
+        "this run deletes {deletes} of the {live} live files: is DIR the right build? \
+         Pass --allow-mass-delete if this is intended"
+    );
+    if enforce && !job.allow_mass_delete {
+        bail!("{warning}; nothing was changed");
+    }
+    Ok(Some(warning))
 }
 
 /// `https://<site host>/` when the push has a distribution.
