@@ -61,6 +61,18 @@ async fn site(bucket: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// Every file of `expected` (key → sha256) is served by the bucket with that content.
+async fn assert_serves(bucket: &str, expected: &BTreeMap<String, String>, what: &str) {
+    let live = site(bucket).await;
+    for (key, sha) in expected {
+        assert_eq!(
+            live.get(key),
+            Some(sha),
+            "{key}: the bucket should serve {what}"
+        );
+    }
+}
+
 fn push(dir: &Path, bucket: &str, endpoint: &str, extra: &[&str]) -> Run {
     let to = format!("s3://{bucket}");
     let mut args = vec![
@@ -194,14 +206,7 @@ async fn rollback_restores_an_earlier_release_byte_for_byte() {
         report["bytes_uploaded"], 0,
         "restored from copies in the target, without the build"
     );
-    let live = site(&bucket).await;
-    for (key, sha) in tree(&v1) {
-        assert_eq!(
-            live.get(&key),
-            Some(&sha),
-            "{key} is byte-identical to release 1"
-        );
-    }
+    assert_serves(&bucket, &tree(&v1), "release 1, byte for byte").await;
     let index = get(&s3(), &bucket, "index.html").await;
     assert_eq!(index.cache_control, "no-cache", "headers are restored too");
 }
@@ -318,20 +323,8 @@ async fn an_error_storm_leaves_the_old_release_serving_and_a_rerun_finishes() {
     proxy.inject(Fault::server_error("PUT", &v2_assets[1], 500));
     let failed = push(&dir, &bucket, &proxy.url, &[]);
     failed.assert_fails_with(1, "still serves the previous version");
-    let live = site(&bucket).await;
-    assert_eq!(
-        live["index.html"], v1["index.html"],
-        "the old index still serves"
-    );
-    for (key, sha) in &v1 {
-        if key != "favicon.ico" {
-            assert_eq!(
-                live.get(key),
-                Some(sha),
-                "{key} of the live release is intact"
-            );
-        }
-    }
+    // Mutable files (index.html, favicon) are replaced only after every new asset landed.
+    assert_serves(&bucket, &v1, "the previous release, intact").await;
     assert!(
         !exists(&bucket, ".spadeploy/lock.json").await,
         "the lock is released after a failure"
@@ -351,14 +344,7 @@ async fn an_error_storm_leaves_the_old_release_serving_and_a_rerun_finishes() {
         !sent.contains(&v2_assets[0]),
         "what landed before is not sent again: {sent:?}"
     );
-    let now = site(&bucket).await;
-    for (key, sha) in tree(&dir) {
-        assert_eq!(
-            now.get(&key),
-            Some(&sha),
-            "{key} of the new release is live"
-        );
-    }
+    assert_serves(&bucket, &tree(&dir), "the new release").await;
 }
 
 #[tokio::test]
@@ -410,18 +396,7 @@ async fn a_killed_push_leaves_the_old_release_and_the_next_one_breaks_the_lock()
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let live = site(&bucket).await;
-    assert_eq!(
-        live["index.html"], v1["index.html"],
-        "the killed push never replaced the index"
-    );
-    for (key, sha) in &v1 {
-        assert_eq!(
-            live.get(key),
-            Some(sha),
-            "{key} of the live release is intact"
-        );
-    }
+    assert_serves(&bucket, &v1, "the previous release, intact").await;
     proxy.clear_faults();
     let blocked = push(&dir, &bucket, &proxy.url, &[]);
     blocked.assert_fails_with(1, "pass --break-lock if it is dead");
@@ -443,14 +418,7 @@ async fn a_killed_push_leaves_the_old_release_and_the_next_one_breaks_the_lock()
         "{}",
         rerun.stderr
     );
-    let now = site(&bucket).await;
-    for (key, sha) in tree(&dir) {
-        assert_eq!(
-            now.get(&key),
-            Some(&sha),
-            "{key} of the new release is live"
-        );
-    }
+    assert_serves(&bucket, &tree(&dir), "the new release").await;
 }
 
 #[tokio::test]
