@@ -48,10 +48,6 @@ impl ApplyError {
             consequence,
         }
     }
-
-    pub fn store_error(&self) -> &StoreError {
-        &self.source
-    }
 }
 
 /// Applies `plan`; `on_done` is called after each change lands. `source` is the commit deployed.

@@ -55,8 +55,13 @@ impl ApiError {
         }
     }
 
-    pub fn status_is(&self, status: u16) -> bool {
-        matches!(self, ApiError::Service { detail, .. } if detail.starts_with(&format!("HTTP {status}")))
+    /// `Ok(None)` when AWS answered `code`, its way of saying the thing is absent.
+    pub fn absent_if<T>(self, code: &str) -> Result<Option<T>, ApiError> {
+        if self.code() == Some(code) {
+            Ok(None)
+        } else {
+            Err(self)
+        }
     }
 }
 

@@ -668,7 +668,7 @@ async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
         // The first stdout line is the address, so scripts can read it; a closed stdout must
         // not stop the server.
         let mut banner = format!(
-            "serving {} at http://{addr} ({mode:?} mode)\n",
+            "serving {} at http://{addr} ({mode} mode)\n",
             root.display()
         );
         for api in &apis {

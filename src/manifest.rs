@@ -118,7 +118,6 @@ pub struct Rule {
 /// glob without `/` matches a file name in any directory (as in .gitignore).
 #[derive(Debug, Clone)]
 pub struct Glob {
-    pattern: String,
     matcher: globset::GlobMatcher,
 }
 
@@ -138,18 +137,11 @@ impl Glob {
             .build()
             .map_err(|err| format!("invalid glob `{pattern}`: {}", err.kind()))?
             .compile_matcher();
-        Ok(Glob {
-            pattern: pattern.to_string(),
-            matcher,
-        })
+        Ok(Glob { matcher })
     }
 
     pub fn is_match(&self, key: &str) -> bool {
         self.matcher.is_match(key)
-    }
-
-    pub fn pattern(&self) -> &str {
-        &self.pattern
     }
 }
 

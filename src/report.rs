@@ -381,7 +381,7 @@ fn write_routing(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> 
         f,
         "routing: distribution {} in {} mode (SPA origin: {})",
         r.distribution,
-        name_of(r.mode),
+        r.mode,
         name_of(r.origin)
     )?;
     writeln!(

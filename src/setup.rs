@@ -210,9 +210,9 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
             ),
         };
         return Err(SetupError::Config(format!(
-            "the SPA origin `{}` of distribution {} is {now}; {mode:?} mode needs {needed}: pass --fix-origin to switch it, or set [routing] mode to match the origin",
+            "the SPA origin `{}` of distribution {} is {now}; {mode} mode needs {needed}: pass --fix-origin to switch it, or set [routing] mode to match the origin",
             analysis.origin_id, dist.id
-        ).replace("Website mode", "website mode").replace("Private mode", "private mode")));
+        )));
     }
 
     let rule = Rule::new(&job.request.settings, &job.request.redirects);
@@ -393,18 +393,8 @@ async fn read_website(
 ) -> Result<Option<website::Website>, ApiError> {
     match clients.s3.get_bucket_website().bucket(bucket).send().await {
         Ok(out) => Ok(Some(website::observed(&out))),
-        Err(err) => {
-            let err = api_error(
-                err,
-                "s3:GetBucketWebsite",
-                format!("arn:aws:s3:::{bucket}"),
-                &clients.endpoint,
-            );
-            match err.code() {
-                Some("NoSuchWebsiteConfiguration") => Ok(None),
-                _ => Err(err),
-            }
-        }
+        Err(err) => bucket_error(clients, err, "s3:GetBucketWebsite", bucket)
+            .absent_if("NoSuchWebsiteConfiguration"),
     }
 }
 
@@ -412,45 +402,44 @@ async fn read_policy(clients: &Clients, bucket: &str) -> Result<Option<String>, 
     match clients.s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(out) => Ok(out.policy().map(str::to_string)),
         Err(err) => {
-            let err = api_error(
-                err,
-                "s3:GetBucketPolicy",
-                format!("arn:aws:s3:::{bucket}"),
-                &clients.endpoint,
-            );
-            match err.code() {
-                Some("NoSuchBucketPolicy") => Ok(None),
-                _ => Err(err),
-            }
+            bucket_error(clients, err, "s3:GetBucketPolicy", bucket).absent_if("NoSuchBucketPolicy")
         }
     }
 }
 
 /// True when the bucket's Block Public Access settings would reject a public policy.
 async fn public_access_blocks_policies(clients: &Clients, bucket: &str) -> Result<bool, ApiError> {
-    match clients
+    let config = match clients
         .s3
         .get_public_access_block()
         .bucket(bucket)
         .send()
         .await
     {
-        Ok(out) => Ok(out.public_access_block_configuration().is_some_and(|c| {
-            c.block_public_policy() == Some(true) || c.restrict_public_buckets() == Some(true)
-        })),
-        Err(err) => {
-            let err = api_error(
-                err,
-                "s3:GetBucketPublicAccessBlock",
-                format!("arn:aws:s3:::{bucket}"),
-                &clients.endpoint,
-            );
-            match err.code() {
-                Some("NoSuchPublicAccessBlockConfiguration") => Ok(false),
-                _ => Err(err),
-            }
-        }
-    }
+        Ok(out) => out.public_access_block_configuration().cloned(),
+        Err(err) => bucket_error(clients, err, "s3:GetBucketPublicAccessBlock", bucket)
+            .absent_if("NoSuchPublicAccessBlockConfiguration")?,
+    };
+    Ok(config.is_some_and(|c| {
+        c.block_public_policy() == Some(true) || c.restrict_public_buckets() == Some(true)
+    }))
+}
+
+fn bucket_error<E>(
+    clients: &Clients,
+    err: aws_sdk_s3::error::SdkError<E>,
+    action: &'static str,
+    bucket: &str,
+) -> ApiError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    api_error(
+        err,
+        action,
+        format!("arn:aws:s3:::{bucket}"),
+        &clients.endpoint,
+    )
 }
 
 /// Applies `plan`: function, bucket configuration, then one distribution update (only when the
