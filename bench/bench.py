@@ -7,7 +7,7 @@ spadeploy's cost at 500 / 5,000 / 50,000 small files.
 
 Run it through bench/run, which installs the tools first. Standard library only.
 Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
-the file-count scaling runs.
+the file-count scaling runs, BENCH_SERVER=garage (default) | s3s-fs | moto.
 """
 
 import hashlib
@@ -31,10 +31,13 @@ AWS = ROOT / ".venv" / "bench" / "bin" / "aws"
 SPADEPLOY = ROOT / "target" / "release" / "spadeploy"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZES = os.environ.get("BENCH_SIZES", "small large").split()
+# Garage wants its own key format; s3s-fs and moto take any.
+KEY_ID = "GK000000000000000000000001"
+SECRET = "0123456789abcdef" * 4
 ENV = {
     **os.environ,
-    "AWS_ACCESS_KEY_ID": "test",
-    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_ACCESS_KEY_ID": KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET,
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_CONFIG_FILE": "/dev/null",
@@ -119,13 +122,17 @@ def wait_for(port: int, seconds: float = 60) -> None:
     raise SystemExit(f"bench: nothing answered on 127.0.0.1:{port}")
 
 
-def start_server(data_dir: Path):
-    """s3s-fs (a Rust S3 server over the file system) when installed, else moto."""
+def start_server(work: Path):
+    """The server BENCH_SERVER names (default garage; bench/run installs it), else moto."""
     port = free_port()
-    s3s = TOOLS / "s3s-fs"
-    if s3s.exists():
-        cmd = [str(s3s), "--host", "127.0.0.1", "--port", str(port), "--access-key", "test",
-               "--secret-key", "test", str(data_dir)]
+    wanted = os.environ.get("BENCH_SERVER", "garage")
+    data = work / "server"
+    data.mkdir()
+    if wanted == "garage" and (TOOLS / "garage").exists():
+        return start_garage(data, port)
+    if wanted == "s3s-fs" and (TOOLS / "s3s-fs").exists():
+        cmd = [str(TOOLS / "s3s-fs"), "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY_ID,
+               "--secret-key", SECRET, str(data)]
         name = "s3s-fs"
     else:
         moto = ROOT / ".venv" / "moto" / "bin" / "python"
@@ -134,6 +141,42 @@ def start_server(data_dir: Path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(port)
     return proc, f"http://127.0.0.1:{port}", name
+
+
+def start_garage(data: Path, port: int):
+    """A one-node Garage: metadata in LMDB (listing costs a page, not the bucket), no compression or
+    fsync (neither does s3s-fs), the bench's key allowed to create buckets."""
+    config = data / "garage.toml"
+    config.write_text(f"""metadata_dir = "{data / 'meta'}"
+data_dir = "{data / 'data'}"
+db_engine = "lmdb"
+replication_factor = 1
+compression_level = "none"
+rpc_bind_addr = "127.0.0.1:{free_port()}"
+rpc_secret = "{os.urandom(32).hex()}"
+[s3_api]
+s3_region = "us-east-1"
+api_bind_addr = "127.0.0.1:{port}"
+root_domain = ".s3.localhost"
+""")
+    garage = [str(TOOLS / "garage"), "-c", str(config)]
+    proc = subprocess.Popen([*garage, "server"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(port)
+
+    def admin(*args):
+        for _ in range(50):
+            done = subprocess.run([*garage, *args], capture_output=True, text=True)
+            if done.returncode == 0:
+                return done.stdout
+            time.sleep(0.1)  # the node answers RPC a moment after the S3 port opens
+        raise SystemExit(f"bench: garage {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+
+    node = admin("node", "id", "-q").strip().split("@")[0]
+    admin("layout", "assign", "-z", "bench", "-c", "10G", node)
+    admin("layout", "apply", "--version", "1")
+    admin("key", "import", "--yes", "-n", "bench", KEY_ID, SECRET)
+    admin("key", "allow", "--create-bucket", "bench")
+    return proc, f"http://127.0.0.1:{port}", "garage"
 
 
 class CountingProxy:
@@ -235,7 +278,7 @@ def timed(cmd, env=ENV):
 def make_bucket(endpoint: str, bucket: str) -> None:
     port = int(endpoint.rsplit(":", 1)[1])
     conn = http.client.HTTPConnection("127.0.0.1", port)
-    # s3s-fs and moto accept an unsigned path-style CreateBucket on loopback; fall back to the CLI.
+    # s3s-fs and moto accept an unsigned path-style CreateBucket on loopback; garage needs the CLI.
     conn.request("PUT", f"/{bucket}")
     if conn.getresponse().status >= 300:
         subprocess.run([str(AWS), "s3", "mb", f"s3://{bucket}", "--endpoint-url", endpoint], env=ENV, check=True,
@@ -274,9 +317,7 @@ def main() -> None:
     if not SPADEPLOY.exists():
         raise SystemExit("bench: build spadeploy first (bench/run does: cargo build --release)")
     work = Path(tempfile.mkdtemp(prefix="spadeploy-bench-"))
-    data = work / "s3"
-    data.mkdir()
-    server, endpoint, server_name = start_server(data)
+    server, endpoint, server_name = start_server(work)
     try:
         run_all(work, endpoint, server_name)
     finally:
