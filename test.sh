@@ -23,6 +23,7 @@ echo "test.sh: moto is serving at $endpoint" >&2
 export SPADEPLOY_TEST_ENDPOINT=$endpoint
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_EC2_METADATA_DISABLED=true
+export XDG_CACHE_HOME="$PWD/target/test-cache"  # the hash cache stays out of $HOME
 unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN
 
 cargo fmt --all -- --check

@@ -161,9 +161,13 @@ struct PushArgs {
     /// Keep objects that are no longer in the build
     #[arg(long)]
     no_delete: bool,
-    /// Re-send every file, even unchanged ones
+    /// Re-send every file, even unchanged ones (implies --rehash)
     #[arg(long)]
     force: bool,
+    /// Read and hash every build file; otherwise a file unchanged since an earlier run hashed it
+    /// (same inode, size, mtime and ctime) is not read again
+    #[arg(long)]
+    rehash: bool,
     /// Deploy a directory without a top-level index.html
     #[arg(long)]
     allow_missing_index: bool,
@@ -396,6 +400,7 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
         require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
         diff,
         verify_remote: args.verify_remote,
+        rehash: args.rehash || args.force,
         what: What::Push,
         dir,
     };
@@ -421,6 +426,7 @@ struct Kind {
     require_index: bool,
     diff: bool,
     verify_remote: bool,
+    rehash: bool,
     what: What,
 }
 
@@ -437,6 +443,7 @@ impl Kind {
             require_index: false,
             diff: false,
             verify_remote: false,
+            rehash: false,
             what,
         }
     }
@@ -450,6 +457,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         require_index,
         diff,
         verify_remote,
+        rehash,
         what,
     } = kind;
     let settings = args.target.or(manifest.target.clone());
@@ -492,6 +500,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         verify_remote,
         summary_md: args.summary_md,
         break_lock: args.break_lock,
+        rehash,
         dir,
         target,
     };

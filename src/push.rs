@@ -11,6 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::apply::apply;
 use crate::aws::Aws;
 use crate::cdn;
+use crate::hash_cache::HashCache;
 use crate::headers::HeaderRules;
 use crate::lock;
 use crate::manifest::TargetSettings;
@@ -25,9 +26,9 @@ use crate::setup::{self, Clients, RoutingRequest};
 use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
 use crate::target::Target;
 
-/// Recorded keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the
-/// rest leaves room for keys spadeploy did not record (its state, objects added outside it), so
-/// each range usually takes one request.
+/// Build keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the rest
+/// leaves room for keys the build does not have (spadeploy's state, files kept for open sessions,
+/// objects added outside it), so each range usually takes one request.
 const LIST_RANGE: usize = 900;
 
 /// How long `--wait` waits for an invalidation before giving up (it goes on in CloudFront).
@@ -59,6 +60,8 @@ pub struct PushJob {
     /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
     pub command: &'static str,
     pub break_lock: bool,
+    /// Hash every build file, ignoring what the hash cache remembers.
+    pub rehash: bool,
 }
 
 /// What the target should hold after the run.
@@ -183,6 +186,8 @@ fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
 /// The target as read, and the files it should hold.
 struct View {
     local: Vec<scan::LocalFile>,
+    /// Build files read and hashed (the others were known unchanged); None when nothing was.
+    files_read: Option<usize>,
     remote: Vec<RemoteObject>,
     live: Option<Record>,
     /// Progress of an interrupted push, or the release a rollback restores.
@@ -272,7 +277,14 @@ async fn sync<S: ObjectStore>(
             return execute(store, &job, decision, &cdn).await;
         }
         let view = match rollback_to {
-            None => reread(store, &job, decision.plan_local()).await?,
+            None => {
+                let local = decision.plan_local();
+                let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
+                View {
+                    files_read: decision.report.files_hashed,
+                    ..reread(store, &job, local, &bounds).await?
+                }
+            }
             Some(id) => restore_and_read(store, &job, id).await?,
         };
         let decision = decide(store, &job, view, &cdn, true).await?;
@@ -362,6 +374,7 @@ async fn decide<S: ObjectStore>(
     let plan = plan::plan(&view.local, &view.remote, known, &job.plan);
     let mut report = PushReport::new(job.target.to_string(), &plan, view.local.len(), job.dry_run);
     report.restored = view.restored.as_ref().map(|r| r.id.clone());
+    report.files_hashed = view.files_read;
     report.drift = plan.drift.clone();
     report.show_drift = job.verify_remote;
     let source = match &view.restored {
@@ -513,49 +526,57 @@ async fn scan_and_read<S: ObjectStore>(
 ) -> Result<View> {
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
+    let bounds = list_bounds(found.iter().map(|f| f.key.as_str()));
     let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
     let rules = job.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
+    let (dir, trust_cache) = (job.dir.clone(), !job.rehash);
     let hashed = tokio::task::spawn_blocking(move || {
-        scan::hash(found, &rules, &|bytes| hashing_in_task.inc(bytes))
+        let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
+        scan::hash(found, &rules, cache, &|bytes| hashing_in_task.inc(bytes))
     });
-    let (local, view) = tokio::join!(hashed, reread(store, job, Vec::new()));
+    let (hashed, view) = tokio::join!(hashed, reread(store, job, Vec::new(), &bounds));
     hashing.finish();
-    let local = local.context("hashing was interrupted")??;
-    Ok(View { local, ..view? })
+    let hashed = hashed.context("hashing was interrupted")??;
+    Ok(View {
+        local: hashed.files,
+        files_read: Some(hashed.read),
+        ..view?
+    })
 }
 
-/// Lists the target and reads the live release and an interrupted push's progress.
+/// Every LIST_RANGE-th of the build's keys in S3's order: the listing's ranges. The target
+/// mostly holds the build's keys, so they split it about evenly without waiting for any record.
+fn list_bounds<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut keys: Vec<&str> = keys.collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .step_by(LIST_RANGE)
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Lists the target (in the ranges `bounds` split it into) while reading the live release, then
+/// reads an interrupted push's progress if the listing shows one.
 async fn reread<S: ObjectStore>(
     store: &S,
     job: &PushJob,
     local: Vec<scan::LocalFile>,
+    bounds: &[String],
 ) -> Result<View> {
     let read = |e| {
         anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
     };
-    // The live record first: its keys split the listing into ranges fetched concurrently.
-    let live = parse_record(
-        LIVE_RECORD,
-        store.read_state(LIVE_RECORD).await.map_err(read)?,
-        &job.progress,
-    );
-    let bounds: Vec<String> = live
-        .iter()
-        .flat_map(|l| l.objects.keys())
-        .step_by(LIST_RANGE)
-        .skip(1)
-        .cloned()
-        .collect();
-    let remote = store
-        .list_split(&bounds)
-        .await
-        .with_context(|| format!("cannot list {}", job.target))?;
+    let (live, remote) = tokio::join!(store.read_state(LIVE_RECORD), store.list_split(bounds));
+    let live = parse_record(LIVE_RECORD, live.map_err(read)?, &job.progress);
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
     let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress)
         .await
         .map_err(read)?;
     Ok(View {
         local,
+        files_read: None,
         remote,
         live,
         trusted: progress,
@@ -618,6 +639,7 @@ async fn restore_and_read<S: ObjectStore>(
     let restored = (!matches!(which_kind, Release::Live)).then(|| release.clone());
     Ok(View {
         local,
+        files_read: None,
         remote,
         live,
         trusted: Some(release),

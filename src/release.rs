@@ -144,7 +144,9 @@ impl Record {
 
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings, numbers and maps always serializes.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+        // Compact: read on every push (5,000 files: 1.5 MB pretty, 1.3 MB compact); `jq .`
+        // pretties it for a human.
+        serde_json::to_vec(self).unwrap_or_default()
     }
 }
 
@@ -220,7 +222,7 @@ mod tests {
         assert_eq!(back, record);
         assert!(String::from_utf8(record.to_json())
             .unwrap()
-            .contains("\"cache_control\": \"no-cache\""));
+            .contains(r#""cache_control":"no-cache""#));
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub struct PushReport {
     pub kept: Vec<Kept>,
     pub unchanged: usize,
     pub files: usize,
+    /// Build files read and hashed by this run; the others were unchanged since an earlier run
+    /// hashed them (the hash cache). Null when no build was scanned (rollback, prune).
+    pub files_hashed: Option<usize>,
     /// Bytes this push sent (0 in a dry-run).
     pub bytes_uploaded: u64,
     /// Bytes the plan sends.
@@ -93,6 +96,7 @@ impl PushReport {
             kept: plan.kept.clone(),
             unchanged: plan.unchanged,
             files,
+            files_hashed: None,
             bytes_uploaded: 0,
             bytes_planned: plan.transfer_bytes(),
             duration_ms: 0,
@@ -312,12 +316,11 @@ impl fmt::Display for PushReport {
             human_bytes(bytes),
             if self.dry_run { "to send" } else { "sent" }
         )?;
-        writeln!(
-            f,
-            " ({} files scanned, {:.1} s)",
-            self.files,
-            self.duration_ms as f64 / 1000.0
-        )?;
+        write!(f, " ({} files scanned", self.files)?;
+        if let Some(hashed) = self.files_hashed {
+            write!(f, ", {hashed} hashed")?;
+        }
+        writeln!(f, ", {:.1} s)", self.duration_ms as f64 / 1000.0)?;
         if let Some(release) = &self.release {
             writeln!(f, "release {release} is live")?;
         }

@@ -8,6 +8,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
+use crate::hash_cache::{HashCache, Stamp};
 use crate::headers::{HeaderRules, ObjectHeaders};
 use crate::manifest::Glob;
 use crate::release::STATE_PREFIX;
@@ -46,6 +47,15 @@ pub struct Found {
     pub key: String,
     pub path: PathBuf,
     pub size: u64,
+    pub stamp: Option<Stamp>,
+}
+
+/// The build, hashed.
+pub struct Hashed {
+    /// Sorted by key.
+    pub files: Vec<LocalFile>,
+    /// How many were read (the rest were unchanged since a previous run hashed them).
+    pub read: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,35 +91,58 @@ pub fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> 
     Ok(found)
 }
 
-/// Hashes the files on all cores and resolves their headers; `on_hashed(bytes)` is called from
-/// worker threads as each file is done. The result is sorted by key.
+/// Hashes the files on all cores (those the cache knows unchanged are not read again) and
+/// resolves their headers; `on_hashed(bytes)` is called from worker threads as each file is done.
+/// The cache then remembers this build.
 pub fn hash(
     found: Vec<Found>,
     rules: &HeaderRules,
+    cache: HashCache,
     on_hashed: &(dyn Fn(u64) + Sync),
-) -> Result<Vec<LocalFile>, ScanError> {
-    let mut files = found
+) -> Result<Hashed, ScanError> {
+    let mut hashed = found
         .into_par_iter()
         // One read buffer per worker task, not per file: zeroing 256 KiB for each of thousands
         // of small files cost more than reading them.
-        .map_init(read_buffer, |buffer, Found { key, path, size }| {
-            let sha256 = sha256_file(&path, buffer).map_err(|source| ScanError::Unreadable {
-                path: path.clone(),
-                source,
-            })?;
+        .map_init(read_buffer, |buffer, found| {
+            let Found {
+                key,
+                path,
+                size,
+                stamp,
+            } = found;
+            let remembered = cache.get(&key, stamp.as_ref()).map(str::to_string);
+            let was_read = remembered.is_none();
+            let sha256 = match remembered {
+                Some(sha256) => sha256,
+                None => sha256_file(&path, buffer).map_err(|source| ScanError::Unreadable {
+                    path: path.clone(),
+                    source,
+                })?,
+            };
             on_hashed(size);
             let headers = rules.resolve(&key);
-            Ok(LocalFile {
+            let file = LocalFile {
                 key,
                 source: Source::File(path),
                 size,
                 sha256,
                 headers,
-            })
+            };
+            Ok((file, stamp, was_read))
         })
         .collect::<Result<Vec<_>, ScanError>>()?;
-    files.sort_by(|a, b| a.key.cmp(&b.key));
-    Ok(files)
+    hashed.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    cache.save(
+        hashed
+            .iter()
+            .map(|(file, stamp, _)| (file.key.as_str(), *stamp, file.sha256.as_str())),
+    );
+    let read = hashed.iter().filter(|(_, _, was_read)| *was_read).count();
+    Ok(Hashed {
+        files: hashed.into_iter().map(|(file, _, _)| file).collect(),
+        read,
+    })
 }
 
 /// The files under `dir`, excludes applied, symlinks checked.
@@ -171,17 +204,15 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
         if key.starts_with(STATE_PREFIX) || exclude.iter().any(|glob| glob.is_match(&key)) {
             continue;
         }
-        let size = entry
-            .metadata()
-            .map_err(|err| ScanError::Unreadable {
-                path: path.to_path_buf(),
-                source: err.into(),
-            })?
-            .len();
+        let meta = entry.metadata().map_err(|err| ScanError::Unreadable {
+            path: path.to_path_buf(),
+            source: err.into(),
+        })?;
         found.push(Found {
             key,
             path: path.to_path_buf(),
-            size,
+            size: meta.len(),
+            stamp: Stamp::of(&meta),
         });
     }
     Ok(found)
@@ -230,7 +261,8 @@ mod tests {
     }
 
     fn run(dir: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>, ScanError> {
-        hash(walk(dir, opts)?, &HeaderRules::default(), &|_| {})
+        let uncached = HashCache::open(None, dir, false);
+        Ok(hash(walk(dir, opts)?, &HeaderRules::default(), uncached, &|_| {})?.files)
     }
 
     fn write(dir: &Path, rel: &str, body: &str) {

@@ -97,6 +97,59 @@ fn local_target_syncs_changes_and_repairs_outside_edits() {
 }
 
 #[test]
+fn files_unchanged_since_the_last_scan_are_not_read_again_but_any_change_is_seen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("build");
+    let site = tmp.path().join("site");
+    copy_dir(&demo_spa(), &build);
+    // Files changed in the last 3 seconds are never remembered (a write within the same clock
+    // tick could leave their identity as it was), so the fresh copy must settle first.
+    std::thread::sleep(std::time::Duration::from_millis(3_200));
+    let first = local_push(&build, &site, &[]);
+    first.assert_ok();
+    assert_eq!(first.json()["files_hashed"], 7, "nothing remembered yet");
+    let again = local_push(&build, &site, &[]);
+    again.assert_ok();
+    assert_eq!(again.json()["files_hashed"], 0, "all 7 remembered");
+    assert_eq!(again.json()["unchanged"], 7);
+
+    // Same size, same mtime, other bytes: only the ctime tells, and it is enough.
+    let index = build.join("index.html");
+    let mtime = std::fs::metadata(&index).unwrap().modified().unwrap();
+    let edited = String::from_utf8(std::fs::read(&index).unwrap())
+        .unwrap()
+        .replacen("<title>", "<TITLE>", 1);
+    std::fs::write(&index, &edited).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&index)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    assert_eq!(
+        std::fs::metadata(&index).unwrap().modified().unwrap(),
+        mtime
+    );
+    let edit = local_push(&build, &site, &[]);
+    edit.assert_ok();
+    assert_eq!(edit.json()["files_hashed"], 1, "{}", edit.stdout);
+    assert_eq!(edit.json()["update"][0]["key"], "index.html");
+    assert_eq!(
+        std::fs::read_to_string(site.join("index.html")).unwrap(),
+        edited
+    );
+
+    let rehash = local_push(&build, &site, &["--rehash"]);
+    rehash.assert_ok();
+    assert_eq!(
+        rehash.json()["files_hashed"],
+        7,
+        "--rehash reads every file"
+    );
+    assert_eq!(rehash.json()["unchanged"], 7);
+}
+
+#[test]
 fn human_output_lists_each_change_with_its_headers() {
     let tmp = tempfile::tempdir().unwrap();
     let run = spadeploy(

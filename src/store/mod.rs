@@ -26,7 +26,7 @@ pub trait ObjectStore: Send + Sync {
     /// Every object under the target, state included. One paginated listing, no per-object HEAD.
     fn list(&self) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
     /// The same listing, its key ranges fetched concurrently: `bounds` (sorted keys, e.g. every
-    /// thousandth key spadeploy recorded) split the key space, so the pages a sequential listing
+    /// 900th key of the build) split the key space, so the pages a sequential listing
     /// would fetch one after another arrive together. Same requests, a fraction of the wait.
     fn list_split(
         &self,

@@ -70,7 +70,12 @@ pub fn spadeploy(args: &[&str], cwd: Option<&Path>) -> Run {
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("NO_COLOR", "1");
+        .env("NO_COLOR", "1")
+        // The hash cache stays out of the user's home (one build directory, one cache file).
+        .env(
+            "XDG_CACHE_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("xdg-cache"),
+        );
     if let Some(dir) = cwd {
         command.current_dir(dir);
     }
