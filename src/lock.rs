@@ -108,6 +108,9 @@ pub struct Held {
     info: LockInfo,
     /// Whose lock was broken to take this one, if any.
     pub broke: Option<LockInfo>,
+    /// False when the store ignores conditional writes: the lock then only stops a deploy that
+    /// starts while another's lock is visible, not two that start at the same moment.
+    pub exclusive: bool,
 }
 
 fn encode(info: &LockInfo) -> Vec<u8> {
@@ -120,46 +123,46 @@ pub async fn acquire<S: ObjectStore>(
     break_lock: bool,
 ) -> Result<Held, LockError> {
     let info = LockInfo::current(command);
-    if store.create_state(LOCK_KEY, encode(&info)).await? {
-        return Ok(Held { info, broke: None });
+    // Look before writing: on a store that ignores If-None-Match, the write would silently
+    // replace a live holder's lock.
+    let holder = read_holder(store).await?;
+    if let Some(holder) = &holder {
+        if !(holder.expired() || break_lock) {
+            return Err(LockError::Held(holder.describe()));
+        }
+        store.delete(&[LOCK_KEY.to_string()]).await?;
     }
-    let holder = store
+    if !store.create_state(LOCK_KEY, encode(&info)).await? {
+        // Someone else took it between our look and our write.
+        let winner = read_holder(store).await?;
+        return Err(LockError::Held(
+            winner.map(|h| h.describe()).unwrap_or_default(),
+        ));
+    }
+    // The same conditional write again must now be refused; a store that accepts it ignores
+    // If-None-Match, and its lock cannot keep two racing deploys apart.
+    let exclusive = !store.create_state(LOCK_KEY, encode(&info)).await?;
+    Ok(Held {
+        info,
+        broke: holder,
+        exclusive,
+    })
+}
+
+/// The lock's holder; None when there is no lock (or it is unreadable, hence takeable).
+async fn read_holder<S: ObjectStore>(store: &S) -> Result<Option<LockInfo>, StoreError> {
+    Ok(store
         .read_state(LOCK_KEY)
         .await?
-        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok());
-    let takeover = match &holder {
-        // Released (or unreadable) in the meantime.
-        None => true,
-        Some(h) => h.expired() || break_lock,
-    };
-    if !takeover {
-        let holder = holder.map(|h| h.describe()).unwrap_or_default();
-        return Err(LockError::Held(holder));
-    }
-    store.delete(&[LOCK_KEY.to_string()]).await?;
-    if store.create_state(LOCK_KEY, encode(&info)).await? {
-        return Ok(Held {
-            info,
-            broke: holder,
-        });
-    }
-    // Someone else took it between the delete and our write.
-    let winner = store
-        .read_state(LOCK_KEY)
-        .await?
-        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok())
-        .map(|h| h.describe())
-        .unwrap_or_default();
-    Err(LockError::Held(winner))
+        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok()))
 }
 
 /// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder).
 pub async fn release<S: ObjectStore>(store: &S, held: Held) -> Result<(), StoreError> {
-    let current = store
-        .read_state(LOCK_KEY)
+    if read_holder(store)
         .await?
-        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok());
-    if current.is_some_and(|c| c.id == held.info.id) {
+        .is_some_and(|c| c.id == held.info.id)
+    {
         store.delete(&[LOCK_KEY.to_string()]).await?;
     }
     Ok(())
@@ -175,6 +178,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
         let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        assert!(first.exclusive, "a local directory honours create-new");
         let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
         assert!(err.to_string().contains("spadeploy push"), "{err}");
         assert!(err.to_string().contains("--break-lock"), "{err}");

@@ -297,12 +297,21 @@ async fn sync<S: ObjectStore>(
              still serves the previous release; re-run to finish"
         )),
     };
+    let exclusive = held.exclusive;
     if let Err(err) = lock::release(store, held).await {
         job.progress.note(&format!(
             "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
         ));
     }
-    finish(&job, result?, started)?;
+    let mut report = result?;
+    if !exclusive {
+        report.warnings.push(format!(
+            "{} ignores conditional writes (If-None-Match), so the deploy lock cannot stop two \
+             deploys that start at the same moment: run one deploy at a time (e.g. a CI concurrency group)",
+            job.target
+        ));
+    }
+    finish(&job, report, started)?;
     Ok(false)
 }
 

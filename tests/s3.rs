@@ -237,7 +237,15 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
         .unwrap()
         .contains("cache-control: public, max-age=300 → public, max-age=86400"));
 
-    let all: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    let attempts: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    assert!(
+        attempts
+            .iter()
+            .any(|r| r.status == 412 && r.path.ends_with("/.spadeploy/lock.json")),
+        "the lock is written again to check that the store refuses it: {attempts:?}"
+    );
+    // The writes that took effect.
+    let all: Vec<_> = attempts.into_iter().filter(|r| r.status < 300).collect();
     assert!(
         all[0].path.ends_with("/.spadeploy/lock.json"),
         "the lock comes first: {all:?}"

@@ -277,6 +277,55 @@ async fn two_concurrent_pushes_one_wins_the_other_is_refused_with_the_holders_na
 }
 
 #[tokio::test]
+async fn on_a_store_that_ignores_conditional_writes_the_lock_says_so_and_still_sees_a_holder() {
+    let bucket = unique_bucket("nocond");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("build");
+    let proxy = Proxy::start(&moto());
+    const WARNING: &str = "ignores conditional writes (If-None-Match)";
+    build(&dir, 1);
+    let honoured = push(&dir, &bucket, &proxy.url, &[]);
+    honoured.assert_ok();
+    let warnings = honoured.json()["warnings"].to_string();
+    assert!(!warnings.contains(WARNING), "moto honours it: {warnings}");
+
+    proxy.inject(Fault::new(
+        "PUT",
+        "/.spadeploy/lock.json",
+        FaultAction::StripHeader("if-none-match"),
+    ));
+    build(&dir, 2);
+    let ignored = push(&dir, &bucket, &proxy.url, &[]);
+    ignored.assert_ok();
+    let warnings = ignored.json()["warnings"].to_string();
+    assert!(
+        warnings.contains(WARNING) && warnings.contains("one deploy at a time"),
+        "{warnings}"
+    );
+    let release_2 = tree(&dir);
+
+    // A lock that is visible before the write is still respected.
+    let holder = serde_json::json!({
+        "id": "other", "owner": "other-deployer", "host": "ci-7", "pid": 7,
+        "command": "spadeploy push", "started_at": "2026-11-25T10:00:00Z",
+        "expires_at": 4_000_000_000u64, "run_url": null
+    });
+    s3().put_object()
+        .bucket(&bucket)
+        .key(".spadeploy/lock.json")
+        .body(holder.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    build(&dir, 3);
+    push(&dir, &bucket, &proxy.url, &[])
+        .assert_fails_with(1, "another deploy holds the lock")
+        .assert_fails_with(1, "other-deployer");
+    assert_serves(&bucket, &release_2, "release 2").await;
+}
+
+#[tokio::test]
 async fn retried_errors_and_dropped_connections_still_converge() {
     let bucket = unique_bucket("flaky");
     create_bucket(&s3(), &bucket).await;

@@ -36,6 +36,8 @@ pub enum FaultAction {
     Stall(std::time::Duration),
     /// Close the connection without an answer.
     Drop,
+    /// Forward without this header (a store that ignores it).
+    StripHeader(&'static str),
 }
 
 /// Acts on requests matching `method` (`*`: any) and a path ending with `path_suffix`.
@@ -274,13 +276,18 @@ fn relay(
             return client.shutdown(Shutdown::Both);
         }
         Some(FaultAction::Stall(duration)) => thread::sleep(duration),
-        None => {}
+        Some(FaultAction::StripHeader(_)) | None => {}
     }
+    let stripped = match &fault {
+        Some(FaultAction::StripHeader(name)) => Some(*name),
+        _ => None,
+    };
     let mut up = TcpStream::connect(upstream)?;
     let mut forwarded = String::new();
     for line in &head[..head.len() - 1] {
         let name = line.split(':').next().unwrap_or("").trim();
-        if !name.eq_ignore_ascii_case("connection") {
+        let dropped = stripped.is_some_and(|s| name.eq_ignore_ascii_case(s));
+        if !name.eq_ignore_ascii_case("connection") && !dropped {
             forwarded.push_str(line);
         }
     }
