@@ -390,10 +390,11 @@ pub fn plan(
     result
         .changes
         .sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+    // With no writes, the record after this run is exactly the carried entries.
     result.same_release = result.writes().next().is_none()
         && known
             .live
-            .is_some_and(|live| live.objects == result.record_after(&HashMap::new()).objects);
+            .is_some_and(|live| live.objects == result.carried);
     result
 }
 
