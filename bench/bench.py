@@ -371,7 +371,7 @@ def run_all(work: Path, endpoint: str, server_name: str) -> None:
                 c = counts[scenario]
                 split = "/".join(str(c.get(m, 0)) for m in ("GET", "PUT", "POST", "DELETE", "HEAD"))
                 writes = sum(c.get(m, 0) for m in ("PUT", "POST", "DELETE"))
-                print(f"{name:<13} {scenario:<14} {wall:>9.2f} {wall / aws[scenario]:>7.2f} {split:>38} {writes:>7}"
+                print(f"{name:<13} {scenario:<14} {wall:>9.3f} {wall / aws[scenario]:>7.3f} {split:>38} {writes:>7}"
                       f" {rss:>12.0f}")
         if size == "large":
             hashing(base)
