@@ -13,6 +13,10 @@ use crate::store::{ObjectStore, StoreError};
 /// A lock older than this is considered abandoned.
 pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
 
+/// How often a running deploy pushes its lock's expiry forward, so a long push never looks
+/// abandoned.
+pub const LOCK_RENEWAL: Duration = Duration::from_secs(10 * 60);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
     /// Unique per acquisition, so a holder only ever releases its own lock.
@@ -63,10 +67,7 @@ impl LockInfo {
     }
 
     fn expired(&self) -> bool {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        now >= self.expires_at
+        now_secs() >= self.expires_at
     }
 
     /// "alice on ci-runner-3 (pid 42, spadeploy push) since …, expires …; run: URL"
@@ -98,6 +99,8 @@ fn hostname() -> String {
 pub enum LockError {
     #[error("another deploy holds the lock on this target: {0}. Wait for it to finish, or pass --break-lock if it is dead")]
     Held(String),
+    #[error("the deploy lock was taken over while this deploy ran (now held by {0}), so it stopped part-way, as if interrupted: check which deploy should win, then re-run that one")]
+    Lost(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -149,6 +152,40 @@ pub async fn acquire<S: ObjectStore>(
     })
 }
 
+/// Renews a held lock every `every` for as long as the deploy runs (it runs until dropped).
+/// Returns only when the lock is no longer ours (broken with --break-lock, or expired and taken),
+/// so the caller stops before it interleaves with the new holder.
+pub async fn keep_fresh<S: ObjectStore>(store: &S, held: &Held, every: Duration) -> LockError {
+    loop {
+        tokio::time::sleep(every).await;
+        let current = match read_holder(store).await {
+            Ok(current) => current,
+            // A failed read is retried at the next renewal; the lock has TTL to spare.
+            Err(_) => continue,
+        };
+        match current {
+            Some(current) if current.id == held.info.id => {
+                let renewed = LockInfo {
+                    expires_at: now_secs() + LOCK_TTL.as_secs(),
+                    ..current
+                };
+                let _ = store.write_state(LOCK_KEY, encode(&renewed)).await;
+            }
+            other => {
+                return LockError::Lost(
+                    other.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()),
+                )
+            }
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 /// The lock's holder; None when there is no lock (or it is unreadable, hence takeable).
 async fn read_holder<S: ObjectStore>(store: &S) -> Result<Option<LockInfo>, StoreError> {
     Ok(store
@@ -193,6 +230,36 @@ mod tests {
         release(&store, second).await.unwrap();
         let third = acquire(&store, "x", false).await.unwrap();
         release(&store, third).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_running_deploy_renews_its_lock_and_notices_when_it_is_taken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        let expiry = || async {
+            let bytes = store.read_state(LOCK_KEY).await.unwrap().unwrap();
+            serde_json::from_slice::<LockInfo>(&bytes)
+                .unwrap()
+                .expires_at
+        };
+        let before = expiry().await;
+        let every = Duration::from_millis(100);
+        tokio::select! {
+            lost = keep_fresh(&store, &first, every) => panic!("nobody took it: {lost}"),
+            _ = tokio::time::sleep(Duration::from_millis(1_300)) => {}
+        }
+        assert!(expiry().await > before, "the expiry moved forward");
+
+        let (lost, second) = tokio::join!(keep_fresh(&store, &first, every), async {
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            acquire(&store, "spadeploy rollback", true).await.unwrap()
+        });
+        assert!(matches!(lost, LockError::Lost(_)), "{lost}");
+        assert!(lost.to_string().contains("spadeploy rollback"), "{lost}");
+        // The new holder's lock is left alone.
+        assert!(acquire(&store, "x", false).await.is_err());
+        release(&store, second).await.unwrap();
     }
 
     #[tokio::test]

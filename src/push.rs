@@ -292,6 +292,7 @@ async fn sync<S: ObjectStore>(
     };
     let result = tokio::select! {
         result = locked => result,
+        lost = lock::keep_fresh(store, &held, lock::LOCK_RENEWAL) => Err(lost.into()),
         _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!(
             "interrupted: nothing was deleted, and unless index.html had already been replaced the site \
              still serves the previous release; re-run to finish"
