@@ -255,6 +255,39 @@ fn lambda_arn(name: &str) -> String {
     format!("arn:aws:lambda:us-east-1:*:function:{name}")
 }
 
+/// Published Lambda@Edge versions a publication keeps: the new one, the one it replaces (CloudFront
+/// serves it until the update has spread) and the one before.
+const KEEP_LAMBDA_VERSIONS: u64 = 3;
+
+/// Deletes the numbered versions older than the newest KEEP_LAMBDA_VERSIONS, so versions do not pile
+/// up. Best effort: Lambda refuses to delete a version while CloudFront still holds replicas of it
+/// (for hours after it is disassociated); such a version is simply tried again at the next
+/// publication, and a failure here never fails the push.
+async fn delete_old_versions(lambda: &aws_sdk_lambda::Client, name: &str, newest: u64) {
+    let mut old = Vec::new();
+    let mut pages = lambda
+        .list_versions_by_function()
+        .function_name(name)
+        .into_paginator()
+        .send();
+    while let Some(Ok(page)) = pages.next().await {
+        old.extend(
+            page.versions()
+                .iter()
+                .filter_map(|v| v.version()?.parse::<u64>().ok())
+                .filter(|v| v + KEEP_LAMBDA_VERSIONS <= newest),
+        );
+    }
+    for version in old {
+        let _ = lambda
+            .delete_function()
+            .function_name(name)
+            .qualifier(version.to_string())
+            .send()
+            .await;
+    }
+}
+
 /// Creates or updates the Lambda@Edge function and publishes a numbered version; returns its ARN.
 pub async fn install_lambda(
     lambda: &aws_sdk_lambda::Client,
@@ -330,9 +363,13 @@ pub async fn install_lambda(
                 .send()
                 .await
                 .map_err(|e| api_error(e, "lambda:PublishVersion", lambda_arn(name), endpoint))?;
+            let version = published.version().unwrap_or_default();
+            if let Ok(newest) = version.parse() {
+                delete_old_versions(lambda, name, newest).await;
+            }
             Ok(qualified(
                 published.function_arn().unwrap_or_default(),
-                published.version().unwrap_or_default(),
+                version,
             ))
         }
     }

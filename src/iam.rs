@@ -90,7 +90,7 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
             "Action": [
                 "lambda:ListVersionsByFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
                 "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:PublishVersion",
-                "lambda:EnableReplication*"
+                "lambda:DeleteFunction", "lambda:EnableReplication*"
             ],
             "Resource": [function.clone(), format!("{function}:*")],
         }));

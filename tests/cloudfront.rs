@@ -11,7 +11,7 @@ use aws_sdk_cloudfront::types::{
     EventType, LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginProtocolPolicy,
     Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
-use support::proxy::{Fault, Proxy};
+use support::proxy::{Fault, FaultAction, Proxy};
 use support::*;
 
 const HEADERS_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:security-headers:4";
@@ -321,6 +321,83 @@ async fn website_mode_attaches_the_function_to_the_spa_behavior_only() {
         ]
     );
     assert_eq!(api_behavior(&latest), api_behavior(&before));
+}
+
+/// The numbered versions of a Lambda function.
+async fn lambda_versions(name: &str) -> Vec<String> {
+    lambda()
+        .list_versions_by_function()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .filter(|v| *v != "$LATEST")
+        .map(str::to_string)
+        .collect()
+}
+
+#[tokio::test]
+async fn old_lambda_versions_are_deleted_when_three_newer_exist_and_a_refusal_waits() {
+    let bucket = unique_bucket("versions");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    let proxy = Proxy::start(&moto());
+    let tmp = tempfile::tempdir().unwrap();
+    let name = format!("spadeploy-{bucket}");
+    let demo = demo_spa();
+    let to = format!("s3://{bucket}");
+    for n in 1..=5 {
+        // Each push changes the rule, so each publishes a version.
+        write(
+            tmp.path(),
+            "spadeploy.toml",
+            format!("[routing]\nno_fallback = [\"/v{n}/\"]\n"),
+        );
+        if n == 4 {
+            // CloudFront still holds replicas of version 1: Lambda refuses to delete it.
+            proxy.inject(
+                Fault::new(
+                    "DELETE",
+                    &format!("/functions/{name}"),
+                    FaultAction::Respond {
+                        status: 400,
+                        body: r#"{"Type":"User","message":"Lambda was unable to delete arn:aws:lambda:us-east-1:123456789012:function:x:1 because it is a replicated function."}"#.into(),
+                    },
+                )
+                .times(1),
+            );
+        }
+        let run = spadeploy(
+            &[
+                "push",
+                demo.to_str().unwrap(),
+                "--to",
+                &to,
+                "--endpoint-url",
+                &proxy.url,
+                "--distribution",
+                &id,
+                "--allow-public-read",
+                "--json",
+                "-q",
+            ],
+            Some(tmp.path()),
+        );
+        run.assert_ok();
+        let arn = run.json()["routing"]["function"]["arn"].to_string();
+        assert!(arn.ends_with(&format!(":{n}\"")), "{arn}");
+        let expected: Vec<String> = match n {
+            1..=3 => (1..=n).map(|v| v.to_string()).collect(),
+            // Version 1's deletion was refused; the push went on.
+            4 => ["1", "2", "3", "4"].map(String::from).to_vec(),
+            // The next publication tries it again.
+            _ => ["3", "4", "5"].map(String::from).to_vec(),
+        };
+        assert_eq!(lambda_versions(&name).await, expected, "after push {n}");
+    }
 }
 
 #[tokio::test]

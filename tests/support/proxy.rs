@@ -87,17 +87,15 @@ impl Fault {
     pub fn precondition_failed_once(method: &'static str, path_suffix: &str) -> Fault {
         let body = "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>PreconditionFailed</Code>\
                     <Message>The If-Match version is missing or not valid for the resource.</Message></Error></ErrorResponse>";
-        Fault {
-            times: Some(1),
-            ..Fault::new(
-                method,
-                path_suffix,
-                FaultAction::Respond {
-                    status: 412,
-                    body: body.into(),
-                },
-            )
-        }
+        Fault::new(
+            method,
+            path_suffix,
+            FaultAction::Respond {
+                status: 412,
+                body: body.into(),
+            },
+        )
+        .times(1)
     }
 
     /// S3's "slow down" (503) or an internal error (500), which clients retry.
@@ -113,6 +111,14 @@ impl Fault {
 
     pub fn every(self, every: usize) -> Fault {
         Fault { every, ..self }
+    }
+
+    /// Acts on the first `times` matching requests only.
+    pub fn times(self, times: usize) -> Fault {
+        Fault {
+            times: Some(times),
+            ..self
+        }
     }
 
     /// A transient fault: each path is hit at most once, so retries succeed.
