@@ -204,8 +204,8 @@ struct Decision {
     report: PushReport,
     /// The commit recorded in the new release.
     source: Option<String>,
-    /// The live release the decision was made against.
-    live_id: Option<String>,
+    /// The live pointer's change token in the listing the decision was made from.
+    live_token: Option<String>,
     /// No deploy was running or had been interrupted when the target was read (no lock, no
     /// progress record in the listing).
     quiet: bool,
@@ -214,20 +214,16 @@ struct Decision {
 impl Decision {
     /// Still valid under the lock? Only a deploy can change the target under spadeploy, and it
     /// moves the live pointer when it finishes; so when none was running at the read, the lock was
-    /// taken cleanly and the pointer has not moved, the plan stands and need not be made again.
-    async fn still_valid<S: ObjectStore>(
-        &self,
-        store: &S,
-        held: &lock::Held,
-        progress: &Progress,
-    ) -> bool {
+    /// taken cleanly and the pointer has not moved since the listing (its change token, read
+    /// without downloading the record), the plan stands and need not be made again.
+    async fn still_valid<S: ObjectStore>(&self, store: &S, held: &lock::Held) -> bool {
         if !self.quiet || held.broke.is_some() {
             return false;
         }
-        match store.read_state(LIVE_RECORD).await {
-            Ok(bytes) => parse_record(LIVE_RECORD, bytes, progress).map(|r| r.id) == self.live_id,
-            Err(_) => false,
-        }
+        store
+            .state_token(LIVE_RECORD)
+            .await
+            .is_ok_and(|token| token == self.live_token)
     }
 
     fn has_changes(&self) -> bool {
@@ -272,7 +268,7 @@ async fn sync<S: ObjectStore>(
         ));
     }
     let locked = async {
-        if decision.still_valid(store, &held, &job.progress).await {
+        if decision.still_valid(store, &held).await {
             mass_delete_guard(&decision.plan, &job, true)?;
             return execute(store, &job, decision, &cdn).await;
         }
@@ -439,7 +435,11 @@ async fn decide<S: ObjectStore>(
         invalidation,
         report,
         source,
-        live_id: view.live.as_ref().map(|l| l.id.clone()),
+        live_token: view
+            .remote
+            .iter()
+            .find(|r| r.key == LIVE_RECORD)
+            .map(|r| r.etag.clone()),
         quiet,
         local: view.local,
     })

@@ -89,6 +89,28 @@ fn push(dir: &Path, bucket: &str, endpoint: &str, extra: &[&str]) -> Run {
     spadeploy(&args, None)
 }
 
+/// Starts a push in the background (as `user`), its stderr captured.
+fn spawn_push(dir: &Path, bucket: &str, endpoint: &str, user: &str) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args([
+            "push",
+            dir.to_str().unwrap(),
+            "--to",
+            &format!("s3://{bucket}"),
+        ])
+        .args(["--endpoint-url", endpoint, "-q"])
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+            ("USER", user),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 async fn exists(bucket: &str, key: &str) -> bool {
     s3().head_object()
         .bucket(bucket)
@@ -226,27 +248,7 @@ async fn two_concurrent_pushes_one_wins_the_other_is_refused_with_the_holders_na
         "/index.html",
         FaultAction::Stall(Duration::from_secs(3)),
     ));
-    let to = format!("s3://{bucket}");
-    let first = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args([
-            "push",
-            a.to_str().unwrap(),
-            "--to",
-            &to,
-            "--endpoint-url",
-            &proxy.url,
-            "-q",
-        ])
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-        ])
-        .env("USER", "first-deployer")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = spawn_push(&a, &bucket, &proxy.url, "first-deployer");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !exists(&bucket, ".spadeploy/lock.json").await {
         assert!(
@@ -274,6 +276,46 @@ async fn two_concurrent_pushes_one_wins_the_other_is_refused_with_the_holders_na
         !exists(&bucket, ".spadeploy/lock.json").await,
         "the lock is released"
     );
+}
+
+#[tokio::test]
+async fn a_deploy_that_finishes_while_another_waits_for_the_lock_makes_it_plan_again() {
+    let bucket = unique_bucket("replan");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build(&a, 1);
+    push(&a, &bucket, &moto(), &[]).assert_ok();
+    // A changes only its favicon; B is a whole new release.
+    write(&a, "favicon.ico", "icon of A");
+    build(&b, 2);
+
+    // A reads the target, then waits at the lock while B deploys from start to finish.
+    let slow = Proxy::start(&moto());
+    slow.inject(
+        Fault::new(
+            "GET",
+            "/.spadeploy/lock.json",
+            FaultAction::Stall(Duration::from_secs(8)),
+        )
+        .times(1),
+    );
+    let first = spawn_push(&a, &bucket, &slow.url, "waiting-deployer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !slow.take().iter().any(|r| r.query.contains("list-type=2")) {
+        assert!(Instant::now() < deadline, "A never listed the target");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    push(&b, &bucket, &moto(), &[]).assert_ok();
+    let out = first.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A's plan (one favicon) was made before B; under the lock A sees B's release and plans
+    // again, so every file of A's build is served (B's assets stay only for open tabs).
+    assert_serves(&bucket, &tree(&a), "A's build, index.html included").await;
 }
 
 #[tokio::test]
@@ -415,25 +457,7 @@ async fn a_killed_push_leaves_the_old_release_and_the_next_one_breaks_the_lock()
     ));
     proxy.take();
     let to = format!("s3://{bucket}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args([
-            "push",
-            dir.to_str().unwrap(),
-            "--to",
-            &to,
-            "--endpoint-url",
-            &proxy.url,
-            "-q",
-        ])
-        .envs([
-            ("AWS_ACCESS_KEY_ID", "test"),
-            ("AWS_SECRET_ACCESS_KEY", "test"),
-            ("AWS_REGION", "us-east-1"),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_push(&dir, &bucket, &proxy.url, "killed-deployer");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !proxy.take().iter().any(|r| r.path.ends_with(&v2_assets[0])) {
         assert!(

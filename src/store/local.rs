@@ -175,6 +175,15 @@ impl ObjectStore for LocalStore {
         }
     }
 
+    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let path = self.path_of(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(Some(change_token(&meta))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io("cannot stat", &path)(e)),
+        }
+    }
+
     async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
         let path = self.path_of(key);
         if let Some(parent) = path.parent() {

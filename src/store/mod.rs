@@ -47,6 +47,11 @@ pub trait ObjectStore: Send + Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    /// The change token of a state object, without reading it (S3: HEAD); `None` when absent.
+    fn state_token(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
     fn write_state(
         &self,
         key: &str,

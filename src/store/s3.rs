@@ -408,6 +408,22 @@ impl ObjectStore for S3Store {
         Ok(Some(body.into_bytes().to_vec()))
     }
 
+    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(change_token(out.e_tag()))),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            // HeadObject is authorized by s3:GetObject.
+            Err(err) => Err(self.error(err, "s3:GetObject", self.arn(key))),
+        }
+    }
+
     async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
         let result = self
             .client
