@@ -307,18 +307,21 @@ SCENARIOS = ("cold", "no-op", "rebuild")
 REHASH = "no-op --rehash"
 
 
+def steps(name, base: Path, rebuild: Path):
+    """(scenario, directory, extra flags) in the order they run against one bucket."""
+    found = [("cold", base, []), ("no-op", base, [])]
+    if name == "spadeploy":
+        found.append((REHASH, base, ["--rehash"]))
+    found.append(("rebuild", rebuild, []))
+    return found
+
+
 def scenario_runs(name, tool, base: Path, rebuild: Path, endpoint: str):
-    """Times of cold, no-op and rebuild pushes into a fresh bucket."""
+    """Each scenario's (wall seconds, peak RSS MB), pushed in order into a fresh bucket."""
     bucket = f"bench-{random.getrandbits(32):08x}"
     make_bucket(endpoint, bucket)
-    runs = {
-        "cold": timed(tool(base, bucket, endpoint)),
-        "no-op": timed(tool(base, bucket, endpoint)),
-    }
-    if name == "spadeploy":
-        runs[REHASH] = timed([*tool(base, bucket, endpoint), "--rehash"])
-    runs["rebuild"] = timed(tool(rebuild, bucket, endpoint))
-    return runs
+    return {scenario: timed([*tool(directory, bucket, endpoint), *extra])
+            for scenario, directory, extra in steps(name, base, rebuild)}
 
 
 def main() -> None:
@@ -354,11 +357,7 @@ def run_all(work: Path, endpoint: str, server_name: str) -> None:
             counts = {}
             bucket = f"bench-count-{random.getrandbits(32):08x}"
             make_bucket(endpoint, bucket)
-            steps = [("cold", base, []), ("no-op", base, [])]
-            if name == "spadeploy":
-                steps.append((REHASH, base, ["--rehash"]))
-            steps.append(("rebuild", rebuild, []))
-            for scenario, directory, extra in steps:
+            for scenario, directory, extra in steps(name, base, rebuild):
                 timed([*tool(directory, bucket, counted), *extra])
                 counts[scenario] = proxy.take()
             results[name] = (runs, counts)
