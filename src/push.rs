@@ -232,9 +232,9 @@ impl Decision {
 }
 
 /// Reads and plans; a dry run or a push with nothing to do stops there, without a single write
-/// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it (another
-/// deploy may have finished meanwhile), applies, and gives the lock back on every exit the
-/// process survives, Ctrl-C included.
+/// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it if another
+/// deploy may have finished meanwhile (`Decision::still_valid`), applies while renewing the lock,
+/// and gives the lock back on every exit the process survives, Ctrl-C included.
 async fn sync<S: ObjectStore>(
     store: &S,
     job: PushJob,

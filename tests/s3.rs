@@ -624,13 +624,20 @@ async fn a_split_listing_sees_every_key_of_a_large_target() {
         keys(&report["delete"]),
         set(&["aaa-first.txt", "files/f-01234x.txt", "zzz-last.txt"])
     );
-    let lists = proxy
+    let listed: Vec<_> = proxy
         .take()
         .into_iter()
         .filter(|r| r.method == "GET" && r.query.contains("list-type=2"))
-        .count();
+        .collect();
+    let lists = listed.len();
     assert_eq!(
         lists, 3,
         "three ranges of about 900 keys, listed concurrently, once: no other deploy ran, so the plan stands under the lock"
     );
+    // Ranges, not one listing paged three times: two of them start after a bound.
+    let ranged = listed
+        .iter()
+        .filter(|r| r.query.contains("start-after=") && !r.query.contains("continuation-token"))
+        .count();
+    assert_eq!(ranged, 2, "{listed:?}");
 }
