@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
 
+use crate::lock::{self, LockError};
 use crate::plan::{Action, Change, Phase, Plan};
 use crate::release::{release_key, Record, LIVE_RECORD, PROGRESS_RECORD};
 use crate::store::{ObjectStore, StoreError};
@@ -23,15 +24,20 @@ pub struct Applied {
 #[error("push stopped: {source}\n{done} of {total} changes were applied; {consequence}")]
 pub struct ApplyError {
     #[source]
-    source: StoreError,
+    source: LockError,
     done: usize,
     total: usize,
     consequence: &'static str,
 }
 
 impl ApplyError {
-    fn new(source: StoreError, stage: Phase, done: usize, total: usize) -> ApplyError {
+    fn new(source: impl Into<LockError>, stage: Phase, done: usize, total: usize) -> ApplyError {
+        let source = source.into();
         let consequence = match stage {
+            _ if matches!(source, LockError::Lost(_)) => {
+                "this deploy wrote nothing past that point, and the deploy that took the lock \
+                 decides what the site serves. Re-run the push that should win."
+            }
             Phase::Assets | Phase::Pages | Phase::EntryIndex => {
                 "index.html was not replaced and nothing was deleted, so the site still serves the \
                  previous version. Fix the cause and re-run: files that landed are not sent again."
@@ -50,9 +56,12 @@ impl ApplyError {
     }
 }
 
-/// Applies `plan`; `on_done` is called after each change lands. `source` is the commit deployed.
+/// Applies `plan` under the `held` lock, confirming it is still held before each step that
+/// changes what visitors see (pages, the root index, the live record, deletes); `on_done` is
+/// called after each change lands. `source` is the commit deployed.
 pub async fn apply<S: ObjectStore>(
     store: &S,
+    held: &lock::Held,
     plan: &Plan,
     concurrency: usize,
     source: Option<String>,
@@ -69,6 +78,11 @@ pub async fn apply<S: ObjectStore>(
     }
     drop(retained);
     for phase in [Phase::Assets, Phase::Pages, Phase::EntryIndex] {
+        if phase != Phase::Assets && plan.phase(phase).next().is_some() {
+            lock::confirm(store, held)
+                .await
+                .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
+        }
         let mut landed = stream::iter(plan.phase(phase))
             .map(|change| async move { (change, write(store, change).await) })
             .buffer_unordered(concurrency.max(1));
@@ -91,30 +105,37 @@ pub async fn apply<S: ObjectStore>(
             }
         }
     }
-    let stage_error =
-        |err, applied: &Applied| ApplyError::new(err, Phase::Cleanup, applied.written.len(), total);
+    let stage_error = |err: LockError, applied: &Applied| {
+        ApplyError::new(err, Phase::Cleanup, applied.written.len(), total)
+    };
 
     if plan.has_changes() && !plan.same_release {
+        lock::confirm(store, held)
+            .await
+            .map_err(|err| stage_error(err, &applied))?;
         let mut release = plan.record_after(&applied.written);
         release.source = source;
         let json = release.to_json();
         store
             .write_state(&release_key(&release.id), json.clone())
             .await
-            .map_err(|err| stage_error(err, &applied))?;
+            .map_err(|err| stage_error(err.into(), &applied))?;
         store
             .write_state(LIVE_RECORD, json)
             .await
-            .map_err(|err| stage_error(err, &applied))?;
+            .map_err(|err| stage_error(err.into(), &applied))?;
         applied.release = Some(release);
     }
 
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
     if !deletes.is_empty() {
+        lock::confirm(store, held)
+            .await
+            .map_err(|err| stage_error(err, &applied))?;
         store
             .delete(&deletes)
             .await
-            .map_err(|err| stage_error(err, &applied))?;
+            .map_err(|err| stage_error(err.into(), &applied))?;
         applied.deleted = deletes.len();
         plan.deletes().for_each(on_done);
     }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::release::LOCK_KEY;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{Expect, ObjectStore, StoreError, Versioned};
 
 /// A lock older than this is considered abandoned.
 pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
@@ -26,7 +26,8 @@ pub struct LockInfo {
     pub pid: u32,
     pub command: String,
     pub started_at: String,
-    /// Unix seconds.
+    /// Unix seconds by the writer's clock; informational only (expiry is judged by the store's
+    /// clock, from the lock's age).
     pub expires_at: u64,
     /// The CI run holding it, when known.
     pub run_url: Option<String>,
@@ -48,12 +49,7 @@ impl LockInfo {
             _ => env("CI_JOB_URL"),
         };
         LockInfo {
-            id: format!(
-                "{}-{}-{secs}",
-                std::process::id(),
-                now.duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos())
-            ),
+            id: random_id(),
             owner: env("GITHUB_ACTOR")
                 .or_else(|| env("USER"))
                 .unwrap_or_else(|| "unknown".into()),
@@ -66,24 +62,31 @@ impl LockInfo {
         }
     }
 
-    fn expired(&self) -> bool {
-        now_secs() >= self.expires_at
-    }
-
-    /// "alice on ci-runner-3 (pid 42, spadeploy push) since …, expires …; run: URL"
+    /// "alice on ci-runner-3 (pid 42, spadeploy push) since …; run: URL"
     pub fn describe(&self) -> String {
-        let expires =
-            humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(self.expires_at));
         let run = self
             .run_url
             .as_deref()
             .map(|u| format!("; run: {u}"))
             .unwrap_or_default();
         format!(
-            "{} on {} (pid {}, {}) since {}, expiring {expires}{run}",
+            "{} on {} (pid {}, {}) since {}{run}",
             self.owner, self.host, self.pid, self.command, self.started_at
         )
     }
+}
+
+/// 128 random bits from the OS: no other deploy can guess or repeat a holder's id.
+fn random_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without an OS random source, time and pid still tell two holders apart.
+    if getrandom::getrandom(&mut bytes).is_err() {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes = (nanos ^ u128::from(std::process::id()) << 64).to_le_bytes();
+    }
+    hex::encode(bytes)
 }
 
 fn hostname() -> String {
@@ -95,11 +98,52 @@ fn hostname() -> String {
         .unwrap_or_else(|| "unknown-host".into())
 }
 
+/// What holds the lock: a deploy that names itself, or a lock file nobody can read (a crash
+/// mid-write by an older spadeploy, or a hand edit).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    pub info: Option<LockInfo>,
+    /// Since the lock was last written, by the store's clock.
+    pub age: Duration,
+    token: String,
+}
+
+impl Holder {
+    fn from(found: Versioned) -> Holder {
+        Holder {
+            info: serde_json::from_slice::<LockInfo>(&found.body).ok(),
+            age: found.age,
+            token: found.token,
+        }
+    }
+
+    /// Abandoned: not renewed for a whole TTL, measured on the store's clock.
+    fn expired(&self) -> bool {
+        self.age >= LOCK_TTL
+    }
+
+    fn is(&self, held: &Held) -> bool {
+        self.info.as_ref().is_some_and(|i| i.id == held.info.id)
+    }
+
+    pub fn describe(&self) -> String {
+        let age = humantime::format_duration(Duration::from_secs(self.age.as_secs()));
+        match &self.info {
+            Some(info) => format!("{} (last renewed {age} ago)", info.describe()),
+            None => format!(
+                "an unreadable lock ({LOCK_KEY} is empty or corrupt, written {age} ago; \
+                 it is abandoned after {}, or --break-lock replaces it now)",
+                humantime::format_duration(LOCK_TTL)
+            ),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     #[error("another deploy holds the lock on this target: {0}. Wait for it to finish, or pass --break-lock if it is dead")]
     Held(String),
-    #[error("the deploy lock was taken over while this deploy ran (now held by {0}), so it stopped part-way, as if interrupted: check which deploy should win, then re-run that one")]
+    #[error("the deploy lock was taken over while this deploy ran (now held by {0}), so it stopped before its next irreversible step, as if interrupted: check which deploy should win, then re-run that one")]
     Lost(String),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -110,7 +154,7 @@ pub enum LockError {
 pub struct Held {
     info: LockInfo,
     /// Whose lock was broken to take this one, if any.
-    pub broke: Option<LockInfo>,
+    pub broke: Option<Holder>,
     /// False when the store ignores conditional writes: the lock then only stops a deploy that
     /// starts while another's lock is visible, not two that start at the same moment.
     pub exclusive: bool,
@@ -118,6 +162,10 @@ pub struct Held {
 
 fn encode(info: &LockInfo) -> Vec<u8> {
     serde_json::to_vec_pretty(info).unwrap_or_default()
+}
+
+fn lost(holder: Option<Holder>) -> LockError {
+    LockError::Lost(holder.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()))
 }
 
 pub async fn acquire<S: ObjectStore>(
@@ -129,27 +177,45 @@ pub async fn acquire<S: ObjectStore>(
     // Look before writing: on a store that ignores If-None-Match, the write would silently
     // replace a live holder's lock.
     let holder = read_holder(store).await?;
-    if let Some(holder) = &holder {
-        if !(holder.expired() || break_lock) {
-            return Err(LockError::Held(holder.describe()));
-        }
-        store.delete(&[LOCK_KEY.to_string()]).await?;
-    }
-    if !store.create_state(LOCK_KEY, encode(&info)).await? {
+    let expect = match &holder {
+        None => Expect::Absent,
+        // Replaced only if it is still the lock we judged: never a newer one taken meanwhile.
+        Some(h) if h.expired() || break_lock => Expect::Token(&h.token),
+        Some(h) => return Err(LockError::Held(h.describe())),
+    };
+    if store
+        .write_state_if(LOCK_KEY, encode(&info), expect)
+        .await?
+        .is_none()
+    {
         // Someone else took it between our look and our write.
         let winner = read_holder(store).await?;
-        return Err(LockError::Held(
-            winner.map(|h| h.describe()).unwrap_or_default(),
-        ));
+        return Err(LockError::Held(winner.map_or_else(
+            || "a deploy that took it and finished at the same moment".into(),
+            |h| h.describe(),
+        )));
     }
     // The same conditional write again must now be refused; a store that accepts it ignores
     // If-None-Match, and its lock cannot keep two racing deploys apart.
-    let exclusive = !store.create_state(LOCK_KEY, encode(&info)).await?;
+    let exclusive = store
+        .write_state_if(LOCK_KEY, encode(&info), Expect::Absent)
+        .await?
+        .is_none();
     Ok(Held {
         info,
         broke: holder,
         exclusive,
     })
+}
+
+/// Confirms that the lock is still this deploy's, right before an irreversible step (the root
+/// index, the live pointer, deletes, routing): a deploy whose lock was broken must not write
+/// over the deploy that broke it.
+pub async fn confirm<S: ObjectStore>(store: &S, held: &Held) -> Result<(), LockError> {
+    match read_holder(store).await? {
+        Some(current) if current.is(held) => Ok(()),
+        other => Err(lost(other)),
+    }
 }
 
 /// Renews a held lock every `every` for as long as the deploy runs (it runs until dropped).
@@ -164,18 +230,21 @@ pub async fn keep_fresh<S: ObjectStore>(store: &S, held: &Held, every: Duration)
             Err(_) => continue,
         };
         match current {
-            Some(current) if current.id == held.info.id => {
+            Some(current) if current.is(held) => {
                 let renewed = LockInfo {
                     expires_at: now_secs() + LOCK_TTL.as_secs(),
-                    ..current
+                    ..held.info.clone()
                 };
-                let _ = store.write_state(LOCK_KEY, encode(&renewed)).await;
+                // Conditional on what was just read: a takeover in between is never overwritten.
+                let renewal = store
+                    .write_state_if(LOCK_KEY, encode(&renewed), Expect::Token(&current.token))
+                    .await;
+                // A failed write is retried at the next renewal; a refused one means a takeover.
+                if let Ok(None) = renewal {
+                    return lost(read_holder(store).await.ok().flatten());
+                }
             }
-            other => {
-                return LockError::Lost(
-                    other.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()),
-                )
-            }
+            other => return lost(other),
         }
     }
 }
@@ -186,21 +255,15 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// The lock's holder; None when there is no lock (or it is unreadable, hence takeable).
-async fn read_holder<S: ObjectStore>(store: &S) -> Result<Option<LockInfo>, StoreError> {
-    Ok(store
-        .read_state(LOCK_KEY)
-        .await?
-        .and_then(|bytes| serde_json::from_slice::<LockInfo>(&bytes).ok()))
+/// The lock's holder, readable or not; None when there is no lock.
+async fn read_holder<S: ObjectStore>(store: &S) -> Result<Option<Holder>, StoreError> {
+    Ok(store.read_versioned(LOCK_KEY).await?.map(Holder::from))
 }
 
 /// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder).
 pub async fn release<S: ObjectStore>(store: &S, held: Held) -> Result<(), StoreError> {
-    if read_holder(store)
-        .await?
-        .is_some_and(|c| c.id == held.info.id)
-    {
-        store.delete(&[LOCK_KEY.to_string()]).await?;
+    if let Some(current) = read_holder(store).await?.filter(|c| c.is(&held)) {
+        store.delete_state_if(LOCK_KEY, &current.token).await?;
     }
     Ok(())
 }
@@ -221,7 +284,11 @@ mod tests {
         assert!(err.to_string().contains("--break-lock"), "{err}");
         let second = acquire(&store, "spadeploy rollback", true).await.unwrap();
         assert_eq!(
-            second.broke.as_ref().map(|b| b.command.as_str()),
+            second
+                .broke
+                .as_ref()
+                .and_then(|b| b.info.as_ref())
+                .map(|b| b.command.as_str()),
             Some("spadeploy push")
         );
         // The first holder's release leaves the new holder's lock alone.
@@ -262,14 +329,107 @@ mod tests {
         release(&store, second).await.unwrap();
     }
 
+    /// Writes a lock file as another deploy would have, `age` ago.
+    fn plant(root: &std::path::Path, body: &[u8], age: Duration) {
+        let path = root.join(LOCK_KEY);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, body).unwrap();
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(SystemTime::now() - age).unwrap();
+    }
+
     #[tokio::test]
     async fn an_expired_lock_is_taken_over() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
-        let mut stale = LockInfo::current("spadeploy push");
-        stale.expires_at = 1;
-        assert!(store.create_state(LOCK_KEY, encode(&stale)).await.unwrap());
+        let stale = LockInfo::current("spadeploy push");
+        plant(
+            tmp.path(),
+            &encode(&stale),
+            LOCK_TTL + Duration::from_secs(60),
+        );
         let held = acquire(&store, "spadeploy push", false).await.unwrap();
-        assert_eq!(held.broke.map(|b| b.expires_at), Some(1));
+        assert_eq!(
+            held.broke.and_then(|b| b.info).map(|b| b.id),
+            Some(stale.id)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lock_is_judged_by_its_age_on_the_store_not_by_the_writers_clock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        // Written a minute ago by a runner whose clock was an hour behind: by its own numbers it
+        // expired long ago, but nobody has let go of it.
+        let mut live = LockInfo::current("spadeploy push");
+        live.expires_at = now_secs() - 3600;
+        plant(tmp.path(), &encode(&live), Duration::from_secs(60));
+        let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+        assert!(matches!(err, LockError::Held(_)), "{err}");
+        assert!(err.to_string().contains("last renewed 1m"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_lock_is_named_as_such_and_can_be_broken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        for body in [&b""[..], b"{\"id\": \"trunc"] {
+            plant(tmp.path(), body, Duration::from_secs(5));
+            let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("an unreadable lock"), "{text}");
+            assert!(text.contains("--break-lock"), "{text}");
+            let held = acquire(&store, "spadeploy push", true).await.unwrap();
+            assert!(held.broke.as_ref().is_some_and(|b| b.info.is_none()));
+            release(&store, held).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_takeover_replaces_the_lock_only_if_it_is_still_the_one_judged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        plant(tmp.path(), b"old", LOCK_TTL * 2);
+        let judged = read_holder(&store).await.unwrap().unwrap();
+        // Another deploy takes it over first ...
+        let other = acquire(&store, "spadeploy push", false).await.unwrap();
+        // ... so replacing or deleting what was judged must not touch the new holder's lock.
+        let replaced = store
+            .write_state_if(LOCK_KEY, b"mine".to_vec(), Expect::Token(&judged.token))
+            .await
+            .unwrap();
+        assert_eq!(replaced, None);
+        assert!(!store
+            .delete_state_if(LOCK_KEY, &judged.token)
+            .await
+            .unwrap());
+        confirm(&store, &other).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn confirm_fails_once_another_deploy_broke_the_lock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        confirm(&store, &first).await.unwrap();
+        let _second = acquire(&store, "spadeploy rollback", true).await.unwrap();
+        let err = confirm(&store, &first).await.unwrap_err();
+        assert!(matches!(err, LockError::Lost(_)), "{err}");
+        assert!(err.to_string().contains("spadeploy rollback"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_lock_write_is_never_seen_half_done() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let held = acquire(&store, "spadeploy push", false).await.unwrap();
+        // No temporary file is left beside it, and what is there parses.
+        let dir = tmp.path().join(".spadeploy");
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec!["lock.json".to_string()]);
+        assert!(read_holder(&store).await.unwrap().unwrap().is(&held));
     }
 }

@@ -270,7 +270,7 @@ async fn sync<S: ObjectStore>(
     let locked = async {
         if decision.still_valid(store, &held).await {
             mass_delete_guard(&decision.plan, &job, true)?;
-            return execute(store, &job, decision, &cdn).await;
+            return execute(store, &held, &job, decision, &cdn).await;
         }
         let view = match rollback_to {
             None => {
@@ -284,7 +284,7 @@ async fn sync<S: ObjectStore>(
             Some(id) => restore_and_read(store, &job, id).await?,
         };
         let decision = decide(store, &job, view, &cdn, true).await?;
-        execute(store, &job, decision, &cdn).await
+        execute(store, &held, &job, decision, &cdn).await
     };
     let result = tokio::select! {
         result = locked => result,
@@ -475,6 +475,7 @@ fn routing_url(
 /// Applies a decision: files (phased), routing, invalidation.
 async fn execute<S: ObjectStore>(
     store: &S,
+    held: &lock::Held,
     job: &PushJob,
     decision: Decision,
     cdn: &Option<(Clients, setup::Job)>,
@@ -493,7 +494,7 @@ async fn execute<S: ObjectStore>(
             plan.changes.len() as u64,
             plan.transfer_bytes(),
         );
-        let applied = apply(store, &plan, job.concurrency, source, &|change| {
+        let applied = apply(store, held, &plan, job.concurrency, source, &|change| {
             uploading.inc(change.transfer_bytes())
         })
         .await;
@@ -504,6 +505,7 @@ async fn execute<S: ObjectStore>(
     }
     if let (Some((clients, routing_job)), Some(routing_plan)) = (cdn, routing) {
         let applied = if routing_plan.has_changes() {
+            lock::confirm(store, held).await?;
             job.progress.note(&format!(
                 "routing: updating distribution {}",
                 routing_job.request.distribution

@@ -494,6 +494,96 @@ async fn a_killed_push_leaves_the_old_release_and_the_next_one_breaks_the_lock()
     assert_serves(&bucket, &tree(&dir), "the new release").await;
 }
 
+/// Every `/assets/…` the live index references exists in the bucket.
+async fn assert_index_references_exist(bucket: &str) {
+    let index = String::from_utf8(get(&s3(), bucket, "index.html").await.body).unwrap();
+    for reference in index
+        .split(['=', '>'])
+        .filter(|p| p.starts_with("/assets/"))
+    {
+        assert!(
+            exists(bucket, &reference[1..]).await,
+            "the live index references {reference}, which is gone:\n{index}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_holder_whose_lock_was_broken_stops_before_the_index() {
+    let bucket = unique_bucket("broken");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    build(&a, 1);
+    push(&a, &bucket, &moto(), &[]).assert_ok();
+    let a_assets = build(&a, 2);
+    build(&b, 3);
+
+    // A is slowed on its second asset, holding the lock; B breaks it and deploys meanwhile.
+    let slow = Proxy::start(&moto());
+    slow.inject(Fault::new(
+        "PUT",
+        &a_assets[1],
+        FaultAction::Stall(Duration::from_secs(4)),
+    ));
+    let first = spawn_push(&a, &bucket, &slow.url, "slow-deployer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !slow.take().iter().any(|r| r.path.ends_with(&a_assets[1])) {
+        assert!(Instant::now() < deadline, "A never reached its assets");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let second = push(&b, &bucket, &moto(), &["--break-lock"]);
+    let out = first.wait_with_output().unwrap();
+    let first_stderr = String::from_utf8_lossy(&out.stderr);
+
+    second.assert_ok();
+    assert!(
+        !out.status.success(),
+        "exactly one push may report success; A said: {first_stderr}"
+    );
+    assert!(
+        first_stderr.contains("the deploy lock was taken over"),
+        "{first_stderr}"
+    );
+    assert_serves(&bucket, &tree(&b), "B's release, untouched by A").await;
+    assert_index_references_exist(&bucket).await;
+}
+
+#[tokio::test]
+async fn taking_over_an_expired_lock_is_refused_when_it_changed_since_it_was_read() {
+    let bucket = unique_bucket("takeover");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    build(&dir, 1);
+    // A lock left behind; the proxy answers the conditional replacement as S3 does when another
+    // deploy replaced the lock between our read and our write.
+    s3().put_object()
+        .bucket(&bucket)
+        .key(".spadeploy/lock.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::precondition_failed_once(
+        "PUT",
+        "/.spadeploy/lock.json",
+    ));
+    push(&dir, &bucket, &proxy.url, &["--break-lock"])
+        .assert_fails_with(1, "another deploy holds the lock");
+    let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    assert!(
+        writes.iter().all(|w| w.method != "DELETE"),
+        "the lock is replaced conditionally, never deleted first: {writes:?}"
+    );
+    assert_eq!(
+        get(&s3(), &bucket, ".spadeploy/lock.json").await.body,
+        b"{}",
+        "the other lock is left alone"
+    );
+}
+
 #[tokio::test]
 async fn a_push_that_would_delete_most_of_the_site_is_refused() {
     let bucket = unique_bucket("massdel");

@@ -2,11 +2,11 @@
 //! spadeploy's records under `.spadeploy/`, so `serve` can replay what S3 would serve.
 
 use std::path::{Path, PathBuf};
-use std::time::UNIX_EPOCH;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use walkdir::WalkDir;
 
-use super::{ObjectStore, RemoteObject, StoreError};
+use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
 use crate::scan::{LocalFile, Source};
 
 pub struct LocalStore {
@@ -33,30 +33,102 @@ impl LocalStore {
     }
 
     /// Writes `body` (a file to copy, or bytes) to `key` through a temporary file and a rename, so
-    /// a reader never sees half a file.
-    async fn write_atomically(&self, key: &str, body: Body<'_>) -> Result<PathBuf, StoreError> {
+    /// a reader never sees half a file. With `Expect::Absent` the file appears only if nothing
+    /// was there (a hard link, atomic); with a token only if the file still has it.
+    async fn write_atomically(
+        &self,
+        key: &str,
+        body: Body,
+        expect: Option<Expect<'_>>,
+    ) -> Result<Option<PathBuf>, StoreError> {
+        let root = self.root.clone();
         let path = self.path_of(key);
-        let parent = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&parent)
-            .await
-            .map_err(Self::io("cannot create directory", &parent))?;
-        let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let temp = parent.join(format!(".{name}.spadeploy-{}.tmp", std::process::id()));
-        let written = match body {
-            Body::File(source) => tokio::fs::copy(source, &temp).await.map(drop),
-            Body::Bytes(bytes) => tokio::fs::write(&temp, bytes).await,
-        };
-        written.map_err(Self::io("cannot write", &temp))?;
-        tokio::fs::rename(&temp, &path)
-            .await
-            .map_err(Self::io("cannot move into place", &path))?;
-        Ok(path)
+        let expect = expect.map(|e| match e {
+            Expect::Absent => None,
+            Expect::Token(token) => Some(token.to_string()),
+        });
+        let written = tokio::task::spawn_blocking(move || {
+            write_blocking(&root, &path, &body, expect.as_ref())
+        });
+        written.await.map_err(|join| StoreError::Io {
+            action: "cannot write",
+            path: self.path_of(key),
+            source: std::io::Error::other(join),
+        })?
     }
 }
 
-enum Body<'a> {
-    File(&'a Path),
+enum Body {
+    File(PathBuf),
     Bytes(Vec<u8>),
+}
+
+/// Refuses a write whose folders (below the target's root) include a symbolic link: it could
+/// land outside the target.
+fn refuse_symlinked_folders(root: &Path, path: &Path) -> Result<(), StoreError> {
+    let Ok(relative) = path.strip_prefix(root) else {
+        return Ok(());
+    };
+    let mut folder = root.to_path_buf();
+    for part in relative.parent().into_iter().flat_map(Path::components) {
+        folder.push(part);
+        match std::fs::symlink_metadata(&folder) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(StoreError::SymlinkedFolder { path: folder })
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(e) => return Err(LocalStore::io("cannot stat", &folder)(e)),
+        }
+    }
+    Ok(())
+}
+
+/// `expect`: None writes unconditionally; Some(None) only where nothing is; Some(Some(token))
+/// only over the file with that token. Returns None when the expectation did not hold.
+fn write_blocking(
+    root: &Path,
+    path: &Path,
+    body: &Body,
+    expect: Option<&Option<String>>,
+) -> Result<Option<PathBuf>, StoreError> {
+    refuse_symlinked_folders(root, path)?;
+    let parent = path.parent().unwrap_or(root);
+    std::fs::create_dir_all(parent).map_err(LocalStore::io("cannot create directory", parent))?;
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    // A random name, created exclusively: nobody can plant a file or link under it beforehand.
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".spadeploy.tmp")
+        .tempfile_in(parent)
+        .map_err(LocalStore::io("cannot create a temporary file in", parent))?;
+    let written = match body {
+        Body::File(source) => std::fs::File::open(source)
+            .and_then(|mut from| std::io::copy(&mut from, &mut temp.as_file()).map(drop)),
+        Body::Bytes(bytes) => std::io::Write::write_all(&mut temp.as_file(), bytes),
+    };
+    written.map_err(LocalStore::io("cannot write", temp.path()))?;
+    match expect {
+        Some(None) => match temp.persist_noclobber(path) {
+            Ok(_) => Ok(Some(path.to_path_buf())),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(None),
+            Err(e) => Err(LocalStore::io("cannot create", path)(e.error)),
+        },
+        Some(Some(token)) => {
+            let current = std::fs::metadata(path).ok().map(|m| change_token(&m));
+            if current.as_deref() != Some(token.as_str()) {
+                return Ok(None);
+            }
+            persist(temp, path)
+        }
+        None => persist(temp, path),
+    }
+}
+
+fn persist(temp: tempfile::NamedTempFile, path: &Path) -> Result<Option<PathBuf>, StoreError> {
+    temp.persist(path)
+        .map_err(|e| LocalStore::io("cannot move into place", path)(e.error))?;
+    Ok(Some(path.to_path_buf()))
 }
 
 /// The local change token: size and modification time, which any outside edit changes.
@@ -129,8 +201,9 @@ impl ObjectStore for LocalStore {
             Source::Stored(key) => self.path_of(key),
         };
         let path = self
-            .write_atomically(&file.key, Body::File(&source))
-            .await?;
+            .write_atomically(&file.key, Body::File(source), None)
+            .await?
+            .unwrap_or_else(|| self.path_of(&file.key));
         token_of(&path).await
     }
 
@@ -141,7 +214,7 @@ impl ObjectStore for LocalStore {
 
     async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
         let source = self.path_of(from);
-        self.write_atomically(to, Body::File(&source))
+        self.write_atomically(to, Body::File(source), None)
             .await
             .map(drop)
     }
@@ -166,15 +239,6 @@ impl ObjectStore for LocalStore {
         Ok(())
     }
 
-    async fn read_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let path = self.path_of(key);
-        match tokio::fs::read(&path).await {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Self::io("cannot read", &path)(e)),
-        }
-    }
-
     async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
         let path = self.path_of(key);
         match tokio::fs::metadata(&path).await {
@@ -184,33 +248,60 @@ impl ObjectStore for LocalStore {
         }
     }
 
-    async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
         let path = self.path_of(key);
-        if let Some(parent) = path.parent() {
-            tokio::fs::create_dir_all(parent)
-                .await
-                .map_err(Self::io("cannot create directory", parent))?;
-        }
-        let created = tokio::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .await;
-        match created {
-            Ok(mut file) => {
-                use tokio::io::AsyncWriteExt;
-                file.write_all(&body)
-                    .await
-                    .map_err(Self::io("cannot write", &path))?;
-                Ok(true)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Self::io("cannot create", &path)(e)),
+        // Body and metadata from one open file: a concurrent rename cannot pair them wrongly.
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::io("cannot read", &path)(e)),
+        };
+        let meta = file
+            .metadata()
+            .await
+            .map_err(Self::io("cannot stat", &path))?;
+        let mut body = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut body)
+            .await
+            .map_err(Self::io("cannot read", &path))?;
+        // One machine, one clock: the file's age needs no other.
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        Ok(Some(Versioned {
+            body,
+            token: change_token(&meta),
+            age,
+        }))
+    }
+
+    async fn write_state_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        expect: Expect<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        match self
+            .write_atomically(key, Body::Bytes(body), Some(expect))
+            .await?
+        {
+            Some(path) => Ok(Some(token_of(&path).await?)),
+            None => Ok(None),
         }
     }
 
+    async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
+        if self.state_token(key).await?.as_deref() != Some(token) {
+            return Ok(false);
+        }
+        self.delete(&[key.to_string()]).await?;
+        Ok(true)
+    }
+
     async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.write_atomically(key, Body::Bytes(body))
+        self.write_atomically(key, Body::Bytes(body), None)
             .await
             .map(drop)
     }

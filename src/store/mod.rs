@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::aws::ApiError;
 use crate::scan::LocalFile;
@@ -20,6 +21,24 @@ pub struct RemoteObject {
     pub size: u64,
     /// An opaque change token (S3 ETag; size+mtime locally). Never assumed to be an MD5.
     pub etag: String,
+}
+
+/// A state object with what a conditional write needs: its change token, and its age by the
+/// store's own clock (a reader whose clock is skewed cannot misjudge it).
+#[derive(Debug, Clone)]
+pub struct Versioned {
+    pub body: Vec<u8>,
+    pub token: String,
+    pub age: Duration,
+}
+
+/// What a conditional state write expects to find under its key.
+#[derive(Debug, Clone, Copy)]
+pub enum Expect<'a> {
+    /// Nothing (S3: `If-None-Match: *`).
+    Absent,
+    /// The object with this change token (S3: `If-Match`).
+    Token(&'a str),
 }
 
 pub trait ObjectStore: Send + Sync {
@@ -46,7 +65,9 @@ pub trait ObjectStore: Send + Sync {
     fn read_state(
         &self,
         key: &str,
-    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, StoreError>> + Send {
+        async move { Ok(self.read_versioned(key).await?.map(|v| v.body)) }
+    }
     /// The change token of a state object, without reading it (S3: HEAD); `None` when absent.
     fn state_token(
         &self,
@@ -57,12 +78,24 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Writes a state object only if it does not exist (S3: `If-None-Match: *`); false when it
-    /// already existed. Exactly one of several concurrent callers gets true.
-    fn create_state(
+    /// Reads a state object with its change token and age; `None` when absent.
+    fn read_versioned(
+        &self,
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
+    /// Writes a state object only if it is as `expect`ed; returns its new change token, or `None`
+    /// when it was not (exactly one of several concurrent callers expecting the same succeeds).
+    fn write_state_if(
         &self,
         key: &str,
         body: Vec<u8>,
+        expect: Expect<'_>,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Deletes a state object only if it still has this change token; false when it had not.
+    fn delete_state_if(
+        &self,
+        key: &str,
+        token: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
@@ -76,6 +109,8 @@ pub enum StoreError {
     WrongRegion { bucket: String, detail: String },
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error("refusing to write through `{}`: it is a symbolic link inside the target, and a write through it could land anywhere; replace it with a real folder", path.display())]
+    SymlinkedFolder { path: PathBuf },
     #[error("{action} {}: {source}", path.display())]
     Io {
         action: &'static str,

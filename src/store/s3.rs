@@ -8,9 +8,15 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::{ObjectStore, RemoteObject, StoreError};
+use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
 use crate::aws::{api_error, ApiError};
+use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 
 use crate::scan::{LocalFile, Source};
 
@@ -119,6 +125,27 @@ impl S3Store {
             }
             _ => api_error(err, action, resource, &self.endpoint).into(),
         }
+    }
+
+    /// A PutObject of a state object: JSON, never cached.
+    fn state_put(&self, key: &str, body: Vec<u8>) -> PutObjectFluentBuilder {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .content_type("application/json")
+            .cache_control("no-store")
+            .body(ByteStream::from(body))
+    }
+
+    async fn collect(&self, body: ByteStream, key: &str) -> Result<Vec<u8>, StoreError> {
+        let body = body.collect().await.map_err(|e| ApiError::Service {
+            action: "s3:GetObject",
+            resource: self.arn(key),
+            code: String::new(),
+            detail: format!("the download broke off: {e}"),
+        })?;
+        Ok(body.into_bytes().to_vec())
     }
 
     fn io_error(
@@ -384,30 +411,6 @@ impl ObjectStore for S3Store {
         Ok(())
     }
 
-    async fn read_state(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None)
-            }
-            Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
-        };
-        let body = out.body.collect().await.map_err(|e| ApiError::Service {
-            action: "s3:GetObject",
-            resource: self.arn(key),
-            code: String::new(),
-            detail: format!("the download broke off: {e}"),
-        })?;
-        Ok(Some(body.into_bytes().to_vec()))
-    }
-
     async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
         let result = self
             .client
@@ -424,44 +427,124 @@ impl ObjectStore for S3Store {
         }
     }
 
-    async fn create_state(&self, key: &str, body: Vec<u8>) -> Result<bool, StoreError> {
+    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        let date = ResponseDate::default();
         let result = self
             .client
-            .put_object()
+            .get_object()
             .bucket(&self.bucket)
             .key(self.full_key(key))
-            .content_type("application/json")
-            .cache_control("no-store")
-            .if_none_match("*")
-            .body(ByteStream::from(body))
+            .customize()
+            .interceptor(date.clone())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            // 412: it exists; 409: a concurrent conditional write won.
-            Err(err)
-                if matches!(
-                    err.raw_response().map(|r| r.status().as_u16()),
-                    Some(412 | 409)
-                ) =>
-            {
-                Ok(false)
+        let out = match result {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
             }
+            Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
+        };
+        let token = change_token(out.e_tag());
+        let written = out
+            .last_modified()
+            .and_then(|t| SystemTime::try_from(*t).ok());
+        let body = self.collect(out.body, key).await?;
+        // The store's clock on both ends (its Date header, the object's LastModified): a runner
+        // whose own clock is off cannot misjudge the age. A store without a Date: ours.
+        let now = date.get().unwrap_or_else(SystemTime::now);
+        let age = written
+            .and_then(|w| now.duration_since(w).ok())
+            .unwrap_or_default();
+        Ok(Some(Versioned { body, token, age }))
+    }
+
+    async fn write_state_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        expect: Expect<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        let request = self.state_put(key, body);
+        let request = match expect {
+            Expect::Absent => request.if_none_match("*"),
+            Expect::Token(token) => request.if_match(format!("\"{token}\"")),
+        };
+        match request.send().await {
+            Ok(out) => Ok(Some(change_token(out.e_tag()))),
+            Err(err) if precondition_failed(&err) => Ok(None),
             Err(err) => Err(self.error(err, "s3:PutObject", self.arn(key))),
         }
     }
 
-    async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.client
-            .put_object()
+    async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .delete_object()
             .bucket(&self.bucket)
             .key(self.full_key(key))
-            .content_type("application/json")
-            .cache_control("no-store")
-            .body(ByteStream::from(body))
+            .if_match(format!("\"{token}\""))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(err) if precondition_failed(&err) => Ok(false),
+            Err(err) => Err(self.error(err, "s3:DeleteObject", self.arn(key))),
+        }
+    }
+
+    async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.state_put(key, body)
             .send()
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(key)))?;
+        Ok(())
+    }
+}
+
+/// 412: the object is not as expected; 409: a concurrent conditional write won; 404: an object
+/// expected by its token is gone.
+fn precondition_failed<E>(err: &SdkError<E>) -> bool {
+    matches!(
+        err.raw_response().map(|r| r.status().as_u16()),
+        Some(412 | 409 | 404)
+    )
+}
+
+/// Remembers the `Date` header of a response: the store's clock.
+#[derive(Debug, Clone, Default)]
+struct ResponseDate(Arc<Mutex<Option<SystemTime>>>);
+
+impl ResponseDate {
+    fn get(&self) -> Option<SystemTime> {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Intercept for ResponseDate {
+    fn name(&self) -> &'static str {
+        "ResponseDate"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        let date = context
+            .response()
+            .headers()
+            .get("date")
+            .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
+            .and_then(|d| SystemTime::try_from(d).ok());
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = date;
         Ok(())
     }
 }
