@@ -279,6 +279,10 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
     let mut policy = None;
     let mut public_access_block = Step::Unchanged;
     let current_policy = read_policy(clients, &job.bucket).await?;
+    let target = website::PolicyTarget {
+        bucket: &job.bucket,
+        prefix: &job.prefix,
+    };
     let statements = match mode {
         Mode::Website => {
             let desired = website::desired(
@@ -292,13 +296,15 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
             }
             let ours = current_policy
                 .as_deref()
-                .is_some_and(|p| p.contains("SpadeployWebsiteRead"));
+                .is_some_and(|p| target.has_website_read(p));
             let theirs = current_policy
                 .as_deref()
                 .is_some_and(website::allows_public_read)
                 && !ours;
             if theirs && !job.request.allow_public_read {
-                None
+                // The bucket is already public by the user's own statement: spadeploy adds no
+                // grant, but its state is still denied to every anonymous reader.
+                Some(vec![target.hide_state()])
             } else if !ours && !job.request.allow_public_read {
                 return Err(SetupError::Config(format!(
                     "website mode serves bucket `{}` through its website endpoint, which reads objects anonymously, \
@@ -318,11 +324,7 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
                 if public_access_blocks_policies(clients, &job.bucket).await? {
                     public_access_block = Step::Update;
                 }
-                Some(website::website_statements(
-                    &job.bucket,
-                    &job.prefix,
-                    &secret,
-                ))
+                Some(target.website_statements(&secret))
             }
         }
         Mode::Private => {
@@ -333,15 +335,12 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
                     analysis.origin_id
                 ));
             }
-            Some(website::private_statements(
-                &job.bucket,
-                &job.prefix,
-                &dist.arn,
-            ))
+            Some(target.private_statements(&dist.arn))
         }
     };
     if let Some(statements) = statements {
-        policy = website::merged_policy(current_policy.as_deref(), statements)
+        policy = target
+            .merged_policy(current_policy.as_deref(), statements)
             .map_err(SetupError::Config)?;
     }
 

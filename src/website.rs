@@ -7,6 +7,7 @@ use aws_sdk_s3::types::{
     WebsiteConfiguration,
 };
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::aws::ApiError;
 use crate::release::STATE_PREFIX;
@@ -143,91 +144,188 @@ impl Website {
     }
 }
 
-/// Website mode: anonymous reads that carry the distribution's secret Referer header, and never
-/// of spadeploy's state (the Deny only matches requests carrying the secret, so spadeploy's own
-/// signed reads still work).
-pub fn website_statements(bucket: &str, prefix: &str, referer: &str) -> Vec<Value> {
-    let condition = json!({ "StringEquals": { "aws:Referer": referer } });
-    vec![
-        json!({
-            "Sid": "SpadeployWebsiteRead",
-            "Effect": "Allow",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*"),
-            "Condition": condition,
-        }),
-        json!({
-            "Sid": "SpadeployHideState",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}{STATE_PREFIX}*"),
-            "Condition": condition,
-        }),
-    ]
+/// The bucket and key prefix a set of policy statements is for. Each prefix owns its own
+/// statements (Sids end with a tag derived from the prefix), so two targets in one bucket never
+/// replace each other's grants.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyTarget<'a> {
+    pub bucket: &'a str,
+    /// Empty or ending with `/`.
+    pub prefix: &'a str,
 }
 
-/// Private mode: reads for this distribution only (Origin Access Control), with s3:ListBucket so
-/// a missing asset is an honest 404 rather than a 403; spadeploy's state stays unreadable.
-pub fn private_statements(bucket: &str, prefix: &str, distribution_arn: &str) -> Vec<Value> {
-    let principal = json!({ "Service": "cloudfront.amazonaws.com" });
-    let condition = json!({ "StringEquals": { "AWS:SourceArn": distribution_arn } });
-    vec![
-        json!({
-            "Sid": "SpadeployCloudFrontRead",
-            "Effect": "Allow",
-            "Principal": principal,
-            "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}*"),
-            "Condition": condition,
-        }),
-        json!({
-            "Sid": "SpadeployCloudFrontList",
-            "Effect": "Allow",
-            "Principal": principal,
-            "Action": "s3:ListBucket",
-            "Resource": format!("arn:aws:s3:::{bucket}"),
-            "Condition": condition,
-        }),
-        json!({
-            "Sid": "SpadeployHideState",
-            "Effect": "Deny",
-            "Principal": principal,
-            "Action": "s3:GetObject",
-            "Resource": format!("arn:aws:s3:::{bucket}/{prefix}{STATE_PREFIX}*"),
-            "Condition": condition,
-        }),
-    ]
-}
+/// The kinds of statement spadeploy writes; a Sid is `Spadeploy{kind}{tag}`.
+const KINDS: [&str; 5] = [
+    "WebsiteRead",
+    "CloudFrontRead",
+    "CloudFrontList",
+    "HideState",
+    "HideStateFromCloudFront",
+];
 
-/// The bucket policy with spadeploy's statements replaced by `ours` and every other statement
-/// kept as it was; `None` when nothing would change.
-pub fn merged_policy(current: Option<&str>, ours: Vec<Value>) -> Result<Option<String>, String> {
-    let mut policy: Value = match current {
-        Some(text) => serde_json::from_str(text)
-            .map_err(|e| format!("the bucket policy is not valid JSON ({e}); fix it first"))?,
-        None => json!({ "Version": "2012-10-17", "Statement": [] }),
-    };
-    let statements = match policy.get_mut("Statement") {
-        Some(Value::Array(list)) => list,
-        Some(single @ Value::Object(_)) => {
-            *single = Value::Array(vec![single.take()]);
-            single.as_array_mut().expect("just made an array")
+impl PolicyTarget<'_> {
+    /// `Root` for the whole bucket, else 12 hex digits of the prefix's SHA-256 (Sids allow only
+    /// letters and digits).
+    fn tag(&self) -> String {
+        if self.prefix.is_empty() {
+            return "Root".into();
         }
-        _ => return Err("the bucket policy has no Statement list; fix it first".into()),
-    };
-    let before = statements.clone();
-    statements.retain(|s| {
-        !s.get("Sid")
-            .and_then(Value::as_str)
-            .is_some_and(|sid| sid.starts_with("Spadeploy"))
-    });
-    statements.extend(ours);
-    if current.is_some() && *statements == before {
-        return Ok(None);
+        hex::encode(Sha256::digest(self.prefix.as_bytes()))[..12].to_string()
     }
-    Ok(Some(policy.to_string()))
+
+    fn sid(&self, kind: &str) -> String {
+        format!("Spadeploy{kind}{}", self.tag())
+    }
+
+    fn objects(&self) -> String {
+        format!("arn:aws:s3:::{}/{}*", self.bucket, self.prefix)
+    }
+
+    fn state(&self) -> String {
+        format!(
+            "arn:aws:s3:::{}/{}{STATE_PREFIX}*",
+            self.bucket, self.prefix
+        )
+    }
+
+    /// Denies spadeploy's state to every request that is not signed by an IAM identity:
+    /// anonymous readers (a public bucket, the website endpoint) and AWS services. spadeploy's
+    /// own signed reads carry a principal ARN and are not affected.
+    pub fn hide_state(&self) -> Value {
+        json!({
+            "Sid": self.sid("HideState"),
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:GetObject",
+            "Resource": self.state(),
+            "Condition": { "Null": { "aws:PrincipalArn": "true" } },
+        })
+    }
+
+    /// Whether `statement` is one spadeploy wrote for this prefix: a Sid with this prefix's tag,
+    /// or (written before Sids named their prefix) an untagged Sid on this prefix's resources.
+    fn owns(&self, statement: &Value) -> bool {
+        let Some(sid) = statement.get("Sid").and_then(Value::as_str) else {
+            return false;
+        };
+        if KINDS.iter().any(|kind| sid == self.sid(kind)) {
+            return true;
+        }
+        let untagged = sid
+            .strip_prefix("Spadeploy")
+            .is_some_and(|kind| KINDS.contains(&kind));
+        let resource = statement.get("Resource").and_then(Value::as_str);
+        untagged
+            && (resource == Some(&self.objects())
+                || resource == Some(&self.state())
+                // The untagged listing grant covered the whole bucket.
+                || sid == "SpadeployCloudFrontList")
+    }
+
+    /// Whether `policy` holds this prefix's website read grant.
+    pub fn has_website_read(&self, policy: &str) -> bool {
+        serde_json::from_str::<Value>(policy).is_ok_and(|policy| {
+            statements_of(&policy).iter().any(|s| {
+                self.owns(s)
+                    && s["Effect"] == "Allow"
+                    && s["Sid"]
+                        .as_str()
+                        .is_some_and(|sid| sid.starts_with("SpadeployWebsiteRead"))
+            })
+        })
+    }
+
+    /// Website mode: anonymous reads that carry the distribution's secret Referer header, and
+    /// never of spadeploy's state.
+    pub fn website_statements(&self, referer: &str) -> Vec<Value> {
+        vec![
+            json!({
+                "Sid": self.sid("WebsiteRead"),
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": self.objects(),
+                "Condition": { "StringEquals": { "aws:Referer": referer } },
+            }),
+            self.hide_state(),
+        ]
+    }
+
+    /// Private mode: reads for this distribution only (Origin Access Control), with
+    /// s3:ListBucket on this prefix so a missing asset is an honest 404 rather than a 403;
+    /// spadeploy's state stays unreadable.
+    pub fn private_statements(&self, distribution_arn: &str) -> Vec<Value> {
+        let principal = json!({ "Service": "cloudfront.amazonaws.com" });
+        let condition = json!({ "StringEquals": { "AWS:SourceArn": distribution_arn } });
+        let mut list_condition = condition.clone();
+        if !self.prefix.is_empty() {
+            list_condition["StringLike"] = json!({ "s3:prefix": format!("{}*", self.prefix) });
+        }
+        vec![
+            json!({
+                "Sid": self.sid("CloudFrontRead"),
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:GetObject",
+                "Resource": self.objects(),
+                "Condition": condition,
+            }),
+            json!({
+                "Sid": self.sid("CloudFrontList"),
+                "Effect": "Allow",
+                "Principal": principal,
+                "Action": "s3:ListBucket",
+                "Resource": format!("arn:aws:s3:::{}", self.bucket),
+                "Condition": list_condition,
+            }),
+            json!({
+                "Sid": self.sid("HideStateFromCloudFront"),
+                "Effect": "Deny",
+                "Principal": principal,
+                "Action": "s3:GetObject",
+                "Resource": self.state(),
+                "Condition": condition,
+            }),
+            self.hide_state(),
+        ]
+    }
+
+    /// The bucket policy with this prefix's statements replaced by `ours` and every other
+    /// statement (the user's, other prefixes') kept as it was; `None` when nothing would change.
+    pub fn merged_policy(
+        &self,
+        current: Option<&str>,
+        ours: Vec<Value>,
+    ) -> Result<Option<String>, String> {
+        let mut policy: Value = match current {
+            Some(text) => serde_json::from_str(text)
+                .map_err(|e| format!("the bucket policy is not valid JSON ({e}); fix it first"))?,
+            None => json!({ "Version": "2012-10-17", "Statement": [] }),
+        };
+        let statements = match policy.get_mut("Statement") {
+            Some(Value::Array(list)) => list,
+            Some(single @ Value::Object(_)) => {
+                *single = Value::Array(vec![single.take()]);
+                single.as_array_mut().expect("just made an array")
+            }
+            _ => return Err("the bucket policy has no Statement list; fix it first".into()),
+        };
+        let before = statements.clone();
+        statements.retain(|s| !self.owns(s));
+        statements.extend(ours);
+        if current.is_some() && *statements == before {
+            return Ok(None);
+        }
+        Ok(Some(policy.to_string()))
+    }
+}
+
+fn statements_of(policy: &Value) -> Vec<Value> {
+    match &policy["Statement"] {
+        Value::Array(list) => list.clone(),
+        single @ Value::Object(_) => vec![single.clone()],
+        _ => Vec::new(),
+    }
 }
 
 /// True when some statement lets anyone read objects (spadeploy's own, or the user's).
@@ -235,11 +333,7 @@ pub fn allows_public_read(policy: &str) -> bool {
     let Ok(policy) = serde_json::from_str::<Value>(policy) else {
         return false;
     };
-    let statements = match &policy["Statement"] {
-        Value::Array(list) => list.clone(),
-        single @ Value::Object(_) => vec![single.clone()],
-        _ => return false,
-    };
+    let statements = statements_of(&policy);
     let has = |value: &Value, wanted: &[&str]| match value {
         Value::String(s) => wanted.contains(&s.as_str()),
         Value::Array(list) => list
@@ -286,41 +380,150 @@ mod tests {
         assert_eq!(sdk.routing_rules().len(), 1);
     }
 
+    const ROOT: PolicyTarget = PolicyTarget {
+        bucket: "b",
+        prefix: "",
+    };
+
+    fn sids(policy: &str) -> Vec<String> {
+        let policy: Value = serde_json::from_str(policy).unwrap();
+        statements_of(&policy)
+            .iter()
+            .map(|s| s["Sid"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     #[test]
     fn policy_merge_keeps_foreign_statements_and_is_idempotent() {
         let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Logs","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/logs/*"}]}"#;
-        let ours = website_statements("b", "", "secret");
-        let merged = merged_policy(Some(foreign), ours.clone())
+        let ours = ROOT.website_statements("secret");
+        let merged = ROOT
+            .merged_policy(Some(foreign), ours.clone())
             .unwrap()
             .expect("changed");
         assert!(merged.contains("\"Logs\""), "foreign statement kept");
-        assert!(merged.contains("SpadeployWebsiteRead"));
+        assert!(ROOT.has_website_read(&merged));
         assert_eq!(
-            merged_policy(Some(&merged), ours).unwrap(),
+            ROOT.merged_policy(Some(&merged), ours).unwrap(),
             None,
             "no change the second time"
         );
-        let other_secret = website_statements("b", "", "rotated");
-        assert!(merged_policy(Some(&merged), other_secret)
+        let other_secret = ROOT.website_statements("rotated");
+        assert!(ROOT
+            .merged_policy(Some(&merged), other_secret)
             .unwrap()
             .is_some());
-        assert!(merged_policy(Some("not json"), vec![])
+        assert!(ROOT
+            .merged_policy(Some("not json"), vec![])
             .unwrap_err()
             .contains("not valid JSON"));
     }
 
     #[test]
+    fn two_prefixes_in_one_bucket_keep_each_others_grants() {
+        let app = PolicyTarget {
+            bucket: "b",
+            prefix: "app/",
+        };
+        let other = PolicyTarget {
+            bucket: "b",
+            prefix: "other/",
+        };
+        let arn = "arn:aws:cloudfront::1:distribution/E1";
+        let first = app
+            .merged_policy(None, app.private_statements(arn))
+            .unwrap()
+            .unwrap();
+        let both = other
+            .merged_policy(Some(&first), other.private_statements(arn))
+            .unwrap()
+            .unwrap();
+        assert_eq!(sids(&both).len(), 8, "{both}");
+        assert!(sids(&first).iter().all(|sid| sids(&both).contains(sid)));
+        // Re-pushing either changes nothing, and switching one's mode leaves the other's alone.
+        assert_eq!(
+            app.merged_policy(Some(&both), app.private_statements(arn))
+                .unwrap(),
+            None
+        );
+        let switched = app
+            .merged_policy(Some(&both), app.website_statements("s"))
+            .unwrap()
+            .unwrap();
+        let other_sids: Vec<_> = sids(&both)
+            .into_iter()
+            .filter(|sid| sids(&first).iter().all(|f| f != sid))
+            .collect();
+        assert!(other_sids.iter().all(|sid| sids(&switched).contains(sid)));
+        assert!(app.has_website_read(&switched) && !other.has_website_read(&switched));
+    }
+
+    #[test]
+    fn untagged_statements_from_earlier_versions_are_replaced_by_their_own_prefix_only() {
+        let legacy = r#"{"Statement":[
+            {"Sid":"SpadeployWebsiteRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/app/*"},
+            {"Sid":"SpadeployHideState","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/app/.spadeploy/*"}]}"#;
+        let root = ROOT
+            .merged_policy(Some(legacy), ROOT.website_statements("s"))
+            .unwrap()
+            .unwrap();
+        assert!(sids(&root).contains(&"SpadeployWebsiteRead".to_string()));
+        let app = PolicyTarget {
+            bucket: "b",
+            prefix: "app/",
+        };
+        let replaced = app
+            .merged_policy(Some(legacy), app.website_statements("s"))
+            .unwrap()
+            .unwrap();
+        assert!(!sids(&replaced)
+            .iter()
+            .any(|sid| sid == "SpadeployWebsiteRead"));
+        assert_eq!(sids(&replaced).len(), 2);
+    }
+
+    #[test]
+    fn the_state_is_denied_to_every_unsigned_reader_and_listing_is_limited_to_the_prefix() {
+        let app = PolicyTarget {
+            bucket: "b",
+            prefix: "app/",
+        };
+        for statements in [
+            app.website_statements("s"),
+            app.private_statements("arn:aws:cloudfront::1:distribution/E1"),
+        ] {
+            let hide = statements
+                .iter()
+                .find(|s| s["Sid"].as_str().unwrap().starts_with("SpadeployHideState"))
+                .unwrap();
+            assert_eq!(hide["Effect"], "Deny");
+            assert_eq!(hide["Principal"], "*");
+            assert_eq!(hide["Resource"], "arn:aws:s3:::b/app/.spadeploy/*");
+            assert_eq!(hide["Condition"]["Null"]["aws:PrincipalArn"], "true");
+            assert!(hide["Condition"].get("StringEquals").is_none());
+        }
+        let private = app.private_statements("arn:aws:cloudfront::1:distribution/E1");
+        let list = private
+            .iter()
+            .find(|s| s["Action"] == "s3:ListBucket")
+            .unwrap();
+        assert_eq!(list["Condition"]["StringLike"]["s3:prefix"], "app/*");
+    }
+
+    #[test]
     fn public_read_is_recognised() {
-        let ours = merged_policy(None, website_statements("b", "", "s"))
+        let ours = ROOT
+            .merged_policy(None, ROOT.website_statements("s"))
             .unwrap()
             .unwrap();
         assert!(allows_public_read(&ours));
-        let private = merged_policy(
-            None,
-            private_statements("b", "", "arn:aws:cloudfront::1:distribution/E1"),
-        )
-        .unwrap()
-        .unwrap();
+        let private = ROOT
+            .merged_policy(
+                None,
+                ROOT.private_statements("arn:aws:cloudfront::1:distribution/E1"),
+            )
+            .unwrap()
+            .unwrap();
         assert!(!allows_public_read(&private));
         assert!(allows_public_read(
             r#"{"Statement":{"Effect":"Allow","Principal":{"AWS":"*"},"Action":["s3:GetObject"],"Resource":"x"}}"#
