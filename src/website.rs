@@ -310,12 +310,14 @@ impl PolicyTarget<'_> {
             }
             _ => return Err("the bucket policy has no Statement list; fix it first".into()),
         };
-        let before = statements.clone();
-        statements.retain(|s| !self.owns(s));
-        statements.extend(ours);
-        if current.is_some() && *statements == before {
+        let owned: Vec<&Value> = statements.iter().filter(|s| self.owns(s)).collect();
+        // Where they stand in the list does not matter; other prefixes' statements may follow.
+        let unchanged = owned.len() == ours.len() && ours.iter().all(|s| owned.contains(&s));
+        if current.is_some() && unchanged {
             return Ok(None);
         }
+        statements.retain(|s| !self.owns(s));
+        statements.extend(ours);
         Ok(Some(policy.to_string()))
     }
 }
@@ -494,7 +496,7 @@ mod tests {
         ] {
             let hide = statements
                 .iter()
-                .find(|s| s["Sid"].as_str().unwrap().starts_with("SpadeployHideState"))
+                .find(|s| s["Sid"].as_str().unwrap() == app.sid("HideState"))
                 .unwrap();
             assert_eq!(hide["Effect"], "Deny");
             assert_eq!(hide["Principal"], "*");

@@ -237,6 +237,10 @@ async fn two_targets_in_one_bucket_keep_each_others_grants() {
             "{prefix} keeps its grant: {policy}"
         );
     }
+    let again = push_to(&format!("s3://{bucket}/app"), &app, &[]);
+    again.assert_ok();
+    assert_eq!(again.json()["routing"]["bucket_policy"], "unchanged");
+    assert_eq!(policy_of(&bucket).await, policy);
 }
 
 #[tokio::test]
