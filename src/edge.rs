@@ -17,6 +17,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
+use crate::edge_role;
 use crate::routing::{Redirect, Rule};
 
 /// CloudFront Functions reject code over 10 KB.
@@ -134,10 +135,6 @@ pub fn code_hash(code: &str) -> String {
 
 /// Lambda@Edge needs a current Node.js runtime with an async handler.
 const LAMBDA_RUNTIME: Runtime = Runtime::Nodejs22x;
-/// The execution role shared by spadeploy's edge functions (trusts Lambda and Lambda@Edge).
-pub const EDGE_ROLE: &str = "spadeploy-edge";
-const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
-const LOGS_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
 /// What an install did, or (in a dry run) would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -302,7 +299,7 @@ pub async fn install_lambda(
     match state {
         Installed::Current { arn } => Ok(arn.clone()),
         Installed::Missing => {
-            let role = ensure_role(iam, endpoint).await?;
+            let role = edge_role::ensure(iam, endpoint).await?;
             let mut attempt = 0;
             loop {
                 let created = lambda
@@ -346,6 +343,8 @@ pub async fn install_lambda(
             }
         }
         Installed::Stale { .. } => {
+            // The new code runs as the role: check it has not been widened since it was made.
+            edge_role::ensure(iam, endpoint).await?;
             lambda
                 .update_function_code()
                 .function_name(name)
@@ -413,38 +412,6 @@ async fn wait_until_updated(
         }
     }
     Ok(())
-}
-
-/// The execution role, created (trusting Lambda and Lambda@Edge, with basic logging) if missing.
-async fn ensure_role(iam: &aws_sdk_iam::Client, endpoint: &str) -> Result<String, ApiError> {
-    let resource = format!("arn:aws:iam::*:role/{EDGE_ROLE}");
-    match iam.get_role().role_name(EDGE_ROLE).send().await {
-        Ok(out) => return Ok(out.role().map(|r| r.arn().to_string()).unwrap_or_default()),
-        Err(err) => {
-            let err = api_error(err, "iam:GetRole", resource.clone(), endpoint);
-            if err.code() != Some("NoSuchEntity") {
-                return Err(err);
-            }
-        }
-    }
-    let created = iam
-        .create_role()
-        .role_name(EDGE_ROLE)
-        .assume_role_policy_document(TRUST_POLICY)
-        .description("Execution role of spadeploy's Lambda@Edge routing functions")
-        .send()
-        .await
-        .map_err(|e| api_error(e, "iam:CreateRole", resource.clone(), endpoint))?;
-    iam.attach_role_policy()
-        .role_name(EDGE_ROLE)
-        .policy_arn(LOGS_POLICY)
-        .send()
-        .await
-        .map_err(|e| api_error(e, "iam:AttachRolePolicy", resource.clone(), endpoint))?;
-    Ok(created
-        .role()
-        .map(|r| r.arn().to_string())
-        .unwrap_or_default())
 }
 
 fn function_arn(name: &str) -> String {

@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::edge::EDGE_ROLE;
+use crate::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
 use crate::routing::Mode;
 
 pub struct PolicyScope<'a> {
@@ -94,11 +94,42 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
             ],
             "Resource": [function.clone(), format!("{function}:*")],
         }));
+        // The role can be created only with the logging policy as its permissions boundary,
+        // given only that policy, and passed only to Lambda: leaked deploy credentials cannot
+        // turn it into an administrator that runs their code.
+        let role = format!("arn:aws:iam::{account}:role/{EDGE_ROLE}");
         statements.push(json!({
-            "Sid": "SpadeployEdgeRole",
+            "Sid": "SpadeployEdgeRoleRead",
             "Effect": "Allow",
-            "Action": ["iam:GetRole", "iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole"],
-            "Resource": format!("arn:aws:iam::{account}:role/{EDGE_ROLE}"),
+            "Action": ["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"],
+            "Resource": role,
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeRoleCreate",
+            "Effect": "Allow",
+            "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            "Resource": role,
+            "Condition": { "StringEquals": { "iam:PermissionsBoundary": LOGS_POLICY } },
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeRoleLogs",
+            "Effect": "Allow",
+            "Action": "iam:AttachRolePolicy",
+            "Resource": role,
+            "Condition": { "ArnEquals": { "iam:PolicyARN": LOGS_POLICY } },
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeRoleRepair",
+            "Effect": "Allow",
+            "Action": ["iam:UpdateAssumeRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRolePolicy"],
+            "Resource": role,
+        }));
+        statements.push(json!({
+            "Sid": "SpadeployEdgeRolePass",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role,
+            "Condition": { "StringEquals": { "iam:PassedToService": EDGE_SERVICES } },
         }));
         statements.push(json!({
             "Sid": "SpadeployEdgeReplication",
@@ -149,6 +180,46 @@ mod tests {
             p["Statement"][0]["Condition"]["StringLike"]["s3:prefix"][0],
             "app/*"
         );
+    }
+
+    #[test]
+    fn the_edge_role_cannot_be_widened_with_the_deploy_policy() {
+        let website = policy(&scope(Some("E1"), Some(Mode::Website)));
+        let statements = website["Statement"].as_array().unwrap();
+        let granting = |action: &str| -> Vec<&Value> {
+            statements
+                .iter()
+                .filter(|s| {
+                    s["Action"] == action
+                        || s["Action"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|x| x == action))
+                })
+                .collect()
+        };
+        let attach = granting("iam:AttachRolePolicy");
+        assert_eq!(attach.len(), 1);
+        assert_eq!(
+            attach[0]["Condition"]["ArnEquals"]["iam:PolicyARN"],
+            LOGS_POLICY
+        );
+        let create = granting("iam:CreateRole");
+        assert_eq!(
+            create[0]["Condition"]["StringEquals"]["iam:PermissionsBoundary"],
+            LOGS_POLICY
+        );
+        let pass = granting("iam:PassRole");
+        assert_eq!(
+            pass[0]["Condition"]["StringEquals"]["iam:PassedToService"],
+            json!(EDGE_SERVICES)
+        );
+        for widening in [
+            "iam:PutRolePolicy",
+            "iam:DeleteRolePermissionsBoundary",
+            "iam:*",
+        ] {
+            assert!(granting(widening).is_empty(), "{widening} is never granted");
+        }
     }
 
     #[test]

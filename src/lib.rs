@@ -9,6 +9,7 @@ pub mod cdn;
 pub mod cli;
 pub mod distribution;
 pub mod edge;
+pub mod edge_role;
 pub mod hash_cache;
 pub mod headers;
 pub mod iam;

@@ -278,6 +278,80 @@ async fn website_mode_on_an_already_public_bucket_still_hides_the_state() {
     );
 }
 
+#[tokio::test]
+async fn an_install_puts_a_widened_edge_role_back() {
+    const ROLE: &str = "spadeploy-edge";
+    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
+    const LOGS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+    let foreign_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = iam();
+    // Whether an earlier test made the role or not, it is now an attacker's administrator.
+    let _ = iam
+        .create_role()
+        .role_name(ROLE)
+        .assume_role_policy_document(foreign_trust)
+        .send()
+        .await;
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(foreign_trust)
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(ROLE)
+        .policy_name("backdoor")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+
+    let bucket = unique_bucket("role");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    push_to(&format!("s3://{bucket}"), &id, &["--allow-public-read"]).assert_ok();
+
+    let role = iam.get_role().role_name(ROLE).send().await.unwrap();
+    let role = role.role().unwrap();
+    let trust = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+        .decode_utf8_lossy()
+        .into_owned();
+    assert!(
+        trust.contains("edgelambda.amazonaws.com") && !trust.contains("666666666666"),
+        "{trust}"
+    );
+    assert_eq!(
+        role.permissions_boundary()
+            .and_then(|b| b.permissions_boundary_arn()),
+        Some(LOGS)
+    );
+    let attached = iam
+        .list_attached_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let attached: Vec<_> = attached
+        .attached_policies()
+        .iter()
+        .filter_map(|p| p.policy_arn())
+        .collect();
+    assert_eq!(attached, [LOGS]);
+    let inline = iam
+        .list_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert!(inline.policy_names().is_empty(), "{inline:?}");
+}
+
 fn writes(proxy: &Proxy) -> Vec<String> {
     proxy
         .take()

@@ -155,6 +155,10 @@ pub fn cloudfront() -> aws_sdk_cloudfront::Client {
     aws_sdk_cloudfront::Client::new(&sdk_config())
 }
 
+pub fn iam() -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk_config())
+}
+
 pub fn lambda() -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&sdk_config())
 }
