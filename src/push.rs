@@ -171,8 +171,8 @@ pub async fn plan_routing(
 
 /// A local target inside the build (or the reverse) would deploy into itself.
 fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
-    let dir_abs = std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let target_abs = std::path::absolute(target).unwrap_or_else(|_| target.to_path_buf());
+    let dir_abs = resolved(dir);
+    let target_abs = resolved(target);
     if target_abs.starts_with(&dir_abs) || dir_abs.starts_with(&target_abs) {
         bail!(
             "the target {} and the build directory {} overlap: deploy to a folder outside the build",
@@ -181,6 +181,29 @@ fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Where `path` really is: absolute, `..` and `.` applied, and every symbolic link along the part
+/// that exists resolved (a target that does not exist yet still resolves through its parents).
+fn resolved(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for part in absolute.components() {
+        match part {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => {
+                out.push(other);
+                if let Ok(real) = out.canonicalize() {
+                    out = real;
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The target as read, and the files it should hold.
@@ -636,10 +659,11 @@ async fn restore_and_read<S: ObjectStore>(
             ),
         },
     };
-    let Some(release) = read_record(store, &remote, &release_key(&wanted), &job.progress).await?
-    else {
+    let Some(bytes) = store.read_state(&release_key(&wanted)).await? else {
         bail!("release {wanted} cannot be read from {}", job.target);
     };
+    let release = Record::from_json(&bytes)
+        .with_context(|| format!("release {wanted} cannot be restored"))?;
     let local = crate::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
         anyhow::anyhow!(
             "release {wanted} cannot be restored: the content of {} file(s) is no longer in the target ({}); \

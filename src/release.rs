@@ -108,9 +108,16 @@ pub struct Record {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("spadeploy's record {LIVE_RECORD} in the target is unreadable ({source}); delete it to make the next push re-upload everything")]
-pub struct RecordError {
-    source: serde_json::Error,
+pub enum RecordError {
+    #[error("spadeploy's record {LIVE_RECORD} in the target is unreadable ({0}); delete it to make the next push re-upload everything")]
+    Unreadable(serde_json::Error),
+    #[error("a spadeploy record in the target names the key `{0}`, whose empty, `.` or `..` parts would lead outside the target: spadeploy never writes such a record, so someone edited it; delete the record (the next push re-uploads everything)")]
+    UnsafeKey(String),
+}
+
+/// A key stays inside the target: no empty, `.` or `..` parts, no backslash.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))
 }
 
 impl Record {
@@ -139,7 +146,11 @@ impl Record {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Record, RecordError> {
-        serde_json::from_slice(bytes).map_err(|source| RecordError { source })
+        let record: Record = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
+        match record.objects.keys().find(|key| !is_safe_key(key)) {
+            Some(key) => Err(RecordError::UnsafeKey(key.clone())),
+            None => Ok(record),
+        }
     }
 
     pub fn to_json(&self) -> Vec<u8> {

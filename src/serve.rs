@@ -64,6 +64,8 @@ pub struct Site {
     /// Headers for build directories, which have no record.
     pub header_rules: HeaderRules,
     recorded: BTreeMap<String, ObjectHeaders>,
+    /// The root with every symbolic link resolved.
+    real_root: PathBuf,
 }
 
 impl Site {
@@ -84,7 +86,11 @@ impl Site {
                 .collect(),
             Err(_) => BTreeMap::new(),
         };
+        let real_root = root
+            .canonicalize()
+            .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
         Ok(Site {
+            real_root,
             root,
             mode,
             rule,
@@ -101,7 +107,9 @@ impl Site {
         let path = key
             .split('/')
             .fold(self.root.clone(), |p, part| p.join(part));
-        if !path.is_file() {
+        // A symbolic link may point anywhere; only what resolves inside the root is served.
+        let real = path.canonicalize().ok()?;
+        if !real.starts_with(&self.real_root) || !real.is_file() {
             return None;
         }
         let headers = self
@@ -313,6 +321,37 @@ fn plain(status: StatusCode, message: String) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn links_out_of_the_served_folder_are_not_followed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("site"), tmp.path().join("outside"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("shadow"), "secret").unwrap();
+        std::fs::write(root.join("app.js"), "ok").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("x")).unwrap();
+        std::os::unix::fs::symlink(outside.join("shadow"), root.join("shadow.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("app.js"), root.join("alias.js")).unwrap();
+        let site = Site::new(
+            root,
+            Mode::Private,
+            Rule::new(&crate::routing::RoutingSettings::default(), &[]),
+            "index.html".into(),
+            HeaderRules::new(Vec::new()),
+        )
+        .unwrap();
+        for path in ["/x/shadow", "/shadow.txt"] {
+            let answer = respond(&site, "GET", path);
+            assert_eq!(answer.status, 404, "{path}: {answer:?}");
+        }
+        assert_eq!(
+            respond(&site, "GET", "/alias.js").status,
+            200,
+            "a link inside is fine"
+        );
+    }
 
     #[test]
     fn api_routes_parse_and_explain_mistakes() {

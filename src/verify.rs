@@ -83,11 +83,27 @@ impl Fetched {
     }
 }
 
+/// The URL without its `user:password@`: credentials never reach a message, a log or JSON.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
 fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, String> {
+    let shown = redacted(url);
+    // ureq's own messages repeat the URL as given.
+    let failed =
+        |err: &dyn std::fmt::Display| format!("{shown}: {}", err.to_string().replace(url, &shown));
     let response = match agent.get(url).call() {
         Ok(response) => response,
         Err(ureq::Error::Status(_, response)) => response,
-        Err(err) => return Err(format!("{url}: {err}")),
+        Err(err) => return Err(failed(&err)),
     };
     let status = response.status();
     let content_type = response
@@ -99,8 +115,7 @@ fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, String> {
         .unwrap_or_default()
         .to_string();
     let mut body = Vec::new();
-    std::io::Read::read_to_end(&mut response.into_reader(), &mut body)
-        .map_err(|e| format!("{url}: {e}"))?;
+    std::io::Read::read_to_end(&mut response.into_reader(), &mut body).map_err(|e| failed(&e))?;
     Ok(Fetched {
         status,
         content_type,
@@ -198,7 +213,7 @@ pub fn verify(
         probe.hint = None;
     }
     Ok(Verification {
-        url: base.to_string(),
+        url: redacted(base),
         ok: probes.iter().all(|p| p.pass),
         probes,
     })
@@ -230,6 +245,24 @@ impl std::fmt::Display for Verification {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_in_the_url_never_reach_a_message() {
+        for (url, shown) in [
+            ("https://user:s3cret@example.com/", "https://example.com/"),
+            ("http://a@b:8080", "http://b:8080"),
+            ("https://example.com/a@b", "https://example.com/a@b"),
+            ("https://example.com", "https://example.com"),
+        ] {
+            assert_eq!(redacted(url), shown);
+        }
+        // Nothing listens on port 9 of the loopback: the error names the site, not the secret.
+        let err = verify("http://user:s3cret@127.0.0.1:9", &[], &[], 1)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(!err.contains("s3cret") && !err.contains("user"), "{err}");
+        assert!(err.contains("http://127.0.0.1:9"), "{err}");
+    }
 
     #[test]
     fn api_probes_parse_and_explain_mistakes() {

@@ -363,3 +363,54 @@ fn json_mode_prints_exactly_one_document() {
     assert_eq!(failed.code, 1);
     assert_eq!(failed.json()["ok"], false);
 }
+
+#[test]
+fn a_record_naming_a_key_outside_the_target_is_refused_on_rollback() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (build, site) = (tmp.path().join("build"), tmp.path().join("t/site"));
+    copy_dir(&demo_spa(), &build);
+    local_push(&build, &site, &[]).assert_ok();
+    write(&build, "index.html", "<h1>second</h1>");
+    local_push(&build, &site, &[]).assert_ok();
+    // The first release's record, edited to name a file two folders up.
+    let releases = site.join(".spadeploy/releases");
+    let first = std::fs::read_dir(&releases)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .min()
+        .unwrap();
+    let mut record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&first).unwrap()).unwrap();
+    let index = record["objects"]["index.html"].clone();
+    record["objects"]["../../escaped.html"] = index;
+    std::fs::write(&first, record.to_string()).unwrap();
+
+    let run = spadeploy(&["rollback", "--to", site.to_str().unwrap(), "-q"], None);
+    run.assert_fails_with(1, "cannot be restored");
+    assert!(run.stderr.contains("../../escaped.html"), "{}", run.stderr);
+    assert!(!tmp.path().join("escaped.html").exists());
+}
+
+#[test]
+fn a_target_inside_the_build_is_refused_however_it_is_spelled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("demo");
+    copy_dir(&demo_spa(), &build);
+    std::fs::create_dir_all(tmp.path().join("other")).unwrap();
+    let via_parent = tmp.path().join("other/../demo/out");
+    let via_missing_parent = tmp.path().join("nowhere/../demo/out");
+    let link = tmp.path().join("link");
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&build, &link).unwrap();
+    let mut targets = vec![via_parent, via_missing_parent];
+    if cfg!(unix) {
+        targets.push(link.join("out"));
+    }
+    for to in targets {
+        local_push(&build, &to, &[]).assert_fails_with(1, "overlap");
+    }
+    assert!(
+        !build.join("out").exists(),
+        "nothing was written into the build"
+    );
+}

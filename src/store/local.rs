@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use walkdir::WalkDir;
 
 use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
+use crate::release::is_safe_key;
 use crate::scan::{LocalFile, Source};
 
 pub struct LocalStore {
@@ -92,6 +93,16 @@ fn write_blocking(
     body: &Body,
     expect: Option<&Option<String>>,
 ) -> Result<Option<PathBuf>, StoreError> {
+    // Keys come from records too, and a record can be edited: never write outside the root.
+    if path.strip_prefix(root).map_or(true, |rel| {
+        !is_safe_key(&rel.to_string_lossy().replace('\\', "/"))
+    }) {
+        return Err(
+            LocalStore::io("refusing to write outside the target", path)(
+                std::io::ErrorKind::InvalidInput.into(),
+            ),
+        );
+    }
     refuse_symlinked_folders(root, path)?;
     let parent = path.parent().unwrap_or(root);
     std::fs::create_dir_all(parent).map_err(LocalStore::io("cannot create directory", parent))?;
