@@ -317,3 +317,53 @@ impl ObjectStore for LocalStore {
             .map(drop)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn writes_never_go_through_a_symlinked_folder_or_outside_the_root() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (root, outside) = (tmp.path().join("site"), tmp.path().join("outside"));
+        std::fs::create_dir_all(&root).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("assets")).unwrap();
+        let store = LocalStore::new(root.clone());
+        let err = store
+            .write_state("assets/app.js", b"x".to_vec())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::SymlinkedFolder { .. }), "{err}");
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        let err = store
+            .write_state("../escaped.json", b"x".to_vec())
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("outside the target"), "{err}");
+        assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+        assert!(!tmp.path().join("escaped.json").exists());
+    }
+
+    #[tokio::test]
+    async fn a_conditional_create_never_replaces_and_leaves_no_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let first = store
+            .write_state_if("s/lock.json", b"one".to_vec(), Expect::Absent)
+            .await
+            .unwrap();
+        assert!(first.is_some());
+        let second = store
+            .write_state_if("s/lock.json", b"two".to_vec(), Expect::Absent)
+            .await
+            .unwrap();
+        assert_eq!(second, None);
+        assert_eq!(
+            std::fs::read(tmp.path().join("s/lock.json")).unwrap(),
+            b"one"
+        );
+        assert_eq!(std::fs::read_dir(tmp.path().join("s")).unwrap().count(), 1);
+    }
+}
