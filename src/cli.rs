@@ -139,7 +139,7 @@ struct DeployArgs {
     /// [default: 3, or the manifest's `keep_releases`]
     #[arg(long, value_name = "N")]
     keep_releases: Option<NonZeroUsize>,
-    /// Allow a run that deletes more than half of the live files
+    /// Allow a build with fewer than half as many files as the live release
     #[arg(long)]
     allow_mass_delete: bool,
     /// Take over the deploy lock even if another deploy holds it (say whose it broke)

@@ -179,7 +179,8 @@ pub struct Known<'a> {
     pub window: &'a [Record],
 }
 
-/// Refuse a push that deletes more than this share of the live files (a wrong DIR, an empty build).
+/// Refuse a build holding fewer files than this share of the live release's (a wrong DIR, an
+/// empty build), whether the files it drops are deleted now or kept for open tabs.
 pub const MASS_DELETE_SHARE: f64 = 0.5;
 
 #[derive(Debug, Clone, Default)]
@@ -195,8 +196,9 @@ pub struct Plan {
     /// Objects whose content differs from the live record, or that vanished: someone changed the
     /// target outside spadeploy. This push repairs them.
     pub drift: Vec<Drift>,
-    /// How many files the live release has (for the mass-delete guard).
+    /// How many files the live release has, and the new build (for the mass-delete guard).
     pub live_files: usize,
+    pub build_files: usize,
     /// The new release would list exactly the live release's files (a prune, or bookkeeping
     /// only): no new release is recorded.
     pub same_release: bool,
@@ -241,6 +243,7 @@ pub fn plan(
 
     let mut result = Plan {
         live_files: known.live.map_or(site.len(), |l| l.objects.len()),
+        build_files: local.len(),
         ..Plan::default()
     };
     if let Some(live) = known.live {
@@ -427,11 +430,14 @@ impl Plan {
         self.deletes().filter(|c| !is_state_key(&c.key)).count()
     }
 
-    /// `Some((deletes, live files))` when this push would delete more than half of the live site.
+    /// `Some((build files, live files))` when the new build holds fewer than half as many files
+    /// as the live release: the live site would lose most of its files, now or when the
+    /// keep-window lets them go. A rebuild that renames its hashed files keeps its size and
+    /// passes; old releases leaving the window are never counted.
     pub fn mass_delete(&self) -> Option<(usize, usize)> {
-        let deletes = self.site_deletes();
-        (deletes > 0 && deletes as f64 > self.live_files as f64 * MASS_DELETE_SHARE)
-            .then_some((deletes, self.live_files))
+        (self.live_files > 0
+            && (self.build_files as f64) < self.live_files as f64 * MASS_DELETE_SHARE)
+            .then_some((self.build_files, self.live_files))
     }
 
     pub fn writes(&self) -> impl Iterator<Item = &Change> {
@@ -543,6 +549,50 @@ mod tests {
             .iter()
             .map(|c| (c.key.clone(), c.action, c.reason.to_string()))
             .collect()
+    }
+
+    /// `n` files named `assets/<stem>-<i>.js`, content `<stem><i>`.
+    fn build(stem: &str, n: usize) -> Vec<LocalFile> {
+        let mut files: Vec<_> = (0..n)
+            .map(|i| local(&format!("assets/{stem}-{i}.js"), &format!("{stem}{i}")))
+            .collect();
+        files.push(local("index.html", stem));
+        files
+    }
+
+    #[test]
+    fn the_mass_delete_guard_compares_the_build_with_the_live_release() {
+        let live = build("v1", 20);
+        let (listing, record) = deployed(&live);
+        let known = Known {
+            live: Some(&record),
+            ..Known::default()
+        };
+        let keep_all = PlanOptions {
+            delete: false,
+            ..opts()
+        };
+        // A wrong folder: refused even when the keep-window would delete nothing yet.
+        for options in [&opts(), &keep_all] {
+            let wrong = plan(&[local("index.html", "oops")], &listing, known, options);
+            assert_eq!(wrong.mass_delete(), Some((1, 21)));
+        }
+        // A rebuild that renames every hashed chunk is the same shape: accepted.
+        let renamed = plan(&build("v2", 20), &listing, known, &opts());
+        assert_eq!(renamed.mass_delete(), None);
+        // Half the size is still accepted; fewer is not.
+        assert_eq!(
+            plan(&build("v3", 10), &listing, known, &opts()).mass_delete(),
+            None
+        );
+        assert_eq!(
+            plan(&build("v3", 9), &listing, known, &opts()).mass_delete(),
+            Some((10, 21))
+        );
+        // Expired old releases deleted by the window never count: the build is the live size.
+        let mut with_old = listing.clone();
+        with_old.extend((0..40).map(|i| remote(&format!("assets/old-{i}.js"), 1, "e")));
+        assert_eq!(plan(&live, &with_old, known, &opts()).mass_delete(), None);
     }
 
     #[test]

@@ -471,12 +471,13 @@ async fn decide<S: ObjectStore>(
 /// Refuses (when `enforce`) a run that deletes more than half of the live files; the warning
 /// otherwise.
 fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option<String>> {
-    let Some((deletes, live)) = plan.mass_delete() else {
+    let Some((build, live)) = plan.mass_delete() else {
         return Ok(None);
     };
     let warning = format!(
-        "this run deletes {deletes} of the {live} live files: is DIR the right build? \
-         Pass --allow-mass-delete if this is intended"
+        "this build has {build} file(s) where the live release has {live}, so the site would lose \
+         {} of them: is DIR the right build? Pass --allow-mass-delete if this is intended",
+        live - build
     );
     if enforce && !job.allow_mass_delete {
         bail!("{warning}; nothing was changed");

@@ -595,8 +595,11 @@ async fn a_push_that_would_delete_most_of_the_site_is_refused() {
 
     let tmp = tempfile::tempdir().unwrap();
     write(tmp.path(), "index.html", "<h1>oops, the wrong folder</h1>");
+    // With the keep-window nothing would be deleted yet, but the live site would still lose
+    // every file but the index: refused too.
+    push(tmp.path(), &bucket, &endpoint, &[]).assert_fails_with(1, "where the live release has 7");
     let refused = push(tmp.path(), &bucket, &endpoint, &["--keep-releases", "1"]);
-    refused.assert_fails_with(1, "deletes 6 of the 7 live files");
+    refused.assert_fails_with(1, "this build has 1 file(s) where the live release has 7");
     refused.assert_fails_with(1, "--allow-mass-delete");
     assert_eq!(
         snapshot(&s3(), &bucket).await,
@@ -614,7 +617,7 @@ async fn a_push_that_would_delete_most_of_the_site_is_refused() {
     assert!(dry.json()["warnings"][0]
         .as_str()
         .unwrap()
-        .contains("deletes 6 of the 7"));
+        .contains("where the live release has 7"));
 
     push(
         tmp.path(),
