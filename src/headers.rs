@@ -67,23 +67,34 @@ pub fn content_type_for(key: &str) -> String {
     }
 }
 
+/// Folders whose every file is content-addressed, as their frameworks document: Next.js
+/// (`_next/static/`), SvelteKit (`_app/immutable/`), Astro (`_astro/`).
+const IMMUTABLE_FOLDERS: [&str; 3] = ["_next/static/", "_app/immutable/", "_astro/"];
+
 /// True when the file name carries a content hash, as bundlers write them:
-/// `index-BjK3x9_a.js` (Vite), `main.3f9a1c2b.js` (webpack), `chunk-5MRQ7BGD.js` (esbuild).
+/// `index-BjK3x9_a.js` (Vite, Rollup), `main.3f9a1c2b.js` (webpack, Parcel, Angular's webpack
+/// builder), `chunk-5MRQ7BGD.js` and `chunk-ADPFSKGY.js` (esbuild and Angular's application
+/// builder: 8 upper-case base32 characters, not always with a digit); or lives in a framework's
+/// immutable folder.
 pub fn is_content_hashed(key: &str) -> bool {
+    let in_immutable_folder = IMMUTABLE_FOLDERS
+        .iter()
+        .any(|folder| key.starts_with(folder) || key.contains(&format!("/{folder}")));
     let name = key.rsplit('/').next().unwrap_or(key);
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let mut pieces = stem.split('.');
     pieces.next(); // the first piece is the file's own name, never a hash on its own
-    let after_dot = pieces.any(looks_like_hash);
+    let after_dot = pieces.any(|piece| looks_like_hash(piece, false));
     let first = stem.split('.').next().unwrap_or(stem);
     let after_dash = first
         .char_indices()
         .filter(|&(i, c)| c == '-' && i > 0)
-        .any(|(i, _)| looks_like_hash(&first[i + 1..]));
-    after_dot || after_dash
+        .any(|(i, _)| looks_like_hash(&first[i + 1..], true));
+    in_immutable_folder || after_dot || after_dash
 }
 
-fn looks_like_hash(token: &str) -> bool {
+/// `after_dash`: esbuild's separator, after which its base32 hashes may be letters only.
+fn looks_like_hash(token: &str, after_dash: bool) -> bool {
     let len = token.len();
     if !(8..=64).contains(&len)
         || !token
@@ -104,7 +115,12 @@ fn looks_like_hash(token: &str) -> bool {
     if hex {
         return digits > 0 && lower > 0;
     }
-    len == 8 && ((digits > 0 && upper + lower > 0) || (upper >= 2 && lower >= 1))
+    let esbuild_base32 = after_dash
+        && upper + digits == len
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
+    len == 8 && ((digits > 0 && upper + lower > 0) || (upper >= 2 && lower >= 1) || esbuild_base32)
 }
 
 pub fn default_cache_control(key: &str) -> &'static str {

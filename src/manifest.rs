@@ -28,6 +28,10 @@ pub struct Manifest {
     pub protect: Vec<Glob>,
     #[serde(default)]
     pub rules: Vec<Spanned<Rule>>,
+    /// Globs of files whose names change with their content, cached for a year (`immutable`)
+    /// whatever their names look like; `[[rules]]` still win.
+    #[serde(default)]
+    pub immutable: Vec<Glob>,
     pub concurrency: Option<NonZeroUsize>,
     pub allow_missing_index: Option<bool>,
     /// Releases whose files stay for open browser tabs (default 3, the new one included).
@@ -273,7 +277,16 @@ fn locate(text: &str, offset: usize) -> (usize, usize, String) {
 
 impl Manifest {
     pub fn header_rules(&self) -> Vec<Rule> {
-        self.rules.iter().map(|r| r.get_ref().clone()).collect()
+        let immutable = self.immutable.iter().map(|glob| Rule {
+            glob: glob.clone(),
+            cache_control: Some(crate::headers::CACHE_IMMUTABLE.to_string()),
+            content_type: None,
+        });
+        self.rules
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .chain(immutable)
+            .collect()
     }
 
     pub fn redirect_rules(&self) -> Vec<Redirect> {
@@ -377,6 +390,26 @@ cache_control = "public, max-age=60"
         assert_eq!(m.concurrency.map(NonZeroUsize::get), Some(8));
         assert_eq!(m.target.checksum, Some(ChecksumMode::WhenRequired));
         assert_eq!(m.rules.len(), 1);
+    }
+
+    #[test]
+    fn immutable_globs_cache_for_a_year_and_rules_still_win() {
+        let m = parse(
+            "immutable = [\"build/**\", \"static/**\"]\n\
+             [[rules]]\nglob = \"static/live.json\"\ncache_control = \"no-cache\"\n",
+            Path::new("spadeploy.toml"),
+        )
+        .unwrap();
+        let rules = crate::headers::HeaderRules::new(m.header_rules());
+        assert_eq!(
+            rules.resolve("build/app.js").cache_control,
+            crate::headers::CACHE_IMMUTABLE
+        );
+        assert_eq!(rules.resolve("static/live.json").cache_control, "no-cache");
+        assert_ne!(
+            rules.resolve("other/app.js").cache_control,
+            crate::headers::CACHE_IMMUTABLE
+        );
     }
 
     #[test]
