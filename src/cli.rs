@@ -396,6 +396,7 @@ async fn push(args: PushArgs, config: Option<&Path>, diff: bool) -> Result<Outco
             delete: !args.no_delete,
             force: args.force,
             protect: manifest.protect.clone(),
+            ..PlanOptions::default()
         },
         require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
         diff,
@@ -439,6 +440,7 @@ impl Kind {
                 delete: true,
                 force: false,
                 protect: manifest.protect.clone(),
+                ..PlanOptions::default()
             },
             require_index: false,
             diff: false,
@@ -473,13 +475,16 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         What::Rollback(_) => "spadeploy rollback",
         What::Prune => "spadeploy prune",
     };
+    // The configured index document is the root index everywhere: required in the build,
+    // uploaded last.
+    let index = manifest.routing.index_document.clone();
     let job = PushJob {
         scan: ScanOptions {
             exclude: manifest.exclude.clone(),
-            require_index,
+            require_index: require_index.then(|| index.clone()),
         },
         rules: HeaderRules::new(manifest.header_rules()),
-        plan,
+        plan: PlanOptions { index, ..plan },
         concurrency: args
             .concurrency
             .or(manifest.concurrency)

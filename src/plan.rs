@@ -14,7 +14,7 @@ use crate::release::{
 use crate::scan::{LocalFile, Source};
 use crate::store::RemoteObject;
 
-/// The root index document: uploaded last, so it never references an asset not yet uploaded.
+/// The default root index document (`[routing] index_document` sets another).
 pub const INDEX_DOCUMENT: &str = "index.html";
 
 /// Order of application. A phase starts only when the one before it has fully succeeded.
@@ -26,15 +26,16 @@ pub enum Phase {
     /// HTML other than the root index document, and new content for mutable files the live site
     /// serves (favicon, manifest): written only once everything new has landed.
     Pages,
-    /// The root `index.html`.
+    /// The root index document (`index.html` unless configured): uploaded last, so it never
+    /// references a file not yet uploaded.
     EntryIndex,
     /// Deletes, after every write has landed.
     Cleanup,
 }
 
 impl Phase {
-    fn of(file: &LocalFile, action: Action) -> Phase {
-        if file.key == INDEX_DOCUMENT {
+    fn of(file: &LocalFile, action: Action, index: &str) -> Phase {
+        if file.key == index {
             Phase::EntryIndex
         } else if is_html(&file.key) || (action != Action::Upload && retains_copy(&file.headers)) {
             Phase::Pages
@@ -160,11 +161,24 @@ pub struct Kept {
     pub why: KeepReason,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct PlanOptions {
     pub delete: bool,
     pub force: bool,
     pub protect: Vec<Glob>,
+    /// The root index document's key.
+    pub index: String,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            delete: false,
+            force: false,
+            protect: Vec::new(),
+            index: INDEX_DOCUMENT.into(),
+        }
+    }
 }
 
 /// What spadeploy knows about the target besides the listing.
@@ -268,7 +282,7 @@ pub fn plan(
             key: file.key.clone(),
             action,
             reason,
-            phase: Phase::of(file, action),
+            phase: Phase::of(file, action, &options.index),
             size: file.size,
             file: Some(file.clone()),
         };
@@ -596,6 +610,33 @@ mod tests {
     }
 
     #[test]
+    fn a_configured_index_document_is_the_one_uploaded_last() {
+        let files = [
+            local("app.html", "a"),
+            local("index.html", "i"),
+            local("assets/app.js", "j"),
+        ];
+        let options = PlanOptions {
+            index: "app.html".into(),
+            ..opts()
+        };
+        let p = plan(&files, &[], Known::default(), &options);
+        let order: Vec<_> = p
+            .changes
+            .iter()
+            .map(|c| (c.key.as_str(), c.phase))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("assets/app.js", Phase::Assets),
+                ("index.html", Phase::Pages),
+                ("app.html", Phase::EntryIndex),
+            ]
+        );
+    }
+
+    #[test]
     fn cold_push_uploads_everything_assets_first_index_last() {
         let files = [
             local("index.html", "i"),
@@ -700,6 +741,7 @@ mod tests {
             delete: true,
             force: false,
             protect: vec![Glob::new("uploads/**").unwrap()],
+            ..PlanOptions::default()
         };
         let p = plan(&build, &remote, live(&record), &options);
         assert_eq!(

@@ -29,7 +29,8 @@ pub struct LocalFile {
 
 pub struct ScanOptions {
     pub exclude: Vec<Glob>,
-    pub require_index: bool,
+    /// The index document the build must hold at its top, if any.
+    pub require_index: Option<String>,
 }
 
 /// Where a file's bytes come from.
@@ -66,8 +67,8 @@ pub enum ScanError {
     NotADirectory(PathBuf),
     #[error("build directory {} has no files to deploy (after excludes): did the build fail?", .0.display())]
     Empty(PathBuf),
-    #[error("build directory {} has no index.html at its top: is it the build output? Pass --allow-missing-index to deploy it anyway", .0.display())]
-    NoIndex(PathBuf),
+    #[error("build directory {} has no {index} at its top (the index document): is it the build output? Pass --allow-missing-index to deploy it anyway, or set [routing] index_document", dir.display())]
+    NoIndex { dir: PathBuf, index: String },
     #[error("{} is a symlink to {}, outside the build directory: copy the file into the build or exclude it", link.display(), target.display())]
     SymlinkOutside { link: PathBuf, target: PathBuf },
     #[error("{} is not a regular file (socket, FIFO or device): remove it from the build or exclude it", .0.display())]
@@ -85,8 +86,13 @@ pub fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> 
     if found.is_empty() {
         return Err(ScanError::Empty(dir.to_path_buf()));
     }
-    if options.require_index && !found.iter().any(|f| f.key == "index.html") {
-        return Err(ScanError::NoIndex(dir.to_path_buf()));
+    if let Some(index) = &options.require_index {
+        if !found.iter().any(|f| &f.key == index) {
+            return Err(ScanError::NoIndex {
+                dir: dir.to_path_buf(),
+                index: index.clone(),
+            });
+        }
     }
     Ok(found)
 }
@@ -263,7 +269,7 @@ mod tests {
     fn options(exclude: &[&str], require_index: bool) -> ScanOptions {
         ScanOptions {
             exclude: exclude.iter().map(|g| Glob::new(g).unwrap()).collect(),
-            require_index,
+            require_index: require_index.then(|| "index.html".to_string()),
         }
     }
 

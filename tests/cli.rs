@@ -414,3 +414,25 @@ fn a_target_inside_the_build_is_refused_however_it_is_spelled() {
         "nothing was written into the build"
     );
 }
+
+#[test]
+fn a_custom_index_document_is_required_and_uploaded_last() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "dist/app.html", "<h1>app</h1>");
+    write(tmp.path(), "dist/about.html", "<h1>about</h1>");
+    write(tmp.path(), "dist/assets/app-3f9a1c2b.js", "x");
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "dir = \"dist\"\n[target]\nto = \"out\"\n[routing]\nindex_document = \"app.html\"\n",
+    );
+    let run = spadeploy(&["push", "--json", "-q"], Some(tmp.path()));
+    run.assert_ok();
+    let report = run.json();
+    let last = report["upload"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["key"], "app.html", "{report}");
+    assert_eq!(last["phase"], "entry-index");
+
+    std::fs::remove_file(tmp.path().join("dist/app.html")).unwrap();
+    spadeploy(&["push", "-q"], Some(tmp.path())).assert_fails_with(1, "has no app.html at its top");
+}
