@@ -477,7 +477,11 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
     };
     // The configured index document is the root index everywhere: required in the build,
     // uploaded last.
-    let index = manifest.routing.index_document.clone();
+    let index = manifest
+        .routing
+        .index_document
+        .trim_start_matches('/')
+        .to_string();
     let job = PushJob {
         scan: ScanOptions {
             exclude: manifest.exclude.clone(),

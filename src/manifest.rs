@@ -240,13 +240,16 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             .into_iter()
             .flatten()
         {
-            if value.is_empty() || !value.bytes().all(|b| (b' '..=b'~').contains(&b)) {
+            if !crate::routing::is_header_value(value) {
                 return Err(invalid(
                     rule.span().start,
                     format!("header value {value:?} must be non-empty printable ASCII on one line"),
                 ));
             }
         }
+    }
+    if let Err((key, message)) = manifest.routing.validate() {
+        return Err(invalid(routing_key_offset(text, key), message));
     }
     for redirect in &manifest.redirects {
         validate_redirects(std::slice::from_ref(redirect.get_ref()))
@@ -262,6 +265,19 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
         manifest.target.to = Some(to.rebased(base));
     }
     Ok(manifest)
+}
+
+/// Where `[routing] key` is written (the start of the file when it cannot be found).
+fn routing_key_offset(text: &str, key: &str) -> usize {
+    #[derive(Deserialize, Default)]
+    struct Spans {
+        #[serde(default)]
+        routing: std::collections::HashMap<String, Spanned<toml::Value>>,
+    }
+    toml::from_str::<Spans>(text)
+        .ok()
+        .and_then(|spans| spans.routing.get(key).map(|v| v.span().start))
+        .unwrap_or(0)
 }
 
 /// 1-based line and column of a byte offset, and that line's text.
@@ -471,6 +487,42 @@ cache_control = "public, max-age=60"
         let (line, message, _) = parse_err("[[rules]]\ncache_control = \"x\"\n");
         assert!(message.contains("missing field `glob`"), "{message}");
         assert!(line >= 1);
+    }
+
+    #[test]
+    fn routing_values_that_reach_code_paths_and_arns_are_checked_with_their_line() {
+        for (text, line, needle) in [
+            (
+                "dir = \"d\"\n[routing]\ncache_control = \"no-cache\\r\\nX-Evil: 1\"\n",
+                3,
+                "printable ASCII",
+            ),
+            (
+                "[routing]\nmode = \"private\"\nindex_document = \"../../etc/passwd\"\n",
+                3,
+                "inside the build",
+            ),
+            (
+                "[routing]\nerror_document = \".spadeploy/live.json\"\n",
+                2,
+                "inside the build",
+            ),
+            ("[routing]\nindex_document = \"\"\n", 2, "inside the build"),
+            (
+                "\n[routing]\nfunction_name = \"spadeploy-*\"\n",
+                3,
+                "letters, digits",
+            ),
+        ] {
+            let (at, message, _) = parse_err(text);
+            assert_eq!(at, line, "{text}: {message}");
+            assert!(message.contains(needle), "{text}: {message}");
+        }
+        assert!(parse(
+            "[routing]\nindex_document = \"/app/index.html\"\nfunction_name = \"my_site-1\"\n",
+            Path::new("spadeploy.toml")
+        )
+        .is_ok());
     }
 
     #[test]

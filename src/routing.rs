@@ -136,6 +136,64 @@ impl Rule {
     }
 }
 
+/// A header value a manifest may set: non-empty printable ASCII on one line (no CR/LF to inject
+/// headers into responses or generated code).
+pub fn is_header_value(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+impl RoutingSettings {
+    /// Checks the values that reach generated code, S3 and IAM ARNs; `Err((key, message))`.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !is_header_value(&self.cache_control) {
+            return Err((
+                "cache_control",
+                format!(
+                    "cache_control {:?} must be non-empty printable ASCII on one line",
+                    self.cache_control
+                ),
+            ));
+        }
+        for (key, document) in [
+            ("index_document", &self.index_document),
+            ("error_document", &self.error_document),
+        ] {
+            let file = document.trim_start_matches('/');
+            let printable = file.bytes().all(|b| (b'!'..=b'~').contains(&b));
+            if file.is_empty()
+                || !printable
+                || file.contains(['?', '#'])
+                || !crate::release::is_safe_key(file)
+                || crate::release::is_state_key(file)
+            {
+                return Err((
+                    key,
+                    format!(
+                        "{key} {document:?} must name a file inside the build, like \"index.html\" \
+                         (no `..`, `.` or empty parts, no spaces, `?` or `#`)"
+                    ),
+                ));
+            }
+        }
+        if let Some(name) = &self.function_name {
+            let valid = (1..=64).contains(&name.len())
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !valid {
+                return Err((
+                    "function_name",
+                    format!(
+                        "function_name {name:?} must be 1 to 64 letters, digits, `-` or `_` \
+                         (it becomes part of the function's ARN and of IAM policies)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The edge function's name: `[routing] function_name`, else `spadeploy-<bucket>`; function names
 /// allow letters, digits, `-` and `_`, up to 64 characters.
 pub fn function_name(settings: &RoutingSettings, bucket: &str) -> String {
