@@ -607,21 +607,7 @@ async fn releases(args: ReleasesArgs, config: Option<&Path>) -> Result<Outcome> 
     } else if list.is_empty() {
         println!("no releases in {target} yet: `spadeploy push` creates the first");
     } else {
-        println!(
-            "{:<27}  {:<20}  {:>6}  {:<12}  live",
-            "release", "pushed at", "files", "source"
-        );
-        for r in &list {
-            let source = r
-                .source
-                .as_deref()
-                .map_or("-".to_string(), |s| s.chars().take(12).collect());
-            let live = if r.live { "*" } else { "" };
-            println!(
-                "{:<27}  {:<20}  {:>6}  {:<12}  {live}",
-                r.id, r.pushed_at, r.files, source
-            );
-        }
+        print!("{}", crate::report::releases_table(&list));
     }
     Ok(Outcome::Done)
 }

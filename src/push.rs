@@ -17,8 +17,8 @@ use crate::lock;
 use crate::manifest::TargetSettings;
 use crate::plan::{self, Known, Plan, PlanOptions};
 use crate::release::{
-    is_state_key, release_ids, release_key, Record, BLOBS_PREFIX, LIVE_RECORD, LOCK_KEY,
-    PROGRESS_RECORD,
+    is_state_key, release_ids, release_key, Record, ReleaseSummary, BLOBS_PREFIX, LIVE_RECORD,
+    LOCK_KEY, PROGRESS_RECORD,
 };
 use crate::report::{InvalidationReport, Progress, PushReport};
 use crate::scan::{self, ScanOptions};
@@ -563,7 +563,8 @@ async fn scan_and_read<S: ObjectStore>(
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
     let bounds = list_bounds(found.iter().map(|f| f.key.as_str()));
-    let hashing = Arc::new(job.progress.stage("hashing", files as u64, total_bytes));
+    // Every file is looked at; only those the hash cache does not know are read ("N hashed").
+    let hashing = Arc::new(job.progress.stage("scanning", files as u64, total_bytes));
     let rules = job.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
     let (dir, trust_cache) = (job.dir.clone(), !job.rehash);
@@ -791,16 +792,6 @@ async fn invalidate(
     }
     invalidation.id = Some(id);
     Ok(invalidation)
-}
-
-/// One line of `spadeploy releases`.
-#[derive(Debug, serde::Serialize)]
-pub struct ReleaseSummary {
-    pub id: String,
-    pub pushed_at: String,
-    pub source: Option<String>,
-    pub files: usize,
-    pub live: bool,
 }
 
 /// The releases recorded in `target`, oldest first.

@@ -107,6 +107,16 @@ pub struct Record {
     pub objects: BTreeMap<String, RecordedObject>,
 }
 
+/// One line of `spadeploy releases`.
+#[derive(Debug, serde::Serialize)]
+pub struct ReleaseSummary {
+    pub id: String,
+    pub pushed_at: String,
+    pub source: Option<String>,
+    pub files: usize,
+    pub live: bool,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RecordError {
     #[error("spadeploy's record {LIVE_RECORD} in the target is unreadable ({0}); delete it to make the next push re-upload everything")]

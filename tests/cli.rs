@@ -436,3 +436,24 @@ fn a_custom_index_document_is_required_and_uploaded_last() {
     std::fs::remove_file(tmp.path().join("dist/app.html")).unwrap();
     spadeploy(&["push", "-q"], Some(tmp.path())).assert_fails_with(1, "has no app.html at its top");
 }
+
+#[test]
+fn the_releases_list_lines_up_under_its_header() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (build, site) = (tmp.path().join("build"), tmp.path().join("site"));
+    copy_dir(&demo_spa(), &build);
+    local_push(&build, &site, &[]).assert_ok();
+    let run = spadeploy(&["releases", "--to", site.to_str().unwrap()], None);
+    run.assert_ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    let header_at = lines[0].find("pushed at").unwrap();
+    let id_end = lines[1].find(' ').unwrap();
+    assert_eq!(
+        lines[1][id_end..].find(|c: char| c != ' ').map(|i| i + id_end),
+        Some(header_at),
+        "{}",
+        run.stdout
+    );
+    assert!(lines[1].ends_with('*'), "the live release is marked");
+}
