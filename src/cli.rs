@@ -106,6 +106,10 @@ struct RoutingArgs {
     /// Exit 2 when the routing has drifted from what a push would set up
     #[arg(long)]
     check: bool,
+    /// Website mode: replace the secret Referer header with a new random one, without a moment
+    /// of refused requests (both allowed until the distribution is deployed, then the old dropped)
+    #[arg(long, conflicts_with_all = ["check", "print_function"])]
+    rotate_secret: bool,
     /// Print the routing plan as JSON
     #[arg(long)]
     json: bool,
@@ -711,6 +715,18 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
     let Some(Target::S3 { bucket, prefix }) = settings.to.clone() else {
         bail!("routing needs the s3:// target the distribution serves: pass --to s3://BUCKET[/PREFIX] or set [target] to");
     };
+    if args.rotate_secret {
+        let rotation = crate::push::rotate_secret(&settings, request, bucket, prefix).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&rotation)?);
+        } else {
+            println!(
+                "rotated the Referer secret of distribution {} (deployed after {}s); the old value is no longer allowed",
+                rotation.distribution, rotation.deployed_after_s
+            );
+        }
+        return Ok(Outcome::Done);
+    }
     let plan = crate::push::plan_routing(&settings, request, bucket, prefix).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);

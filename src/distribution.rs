@@ -20,6 +20,8 @@ pub struct Distribution {
     pub domain: String,
     pub etag: String,
     pub config: DistributionConfig,
+    /// Every edge location runs the current config (status `Deployed`).
+    pub deployed: bool,
 }
 
 impl Distribution {

@@ -50,7 +50,8 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         "Action": [
             "s3:GetBucketWebsite", "s3:PutBucketWebsite",
             "s3:GetBucketPolicy", "s3:PutBucketPolicy",
-            "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"
+            "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+            "s3:GetBucketTagging", "s3:PutBucketTagging"
         ],
         "Resource": bucket_arn,
     }));

@@ -3,6 +3,7 @@
 //! Functional core, imperative shell: `scan` and `store` produce plain data, the pure `plan`
 //! turns it into a plan, `apply` executes it, `report` renders it, `cli` wires them together.
 
+pub mod access_block;
 pub mod apply;
 pub mod aws;
 pub mod cdn;

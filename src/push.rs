@@ -169,6 +169,27 @@ pub async fn plan_routing(
     })
 }
 
+/// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
+pub async fn rotate_secret(
+    settings: &TargetSettings,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<setup::Rotation> {
+    let aws = Aws::load(settings).await?;
+    let (clients, job) = routing_job(&aws, request, bucket, prefix);
+    // CloudFront usually deploys a change in minutes; past this, both values stay allowed.
+    let wait = std::time::Duration::from_secs(30 * 60);
+    setup::rotate_secret(&clients, &job, wait)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot rotate the Referer secret of distribution {}",
+                job.request.distribution
+            )
+        })
+}
+
 /// A local target inside the build (or the reverse) would deploy into itself.
 fn refuse_overlap(dir: &Path, target: &Path) -> Result<()> {
     let dir_abs = resolved(dir);

@@ -9,6 +9,7 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
+use crate::access_block::AccessBlockStep;
 use crate::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
 use crate::release::is_state_key;
 use crate::setup::{RoutingPlan, Step};
@@ -425,11 +426,15 @@ fn write_routing(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> 
     writeln!(
         f,
         "  public access block {}",
-        step(
-            r.public_access_block,
-            "allow the Referer-limited policy",
-            "relaxed for the policy"
-        )
+        match r.public_access_block {
+            AccessBlockStep::Unchanged => "unchanged",
+            AccessBlockStep::Relax if dry_run =>
+                "would turn off BlockPublicPolicy/RestrictPublicBuckets for the Referer-limited policy (recorded in a bucket tag)",
+            AccessBlockStep::Relax =>
+                "turned off BlockPublicPolicy/RestrictPublicBuckets for the Referer-limited policy (recorded in a bucket tag)",
+            AccessBlockStep::Restore if dry_run => "would turn back on what spadeploy turned off",
+            AccessBlockStep::Restore => "turned back on what spadeploy turned off",
+        }
     )?;
     writeln!(
         f,

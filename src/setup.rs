@@ -8,13 +8,14 @@ use aws_sdk_cloudfront::types::{
     OriginAccessControlSigningProtocols,
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
+use crate::access_block::{self, AccessBlockStep};
 use crate::aws::{api_error, ApiError};
 use crate::distribution::{self, Distribution, Edge, OriginKind};
 use crate::edge::{self, FunctionAction, Installed};
 use crate::routing::{Mode, Redirect, RoutingSettings, Rule};
 use crate::website;
+use aws_sdk_cloudfront::types::DistributionConfig;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -95,7 +96,7 @@ pub struct RoutingPlan {
     pub origin_switch: Step,
     pub referer_header: Step,
     pub website: Step,
-    pub public_access_block: Step,
+    pub public_access_block: AccessBlockStep,
     pub bucket_policy: Step,
     pub warnings: Vec<String>,
     #[serde(skip)]
@@ -113,17 +114,18 @@ struct State {
     website: Option<website::Website>,
     policy: Option<String>,
     referer: Option<String>,
+    access: access_block::Observed,
 }
 
 impl RoutingPlan {
     pub fn has_changes(&self) -> bool {
         self.function.action != FunctionAction::Unchanged
             || self.behaviors.iter().any(|b| b.action == "associate")
+            || self.public_access_block != AccessBlockStep::Unchanged
             || [
                 self.origin_switch,
                 self.referer_header,
                 self.website,
-                self.public_access_block,
                 self.bucket_policy,
             ]
             .contains(&Step::Update)
@@ -176,17 +178,21 @@ async fn read_distribution(clients: &Clients, id: &str) -> Result<Distribution, 
         domain: dist.domain_name().to_string(),
         etag: out.e_tag().unwrap_or_default().to_string(),
         config,
+        deployed: dist.status().eq_ignore_ascii_case("deployed"),
     })
 }
 
-/// A stable secret for the Referer header: only CloudFront (which sends it) can read the bucket
-/// through the website endpoint. Derived, not random, so dry runs and pushes agree.
-fn new_referer_secret(dist: &Distribution, bucket: &str) -> String {
-    let digest = Sha256::digest(format!(
-        "{}|{}|{bucket}",
-        dist.arn, dist.config.caller_reference
-    ));
-    format!("spadeploy-{}", &hex::encode(digest)[..40])
+/// A new secret for the Referer header: only CloudFront (which sends it) can read the bucket
+/// through the website endpoint. 256 bits from the OS's CSPRNG; the origin's custom header is
+/// where it lives (and is read back from).
+fn new_referer_secret() -> Result<String, SetupError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        SetupError::Config(format!(
+            "the operating system's random number generator failed ({e}); no secret was made"
+        ))
+    })?;
+    Ok(format!("spadeploy-{}", hex::encode(bytes)))
 }
 
 /// Reads the distribution, the function, the website configuration and the bucket policy, and
@@ -277,8 +283,9 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
     let mut referer = None;
     let mut website_config = None;
     let mut policy = None;
-    let mut public_access_block = Step::Unchanged;
+    let mut relax_for_website = false;
     let current_policy = read_policy(clients, &job.bucket).await?;
+    let access = access_block::observe(&clients.s3, &job.bucket, &clients.endpoint).await?;
     let target = website::PolicyTarget {
         bucket: &job.bucket,
         prefix: &job.prefix,
@@ -311,20 +318,33 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
                      and the bucket policy allows no such reads. spadeploy never opens a bucket without consent: set \
                      allow_public_read = true under [routing] (or pass --allow-public-read) to add a read policy limited \
                      to requests carrying a secret Referer header that only this distribution sends (spadeploy's state \
-                     stays unreadable), or use mode = \"private\" to keep the bucket private",
+                     stays unreadable; where Block Public Access's BlockPublicPolicy or RestrictPublicBuckets is on, \
+                     spadeploy turns it off for this policy, records that in a bucket tag, and turns it back on once \
+                     no public grant is left), or use mode = \"private\" to keep the bucket private",
                     job.bucket
                 )));
             } else {
-                let secret = existing_secret
-                    .clone()
-                    .unwrap_or_else(|| new_referer_secret(&dist, &job.bucket));
-                if existing_secret.is_none() {
-                    referer = Some(secret.clone());
-                }
-                if public_access_blocks_policies(clients, &job.bucket).await? {
-                    public_access_block = Step::Update;
-                }
-                Some(target.website_statements(&secret))
+                let secret = match &existing_secret {
+                    Some(secret) => secret.clone(),
+                    None => {
+                        let secret = new_referer_secret()?;
+                        referer = Some(secret.clone());
+                        secret
+                    }
+                };
+                // A rotation in flight (both values allowed) keeps the old value until every
+                // edge location sends the new one.
+                let allowed = current_policy
+                    .as_deref()
+                    .map(|p| target.allowed_referers(p))
+                    .unwrap_or_default();
+                let referers = if !dist.deployed && allowed.contains(&secret) {
+                    allowed
+                } else {
+                    vec![secret]
+                };
+                relax_for_website = true;
+                Some(target.website_statements(&referers))
             }
         }
         Mode::Private => {
@@ -343,6 +363,14 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
             .merged_policy(current_policy.as_deref(), statements)
             .map_err(SetupError::Config)?;
     }
+    let public_grant_left = policy
+        .as_deref()
+        .or(current_policy.as_deref())
+        .is_some_and(website::allows_public_read);
+    let public_access_block = match mode {
+        Mode::Website if !relax_for_website => AccessBlockStep::Unchanged,
+        _ => access_block::decide(&access, mode == Mode::Website, public_grant_left),
+    };
 
     Ok(RoutingPlan {
         distribution: dist.id.clone(),
@@ -382,6 +410,7 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<RoutingPlan, SetupErro
             website: website_config,
             policy,
             referer,
+            access,
         },
     })
 }
@@ -404,24 +433,6 @@ async fn read_policy(clients: &Clients, bucket: &str) -> Result<Option<String>, 
             bucket_error(clients, err, "s3:GetBucketPolicy", bucket).absent_if("NoSuchBucketPolicy")
         }
     }
-}
-
-/// True when the bucket's Block Public Access settings would reject a public policy.
-async fn public_access_blocks_policies(clients: &Clients, bucket: &str) -> Result<bool, ApiError> {
-    let config = match clients
-        .s3
-        .get_public_access_block()
-        .bucket(bucket)
-        .send()
-        .await
-    {
-        Ok(out) => out.public_access_block_configuration().cloned(),
-        Err(err) => bucket_error(clients, err, "s3:GetBucketPublicAccessBlock", bucket)
-            .absent_if("NoSuchPublicAccessBlockConfiguration")?,
-    };
-    Ok(config.is_some_and(|c| {
-        c.block_public_policy() == Some(true) || c.restrict_public_buckets() == Some(true)
-    }))
 }
 
 fn bucket_error<E>(
@@ -491,46 +502,25 @@ pub async fn apply(
                 )
             })?;
     }
-    if plan.public_access_block == Step::Update {
-        // Only reached with explicit consent (allow_public_read); ACLs stay blocked.
-        let config = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
-            .block_public_acls(true)
-            .ignore_public_acls(true)
-            .block_public_policy(false)
-            .restrict_public_buckets(false)
-            .build();
-        clients
-            .s3
-            .put_public_access_block()
-            .bucket(&job.bucket)
-            .public_access_block_configuration(config)
-            .send()
-            .await
-            .map_err(|e| {
-                api_error(
-                    e,
-                    "s3:PutBucketPublicAccessBlock",
-                    bucket_arn.clone(),
-                    &clients.endpoint,
-                )
-            })?;
+    // Relaxed before a public policy is written (BlockPublicPolicy refuses it), restored after
+    // the last public grant is gone.
+    let access = |step| {
+        access_block::apply(
+            &clients.s3,
+            &job.bucket,
+            &clients.endpoint,
+            step,
+            &state.access,
+        )
+    };
+    if plan.public_access_block == AccessBlockStep::Relax {
+        access(AccessBlockStep::Relax).await?;
     }
     if let Some(policy) = &state.policy {
-        clients
-            .s3
-            .put_bucket_policy()
-            .bucket(&job.bucket)
-            .policy(policy)
-            .send()
-            .await
-            .map_err(|e| {
-                api_error(
-                    e,
-                    "s3:PutBucketPolicy",
-                    bucket_arn.clone(),
-                    &clients.endpoint,
-                )
-            })?;
+        put_policy(clients, &job.bucket, policy).await?;
+    }
+    if plan.public_access_block == AccessBlockStep::Restore {
+        access(AccessBlockStep::Restore).await?;
     }
 
     let edge = match plan.mode {
@@ -542,9 +532,8 @@ pub async fn apply(
     } else {
         None
     };
-    let mut dist = state.dist.clone();
-    for attempt in 0..4 {
-        let mut config = dist.config.clone();
+    update_distribution(clients, state.dist.clone(), |config| {
+        let mut config = config.clone();
         if plan.origin_switch == Step::Update {
             config = distribution::fix_origin(
                 &config,
@@ -553,17 +542,33 @@ pub async fn apply(
                 &job.bucket,
                 &job.region,
                 oac.as_deref(),
-            )
-            .map_err(SetupError::Config)?;
+            )?;
         }
         if let Some(secret) = &state.referer {
-            config = distribution::with_referer(&config, &state.origin_id, secret)
-                .map_err(SetupError::Config)?;
+            config = distribution::with_referer(&config, &state.origin_id, secret)?;
         }
-        config = distribution::associate(&config, &state.spa_behaviors, &edge, name)
-            .map_err(SetupError::Config)?;
+        distribution::associate(&config, &state.spa_behaviors, &edge, name)
+    })
+    .await?;
+    let mut done = plan.clone();
+    done.function.arn = Some(arn);
+    Ok(done)
+}
+
+/// How often a distribution update is tried when others change the distribution meanwhile.
+const UPDATE_ATTEMPTS: usize = 4;
+
+/// Writes `patch(config)` to the distribution, only when it changes anything; when someone else
+/// changed the distribution meanwhile (HTTP 412), patches their version instead.
+async fn update_distribution(
+    clients: &Clients,
+    mut dist: Distribution,
+    patch: impl Fn(&DistributionConfig) -> Result<DistributionConfig, String>,
+) -> Result<(), SetupError> {
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let config = patch(&dist.config).map_err(SetupError::Config)?;
         if config == dist.config {
-            break;
+            return Ok(());
         }
         let result = clients
             .cloudfront
@@ -573,26 +578,124 @@ pub async fn apply(
             .distribution_config(config)
             .send()
             .await;
-        match result {
-            Ok(_) => break,
-            Err(err) => {
-                let err = api_error(
-                    err,
-                    "cloudfront:UpdateDistribution",
-                    dist.arn.clone(),
-                    &clients.endpoint,
-                );
-                if err.code() != Some("PreconditionFailed") || attempt == 3 {
-                    return Err(err.into());
-                }
-                // Someone changed the distribution meanwhile: patch their version instead.
-                dist = read_distribution(clients, &dist.id).await?;
-            }
+        let Err(err) = result else {
+            return Ok(());
+        };
+        let err = api_error(
+            err,
+            "cloudfront:UpdateDistribution",
+            dist.arn.clone(),
+            &clients.endpoint,
+        );
+        if err.code() != Some("PreconditionFailed") || attempt == UPDATE_ATTEMPTS {
+            return Err(err.into());
         }
+        dist = read_distribution(clients, &dist.id).await?;
     }
-    let mut done = plan.clone();
-    done.function.arn = Some(arn);
-    Ok(done)
+    Ok(())
+}
+
+async fn put_policy(clients: &Clients, bucket: &str, policy: &str) -> Result<(), ApiError> {
+    clients
+        .s3
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(policy)
+        .send()
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                "s3:PutBucketPolicy",
+                format!("arn:aws:s3:::{bucket}"),
+                &clients.endpoint,
+            )
+        })?;
+    Ok(())
+}
+
+/// A finished secret rotation.
+#[derive(Debug, Serialize)]
+pub struct Rotation {
+    pub distribution: String,
+    /// How long the distribution took to deploy the new header everywhere.
+    pub deployed_after_s: u64,
+}
+
+/// `spadeploy routing --rotate-secret` (website mode): a new Referer secret without a moment in
+/// which CloudFront's requests are refused. The bucket policy allows the old and the new value,
+/// the origin switches to the new one, and once every edge location runs it (`wait` at most) the
+/// old value is dropped. Interrupted, it leaves both allowed; the next push or rotation finishes.
+pub async fn rotate_secret(
+    clients: &Clients,
+    job: &Job,
+    wait: std::time::Duration,
+) -> Result<Rotation, SetupError> {
+    let dist = read_distribution(clients, &job.request.distribution).await?;
+    let analysis =
+        distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
+    if analysis.origin_kind.mode() != Mode::Website {
+        return Err(SetupError::Config(format!(
+            "distribution {} reaches bucket `{}` through its REST endpoint (private mode), which uses \
+             Origin Access Control and no Referer secret: there is nothing to rotate",
+            dist.id, job.bucket
+        )));
+    }
+    if !dist.deployed {
+        return Err(SetupError::Config(format!(
+            "distribution {} is still deploying an earlier change (perhaps a rotation): run this again \
+             once its status is Deployed",
+            dist.id
+        )));
+    }
+    let Some(old) = distribution::referer_secret(&dist.config, &analysis.origin_id) else {
+        return Err(SetupError::Config(format!(
+            "the SPA origin of distribution {} sends no Referer secret yet: `spadeploy push` sets one up",
+            dist.id
+        )));
+    };
+    let new = new_referer_secret()?;
+    let target = website::PolicyTarget {
+        bucket: &job.bucket,
+        prefix: &job.prefix,
+    };
+    let write_policy = |referers: Vec<String>| async move {
+        let current = read_policy(clients, &job.bucket).await?;
+        let merged = target
+            .merged_policy(current.as_deref(), target.website_statements(&referers))
+            .map_err(SetupError::Config)?;
+        if let Some(policy) = merged {
+            put_policy(clients, &job.bucket, &policy).await?;
+        }
+        Ok::<_, SetupError>(())
+    };
+    write_policy(vec![old, new.clone()]).await?;
+    let origin_id = analysis.origin_id.clone();
+    update_distribution(clients, dist, |config| {
+        distribution::with_referer(config, &origin_id, &new)
+    })
+    .await?;
+    let started = std::time::Instant::now();
+    while !read_distribution(clients, &job.request.distribution)
+        .await?
+        .deployed
+    {
+        if started.elapsed() >= wait {
+            return Err(SetupError::Config(format!(
+                "distribution {} has not finished deploying the new secret after {}s; both values stay \
+                 allowed meanwhile. Run `spadeploy routing --rotate-secret` or `spadeploy push` later \
+                 to drop the old one",
+                job.request.distribution,
+                wait.as_secs()
+            )));
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+    }
+    write_policy(vec![new]).await?;
+    Ok(Rotation {
+        distribution: job.request.distribution.clone(),
+        deployed_after_s: started.elapsed().as_secs(),
+    })
 }
 
 /// The Origin Access Control spadeploy uses for `bucket`, created when missing.

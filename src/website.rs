@@ -235,9 +235,37 @@ impl PolicyTarget<'_> {
         })
     }
 
-    /// Website mode: anonymous reads that carry the distribution's secret Referer header, and
-    /// never of spadeploy's state.
-    pub fn website_statements(&self, referer: &str) -> Vec<Value> {
+    /// The Referer values this prefix's website read grant allows (two while a secret rotates).
+    pub fn allowed_referers(&self, policy: &str) -> Vec<String> {
+        let Ok(policy) = serde_json::from_str::<Value>(policy) else {
+            return Vec::new();
+        };
+        let grant = statements_of(&policy).into_iter().find(|s| {
+            self.owns(s)
+                && s["Sid"]
+                    .as_str()
+                    .is_some_and(|sid| sid.starts_with("SpadeployWebsiteRead"))
+        });
+        match grant
+            .as_ref()
+            .map(|g| &g["Condition"]["StringEquals"]["aws:Referer"])
+        {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(many)) => many
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_string))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Website mode: anonymous reads that carry one of the distribution's secret Referer values
+    /// (one, or the old and the new while it rotates), and never of spadeploy's state.
+    pub fn website_statements(&self, referers: &[String]) -> Vec<Value> {
+        let referer = match referers {
+            [one] => json!(one),
+            many => json!(many),
+        };
         vec![
             json!({
                 "Sid": self.sid("WebsiteRead"),
@@ -398,7 +426,7 @@ mod tests {
     #[test]
     fn policy_merge_keeps_foreign_statements_and_is_idempotent() {
         let foreign = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Logs","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::b/logs/*"}]}"#;
-        let ours = ROOT.website_statements("secret");
+        let ours = ROOT.website_statements(&["secret".into()]);
         let merged = ROOT
             .merged_policy(Some(foreign), ours.clone())
             .unwrap()
@@ -410,7 +438,7 @@ mod tests {
             None,
             "no change the second time"
         );
-        let other_secret = ROOT.website_statements("rotated");
+        let other_secret = ROOT.website_statements(&["rotated".into()]);
         assert!(ROOT
             .merged_policy(Some(&merged), other_secret)
             .unwrap()
@@ -449,7 +477,7 @@ mod tests {
             None
         );
         let switched = app
-            .merged_policy(Some(&both), app.website_statements("s"))
+            .merged_policy(Some(&both), app.website_statements(&["s".into()]))
             .unwrap()
             .unwrap();
         let other_sids: Vec<_> = sids(&both)
@@ -466,7 +494,7 @@ mod tests {
             {"Sid":"SpadeployWebsiteRead","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/app/*"},
             {"Sid":"SpadeployHideState","Effect":"Deny","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/app/.spadeploy/*"}]}"#;
         let root = ROOT
-            .merged_policy(Some(legacy), ROOT.website_statements("s"))
+            .merged_policy(Some(legacy), ROOT.website_statements(&["s".into()]))
             .unwrap()
             .unwrap();
         assert!(sids(&root).contains(&"SpadeployWebsiteRead".to_string()));
@@ -475,7 +503,7 @@ mod tests {
             prefix: "app/",
         };
         let replaced = app
-            .merged_policy(Some(legacy), app.website_statements("s"))
+            .merged_policy(Some(legacy), app.website_statements(&["s".into()]))
             .unwrap()
             .unwrap();
         assert!(!sids(&replaced)
@@ -491,7 +519,7 @@ mod tests {
             prefix: "app/",
         };
         for statements in [
-            app.website_statements("s"),
+            app.website_statements(&["s".into()]),
             app.private_statements("arn:aws:cloudfront::1:distribution/E1"),
         ] {
             let hide = statements
@@ -515,7 +543,7 @@ mod tests {
     #[test]
     fn public_read_is_recognised() {
         let ours = ROOT
-            .merged_policy(None, ROOT.website_statements("s"))
+            .merged_policy(None, ROOT.website_statements(&["s".into()]))
             .unwrap()
             .unwrap();
         assert!(allows_public_read(&ours));

@@ -450,7 +450,9 @@ fn the_releases_list_lines_up_under_its_header() {
     let header_at = lines[0].find("pushed at").unwrap();
     let id_end = lines[1].find(' ').unwrap();
     assert_eq!(
-        lines[1][id_end..].find(|c: char| c != ' ').map(|i| i + id_end),
+        lines[1][id_end..]
+            .find(|c: char| c != ' ')
+            .map(|i| i + id_end),
         Some(header_at),
         "{}",
         run.stdout

@@ -352,6 +352,182 @@ async fn an_install_puts_a_widened_edge_role_back() {
     assert!(inline.policy_names().is_empty(), "{inline:?}");
 }
 
+async fn access_block_of(bucket: &str) -> (bool, bool, bool) {
+    let out = s3()
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    let c = out.public_access_block_configuration().unwrap();
+    (
+        c.block_public_acls() == Some(true),
+        c.block_public_policy() == Some(true),
+        c.restrict_public_buckets() == Some(true),
+    )
+}
+
+async fn tags_of(bucket: &str) -> Vec<(String, String)> {
+    match s3().get_bucket_tagging().bucket(bucket).send().await {
+        Ok(out) => out
+            .tag_set()
+            .iter()
+            .map(|t| (t.key().to_string(), t.value().to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn block_public_access_is_relaxed_with_consent_recorded_and_restored_after_a_switch() {
+    use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
+    let bucket = unique_bucket("bpa");
+    create_bucket(&s3(), &bucket).await;
+    s3().put_public_access_block()
+        .bucket(&bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    s3().put_bucket_tagging()
+        .bucket(&bucket)
+        .tagging(
+            Tagging::builder()
+                .tag_set(Tag::builder().key("team").value("web").build().unwrap())
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let id = create_distribution(&bucket, "website").await;
+    let to = format!("s3://{bucket}");
+
+    let website = push_to(&to, &id, &["--allow-public-read"]);
+    website.assert_ok();
+    assert_eq!(website.json()["routing"]["public_access_block"], "relax");
+    assert_eq!(
+        access_block_of(&bucket).await,
+        (true, false, false),
+        "ACLs stay blocked"
+    );
+    let tags = tags_of(&bucket).await;
+    assert!(tags.contains(&("team".into(), "web".into())), "{tags:?}");
+    assert!(
+        tags.contains(&(
+            "spadeploy:relaxed-public-access".into(),
+            "BlockPublicPolicy RestrictPublicBuckets".into()
+        )),
+        "{tags:?}"
+    );
+
+    let private = push_to(&to, &id, &["--mode", "private", "--fix-origin"]);
+    private.assert_ok();
+    assert_eq!(private.json()["routing"]["public_access_block"], "restore");
+    assert_eq!(access_block_of(&bucket).await, (true, true, true));
+    assert_eq!(
+        tags_of(&bucket).await,
+        [("team".to_string(), "web".to_string())]
+    );
+    assert!(!public_allows(&policy_of(&bucket).await));
+
+    let again = push_to(&to, &id, &["--mode", "private"]);
+    again.assert_ok();
+    assert_eq!(again.json()["routing"]["public_access_block"], "unchanged");
+}
+
+fn origin_secret(config: &DistributionConfig) -> String {
+    config.origins.as_ref().unwrap().items[0]
+        .custom_headers
+        .as_ref()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|h| h.header_name.eq_ignore_ascii_case("referer"))
+        .unwrap()
+        .header_value
+        .clone()
+}
+
+#[tokio::test]
+async fn the_referer_secret_is_random_and_rotates_without_a_gap() {
+    let bucket = unique_bucket("rotate");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    push_to(&format!("s3://{bucket}"), &id, &["--allow-public-read"]).assert_ok();
+    let first = origin_secret(&config_of(&id).await);
+    let hex = first.strip_prefix("spadeploy-").unwrap();
+    assert_eq!(hex.len(), 64, "256 random bits: {first}");
+    assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()));
+
+    // Another distribution over another bucket gets an unrelated secret.
+    let other_bucket = unique_bucket("rotate");
+    create_bucket(&s3(), &other_bucket).await;
+    let other = create_distribution(&other_bucket, "website").await;
+    push_to(
+        &format!("s3://{other_bucket}"),
+        &other,
+        &["--allow-public-read"],
+    )
+    .assert_ok();
+    assert_ne!(origin_secret(&config_of(&other).await), first);
+
+    let proxy = Proxy::start(&moto());
+    let rotated = spadeploy(
+        &[
+            "routing",
+            "--rotate-secret",
+            "--to",
+            &format!("s3://{bucket}"),
+            "--distribution",
+            &id,
+            "--endpoint-url",
+            &proxy.url,
+            "--json",
+        ],
+        None,
+    );
+    rotated.assert_ok();
+    let second = origin_secret(&config_of(&id).await);
+    assert_ne!(second, first);
+    let policy = policy_of(&bucket).await;
+    assert!(
+        policy.contains(&second) && !policy.contains(&first),
+        "{policy}"
+    );
+    // Both values were allowed before the origin switched, the old dropped only after.
+    let order: Vec<String> = writes(&proxy)
+        .into_iter()
+        .map(|w| {
+            if w.contains("/distribution/") {
+                "distribution".into()
+            } else {
+                w
+            }
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("PUT /{bucket}/"),
+            "distribution".to_string(),
+            format!("PUT /{bucket}/")
+        ],
+        "policy (both), origin (new), policy (new only)"
+    );
+    // A push afterwards keeps the new secret and changes nothing.
+    let again = push_to(&format!("s3://{bucket}"), &id, &["--allow-public-read"]);
+    again.assert_ok();
+    assert_eq!(again.json()["routing"]["bucket_policy"], "unchanged");
+}
+
 fn writes(proxy: &Proxy) -> Vec<String> {
     proxy
         .take()
