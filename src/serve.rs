@@ -9,16 +9,19 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::{Bytes, Incoming};
+use hyper::header::{HeaderMap, CONNECTION, HOST};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use percent_encoding::percent_decode_str;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::headers::{HeaderRules, ObjectHeaders};
 use crate::release::{is_state_key, Record, LIVE_RECORD};
@@ -237,7 +240,13 @@ pub async fn run(
         apis,
         client: Client::builder(TokioExecutor::new()).build_http(),
     });
+    // A local preview, but still a server: slow or endless clients cannot pile up.
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let permit = Arc::clone(&connections)
+            .acquire_owned()
+            .await
+            .map_err(std::io::Error::other)?;
         let (stream, _) = listener.accept().await?;
         let server = Arc::clone(&server);
         tokio::spawn(async move {
@@ -246,14 +255,77 @@ pub async fn run(
                 async move { Ok::<_, Infallible>(server.handle(request).await) }
             });
             let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
                 .serve_connection(TokioIo::new(stream), service)
                 .await;
+            drop(permit);
         });
     }
 }
 
+/// Connections served at once; more wait to be accepted.
+const MAX_CONNECTIONS: usize = 256;
+/// A client must send its request headers within this time.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest request body forwarded to an API.
+const MAX_BODY: usize = 16 * 1024 * 1024;
+/// Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// Only names of this machine: a web page on another origin that rebinds its DNS name to
+/// 127.0.0.1 still sends its own name, and is refused (DNS rebinding).
+pub fn host_allowed(host: Option<&str>) -> bool {
+    let Some(host) = host else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+    };
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "127.0.0.1" | "localhost" | "::1"
+    )
+}
+
+/// The end-to-end headers of a message: hop-by-hop ones and those its `Connection` names dropped.
+fn end_to_end(headers: &HeaderMap) -> HeaderMap {
+    let named: Vec<String> = headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .collect();
+    headers
+        .iter()
+        .filter(|(name, _)| {
+            let name = name.as_str();
+            !HOP_BY_HOP.contains(&name) && !named.iter().any(|n| n == name)
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 impl Server {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
+        if !host_allowed(host) {
+            return plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "spadeploy serve answers requests for 127.0.0.1 or localhost only".into(),
+            );
+        }
         let path = request.uri().path().to_string();
         if let Some(api) = self.apis.iter().find(|a| path.starts_with(&a.prefix)) {
             return self
@@ -295,9 +367,21 @@ impl Server {
         let (parts, body) = request.into_parts();
         let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let target = format!("{}{path_and_query}", api.upstream);
-        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
+            Ok(body) => body.to_bytes(),
+            Err(e) if e.is::<LengthLimitError>() => {
+                return Ok(plain(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    format!("request bodies over {MAX_BODY} bytes are not forwarded"),
+                ))
+            }
+            Err(e) => return Err(e.to_string()),
+        };
         let mut forward = Request::builder().method(parts.method).uri(&target);
-        for (name, value) in parts.headers.iter().filter(|(n, _)| *n != "host") {
+        for (name, value) in end_to_end(&parts.headers)
+            .iter()
+            .filter(|(n, _)| *n != HOST)
+        {
             forward = forward.header(name, value);
         }
         let forward = forward.body(Full::new(body)).map_err(|e| e.to_string())?;
@@ -306,8 +390,9 @@ impl Server {
             .request(forward)
             .await
             .map_err(|e| format!("the API at {} did not answer: {e}", api.upstream))?;
-        let (parts, body) = answer.into_parts();
+        let (mut parts, body) = answer.into_parts();
         let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        parts.headers = end_to_end(&parts.headers);
         Ok(Response::from_parts(parts, Full::new(body)))
     }
 }
@@ -321,6 +406,50 @@ fn plain(status: StatusCode, message: String) -> Response<Full<Bytes>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_this_machines_names_are_answered() {
+        for host in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:3000",
+            "[::1]:80",
+            "127.0.0.1",
+        ] {
+            assert!(host_allowed(Some(host)), "{host}");
+        }
+        for host in [
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "",
+            "[::2]:80",
+        ] {
+            assert!(!host_allowed(Some(host)), "{host}");
+        }
+        assert!(!host_allowed(None));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_not_forwarded() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "close, x-private"),
+            ("keep-alive", "timeout=5"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic eA=="),
+            ("x-private", "only for this hop"),
+            ("authorization", "Bearer t"),
+            ("content-type", "application/json"),
+        ] {
+            headers.insert(
+                hyper::header::HeaderName::from_static(name),
+                value.parse().unwrap(),
+            );
+        }
+        let kept: Vec<&str> = end_to_end(&headers).keys().map(|k| k.as_str()).collect();
+        assert_eq!(kept, ["authorization", "content-type"]);
+    }
 
     #[cfg(unix)]
     #[test]

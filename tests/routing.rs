@@ -250,3 +250,42 @@ fn verify_passes_the_right_setup_and_names_the_classic_mistake() {
         human.stdout
     );
 }
+
+/// Sends raw bytes to `addr`; returns what came back until the server closed (or 15 s passed).
+fn raw(addr: &str, bytes: &[u8]) -> (String, std::time::Duration) {
+    use std::io::{Read, Write};
+    let started = std::time::Instant::now();
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(15)))
+        .unwrap();
+    stream.write_all(bytes).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[test]
+fn serve_refuses_foreign_hosts_and_drops_clients_that_never_finish_their_headers() {
+    let tmp = project();
+    let served = serve(tmp.path(), "private", &start_fake_api());
+    let (answer, _) = raw(
+        &served.1,
+        b"GET / HTTP/1.1\r\nHost: rebound.example\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    let (answer, _) = raw(
+        &served.1,
+        b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    );
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Half a request line, then silence: the server hangs up on its own.
+    let (_, waited) = raw(&served.1, b"GET / HTTP/1.1\r\nHost: loc");
+    assert!(
+        waited < std::time::Duration::from_secs(14),
+        "the connection was held {waited:?}"
+    );
+}
