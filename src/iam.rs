@@ -36,7 +36,7 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         json!({
             "Sid": "SpadeployObjects",
             "Effect": "Allow",
-            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": format!("{bucket_arn}/{}*", scope.prefix),
         }),
     ];
@@ -48,7 +48,6 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         "Sid": "SpadeployBucketRouting",
         "Effect": "Allow",
         "Action": [
-            "s3:GetBucketWebsite", "s3:PutBucketWebsite",
             "s3:GetBucketPolicy", "s3:PutBucketPolicy",
             "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
             "s3:GetBucketTagging", "s3:PutBucketTagging"
@@ -59,7 +58,7 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         "Sid": "SpadeployDistribution",
         "Effect": "Allow",
         "Action": [
-            "cloudfront:GetDistribution", "cloudfront:GetDistributionConfig",
+            "cloudfront:GetDistribution",
             "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
             "cloudfront:GetInvalidation"
         ],
@@ -84,12 +83,18 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         }));
     }
     if scope.mode != Some(Mode::Private) {
+        statements.push(json!({
+            "Sid": "SpadeployBucketWebsite",
+            "Effect": "Allow",
+            "Action": ["s3:GetBucketWebsite", "s3:PutBucketWebsite"],
+            "Resource": bucket_arn,
+        }));
         let function = format!("arn:aws:lambda:us-east-1:{account}:function:{name}");
         statements.push(json!({
             "Sid": "SpadeployLambdaEdge",
             "Effect": "Allow",
             "Action": [
-                "lambda:ListVersionsByFunction", "lambda:GetFunction", "lambda:GetFunctionConfiguration",
+                "lambda:ListVersionsByFunction", "lambda:GetFunctionConfiguration",
                 "lambda:CreateFunction", "lambda:UpdateFunctionCode", "lambda:PublishVersion",
                 "lambda:DeleteFunction", "lambda:EnableReplication*"
             ],

@@ -1,6 +1,7 @@
 //! Shared helpers for the integration tests: running the built binary as a user would, and
 //! observing the emulator (moto's server, started by ./test.sh) through the real S3 API.
 
+pub mod cdn;
 pub mod http;
 pub mod proxy;
 

@@ -18,6 +18,8 @@ pub struct Recorded {
     pub query: String,
     pub body_bytes: usize,
     pub copy_source: bool,
+    /// The `Action` parameter of a form-encoded (query-protocol, e.g. IAM) request.
+    pub form_action: Option<String>,
     pub status: u16,
 }
 
@@ -264,6 +266,13 @@ fn relay(
         query: query.to_string(),
         body_bytes: body.len(),
         copy_source: header("x-amz-copy-source").is_some(),
+        form_action: header("content-type")
+            .filter(|t| t.starts_with("application/x-www-form-urlencoded"))
+            .and_then(|_| {
+                String::from_utf8_lossy(&body)
+                    .split('&')
+                    .find_map(|pair| pair.strip_prefix("Action=").map(str::to_string))
+            }),
         status: 0,
     };
     match fault {

@@ -1,0 +1,390 @@
+//! The deploy policy `spadeploy iam-policy` prints, checked against what spadeploy really calls:
+//! every code path of a mode (cold push, routing changes, a widened edge role, a failed multipart
+//! upload, rollback, prune, Block Public Access) runs against moto through the recording proxy,
+//! each request is named by the IAM action that authorizes it, and the policy must grant each one
+//! and nothing more (but for what AWS does on spadeploy's behalf). Its own test binary: it deletes
+//! and widens the shared edge role, which no other test may see meanwhile.
+
+#[allow(dead_code)]
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use support::cdn::create_distribution;
+use support::proxy::{Fault, FaultAction, Proxy, Recorded};
+use support::*;
+
+const ROLE: &str = "spadeploy-edge";
+
+/// Granted for what AWS does on the caller's behalf, never requested by spadeploy itself:
+/// passing the role to Lambda (CreateFunction), and CloudFront replicating a Lambda@Edge function
+/// when UpdateDistribution associates it.
+const ON_BEHALF: [&str; 3] = [
+    "iam:PassRole",
+    "iam:CreateServiceLinkedRole",
+    "lambda:EnableReplication*",
+];
+
+/// The IAM actions that authorize one recorded request.
+fn actions_of(r: &Recorded) -> Vec<String> {
+    if let Some(action) = &r.form_action {
+        return vec![format!("iam:{action}")];
+    }
+    let parts: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
+    let query = |name: &str| {
+        r.query
+            .split('&')
+            .any(|p| p.split('=').next() == Some(name))
+    };
+    let method = r.method.as_str();
+    let one = |action: &str| vec![action.to_string()];
+    match parts.as_slice() {
+        ["2020-05-31", "distribution", _] => one("cloudfront:GetDistribution"),
+        ["2020-05-31", "distribution", _, "config"] if method == "PUT" => {
+            one("cloudfront:UpdateDistribution")
+        }
+        ["2020-05-31", "distribution", _, "config"] => one("cloudfront:GetDistributionConfig"),
+        ["2020-05-31", "distribution", _, "invalidation"] => one("cloudfront:CreateInvalidation"),
+        ["2020-05-31", "distribution", _, "invalidation", _] => one("cloudfront:GetInvalidation"),
+        ["2020-05-31", "function"] => one("cloudfront:CreateFunction"),
+        ["2020-05-31", "function", _, "describe"] => one("cloudfront:DescribeFunction"),
+        ["2020-05-31", "function", _, "publish"] => one("cloudfront:PublishFunction"),
+        ["2020-05-31", "function", _] if method == "PUT" => one("cloudfront:UpdateFunction"),
+        ["2020-05-31", "function", _] => one("cloudfront:GetFunction"),
+        ["2020-05-31", "origin-access-control"] if method == "POST" => {
+            one("cloudfront:CreateOriginAccessControl")
+        }
+        ["2020-05-31", "origin-access-control"] => one("cloudfront:ListOriginAccessControls"),
+        ["2015-03-31", "functions"] => one("lambda:CreateFunction"),
+        ["2015-03-31", "functions", _] if method == "DELETE" => one("lambda:DeleteFunction"),
+        ["2015-03-31", "functions", _] => one("lambda:GetFunction"),
+        ["2015-03-31", "functions", _, "versions"] if method == "POST" => {
+            one("lambda:PublishVersion")
+        }
+        ["2015-03-31", "functions", _, "versions"] => one("lambda:ListVersionsByFunction"),
+        ["2015-03-31", "functions", _, "configuration"] => one("lambda:GetFunctionConfiguration"),
+        ["2015-03-31", "functions", _, "code"] => one("lambda:UpdateFunctionCode"),
+        // S3, path style: /bucket or /bucket/key.
+        [_] | [_, ""] => match method {
+            _ if query("policy") => one(if method == "GET" {
+                "s3:GetBucketPolicy"
+            } else {
+                "s3:PutBucketPolicy"
+            }),
+            _ if query("website") => one(if method == "GET" {
+                "s3:GetBucketWebsite"
+            } else {
+                "s3:PutBucketWebsite"
+            }),
+            _ if query("publicAccessBlock") => one(if method == "GET" {
+                "s3:GetBucketPublicAccessBlock"
+            } else {
+                "s3:PutBucketPublicAccessBlock"
+            }),
+            // DeleteBucketTagging is authorized by s3:PutBucketTagging.
+            _ if query("tagging") => one(if method == "GET" {
+                "s3:GetBucketTagging"
+            } else {
+                "s3:PutBucketTagging"
+            }),
+            "POST" if query("delete") => one("s3:DeleteObject"),
+            _ => one("s3:ListBucket"),
+        },
+        _ => match method {
+            "DELETE" if query("uploadId") => one("s3:AbortMultipartUpload"),
+            "DELETE" => one("s3:DeleteObject"),
+            "PUT" if r.copy_source => vec!["s3:PutObject".into(), "s3:GetObject".into()],
+            "PUT" | "POST" => one("s3:PutObject"),
+            _ => one("s3:GetObject"),
+        },
+    }
+}
+
+/// The actions a policy grants (each statement's `Action`, string or list).
+fn granted(policy: &serde_json::Value) -> BTreeSet<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            serde_json::Value::String(one) => vec![one.clone()],
+            many => many
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
+fn policy_for(bucket: &str, distribution: &str, mode: &str) -> serde_json::Value {
+    let run = spadeploy(
+        &[
+            "iam-policy",
+            "--to",
+            &format!("s3://{bucket}"),
+            "--distribution",
+            distribution,
+            "--mode",
+            mode,
+        ],
+        None,
+    );
+    run.assert_ok();
+    serde_json::from_str(&run.stdout).unwrap()
+}
+
+/// Removes the shared edge role, so the next install creates it.
+async fn delete_edge_role() {
+    let iam = iam();
+    let Ok(attached) = iam
+        .list_attached_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+    else {
+        return;
+    };
+    for policy in attached.attached_policies() {
+        iam.detach_role_policy()
+            .role_name(ROLE)
+            .policy_arn(policy.policy_arn().unwrap())
+            .send()
+            .await
+            .unwrap();
+    }
+    let inline = iam
+        .list_role_policies()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    for name in inline.policy_names() {
+        iam.delete_role_policy()
+            .role_name(ROLE)
+            .policy_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.delete_role().role_name(ROLE).send().await.unwrap();
+}
+
+/// What leaked deploy credentials might do to the role: a foreign trust, no boundary,
+/// administrator access and an inline policy.
+async fn widen_edge_role() {
+    let iam = iam();
+    iam.update_assume_role_policy()
+        .role_name(ROLE)
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_role_permissions_boundary()
+        .role_name(ROLE)
+        .send()
+        .await
+        .unwrap();
+    iam.attach_role_policy()
+        .role_name(ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(ROLE)
+        .policy_name("backdoor")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
+}
+
+async fn block_public_access(bucket: &str) {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    s3().put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
+struct Site<'a> {
+    dir: &'a Path,
+    bucket: &'a str,
+    distribution: &'a str,
+    proxy: &'a Proxy,
+}
+
+impl Site<'_> {
+    fn run(&self, command: &str, extra: &[&str]) -> Run {
+        let to = format!("s3://{}", self.bucket);
+        let mut args = vec![command];
+        if command == "push" {
+            args.push(self.dir.to_str().unwrap());
+        }
+        args.extend([
+            "--to",
+            &to,
+            "--endpoint-url",
+            &self.proxy.url,
+            "--distribution",
+            self.distribution,
+            "-q",
+        ]);
+        args.extend_from_slice(extra);
+        spadeploy(&args, Some(self.dir.parent().unwrap()))
+    }
+
+    /// A new routing rule, so the next push installs new edge code.
+    fn change_routing(&self, n: usize) {
+        write(
+            self.dir.parent().unwrap(),
+            "spadeploy.toml",
+            format!("[routing]\nno_fallback = [\"/v{n}/\"]\n"),
+        );
+    }
+}
+
+/// A multipart upload that fails must be aborted (no parts left behind, billed forever).
+fn fail_the_next_part_upload(proxy: &Proxy) {
+    proxy.inject(
+        Fault::new(
+            "PUT",
+            "/media/intro.bin",
+            FaultAction::Respond {
+                status: 400,
+                body: "<Error><Code>InvalidPart</Code><Message>no</Message></Error>".into(),
+            },
+        )
+        .times(1),
+    );
+}
+
+/// Every action the recorded requests needed.
+fn called(proxy: &Proxy) -> BTreeSet<String> {
+    proxy.take().iter().flat_map(actions_of).collect()
+}
+
+fn assert_policy_matches(policy: &serde_json::Value, called: &BTreeSet<String>, mode: &str) {
+    let granted = granted(policy);
+    let missing: Vec<_> = called.difference(&granted).collect();
+    assert!(
+        missing.is_empty(),
+        "{mode} mode calls but is not granted: {missing:?}"
+    );
+    let unused: Vec<_> = granted
+        .iter()
+        .filter(|a| !called.contains(*a) && !ON_BEHALF.contains(&a.as_str()))
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "{mode} mode is granted but never calls: {unused:?}"
+    );
+}
+
+/// A build with a file large enough for a multipart upload, and the demo SPA.
+fn build(root: &Path) -> std::path::PathBuf {
+    let dir = root.join("dist");
+    copy_dir(&demo_spa(), &dir);
+    write(&dir, "media/intro.bin", vec![7u8; 17 * 1024 * 1024]);
+    dir
+}
+
+#[tokio::test]
+async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
+    // Website mode: every path, from a bucket that blocks public policies and no edge role.
+    delete_edge_role().await;
+    let tmp = tempfile::tempdir().unwrap();
+    let bucket = unique_bucket("iamweb");
+    create_bucket(&s3(), &bucket).await;
+    block_public_access(&bucket).await;
+    let distribution = create_distribution(&bucket, "website").await;
+    let proxy = Proxy::start(&moto());
+    let dir = build(tmp.path());
+    let site = Site {
+        dir: &dir,
+        bucket: &bucket,
+        distribution: &distribution,
+        proxy: &proxy,
+    };
+    fail_the_next_part_upload(&proxy);
+    site.run("push", &["--allow-public-read"])
+        .assert_fails_with(1, "intro.bin");
+    site.run("push", &["--allow-public-read", "--wait"])
+        .assert_ok();
+    widen_edge_role().await;
+    for n in 1..=4 {
+        site.change_routing(n);
+        write(&dir, "index.html", format!("<h1>release {n}</h1>"));
+        site.run("push", &["--allow-public-read"]).assert_ok();
+    }
+    site.run("rollback", &["--allow-public-read"]).assert_ok();
+    site.run("prune", &["--keep-releases", "1", "--allow-public-read"])
+        .assert_ok();
+    let website = called(&proxy);
+    assert!(
+        website.contains("s3:AbortMultipartUpload") && website.contains("iam:DetachRolePolicy"),
+        "the rare paths ran: {website:?}"
+    );
+    assert_policy_matches(
+        &policy_for(&bucket, &distribution, "website"),
+        &website,
+        "website",
+    );
+
+    // Private mode: Origin Access Control attached, function published and updated, and Block
+    // Public Access restored after an earlier website mode relaxed it.
+    let bucket = unique_bucket("iampriv");
+    create_bucket(&s3(), &bucket).await;
+    let distribution = create_distribution(&bucket, "rest").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = build(tmp.path());
+    let site = Site {
+        dir: &dir,
+        bucket: &bucket,
+        distribution: &distribution,
+        proxy: &proxy,
+    };
+    {
+        use aws_sdk_s3::types::{Tag, Tagging};
+        let tag = Tag::builder()
+            .key("spadeploy:relaxed-public-access")
+            .value("BlockPublicPolicy")
+            .build()
+            .unwrap();
+        let tagging = Tagging::builder().tag_set(tag).build().unwrap();
+        s3().put_bucket_tagging()
+            .bucket(&bucket)
+            .tagging(tagging)
+            .send()
+            .await
+            .unwrap();
+    }
+    proxy.take();
+    fail_the_next_part_upload(&proxy);
+    site.run("push", &["--mode", "private"])
+        .assert_fails_with(1, "intro.bin");
+    site.run("push", &["--fix-origin", "--mode", "private", "--wait"])
+        .assert_ok();
+    site.change_routing(1);
+    write(&dir, "index.html", "<h1>private 2</h1>");
+    site.run("push", &["--mode", "private"]).assert_ok();
+    site.run("rollback", &["--mode", "private"]).assert_ok();
+    site.run("prune", &["--keep-releases", "1", "--mode", "private"])
+        .assert_ok();
+    let private = called(&proxy);
+    assert_policy_matches(
+        &policy_for(&bucket, &distribution, "private"),
+        &private,
+        "private",
+    );
+}
