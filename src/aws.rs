@@ -10,7 +10,7 @@ use aws_sdk_s3::config::{
     ProvideCredentials, RequestChecksumCalculation, ResponseChecksumValidation,
 };
 
-use crate::manifest::{ChecksumMode, TargetSettings};
+use crate::config::manifest::{ChecksumMode, TargetSettings};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Attempts per request (the first plus retries with exponential backoff, SDK "standard" mode).

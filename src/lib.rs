@@ -1,30 +1,22 @@
 //! spadeploy: deploy a built single-page app to S3 (or a local directory) behind CloudFront.
 //!
-//! Functional core, imperative shell: `scan` and `store` produce plain data, the pure `plan`
-//! turns it into a plan, `apply` executes it, `report` renders it, `cli` wires them together.
+//! Functional core, imperative shell, in layers that only import downwards:
+//! - `cli`: flags and the manifest turned into typed requests, one file per command;
+//! - `config`: `spadeploy.toml` and targets;
+//! - `sync`: scan the build, plan (pure) against the target, apply in safe phases;
+//! - `cdn`: the routing rule, generated edge code, and the distribution/bucket side as
+//!   observe → pure decide → apply; invalidation; the IAM policy;
+//! - `state`: spadeploy's records in the target (releases, live pointer, lock);
+//! - `store`: reading and writing objects (S3 or a local directory);
+//! - `report`: rendering what was planned or done; `tools`: `serve` and `verify`;
+//! - `model`: the plain values every layer shares; `aws`: SDK configuration and errors.
 
-pub mod access_block;
-pub mod apply;
-pub mod aws;
-pub mod cdn;
+pub(crate) mod aws;
+pub(crate) mod cdn;
 pub mod cli;
-pub mod distribution;
-pub mod edge;
-pub mod edge_role;
-pub mod hash_cache;
-pub mod headers;
-pub mod iam;
-pub mod lock;
-pub mod manifest;
-pub mod plan;
-pub mod push;
-pub mod release;
-pub mod report;
-pub mod routing;
-pub mod scan;
-pub mod serve;
-pub mod setup;
-pub mod store;
-pub mod target;
-pub mod verify;
-pub mod website;
+pub(crate) mod config;
+pub(crate) mod report;
+pub(crate) mod state;
+pub(crate) mod store;
+pub(crate) mod sync;
+pub(crate) mod tools;

@@ -7,8 +7,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use walkdir::WalkDir;
 
 use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
-use crate::release::is_safe_key;
-use crate::scan::{LocalFile, Source};
+use crate::state::release::is_safe_key;
+use crate::sync::scan::{LocalFile, Source};
 
 pub struct LocalStore {
     root: PathBuf,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::aws::ApiError;
-use crate::scan::LocalFile;
+use crate::sync::scan::LocalFile;
 
 mod local;
 mod s3;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use crate::scan::{LocalFile, Source};
+use crate::sync::scan::{LocalFile, Source};
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
 const SHA256_METADATA: &str = "sha256";

@@ -9,10 +9,10 @@ use std::time::Duration;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::access_block::AccessBlockStep;
-use crate::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
-use crate::release::is_state_key;
-use crate::setup::{RoutingPlan, Step};
+use crate::cdn::access_block::AccessBlockStep;
+use crate::cdn::setup::{RoutingPlan, Step};
+use crate::state::release::is_state_key;
+use crate::sync::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
 
 /// What a push or dry-run did (or would do). Serialized as the `--json` document; field names
 /// are a public interface: add, never rename.
@@ -110,10 +110,6 @@ impl PushReport {
             routing: None,
             invalidation: None,
         }
-    }
-
-    pub fn has_changes(&self) -> bool {
-        !(self.upload.is_empty() && self.update.is_empty() && self.delete.is_empty())
     }
 
     pub fn to_json(&self) -> String {
@@ -272,9 +268,9 @@ impl fmt::Display for PushReport {
         }
         for kept in &self.kept {
             let why = match kept.why {
-                crate::plan::KeepReason::Protected => "protected by the manifest",
-                crate::plan::KeepReason::NoDelete => "not in the build, kept (--no-delete)",
-                crate::plan::KeepReason::OpenSessions => {
+                crate::sync::plan::KeepReason::Protected => "protected by the manifest",
+                crate::sync::plan::KeepReason::NoDelete => "not in the build, kept (--no-delete)",
+                crate::sync::plan::KeepReason::OpenSessions => {
                     "kept for open sessions: a release in the keep-window uses it"
                 }
             };
@@ -520,7 +516,7 @@ pub fn aligned<const N: usize>(rows: &[[String; N]], columns: &[Column; N]) -> V
 }
 
 /// `spadeploy releases`: one line per release, the live one marked.
-pub fn releases_table(list: &[crate::release::ReleaseSummary]) -> String {
+pub fn releases_table(list: &[crate::state::release::ReleaseSummary]) -> String {
     let header = ["release", "pushed at", "files", "source", "live"].map(String::from);
     let rows: Vec<[String; 5]> = std::iter::once(header)
         .chain(list.iter().map(|r| {

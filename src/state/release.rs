@@ -9,9 +9,9 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::headers::ObjectHeaders;
-use crate::scan::{LocalFile, Source};
 use crate::store::RemoteObject;
+use crate::sync::headers::ObjectHeaders;
+use crate::sync::scan::{LocalFile, Source};
 
 /// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
 pub const STATE_PREFIX: &str = ".spadeploy/";

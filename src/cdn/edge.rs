@@ -17,8 +17,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
-use crate::edge_role;
-use crate::routing::{Redirect, Rule};
+use crate::cdn::edge_role;
+use crate::cdn::routing::{Redirect, Rule};
 
 /// CloudFront Functions reject code over 10 KB.
 pub const CLOUDFRONT_FUNCTION_MAX_BYTES: usize = 10 * 1024;
@@ -575,7 +575,7 @@ pub async fn install_function(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routing::RoutingSettings;
+    use crate::cdn::routing::RoutingSettings;
 
     fn rule(redirects: usize) -> Rule {
         let redirects: Vec<Redirect> = (0..redirects)

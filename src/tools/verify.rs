@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::headers::ObjectHeaders;
+use crate::sync::headers::ObjectHeaders;
 
 /// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::aws::ApiError;
-use crate::release::STATE_PREFIX;
-use crate::routing::{Redirect, RoutingSettings};
+use crate::cdn::routing::{Redirect, RoutingSettings};
+use crate::state::release::STATE_PREFIX;
 
 /// The parts of a website configuration spadeploy manages, comparable across reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,9 +23,9 @@ use percent_encoding::percent_decode_str;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::headers::{HeaderRules, ObjectHeaders};
-use crate::release::{is_state_key, Record, LIVE_RECORD};
-use crate::routing::{Mode, Rule};
+use crate::cdn::routing::{Mode, Rule};
+use crate::state::release::{is_state_key, Record, LIVE_RECORD};
+use crate::sync::headers::{HeaderRules, ObjectHeaders};
 
 /// `--api PREFIX=URL`: requests under PREFIX go to URL unchanged, as a CloudFront behavior with
 /// another origin would send them.
@@ -467,7 +467,7 @@ mod tests {
         let site = Site::new(
             root,
             Mode::Private,
-            Rule::new(&crate::routing::RoutingSettings::default(), &[]),
+            Rule::new(&crate::cdn::routing::RoutingSettings::default(), &[]),
             "index.html".into(),
             HeaderRules::new(Vec::new()),
         )

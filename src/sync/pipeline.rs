@@ -8,23 +8,23 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 
-use crate::apply::apply;
 use crate::aws::Aws;
-use crate::cdn;
-use crate::hash_cache::HashCache;
-use crate::headers::HeaderRules;
-use crate::lock;
-use crate::manifest::TargetSettings;
-use crate::plan::{self, Known, Plan, PlanOptions};
-use crate::release::{
+use crate::cdn::invalidation;
+use crate::cdn::setup::{self, Clients, RoutingRequest};
+use crate::config::manifest::TargetSettings;
+use crate::config::target::Target;
+use crate::report::{InvalidationReport, Progress, PushReport};
+use crate::state::lock;
+use crate::state::release::{
     is_state_key, release_ids, release_key, Record, ReleaseSummary, BLOBS_PREFIX, LIVE_RECORD,
     LOCK_KEY, PROGRESS_RECORD,
 };
-use crate::report::{InvalidationReport, Progress, PushReport};
-use crate::scan::{self, ScanOptions};
-use crate::setup::{self, Clients, RoutingRequest};
 use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
-use crate::target::Target;
+use crate::sync::apply::apply;
+use crate::sync::hash_cache::HashCache;
+use crate::sync::headers::HeaderRules;
+use crate::sync::plan::{self, Known, Plan, PlanOptions};
+use crate::sync::scan::{self, ScanOptions};
 
 /// Build keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the rest
 /// leaves room for keys the build does not have (spadeploy's state, files kept for open sessions,
@@ -445,7 +445,7 @@ async fn decide<S: ObjectStore>(
     };
     let invalidation = match (cdn, &routing) {
         (Some((_, routing_job)), Some(routing_plan)) => Some(InvalidationReport {
-            paths: cdn::invalidation_paths(
+            paths: invalidation::invalidation_paths(
                 &plan,
                 routing_plan.mode,
                 &routing_job.prefix,
@@ -687,7 +687,7 @@ async fn restore_and_read<S: ObjectStore>(
     };
     let release = Record::from_json(&bytes)
         .with_context(|| format!("release {wanted} cannot be restored"))?;
-    let local = crate::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
+    let local = crate::state::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
         anyhow::anyhow!(
             "release {wanted} cannot be restored: the content of {} file(s) is no longer in the target ({}); \
              it left the keep-window (--keep-releases). Push that build again instead",
@@ -786,8 +786,8 @@ async fn invalidate(
         return Ok(invalidation);
     }
     let distribution = &routing_job.request.distribution;
-    let reference = cdn::caller_reference(distribution, &invalidation.paths, plan);
-    let id = cdn::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
+    let reference = invalidation::caller_reference(distribution, &invalidation.paths, plan);
+    let id = invalidation::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
         .await
         .with_context(|| format!("the files are live, but invalidating {} on {distribution} failed; viewers may see cached copies until they expire", invalidation.paths.join(" ")))?;
     if job.wait {
@@ -795,7 +795,7 @@ async fn invalidate(
             "waiting for invalidation {id} ({})",
             invalidation.paths.join(" ")
         ));
-        cdn::wait(
+        invalidation::wait(
             &clients.cloudfront,
             distribution,
             &id,

@@ -9,12 +9,12 @@ use aws_sdk_cloudfront::types::{
 };
 use serde::Serialize;
 
-use crate::access_block::{self, AccessBlockStep};
 use crate::aws::{api_error, ApiError};
-use crate::distribution::{self, Distribution, Edge, OriginKind};
-use crate::edge::{self, FunctionAction, Installed};
-use crate::routing::{Mode, Redirect, RoutingSettings, Rule};
-use crate::website;
+use crate::cdn::access_block::{self, AccessBlockStep};
+use crate::cdn::distribution::{self, Distribution, Edge, OriginKind};
+use crate::cdn::edge::{self, FunctionAction, Installed};
+use crate::cdn::routing::{Mode, Redirect, RoutingSettings, Rule};
+use crate::cdn::website;
 use aws_sdk_cloudfront::types::DistributionConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,7 +57,7 @@ pub struct Job {
 
 impl Job {
     pub fn function_name(&self) -> String {
-        crate::routing::function_name(&self.request.settings, &self.bucket)
+        crate::cdn::routing::function_name(&self.request.settings, &self.bucket)
     }
 }
 

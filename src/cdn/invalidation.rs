@@ -9,10 +9,10 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
-use crate::headers::is_content_hashed;
-use crate::plan::{Action, Plan};
-use crate::release::is_state_key;
-use crate::routing::Mode;
+use crate::cdn::routing::Mode;
+use crate::state::release::is_state_key;
+use crate::sync::headers::is_content_hashed;
+use crate::sync::plan::{Action, Plan};
 
 /// Above this many paths, one `/*` is cheaper (a wildcard counts as one path) and stays far
 /// inside CloudFront's limits (3,000 paths or 15 wildcards in progress).
@@ -221,18 +221,18 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{plan, Known, PlanOptions};
-    use crate::release::{Record, RecordedObject};
-    use crate::scan::LocalFile;
+    use crate::state::release::{Record, RecordedObject};
     use crate::store::RemoteObject;
+    use crate::sync::plan::{plan, Known, PlanOptions};
+    use crate::sync::scan::LocalFile;
 
     fn file(key: &str, cache: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            source: crate::scan::Source::File(key.into()),
+            source: crate::sync::scan::Source::File(key.into()),
             size: 1,
             sha256: format!("new-{key}"),
-            headers: crate::headers::ObjectHeaders {
+            headers: crate::sync::headers::ObjectHeaders {
                 content_type: "x".into(),
                 cache_control: cache.into(),
             },
@@ -259,7 +259,7 @@ mod tests {
                     size: 1,
                     etag: "e".into(),
                     headers: files.first().map(|f| f.headers.clone()).unwrap_or(
-                        crate::headers::ObjectHeaders {
+                        crate::sync::headers::ObjectHeaders {
                             content_type: "x".into(),
                             cache_control: "x".into(),
                         },
@@ -288,7 +288,7 @@ mod tests {
     /// tests/data/invalidation.tsv: mode, changed keys, deleted keys, expected paths.
     #[test]
     fn invalidation_paths_follow_the_table() {
-        let table = include_str!("../tests/data/invalidation.tsv");
+        let table = include_str!("../../tests/data/invalidation.tsv");
         let mut cases = 0;
         for line in table
             .lines()

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::manifest::Rule;
+use crate::config::manifest::Rule;
 
 /// Content-hashed file names never change content, so browsers and CDNs may keep them forever.
 pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
@@ -163,12 +163,12 @@ impl HeaderRules {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::Glob;
+    use crate::config::manifest::Glob;
 
     /// tests/data/content-types.tsv: one `file<TAB>content-type` case per line.
     #[test]
     fn content_types_follow_the_table() {
-        let table = include_str!("../tests/data/content-types.tsv");
+        let table = include_str!("../../tests/data/content-types.tsv");
         let mut cases = 0;
         for line in table
             .lines()
@@ -184,7 +184,7 @@ mod tests {
     /// tests/data/cache-control.tsv: `file<TAB>hashed|html|short` per line.
     #[test]
     fn default_cache_control_follows_the_table() {
-        let table = include_str!("../tests/data/cache-control.tsv");
+        let table = include_str!("../../tests/data/cache-control.tsv");
         let mut cases = 0;
         for line in table
             .lines()

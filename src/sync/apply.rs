@@ -5,10 +5,10 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
 
-use crate::lock::{self, LockError};
-use crate::plan::{Action, Change, Phase, Plan};
-use crate::release::{release_key, Record, LIVE_RECORD, PROGRESS_RECORD};
+use crate::state::lock::{self, LockError};
+use crate::state::release::{release_key, Record, LIVE_RECORD, PROGRESS_RECORD};
 use crate::store::{ObjectStore, StoreError};
+use crate::sync::plan::{Action, Change, Phase, Plan};
 
 #[derive(Debug, Default)]
 pub struct Applied {

@@ -8,10 +8,10 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use crate::hash_cache::{HashCache, Stamp};
-use crate::headers::{HeaderRules, ObjectHeaders};
-use crate::manifest::Glob;
-use crate::release::STATE_PREFIX;
+use crate::config::manifest::Glob;
+use crate::state::release::STATE_PREFIX;
+use crate::sync::hash_cache::{HashCache, Stamp};
+use crate::sync::headers::{HeaderRules, ObjectHeaders};
 
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];

@@ -8,8 +8,8 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
-use crate::routing::{validate_redirects, Redirect, RoutingSettings};
-use crate::target::Target;
+use crate::cdn::routing::{validate_redirects, Redirect, RoutingSettings};
+use crate::config::target::Target;
 
 pub const FILE_NAME: &str = "spadeploy.toml";
 
@@ -53,7 +53,7 @@ pub struct Manifest {
 pub struct VerifySettings {
     /// API paths with the status the API answers, e.g. `["/api/health=200", "/api/nope=404"]`.
     #[serde(default)]
-    pub api: Vec<crate::verify::ApiProbe>,
+    pub api: Vec<crate::tools::verify::ApiProbe>,
 }
 
 /// The `[cdn]` table: the CloudFront distribution in front of the target.
@@ -240,7 +240,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             .into_iter()
             .flatten()
         {
-            if !crate::routing::is_header_value(value) {
+            if !crate::cdn::routing::is_header_value(value) {
                 return Err(invalid(
                     rule.span().start,
                     format!("header value {value:?} must be non-empty printable ASCII on one line"),
@@ -295,7 +295,7 @@ impl Manifest {
     pub fn header_rules(&self) -> Vec<Rule> {
         let immutable = self.immutable.iter().map(|glob| Rule {
             glob: glob.clone(),
-            cache_control: Some(crate::headers::CACHE_IMMUTABLE.to_string()),
+            cache_control: Some(crate::sync::headers::CACHE_IMMUTABLE.to_string()),
             content_type: None,
         });
         self.rules
@@ -416,15 +416,15 @@ cache_control = "public, max-age=60"
             Path::new("spadeploy.toml"),
         )
         .unwrap();
-        let rules = crate::headers::HeaderRules::new(m.header_rules());
+        let rules = crate::sync::headers::HeaderRules::new(m.header_rules());
         assert_eq!(
             rules.resolve("build/app.js").cache_control,
-            crate::headers::CACHE_IMMUTABLE
+            crate::sync::headers::CACHE_IMMUTABLE
         );
         assert_eq!(rules.resolve("static/live.json").cache_control, "no-cache");
         assert_ne!(
             rules.resolve("other/app.js").cache_control,
-            crate::headers::CACHE_IMMUTABLE
+            crate::sync::headers::CACHE_IMMUTABLE
         );
     }
 

@@ -8,16 +8,16 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::headers::HeaderRules;
-use crate::manifest::{self, TargetSettings};
-use crate::plan::PlanOptions;
-use crate::push::{PushJob, What};
+use crate::cdn::routing::{Mode, Rule};
+use crate::cdn::setup::RoutingRequest;
+use crate::config::manifest::{self, TargetSettings};
+use crate::config::target::Target;
 use crate::report::Progress;
-use crate::routing::{Mode, Rule};
-use crate::scan::ScanOptions;
-use crate::serve::{ApiRoute, Site};
-use crate::setup::RoutingRequest;
-use crate::target::Target;
+use crate::sync::headers::HeaderRules;
+use crate::sync::pipeline::{PushJob, What};
+use crate::sync::plan::PlanOptions;
+use crate::sync::scan::ScanOptions;
+use crate::tools::serve::{ApiRoute, Site};
 
 /// Exit status when `--exit-code` is given and the plan has changes.
 const EXIT_CHANGES: u8 = 2;
@@ -195,7 +195,7 @@ struct VerifyArgs {
     /// An API path and the status the API answers: --api-probe /api/health=200 (repeatable;
     /// default: the manifest's [verify] api)
     #[arg(long, value_name = "PATH=STATUS")]
-    api_probe: Vec<crate::verify::ApiProbe>,
+    api_probe: Vec<crate::tools::verify::ApiProbe>,
     /// Also check sampled files' headers against the live release of this target
     #[command(flatten)]
     target: TargetSettings,
@@ -508,7 +508,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
             .or(manifest.keep_releases)
             .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get),
         allow_mass_delete: args.allow_mass_delete,
-        source: crate::release::detect_source(&dir),
+        source: crate::state::release::detect_source(&dir),
         command,
         verify_remote,
         summary_md: args.summary_md,
@@ -517,7 +517,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         dir,
         target,
     };
-    let pending = crate::push::run(job, &settings, routing, what).await?;
+    let pending = crate::sync::pipeline::run(job, &settings, routing, what).await?;
     Ok(if pending {
         Outcome::ChangesPending
     } else {
@@ -534,7 +534,7 @@ async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
     };
     let settings = args.target.or(manifest.target.clone());
     let samples = match &settings.to {
-        Some(target) => match crate::push::live_record(target, &settings).await? {
+        Some(target) => match crate::sync::pipeline::live_record(target, &settings).await? {
             Some(record) => header_samples(&record),
             None => Vec::new(),
         },
@@ -544,11 +544,12 @@ async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let url = args.url.clone();
-    let result =
-        tokio::task::spawn_blocking(move || crate::verify::verify(&url, &api, &samples, nonce))
-            .await
-            .context("verify was interrupted")?
-            .map_err(|e| anyhow::anyhow!("cannot reach the site: {e}"))?;
+    let result = tokio::task::spawn_blocking(move || {
+        crate::tools::verify::verify(&url, &api, &samples, nonce)
+    })
+    .await
+    .context("verify was interrupted")?
+    .map_err(|e| anyhow::anyhow!("cannot reach the site: {e}"))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
@@ -562,13 +563,15 @@ async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
 }
 
 /// A few files of different kinds (by Content-Type) to check served headers against.
-fn header_samples(record: &crate::release::Record) -> Vec<(String, crate::headers::ObjectHeaders)> {
+fn header_samples(
+    record: &crate::state::release::Record,
+) -> Vec<(String, crate::sync::headers::ObjectHeaders)> {
     let mut seen = std::collections::HashSet::new();
     record
         .objects
         .iter()
         .filter(|(key, o)| {
-            !crate::headers::is_html(key) && seen.insert(o.headers.content_type.clone())
+            !crate::sync::headers::is_html(key) && seen.insert(o.headers.content_type.clone())
         })
         .take(5)
         .map(|(key, o)| (format!("/{key}"), o.headers.clone()))
@@ -584,17 +587,17 @@ fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<Outcome> {
         );
     };
     let distribution = args.distribution.or(manifest.cdn.distribution.clone());
-    let scope = crate::iam::PolicyScope {
+    let scope = crate::cdn::iam::PolicyScope {
         bucket: &bucket,
         prefix: &prefix,
         distribution: distribution.as_deref(),
         mode: args.mode.or(manifest.routing.mode),
-        function_name: &crate::routing::function_name(&manifest.routing, &bucket),
+        function_name: &crate::cdn::routing::function_name(&manifest.routing, &bucket),
         account: &args.account_id,
     };
     println!(
         "{}",
-        serde_json::to_string_pretty(&crate::iam::policy(&scope))?
+        serde_json::to_string_pretty(&crate::cdn::iam::policy(&scope))?
     );
     Ok(Outcome::Done)
 }
@@ -605,7 +608,7 @@ async fn releases(args: ReleasesArgs, config: Option<&Path>) -> Result<Outcome> 
     let Some(target) = settings.to.clone() else {
         bail!("no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] in spadeploy.toml");
     };
-    let list = crate::push::releases(&target, &settings).await?;
+    let list = crate::sync::pipeline::releases(&target, &settings).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else if list.is_empty() {
@@ -672,7 +675,7 @@ async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
     )
     .map_err(anyhow::Error::msg)?;
     let apis = args.api.clone();
-    crate::serve::run(site, args.api, args.port, |addr| {
+    crate::tools::serve::run(site, args.api, args.port, |addr| {
         // The first stdout line is the address, so scripts can read it; a closed stdout must
         // not stop the server.
         let mut banner = format!(
@@ -702,8 +705,8 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
             bail!("which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml");
         };
         let code = match mode {
-            Mode::Website => crate::edge::lambda_edge_source(&rule),
-            Mode::Private => crate::edge::cloudfront_function_source(&rule),
+            Mode::Website => crate::cdn::edge::lambda_edge_source(&rule),
+            Mode::Private => crate::cdn::edge::cloudfront_function_source(&rule),
         };
         print!("{code}");
         return Ok(Outcome::Done);
@@ -716,7 +719,8 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
         bail!("routing needs the s3:// target the distribution serves: pass --to s3://BUCKET[/PREFIX] or set [target] to");
     };
     if args.rotate_secret {
-        let rotation = crate::push::rotate_secret(&settings, request, bucket, prefix).await?;
+        let rotation =
+            crate::sync::pipeline::rotate_secret(&settings, request, bucket, prefix).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&rotation)?);
         } else {
@@ -727,7 +731,7 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
         }
         return Ok(Outcome::Done);
     }
-    let plan = crate::push::plan_routing(&settings, request, bucket, prefix).await?;
+    let plan = crate::sync::pipeline::plan_routing(&settings, request, bucket, prefix).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {

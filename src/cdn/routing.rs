@@ -5,7 +5,7 @@
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use crate::headers::CACHE_HTML;
+use crate::sync::headers::CACHE_HTML;
 
 /// How CloudFront reaches the SPA and where the fallback happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -163,8 +163,8 @@ impl RoutingSettings {
             if file.is_empty()
                 || !printable
                 || file.contains(['?', '#'])
-                || !crate::release::is_safe_key(file)
-                || crate::release::is_state_key(file)
+                || !crate::state::release::is_safe_key(file)
+                || crate::state::release::is_state_key(file)
             {
                 return Err((
                     key,

@@ -6,13 +6,13 @@ use std::fmt;
 
 use serde::{Serialize, Serializer};
 
-use crate::headers::{is_html, ObjectHeaders};
-use crate::manifest::Glob;
-use crate::release::{
+use crate::config::manifest::Glob;
+use crate::state::release::{
     blob_key, is_state_key, retains_copy, Record, RecordedObject, BLOBS_PREFIX, PROGRESS_RECORD,
 };
-use crate::scan::{LocalFile, Source};
 use crate::store::RemoteObject;
+use crate::sync::headers::{is_html, ObjectHeaders};
+use crate::sync::scan::{LocalFile, Source};
 
 /// The default root index document (`[routing] index_document` sets another).
 pub const INDEX_DOCUMENT: &str = "index.html";
@@ -439,11 +439,6 @@ impl Plan {
         !self.changes.is_empty() || !self.retain.is_empty()
     }
 
-    /// Deletes of site files (not spadeploy's bookkeeping).
-    pub fn site_deletes(&self) -> usize {
-        self.deletes().filter(|c| !is_state_key(&c.key)).count()
-    }
-
     /// `Some((build files, live files))` when the new build holds fewer than half as many files
     /// as the live release: the live site would lose most of its files, now or when the
     /// keep-window lets them go. A rebuild that renames its hashed files keeps its size and
@@ -503,7 +498,7 @@ mod tests {
             ..Known::default()
         }
     }
-    use crate::headers::{CACHE_HTML, CACHE_IMMUTABLE};
+    use crate::sync::headers::{CACHE_HTML, CACHE_IMMUTABLE};
 
     fn headers(cache: &str) -> ObjectHeaders {
         ObjectHeaders {
@@ -515,7 +510,7 @@ mod tests {
     fn local(key: &str, sha: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            source: crate::scan::Source::File(key.into()),
+            source: crate::sync::scan::Source::File(key.into()),
             size: sha.len() as u64,
             sha256: sha.into(),
             headers: headers(CACHE_IMMUTABLE),
@@ -781,7 +776,7 @@ mod tests {
     }
 
     fn remote_state() -> RemoteObject {
-        remote(crate::release::LIVE_RECORD, 10, "x")
+        remote(crate::state::release::LIVE_RECORD, 10, "x")
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use serde_json::{json, Value};
 
-use crate::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
-use crate::routing::Mode;
+use crate::cdn::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
+use crate::cdn::routing::Mode;
 
 pub struct PolicyScope<'a> {
     pub bucket: &'a str,
