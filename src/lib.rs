@@ -15,6 +15,7 @@ pub(crate) mod aws;
 pub(crate) mod cdn;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod model;
 pub(crate) mod report;
 pub(crate) mod state;
 pub(crate) mod store;

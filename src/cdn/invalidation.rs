@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::routing::Mode;
-use crate::state::release::is_state_key;
+use crate::model::is_state_key;
+
 use crate::sync::headers::is_content_hashed;
 use crate::sync::plan::{Action, Plan};
 
@@ -59,9 +60,7 @@ pub fn invalidation_paths(
     for change in plan.changes.iter().filter(|c| !is_state_key(&c.key)) {
         let immutable = match change.action {
             Action::Delete => is_content_hashed(&change.key),
-            _ => change
-                .headers()
-                .is_some_and(|h| h.cache_control.contains("immutable")),
+            _ => change.headers().is_some_and(|h| h.is_immutable()),
         };
         if immutable {
             continue;
@@ -221,18 +220,18 @@ pub async fn wait(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{LocalFile, RemoteObject};
     use crate::state::release::{Record, RecordedObject};
-    use crate::store::RemoteObject;
+
     use crate::sync::plan::{plan, Known, PlanOptions};
-    use crate::sync::scan::LocalFile;
 
     fn file(key: &str, cache: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            source: crate::sync::scan::Source::File(key.into()),
+            source: crate::model::Source::File(key.into()),
             size: 1,
             sha256: format!("new-{key}"),
-            headers: crate::sync::headers::ObjectHeaders {
+            headers: crate::model::ObjectHeaders {
                 content_type: "x".into(),
                 cache_control: cache.into(),
             },
@@ -259,7 +258,7 @@ mod tests {
                     size: 1,
                     etag: "e".into(),
                     headers: files.first().map(|f| f.headers.clone()).unwrap_or(
-                        crate::sync::headers::ObjectHeaders {
+                        crate::model::ObjectHeaders {
                             content_type: "x".into(),
                             cache_control: "x".into(),
                         },

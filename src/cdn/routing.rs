@@ -2,10 +2,9 @@
 //! and status 200), and the prefix redirects. One rule, used by `serve` directly and generated
 //! into both edge functions by `edge`, so the three can never disagree.
 
+use crate::model::CACHE_HTML;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
-
-use crate::sync::headers::CACHE_HTML;
 
 /// How CloudFront reaches the SPA and where the fallback happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -163,8 +162,8 @@ impl RoutingSettings {
             if file.is_empty()
                 || !printable
                 || file.contains(['?', '#'])
-                || !crate::state::release::is_safe_key(file)
-                || crate::state::release::is_state_key(file)
+                || !crate::model::is_safe_key(file)
+                || crate::model::is_state_key(file)
             {
                 return Err((
                     key,

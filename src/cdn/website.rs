@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::ApiError;
 use crate::cdn::routing::{Redirect, RoutingSettings};
-use crate::state::release::STATE_PREFIX;
+use crate::model::STATE_PREFIX;
 
 /// The parts of a website configuration spadeploy manages, comparable across reads and writes.
 #[derive(Debug, Clone, PartialEq, Eq)]

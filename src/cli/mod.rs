@@ -565,7 +565,7 @@ async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
 /// A few files of different kinds (by Content-Type) to check served headers against.
 fn header_samples(
     record: &crate::state::release::Record,
-) -> Vec<(String, crate::sync::headers::ObjectHeaders)> {
+) -> Vec<(String, crate::model::ObjectHeaders)> {
     let mut seen = std::collections::HashSet::new();
     record
         .objects

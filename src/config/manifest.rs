@@ -295,7 +295,7 @@ impl Manifest {
     pub fn header_rules(&self) -> Vec<Rule> {
         let immutable = self.immutable.iter().map(|glob| Rule {
             glob: glob.clone(),
-            cache_control: Some(crate::sync::headers::CACHE_IMMUTABLE.to_string()),
+            cache_control: Some(crate::model::CACHE_IMMUTABLE.to_string()),
             content_type: None,
         });
         self.rules
@@ -419,12 +419,12 @@ cache_control = "public, max-age=60"
         let rules = crate::sync::headers::HeaderRules::new(m.header_rules());
         assert_eq!(
             rules.resolve("build/app.js").cache_control,
-            crate::sync::headers::CACHE_IMMUTABLE
+            crate::model::CACHE_IMMUTABLE
         );
         assert_eq!(rules.resolve("static/live.json").cache_control, "no-cache");
         assert_ne!(
             rules.resolve("other/app.js").cache_control,
-            crate::sync::headers::CACHE_IMMUTABLE
+            crate::model::CACHE_IMMUTABLE
         );
     }
 

@@ -11,7 +11,8 @@ use serde::Serialize;
 
 use crate::cdn::access_block::AccessBlockStep;
 use crate::cdn::setup::{RoutingPlan, Step};
-use crate::state::release::is_state_key;
+use crate::model::is_state_key;
+
 use crate::sync::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
 
 /// What a push or dry-run did (or would do). Serialized as the `--json` document; field names

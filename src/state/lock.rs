@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::state::release::LOCK_KEY;
+use crate::model::LOCK_KEY;
 use crate::store::{Expect, ObjectStore, StoreError, Versioned};
 
 /// A lock older than this is considered abandoned.

@@ -3,37 +3,17 @@
 //! of mutable files for rollback, and the deploy lock. The records let the planner know each
 //! object's sha256 and headers without a HEAD per object, and without trusting ETags to be MD5s.
 
+use crate::model::{
+    blob_key, is_safe_key, LocalFile, ObjectHeaders, RemoteObject, Source, LIVE_RECORD,
+    RELEASES_PREFIX,
+};
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::store::RemoteObject;
-use crate::sync::headers::ObjectHeaders;
-use crate::sync::scan::{LocalFile, Source};
-
-/// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
-pub const STATE_PREFIX: &str = ".spadeploy/";
-/// The record of the live release, relative to the target.
-pub const LIVE_RECORD: &str = ".spadeploy/live.json";
-/// What an unfinished push already wrote, so a re-run does not send it again.
-pub const PROGRESS_RECORD: &str = ".spadeploy/progress.json";
-/// One record per release: `.spadeploy/releases/<id>.json`.
-pub const RELEASES_PREFIX: &str = ".spadeploy/releases/";
-/// Content-addressed copies of mutable files (index.html...), for rollback.
-pub const BLOBS_PREFIX: &str = ".spadeploy/blobs/";
-/// The deploy lock.
-pub const LOCK_KEY: &str = ".spadeploy/lock.json";
 const FORMAT: u32 = 2;
-
-pub fn release_key(id: &str) -> String {
-    format!("{RELEASES_PREFIX}{id}.json")
-}
-
-pub fn blob_key(sha256: &str) -> String {
-    format!("{BLOBS_PREFIX}{sha256}")
-}
 
 /// Release ids found in a listing of the target, oldest first (ids sort by time).
 pub fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
@@ -48,7 +28,7 @@ pub fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
 /// Mutable files (anything not cached as immutable) are retained by content for rollback;
 /// immutable, content-hashed assets stay in place for the keep-window anyway.
 pub fn retains_copy(headers: &ObjectHeaders) -> bool {
-    !headers.cache_control.contains("immutable")
+    !headers.is_immutable()
 }
 
 /// The commit being deployed: `GITHUB_SHA` in GitHub Actions, else `git rev-parse HEAD` in `dir`.
@@ -67,10 +47,6 @@ pub fn detect_source(dir: &Path) -> Option<String> {
         .success()
         .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
         .filter(|s| !s.is_empty())
-}
-
-pub fn is_state_key(key: &str) -> bool {
-    key.starts_with(STATE_PREFIX)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,11 +99,6 @@ pub enum RecordError {
     Unreadable(serde_json::Error),
     #[error("a spadeploy record in the target names the key `{0}`, whose empty, `.` or `..` parts would lead outside the target: spadeploy never writes such a record, so someone edited it; delete the record (the next push re-uploads everything)")]
     UnsafeKey(String),
-}
-
-/// A key stays inside the target: no empty, `.` or `..` parts, no backslash.
-pub fn is_safe_key(key: &str) -> bool {
-    !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))
 }
 
 impl Record {
@@ -222,6 +193,7 @@ pub fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::is_state_key;
 
     #[test]
     fn round_trips_through_json() {

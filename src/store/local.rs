@@ -1,14 +1,13 @@
 //! A local directory as an object store: the same layout S3 would hold, with headers and
 //! spadeploy's records under `.spadeploy/`, so `serve` can replay what S3 would serve.
 
+use crate::model::{is_safe_key, LocalFile, Source};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use walkdir::WalkDir;
 
 use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
-use crate::state::release::is_safe_key;
-use crate::sync::scan::{LocalFile, Source};
 
 pub struct LocalStore {
     root: PathBuf,

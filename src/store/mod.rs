@@ -6,22 +6,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::aws::ApiError;
-use crate::sync::scan::LocalFile;
+use crate::model::{LocalFile, RemoteObject};
 
 mod local;
 mod s3;
 
 pub use local::LocalStore;
 pub use s3::S3Store;
-
-/// One object as a listing shows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteObject {
-    pub key: String,
-    pub size: u64,
-    /// An opaque change token (S3 ETag; size+mtime locally). Never assumed to be an MD5.
-    pub etag: String,
-}
 
 /// A state object with what a conditional write needs: its change token, and its age by the
 /// store's own clock (a reader whose clock is skewed cannot misjudge it).

@@ -10,6 +10,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
 use crate::aws::{api_error, ApiError};
+use crate::model::{LocalFile, Source};
 use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
@@ -17,8 +18,6 @@ use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
-
-use crate::sync::scan::{LocalFile, Source};
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
 const SHA256_METADATA: &str = "sha256";

@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use futures::stream::{self, StreamExt};
 
+use crate::model::{release_key, LIVE_RECORD, PROGRESS_RECORD};
 use crate::state::lock::{self, LockError};
-use crate::state::release::{release_key, Record, LIVE_RECORD, PROGRESS_RECORD};
+use crate::state::release::Record;
 use crate::store::{ObjectStore, StoreError};
 use crate::sync::plan::{Action, Change, Phase, Plan};
 

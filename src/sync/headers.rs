@@ -1,22 +1,8 @@
 //! The HTTP headers each object is stored with: Content-Type and Cache-Control, from built-in
 //! defaults and the manifest's `[[rules]]` (first matching rule that sets a header wins).
 
-use serde::{Deserialize, Serialize};
-
 use crate::config::manifest::Rule;
-
-/// Content-hashed file names never change content, so browsers and CDNs may keep them forever.
-pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// HTML must be revalidated on every load, or users keep an index that points at old assets.
-pub const CACHE_HTML: &str = "no-cache";
-/// Unhashed non-HTML files (favicon, robots.txt, manifest): short enough that a deploy shows soon.
-pub const CACHE_SHORT: &str = "public, max-age=300";
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectHeaders {
-    pub content_type: String,
-    pub cache_control: String,
-}
+use crate::model::{ObjectHeaders, CACHE_HTML, CACHE_IMMUTABLE, CACHE_SHORT};
 
 pub fn is_html(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();

@@ -13,13 +13,14 @@ use crate::cdn::invalidation;
 use crate::cdn::setup::{self, Clients, RoutingRequest};
 use crate::config::manifest::TargetSettings;
 use crate::config::target::Target;
+use crate::model::{
+    is_state_key, release_key, LocalFile, RemoteObject, BLOBS_PREFIX, LIVE_RECORD, LOCK_KEY,
+    PROGRESS_RECORD,
+};
 use crate::report::{InvalidationReport, Progress, PushReport};
 use crate::state::lock;
-use crate::state::release::{
-    is_state_key, release_ids, release_key, Record, ReleaseSummary, BLOBS_PREFIX, LIVE_RECORD,
-    LOCK_KEY, PROGRESS_RECORD,
-};
-use crate::store::{LocalStore, ObjectStore, RemoteObject, S3Store};
+use crate::state::release::{release_ids, Record, ReleaseSummary};
+use crate::store::{LocalStore, ObjectStore, S3Store};
 use crate::sync::apply::apply;
 use crate::sync::hash_cache::HashCache;
 use crate::sync::headers::HeaderRules;
@@ -229,7 +230,7 @@ fn resolved(path: &Path) -> PathBuf {
 
 /// The target as read, and the files it should hold.
 struct View {
-    local: Vec<scan::LocalFile>,
+    local: Vec<LocalFile>,
     /// Build files read and hashed (the others were known unchanged); None when nothing was.
     files_read: Option<usize>,
     remote: Vec<RemoteObject>,
@@ -241,7 +242,7 @@ struct View {
 
 /// Everything decided from a view: the plan, the routing plan, and the report so far.
 struct Decision {
-    local: Vec<scan::LocalFile>,
+    local: Vec<LocalFile>,
     plan: Plan,
     routing: Option<setup::RoutingPlan>,
     invalidation: Option<InvalidationReport>,
@@ -386,7 +387,7 @@ fn append(path: &Path, text: &str) -> Result<()> {
 
 impl Decision {
     /// The files the plan was made for, to plan again under the lock without re-hashing.
-    fn plan_local(&self) -> Vec<scan::LocalFile> {
+    fn plan_local(&self) -> Vec<LocalFile> {
         self.local.clone()
     }
 
@@ -620,7 +621,7 @@ fn list_bounds<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
 async fn reread<S: ObjectStore>(
     store: &S,
     job: &PushJob,
-    local: Vec<scan::LocalFile>,
+    local: Vec<LocalFile>,
     bounds: &[String],
 ) -> Result<View> {
     let read = |e| {
@@ -736,7 +737,7 @@ fn parse_record(key: &str, bytes: Option<Vec<u8>>, progress: &Progress) -> Optio
 async fn read_window<S: ObjectStore>(
     store: &S,
     remote: &[RemoteObject],
-    local: &[scan::LocalFile],
+    local: &[LocalFile],
     live: Option<&Record>,
     keep_releases: usize,
     progress: &Progress,

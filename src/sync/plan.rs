@@ -7,12 +7,13 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::config::manifest::Glob;
-use crate::state::release::{
-    blob_key, is_state_key, retains_copy, Record, RecordedObject, BLOBS_PREFIX, PROGRESS_RECORD,
+use crate::model::{
+    blob_key, is_state_key, LocalFile, ObjectHeaders, RemoteObject, Source, BLOBS_PREFIX,
+    PROGRESS_RECORD,
 };
-use crate::store::RemoteObject;
-use crate::sync::headers::{is_html, ObjectHeaders};
-use crate::sync::scan::{LocalFile, Source};
+use crate::state::release::{retains_copy, Record, RecordedObject};
+
+use crate::sync::headers::is_html;
 
 /// The default root index document (`[routing] index_document` sets another).
 pub const INDEX_DOCUMENT: &str = "index.html";
@@ -491,6 +492,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{CACHE_HTML, CACHE_IMMUTABLE};
 
     fn live(record: &Record) -> Known<'_> {
         Known {
@@ -498,7 +500,6 @@ mod tests {
             ..Known::default()
         }
     }
-    use crate::sync::headers::{CACHE_HTML, CACHE_IMMUTABLE};
 
     fn headers(cache: &str) -> ObjectHeaders {
         ObjectHeaders {
@@ -510,7 +511,7 @@ mod tests {
     fn local(key: &str, sha: &str) -> LocalFile {
         LocalFile {
             key: key.into(),
-            source: crate::sync::scan::Source::File(key.into()),
+            source: crate::model::Source::File(key.into()),
             size: sha.len() as u64,
             sha256: sha.into(),
             headers: headers(CACHE_IMMUTABLE),
@@ -776,7 +777,7 @@ mod tests {
     }
 
     fn remote_state() -> RemoteObject {
-        remote(crate::state::release::LIVE_RECORD, 10, "x")
+        remote(crate::model::LIVE_RECORD, 10, "x")
     }
 
     #[test]

@@ -9,37 +9,18 @@ use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 use crate::config::manifest::Glob;
-use crate::state::release::STATE_PREFIX;
+use crate::model::{LocalFile, Source, STATE_PREFIX};
+
 use crate::sync::hash_cache::{HashCache, Stamp};
-use crate::sync::headers::{HeaderRules, ObjectHeaders};
+use crate::sync::headers::HeaderRules;
 
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
-
-/// A file the target should hold: from the build, or (for a rollback) already in the target.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalFile {
-    /// Relative to the build directory (and the target), `/`-separated.
-    pub key: String,
-    pub source: Source,
-    pub size: u64,
-    pub sha256: String,
-    pub headers: ObjectHeaders,
-}
 
 pub struct ScanOptions {
     pub exclude: Vec<Glob>,
     /// The index document the build must hold at its top, if any.
     pub require_index: Option<String>,
-}
-
-/// Where a file's bytes come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// A file on disk (the build).
-    File(PathBuf),
-    /// An object already in the target (a retained copy, or the same key), copied server-side.
-    Stored(String),
 }
 
 /// A file to deploy, before hashing.

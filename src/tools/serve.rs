@@ -24,8 +24,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::cdn::routing::{Mode, Rule};
-use crate::state::release::{is_state_key, Record, LIVE_RECORD};
-use crate::sync::headers::{HeaderRules, ObjectHeaders};
+use crate::model::{is_state_key, ObjectHeaders, LIVE_RECORD};
+use crate::state::release::Record;
+use crate::sync::headers::HeaderRules;
 
 /// `--api PREFIX=URL`: requests under PREFIX go to URL unchanged, as a CloudFront behavior with
 /// another origin would send them.

@@ -3,12 +3,11 @@
 //! missing hashed asset is an honest 404, API paths answer with the API's own status, and sampled
 //! files carry the headers their release recorded.
 
+use crate::model::ObjectHeaders;
 use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::sync::headers::ObjectHeaders;
 
 /// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -1,0 +1,87 @@
+//! The plain values every layer shares, depending on nothing else in the crate: files to deploy,
+//! objects in a target, the headers an object is stored with, and the names of spadeploy's state.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// Content-hashed file names never change content, so browsers and CDNs may keep them forever.
+pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+/// HTML must be revalidated on every load, or users keep an index that points at old assets.
+pub const CACHE_HTML: &str = "no-cache";
+/// Unhashed non-HTML files (favicon, robots.txt, manifest): short enough that a deploy shows soon.
+pub const CACHE_SHORT: &str = "public, max-age=300";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    pub content_type: String,
+    pub cache_control: String,
+}
+
+impl ObjectHeaders {
+    /// Cached as never changing: its name changes with its content.
+    pub fn is_immutable(&self) -> bool {
+        self.cache_control
+            .split(',')
+            .any(|d| d.trim().eq_ignore_ascii_case("immutable"))
+    }
+}
+
+/// A file the target should hold: from the build, or (for a rollback) already in the target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocalFile {
+    /// Relative to the build directory (and the target), `/`-separated.
+    pub key: String,
+    pub source: Source,
+    pub size: u64,
+    pub sha256: String,
+    pub headers: ObjectHeaders,
+}
+
+/// Where a file's bytes come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file on disk (the build).
+    File(PathBuf),
+    /// An object already in the target (a retained copy, or the same key), copied server-side.
+    Stored(String),
+}
+
+/// One object as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteObject {
+    pub key: String,
+    pub size: u64,
+    /// An opaque change token (S3 ETag; size+mtime locally). Never assumed to be an MD5.
+    pub etag: String,
+}
+
+/// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
+pub const STATE_PREFIX: &str = ".spadeploy/";
+/// The record of the live release, relative to the target.
+pub const LIVE_RECORD: &str = ".spadeploy/live.json";
+/// What an unfinished push already wrote, so a re-run does not send it again.
+pub const PROGRESS_RECORD: &str = ".spadeploy/progress.json";
+/// One record per release: `.spadeploy/releases/<id>.json`.
+pub const RELEASES_PREFIX: &str = ".spadeploy/releases/";
+/// Content-addressed copies of mutable files (index.html...), for rollback.
+pub const BLOBS_PREFIX: &str = ".spadeploy/blobs/";
+/// The deploy lock.
+pub const LOCK_KEY: &str = ".spadeploy/lock.json";
+
+pub fn release_key(id: &str) -> String {
+    format!("{RELEASES_PREFIX}{id}.json")
+}
+
+pub fn blob_key(sha256: &str) -> String {
+    format!("{BLOBS_PREFIX}{sha256}")
+}
+
+pub fn is_state_key(key: &str) -> bool {
+    key.starts_with(STATE_PREFIX)
+}
+
+/// A key stays inside the target: no empty, `.` or `..` parts, no backslash.
+pub fn is_safe_key(key: &str) -> bool {
+    !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))
+}
