@@ -3,6 +3,8 @@
 //! Functional core, imperative shell, in layers that only import downwards:
 //! - `cli`: flags and the manifest turned into typed requests, one file per command;
 //! - `config`: `spadeploy.toml` and targets;
+//! - `deploy`: a push, rollback or prune from start to finish: read, plan, lock, apply, routing,
+//!   invalidation, report (the only layer that knows both `sync` and `cdn`);
 //! - `sync`: scan the build, plan (pure) against the target, apply in safe phases;
 //! - `cdn`: the routing rule, generated edge code, and the distribution/bucket side as
 //!   observe → pure decide → apply; invalidation; the IAM policy;
@@ -15,6 +17,7 @@ pub(crate) mod aws;
 pub(crate) mod cdn;
 pub mod cli;
 pub(crate) mod config;
+pub(crate) mod deploy;
 pub(crate) mod model;
 pub(crate) mod report;
 pub(crate) mod state;

@@ -10,7 +10,7 @@ use aws_sdk_cloudfront::types::{
 };
 use serde::Serialize;
 
-use crate::cdn::routing::Mode;
+use crate::config::routing::Mode;
 
 /// A distribution as read with GetDistribution: its config and the ETag to update it with.
 #[derive(Debug, Clone)]

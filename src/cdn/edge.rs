@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::edge_role;
-use crate::cdn::routing::{Redirect, Rule};
+use crate::cdn::routing::Rule;
+use crate::config::routing::Redirect;
 
 /// CloudFront Functions reject code over 10 KB.
 pub const CLOUDFRONT_FUNCTION_MAX_BYTES: usize = 10 * 1024;
@@ -575,7 +576,7 @@ pub async fn install_function(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cdn::routing::RoutingSettings;
+    use crate::config::routing::RoutingSettings;
 
     fn rule(redirects: usize) -> Rule {
         let redirects: Vec<Redirect> = (0..redirects)

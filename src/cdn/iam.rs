@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::cdn::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
-use crate::cdn::routing::Mode;
+use crate::config::routing::Mode;
 
 pub struct PolicyScope<'a> {
     pub bucket: &'a str,

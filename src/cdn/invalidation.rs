@@ -9,7 +9,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
-use crate::cdn::routing::Mode;
+use crate::config::routing::Mode;
 use crate::model::is_state_key;
 
 use crate::sync::headers::is_content_hashed;

@@ -13,8 +13,9 @@ use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::distribution::{self, Distribution, Edge, OriginKind};
 use crate::cdn::edge::{self, FunctionAction, Installed};
-use crate::cdn::routing::{Mode, Redirect, RoutingSettings, Rule};
+use crate::cdn::routing::Rule;
 use crate::cdn::website;
+use crate::config::routing::{Mode, Redirect, RoutingSettings};
 use aws_sdk_cloudfront::types::DistributionConfig;
 
 #[derive(Debug, thiserror::Error)]

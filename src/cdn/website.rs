@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::aws::ApiError;
-use crate::cdn::routing::{Redirect, RoutingSettings};
+use crate::config::routing::{Redirect, RoutingSettings};
 use crate::model::STATE_PREFIX;
 
 /// The parts of a website configuration spadeploy manages, comparable across reads and writes.

@@ -8,13 +8,14 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::cdn::routing::{Mode, Rule};
+use crate::cdn::routing::Rule;
 use crate::cdn::setup::RoutingRequest;
 use crate::config::manifest::{self, TargetSettings};
+use crate::config::routing::Mode;
 use crate::config::target::Target;
+use crate::deploy::{PushJob, What};
 use crate::report::Progress;
 use crate::sync::headers::HeaderRules;
-use crate::sync::pipeline::{PushJob, What};
 use crate::sync::plan::PlanOptions;
 use crate::sync::scan::ScanOptions;
 use crate::tools::serve::{ApiRoute, Site};
@@ -195,7 +196,7 @@ struct VerifyArgs {
     /// An API path and the status the API answers: --api-probe /api/health=200 (repeatable;
     /// default: the manifest's [verify] api)
     #[arg(long, value_name = "PATH=STATUS")]
-    api_probe: Vec<crate::tools::verify::ApiProbe>,
+    api_probe: Vec<crate::config::manifest::ApiProbe>,
     /// Also check sampled files' headers against the live release of this target
     #[command(flatten)]
     target: TargetSettings,
@@ -517,7 +518,7 @@ async fn deploy(args: DeployArgs, manifest: &manifest::Manifest, kind: Kind) -> 
         dir,
         target,
     };
-    let pending = crate::sync::pipeline::run(job, &settings, routing, what).await?;
+    let pending = crate::deploy::run(job, &settings, routing, what).await?;
     Ok(if pending {
         Outcome::ChangesPending
     } else {
@@ -534,7 +535,7 @@ async fn verify(args: VerifyArgs, config: Option<&Path>) -> Result<Outcome> {
     };
     let settings = args.target.or(manifest.target.clone());
     let samples = match &settings.to {
-        Some(target) => match crate::sync::pipeline::live_record(target, &settings).await? {
+        Some(target) => match crate::deploy::live_record(target, &settings).await? {
             Some(record) => header_samples(&record),
             None => Vec::new(),
         },
@@ -608,7 +609,7 @@ async fn releases(args: ReleasesArgs, config: Option<&Path>) -> Result<Outcome> 
     let Some(target) = settings.to.clone() else {
         bail!("no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] in spadeploy.toml");
     };
-    let list = crate::sync::pipeline::releases(&target, &settings).await?;
+    let list = crate::deploy::releases(&target, &settings).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&list)?);
     } else if list.is_empty() {
@@ -719,8 +720,7 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
         bail!("routing needs the s3:// target the distribution serves: pass --to s3://BUCKET[/PREFIX] or set [target] to");
     };
     if args.rotate_secret {
-        let rotation =
-            crate::sync::pipeline::rotate_secret(&settings, request, bucket, prefix).await?;
+        let rotation = crate::deploy::rotate_secret(&settings, request, bucket, prefix).await?;
         if args.json {
             println!("{}", serde_json::to_string_pretty(&rotation)?);
         } else {
@@ -731,7 +731,7 @@ async fn routing(args: RoutingArgs, config: Option<&Path>) -> Result<Outcome> {
         }
         return Ok(Outcome::Done);
     }
-    let plan = crate::sync::pipeline::plan_routing(&settings, request, bucket, prefix).await?;
+    let plan = crate::deploy::plan_routing(&settings, request, bucket, prefix).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&plan)?);
     } else {

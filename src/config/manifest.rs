@@ -3,12 +3,13 @@
 
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use clap::{Args, ValueEnum};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
-use crate::cdn::routing::{validate_redirects, Redirect, RoutingSettings};
+use crate::config::routing::{validate_redirects, Redirect, RoutingSettings};
 use crate::config::target::Target;
 
 pub const FILE_NAME: &str = "spadeploy.toml";
@@ -53,7 +54,44 @@ pub struct Manifest {
 pub struct VerifySettings {
     /// API paths with the status the API answers, e.g. `["/api/health=200", "/api/nope=404"]`.
     #[serde(default)]
-    pub api: Vec<crate::tools::verify::ApiProbe>,
+    pub api: Vec<ApiProbe>,
+}
+
+/// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiProbe {
+    pub path: String,
+    pub status: u16,
+}
+
+impl FromStr for ApiProbe {
+    type Err = String;
+
+    fn from_str(spec: &str) -> Result<Self, Self::Err> {
+        let (path, status) = spec
+            .rsplit_once('=')
+            .ok_or_else(|| format!("`{spec}`: write PATH=STATUS, e.g. /api/health=200"))?;
+        if !path.starts_with('/') {
+            return Err(format!("`{path}`: the probe path must start with `/`"));
+        }
+        let status = status
+            .parse::<u16>()
+            .ok()
+            .filter(|s| (100..600).contains(s))
+            .ok_or_else(|| format!("`{status}`: not an HTTP status"))?;
+        Ok(ApiProbe {
+            path: path.to_string(),
+            status,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ApiProbe {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The `[cdn]` table: the CloudFront distribution in front of the target.
@@ -240,7 +278,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             .into_iter()
             .flatten()
         {
-            if !crate::cdn::routing::is_header_value(value) {
+            if !crate::config::routing::is_header_value(value) {
                 return Err(invalid(
                     rule.span().start,
                     format!("header value {value:?} must be non-empty printable ASCII on one line"),

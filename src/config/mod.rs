@@ -2,4 +2,5 @@
 //! validation, globs) and targets (`s3://bucket/prefix` or a local directory). No network.
 
 pub(crate) mod manifest;
+pub(crate) mod routing;
 pub(crate) mod target;

@@ -23,7 +23,8 @@ use percent_encoding::percent_decode_str;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cdn::routing::{Mode, Rule};
+use crate::cdn::routing::Rule;
+use crate::config::routing::Mode;
 use crate::model::{is_state_key, ObjectHeaders, LIVE_RECORD};
 use crate::state::release::Record;
 use crate::sync::headers::HeaderRules;
@@ -468,7 +469,7 @@ mod tests {
         let site = Site::new(
             root,
             Mode::Private,
-            Rule::new(&crate::cdn::routing::RoutingSettings::default(), &[]),
+            Rule::new(&crate::config::routing::RoutingSettings::default(), &[]),
             "index.html".into(),
             HeaderRules::new(Vec::new()),
         )

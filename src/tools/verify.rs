@@ -3,48 +3,12 @@
 //! missing hashed asset is an honest 404, API paths answer with the API's own status, and sampled
 //! files carry the headers their release recorded.
 
-use crate::model::ObjectHeaders;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
-/// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiProbe {
-    pub path: String,
-    pub status: u16,
-}
-
-impl FromStr for ApiProbe {
-    type Err = String;
-
-    fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let (path, status) = spec
-            .rsplit_once('=')
-            .ok_or_else(|| format!("`{spec}`: write PATH=STATUS, e.g. /api/health=200"))?;
-        if !path.starts_with('/') {
-            return Err(format!("`{path}`: the probe path must start with `/`"));
-        }
-        let status = status
-            .parse::<u16>()
-            .ok()
-            .filter(|s| (100..600).contains(s))
-            .ok_or_else(|| format!("`{status}`: not an HTTP status"))?;
-        Ok(ApiProbe {
-            path: path.to_string(),
-            status,
-        })
-    }
-}
-
-impl<'de> Deserialize<'de> for ApiProbe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer)?
-            .parse()
-            .map_err(serde::de::Error::custom)
-    }
-}
+use crate::config::manifest::ApiProbe;
+use crate::model::ObjectHeaders;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
