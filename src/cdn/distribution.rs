@@ -410,6 +410,29 @@ pub fn fix_origin(
     Ok(patched)
 }
 
+/// Whether the SPA origin signs its requests with Origin Access Control.
+pub fn has_origin_access_control(config: &DistributionConfig, origin_id: &str) -> bool {
+    origin(config, origin_id)
+        .and_then(|o| o.origin_access_control_id.as_deref())
+        .is_some_and(|id| !id.is_empty())
+}
+
+/// The SPA origin's path (`/app` when the site lives under a prefix of the bucket).
+pub fn origin_path(config: &DistributionConfig, origin_id: &str) -> String {
+    origin(config, origin_id)
+        .and_then(|o| o.origin_path.clone())
+        .unwrap_or_default()
+}
+
+fn origin<'a>(config: &'a DistributionConfig, origin_id: &str) -> Option<&'a Origin> {
+    config
+        .origins
+        .as_ref()?
+        .items
+        .iter()
+        .find(|o| o.id == origin_id)
+}
+
 /// The secret `Referer` header the SPA origin sends, if it has one.
 pub fn referer_secret(config: &DistributionConfig, origin_id: &str) -> Option<String> {
     config
@@ -460,75 +483,13 @@ pub fn with_referer(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_cloudfront::types::{
-        CacheBehavior, CacheBehaviors, CustomErrorResponse, CustomErrorResponses,
-        DefaultCacheBehavior, Origin, Origins, ViewerProtocolPolicy,
-    };
+    use aws_sdk_cloudfront::types::{CustomErrorResponse, CustomErrorResponses};
 
-    fn origin(id: &str, domain: &str) -> Origin {
-        Origin::builder()
-            .id(id)
-            .domain_name(domain)
-            .build()
-            .unwrap()
-    }
-
-    fn lambda(arn: &str, event: EventType) -> LambdaFunctionAssociations {
-        let item = LambdaFunctionAssociation::builder()
-            .lambda_function_arn(arn)
-            .event_type(event)
-            .build()
-            .unwrap();
-        LambdaFunctionAssociations::builder()
-            .quantity(1)
-            .items(item)
-            .build()
-            .unwrap()
-    }
+    use crate::cdn::fixtures::{config_with_spa_on, lambda};
 
     /// SPA on the website endpoint as default, `/api/*` to an API with its own Lambda.
     fn config() -> DistributionConfig {
-        let api = CacheBehavior::builder()
-            .path_pattern("/api/*")
-            .target_origin_id("api")
-            .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
-            .lambda_function_associations(lambda(
-                "arn:aws:lambda:us-east-1:1:function:auth:3",
-                EventType::ViewerRequest,
-            ))
-            .build()
-            .unwrap();
-        let default = DefaultCacheBehavior::builder()
-            .target_origin_id("spa")
-            .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-            .lambda_function_associations(lambda(
-                "arn:aws:lambda:us-east-1:1:function:headers:1",
-                EventType::ViewerRequest,
-            ))
-            .build()
-            .unwrap();
-        DistributionConfig::builder()
-            .caller_reference("r")
-            .comment("")
-            .enabled(true)
-            .origins(
-                Origins::builder()
-                    .quantity(2)
-                    .items(origin("spa", "my-site.s3-website-us-east-1.amazonaws.com"))
-                    .items(origin("api", "api.example.com"))
-                    .build()
-                    .unwrap(),
-            )
-            .default_cache_behavior(default)
-            .cache_behaviors(
-                CacheBehaviors::builder()
-                    .quantity(1)
-                    .items(api)
-                    .build()
-                    .unwrap(),
-            )
-            .build()
-            .unwrap()
+        config_with_spa_on("my-site.s3-website-us-east-1.amazonaws.com")
     }
 
     #[test]

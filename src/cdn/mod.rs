@@ -4,11 +4,15 @@
 //! point at the SPA's bucket are never touched.
 
 pub(crate) mod access_block;
+pub(crate) mod decide;
 pub(crate) mod distribution;
 pub(crate) mod edge;
 pub(crate) mod edge_role;
+#[cfg(test)]
+pub(crate) mod fixtures;
 pub(crate) mod iam;
 pub(crate) mod invalidation;
+pub(crate) mod observe;
 pub(crate) mod routing;
 pub(crate) mod setup;
 pub(crate) mod website;

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::cdn::decide::RoutingRequest;
 use crate::cdn::routing::Rule;
-use crate::cdn::setup::RoutingRequest;
 use crate::config::manifest::{self, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::aws::Aws;
+use crate::cdn::decide::{Job, RoutingPlan, RoutingRequest};
 use crate::cdn::invalidation;
-use crate::cdn::setup::{self, Clients, RoutingRequest};
+use crate::cdn::observe::Clients;
+use crate::cdn::setup::{self, Routing};
 use crate::config::manifest::TargetSettings;
 use crate::config::target::Target;
 use crate::model::{
@@ -136,7 +138,7 @@ fn routing_job(
     request: RoutingRequest,
     bucket: String,
     prefix: String,
-) -> (Clients, setup::Job) {
+) -> (Clients, Job) {
     let clients = Clients {
         s3: aws.s3(),
         cloudfront: aws.cloudfront(),
@@ -144,7 +146,7 @@ fn routing_job(
         iam: aws.iam(),
         endpoint: aws.describe_endpoint(),
     };
-    let job = setup::Job {
+    let job = Job {
         request,
         bucket,
         prefix,
@@ -159,15 +161,16 @@ pub async fn plan_routing(
     request: RoutingRequest,
     bucket: String,
     prefix: String,
-) -> Result<setup::RoutingPlan> {
+) -> Result<RoutingPlan> {
     let aws = Aws::load(settings).await?;
     let (clients, job) = routing_job(&aws, request, bucket, prefix);
-    setup::plan(&clients, &job).await.with_context(|| {
+    let routing = setup::plan(&clients, &job).await.with_context(|| {
         format!(
             "cannot read the routing of distribution {}",
             job.request.distribution
         )
-    })
+    })?;
+    Ok(routing.plan)
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
@@ -244,7 +247,7 @@ struct View {
 struct Decision {
     local: Vec<LocalFile>,
     plan: Plan,
-    routing: Option<setup::RoutingPlan>,
+    routing: Option<Routing>,
     invalidation: Option<InvalidationReport>,
     report: PushReport,
     /// The commit recorded in the new release.
@@ -272,7 +275,7 @@ impl Decision {
     }
 
     fn has_changes(&self) -> bool {
-        self.plan.has_changes() || self.routing.as_ref().is_some_and(|r| r.has_changes())
+        self.plan.has_changes() || self.routing.as_ref().is_some_and(|r| r.plan.has_changes())
     }
 }
 
@@ -284,7 +287,7 @@ async fn sync<S: ObjectStore>(
     store: &S,
     job: PushJob,
     desired: Desired,
-    cdn: Option<(Clients, setup::Job)>,
+    cdn: Option<(Clients, Job)>,
 ) -> Result<bool> {
     let started = Instant::now();
     let (first, rollback_to) = match desired {
@@ -392,7 +395,7 @@ impl Decision {
     }
 
     fn report_as_planned(mut self) -> PushReport {
-        self.report.routing = self.routing;
+        self.report.routing = self.routing.map(|r| r.plan);
         self.report.invalidation = self.invalidation;
         self.report
     }
@@ -404,7 +407,7 @@ async fn decide<S: ObjectStore>(
     store: &S,
     job: &PushJob,
     view: View,
-    cdn: &Option<(Clients, setup::Job)>,
+    cdn: &Option<(Clients, Job)>,
     enforce_guards: bool,
 ) -> Result<Decision> {
     let window = read_window(
@@ -445,12 +448,12 @@ async fn decide<S: ObjectStore>(
         None => None,
     };
     let invalidation = match (cdn, &routing) {
-        (Some((_, routing_job)), Some(routing_plan)) => Some(InvalidationReport {
+        (Some((_, routing_job)), Some(routing)) => Some(InvalidationReport {
             paths: invalidation::invalidation_paths(
                 &plan,
-                routing_plan.mode,
+                routing.plan.mode,
                 &routing_job.prefix,
-                &routing_plan.origin_path(),
+                routing.plan.origin_path(),
                 &routing_job.request.settings.index_document,
             ),
             id: None,
@@ -508,14 +511,11 @@ fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option
 }
 
 /// `https://<site host>/` when the push has a distribution.
-fn routing_url(
-    cdn: &Option<(Clients, setup::Job)>,
-    routing: &Option<setup::RoutingPlan>,
-) -> Option<String> {
+fn routing_url(cdn: &Option<(Clients, Job)>, routing: &Option<Routing>) -> Option<String> {
     cdn.as_ref()?;
     routing
         .as_ref()
-        .map(|r| format!("https://{}/", r.site_host()))
+        .map(|r| format!("https://{}/", r.plan.site_host()))
 }
 
 /// Applies a decision: files (phased), routing, invalidation.
@@ -524,7 +524,7 @@ async fn execute<S: ObjectStore>(
     held: &lock::Held,
     job: &PushJob,
     decision: Decision,
-    cdn: &Option<(Clients, setup::Job)>,
+    cdn: &Option<(Clients, Job)>,
 ) -> Result<PushReport> {
     let Decision {
         plan,
@@ -549,24 +549,27 @@ async fn execute<S: ObjectStore>(
         report.bytes_uploaded = applied.bytes_sent;
         report.release = applied.release.map(|r| r.id);
     }
-    if let (Some((clients, routing_job)), Some(routing_plan)) = (cdn, routing) {
-        let applied = if routing_plan.has_changes() {
+    if let (Some((clients, routing_job)), Some(routing)) = (cdn, routing) {
+        let mut arn = None;
+        if routing.plan.has_changes() {
             lock::confirm(store, held).await?;
             job.progress.note(&format!(
                 "routing: updating distribution {}",
                 routing_job.request.distribution
             ));
-            setup::apply(clients, routing_job, &routing_plan)
-                .await
-                .with_context(|| {
-                    format!(
-                        "the files are live, but setting up routing on distribution {} failed",
-                        routing_job.request.distribution
-                    )
-                })?
-        } else {
-            routing_plan
-        };
+            arn = Some(
+                setup::apply(clients, routing_job, &routing)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "the files are live, but setting up routing on distribution {} failed",
+                            routing_job.request.distribution
+                        )
+                    })?,
+            );
+        }
+        let mut applied = routing.plan;
+        applied.function.arn = arn.or(applied.function.arn);
         report.routing = Some(applied);
         if let Some(invalidation) = invalidation {
             report.invalidation =
@@ -778,7 +781,7 @@ async fn read_window<S: ObjectStore>(
 
 async fn invalidate(
     clients: &Clients,
-    routing_job: &setup::Job,
+    routing_job: &Job,
     plan: &Plan,
     mut invalidation: InvalidationReport,
     job: &PushJob,

@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::cdn::access_block::AccessBlockStep;
-use crate::cdn::setup::{RoutingPlan, Step};
+use crate::cdn::decide::{RoutingPlan, Step};
 use crate::model::is_state_key;
 
 use crate::sync::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
@@ -403,7 +403,12 @@ fn write_routing(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> 
         } else {
             "other origin, never modified"
         };
-        writeln!(f, "  behavior  {:<12} {:<10} ({what})", b.path, b.action)?;
+        writeln!(
+            f,
+            "  behavior  {:<12} {:<10} ({what})",
+            b.path,
+            name_of(b.action)
+        )?;
     }
     writeln!(
         f,

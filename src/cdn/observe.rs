@@ -1,0 +1,171 @@
+//! The routing's reads, and only reads: the distribution first (it says which mode and which
+//! origin), then the edge function, the bucket's website configuration, policy and Block Public
+//! Access together. `decide` turns the result into a plan.
+
+use crate::aws::{api_error, ApiError};
+use crate::cdn::access_block;
+use crate::cdn::decide::{Job, SetupError};
+use crate::cdn::distribution::{self, Analysis, Distribution};
+use crate::cdn::edge::{self, Installed};
+use crate::cdn::website;
+use crate::config::routing::Mode;
+
+pub struct Clients {
+    pub s3: aws_sdk_s3::Client,
+    pub cloudfront: aws_sdk_cloudfront::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub iam: aws_sdk_iam::Client,
+    pub endpoint: String,
+}
+
+/// Everything the routing decision depends on, as read.
+#[derive(Debug, Clone)]
+pub struct Observed {
+    pub dist: Distribution,
+    pub analysis: Analysis,
+    pub installed: Installed,
+    /// The bucket's website configuration (read in website mode only).
+    pub website: Option<website::Website>,
+    pub policy: Option<String>,
+    pub access: access_block::Observed,
+    /// A new random Referer secret, used only if the origin has none yet.
+    pub fresh_secret: String,
+}
+
+pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
+    let dist = read_distribution(clients, &job.request.distribution).await?;
+    let analysis =
+        distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
+    let mode = job.mode(&analysis);
+    let name = job.function_name();
+    let hash = edge::code_hash(&job.edge_code(mode).0);
+    let installed = async {
+        let probed = match mode {
+            Mode::Website => {
+                edge::probe_lambda(&clients.lambda, &name, &hash, &clients.endpoint).await
+            }
+            Mode::Private => {
+                edge::probe_function(&clients.cloudfront, &name, &hash, &clients.endpoint).await
+            }
+        };
+        Ok::<_, SetupError>(probed?)
+    };
+    let access = async {
+        Ok::<_, SetupError>(
+            access_block::observe(&clients.s3, &job.bucket, &clients.endpoint).await?,
+        )
+    };
+    let website = async {
+        match mode {
+            Mode::Website => read_website(clients, &job.bucket).await,
+            Mode::Private => Ok(None),
+        }
+    };
+    let (installed, website, policy, access) = tokio::try_join!(
+        installed,
+        website,
+        read_policy(clients, &job.bucket),
+        access,
+    )?;
+    Ok(Observed {
+        dist,
+        analysis,
+        installed,
+        website,
+        policy,
+        access,
+        fresh_secret: new_referer_secret()?,
+    })
+}
+
+pub async fn read_distribution(clients: &Clients, id: &str) -> Result<Distribution, SetupError> {
+    let resource = format!("arn:aws:cloudfront::*:distribution/{id}");
+    let out = match clients.cloudfront.get_distribution().id(id).send().await {
+        Ok(out) => out,
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:GetDistribution",
+                resource,
+                &clients.endpoint,
+            );
+            return Err(match err.code() {
+                Some("NoSuchDistribution") => SetupError::NoSuchDistribution(id.to_string()),
+                _ => err.into(),
+            });
+        }
+    };
+    let Some(dist) = out.distribution() else {
+        return Err(SetupError::NoSuchDistribution(id.to_string()));
+    };
+    let config = dist
+        .distribution_config()
+        .cloned()
+        .ok_or_else(|| SetupError::NoSuchDistribution(id.to_string()))?;
+    let Some(etag) = out.e_tag() else {
+        return Err(ApiError::Service {
+            action: "cloudfront:GetDistribution",
+            resource: dist.arn().to_string(),
+            code: String::new(),
+            detail: "the answer carried no ETag, which an update needs (If-Match)".into(),
+        }
+        .into());
+    };
+    Ok(Distribution {
+        id: dist.id().to_string(),
+        arn: dist.arn().to_string(),
+        domain: dist.domain_name().to_string(),
+        etag: etag.to_string(),
+        config,
+        deployed: dist.status().eq_ignore_ascii_case("deployed"),
+    })
+}
+
+/// A new secret for the Referer header: only CloudFront (which sends it) can read the bucket
+/// through the website endpoint. 256 bits from the OS's CSPRNG; the origin's custom header is
+/// where it lives (and is read back from).
+pub fn new_referer_secret() -> Result<String, SetupError> {
+    let mut bytes = [0u8; 32];
+    getrandom::getrandom(&mut bytes).map_err(|e| {
+        SetupError::Config(format!(
+            "the operating system's random number generator failed ({e}); no secret was made"
+        ))
+    })?;
+    Ok(format!("spadeploy-{}", hex::encode(bytes)))
+}
+
+async fn read_website(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<Option<website::Website>, SetupError> {
+    match clients.s3.get_bucket_website().bucket(bucket).send().await {
+        Ok(out) => Ok(Some(website::observed(&out))),
+        Err(err) => Ok(bucket_error(clients, err, "s3:GetBucketWebsite", bucket)
+            .absent_if("NoSuchWebsiteConfiguration")?),
+    }
+}
+
+pub async fn read_policy(clients: &Clients, bucket: &str) -> Result<Option<String>, SetupError> {
+    match clients.s3.get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => Ok(out.policy().map(str::to_string)),
+        Err(err) => Ok(bucket_error(clients, err, "s3:GetBucketPolicy", bucket)
+            .absent_if("NoSuchBucketPolicy")?),
+    }
+}
+
+fn bucket_error<E>(
+    clients: &Clients,
+    err: aws_sdk_s3::error::SdkError<E>,
+    action: &'static str,
+    bucket: &str,
+) -> ApiError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    api_error(
+        err,
+        action,
+        format!("arn:aws:s3:::{bucket}"),
+        &clients.endpoint,
+    )
+}
