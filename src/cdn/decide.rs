@@ -4,77 +4,13 @@
 
 use serde::Serialize;
 
-use crate::aws::ApiError;
 use crate::cdn::access_block::{self, AccessBlockStep};
-use crate::cdn::distribution::{self, Analysis, OriginKind};
-use crate::cdn::edge::{self, FunctionAction, Installed};
+use crate::cdn::distribution::{self, OriginKind};
+use crate::cdn::edge::{FunctionAction, Installed};
 use crate::cdn::observe::Observed;
-use crate::cdn::routing::Rule;
-use crate::cdn::website::{self, PolicyTarget};
-use crate::config::routing::{Mode, Redirect, RoutingSettings};
-
-#[derive(Debug, thiserror::Error)]
-pub enum SetupError {
-    #[error(transparent)]
-    Api(#[from] ApiError),
-    #[error("distribution {0} does not exist in this account: check --distribution (or [cdn] distribution) and the credentials' account")]
-    NoSuchDistribution(String),
-    #[error("{0}")]
-    Config(String),
-}
-
-/// What the user asked of the routing, from flags and manifest.
-#[derive(Debug, Clone)]
-pub struct RoutingRequest {
-    pub distribution: String,
-    pub mode: Option<Mode>,
-    pub settings: RoutingSettings,
-    pub redirects: Vec<Redirect>,
-    pub fix_origin: bool,
-    pub allow_public_read: bool,
-}
-
-/// A routing request for a concrete bucket.
-#[derive(Debug, Clone)]
-pub struct Job {
-    pub request: RoutingRequest,
-    pub bucket: String,
-    pub prefix: String,
-    pub region: String,
-}
-
-impl Job {
-    pub fn function_name(&self) -> String {
-        crate::cdn::routing::function_name(&self.request.settings, &self.bucket)
-    }
-
-    /// The mode asked for, else the one the SPA origin is set up for.
-    pub fn mode(&self, analysis: &Analysis) -> Mode {
-        self.request.mode.unwrap_or(analysis.origin_kind.mode())
-    }
-
-    /// The edge code this job installs, and what kind of function runs it.
-    pub fn edge_code(&self, mode: Mode) -> (String, &'static str) {
-        let rule = Rule::new(&self.request.settings, &self.request.redirects);
-        match mode {
-            Mode::Website => (
-                edge::lambda_edge_source(&rule),
-                "lambda@edge origin-response",
-            ),
-            Mode::Private => (
-                edge::cloudfront_function_source(&rule),
-                "cloudfront-function viewer-request",
-            ),
-        }
-    }
-
-    fn policy_target(&self) -> PolicyTarget<'_> {
-        PolicyTarget {
-            bucket: &self.bucket,
-            prefix: &self.prefix,
-        }
-    }
-}
+use crate::cdn::request::{Job, SetupError};
+use crate::cdn::website;
+use crate::config::routing::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -374,6 +310,8 @@ mod tests {
     use super::*;
     use crate::cdn::distribution::{Distribution, Edge};
     use crate::cdn::fixtures::config_with_spa_on;
+    use crate::cdn::request::RoutingRequest;
+    use crate::config::routing::RoutingSettings;
 
     const WEBSITE: &str = "my-site.s3-website-us-east-1.amazonaws.com";
     const REST: &str = "my-site.s3.us-east-1.amazonaws.com";

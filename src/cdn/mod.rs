@@ -13,6 +13,7 @@ pub(crate) mod fixtures;
 pub(crate) mod iam;
 pub(crate) mod invalidation;
 pub(crate) mod observe;
+pub(crate) mod request;
 pub(crate) mod routing;
 pub(crate) mod setup;
 pub(crate) mod website;

@@ -4,9 +4,9 @@
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block;
-use crate::cdn::decide::{Job, SetupError};
 use crate::cdn::distribution::{self, Analysis, Distribution};
 use crate::cdn::edge::{self, Installed};
+use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
 

@@ -13,12 +13,13 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block::{self, AccessBlockStep};
-use crate::cdn::decide::{decide, Job, RoutingPlan, SetupError, Step};
+use crate::cdn::decide::{decide, RoutingPlan, Step};
 use crate::cdn::distribution::{self, Distribution, Edge};
 use crate::cdn::edge;
 use crate::cdn::observe::{
     new_referer_secret, observe, read_distribution, read_policy, Clients, Observed,
 };
+use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
 

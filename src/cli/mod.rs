@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use crate::cdn::decide::RoutingRequest;
+use crate::cdn::request::RoutingRequest;
 use crate::cdn::routing::Rule;
 use crate::config::manifest::{self, TargetSettings};
 use crate::config::routing::Mode;

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::aws::Aws;
-use crate::cdn::decide::{Job, RoutingPlan, RoutingRequest};
+use crate::cdn::decide::RoutingPlan;
 use crate::cdn::invalidation;
 use crate::cdn::observe::Clients;
+use crate::cdn::request::{Job, RoutingRequest};
 use crate::cdn::setup::{self, Routing};
 use crate::config::manifest::TargetSettings;
 use crate::config::target::Target;

@@ -1,0 +1,72 @@
+//! What a routing job asks for (from flags and the manifest, for one bucket and distribution),
+//! and how it fails.
+
+use crate::aws::ApiError;
+use crate::cdn::distribution::Analysis;
+use crate::cdn::edge;
+use crate::cdn::routing::Rule;
+use crate::cdn::website::PolicyTarget;
+use crate::config::routing::{Mode, Redirect, RoutingSettings};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("distribution {0} does not exist in this account: check --distribution (or [cdn] distribution) and the credentials' account")]
+    NoSuchDistribution(String),
+    #[error("{0}")]
+    Config(String),
+}
+
+/// What the user asked of the routing, from flags and manifest.
+#[derive(Debug, Clone)]
+pub struct RoutingRequest {
+    pub distribution: String,
+    pub mode: Option<Mode>,
+    pub settings: RoutingSettings,
+    pub redirects: Vec<Redirect>,
+    pub fix_origin: bool,
+    pub allow_public_read: bool,
+}
+
+/// A routing request for a concrete bucket.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub request: RoutingRequest,
+    pub bucket: String,
+    pub prefix: String,
+    pub region: String,
+}
+
+impl Job {
+    pub fn function_name(&self) -> String {
+        crate::cdn::routing::function_name(&self.request.settings, &self.bucket)
+    }
+
+    /// The mode asked for, else the one the SPA origin is set up for.
+    pub fn mode(&self, analysis: &Analysis) -> Mode {
+        self.request.mode.unwrap_or(analysis.origin_kind.mode())
+    }
+
+    /// The edge code this job installs, and what kind of function runs it.
+    pub fn edge_code(&self, mode: Mode) -> (String, &'static str) {
+        let rule = Rule::new(&self.request.settings, &self.request.redirects);
+        match mode {
+            Mode::Website => (
+                edge::lambda_edge_source(&rule),
+                "lambda@edge origin-response",
+            ),
+            Mode::Private => (
+                edge::cloudfront_function_source(&rule),
+                "cloudfront-function viewer-request",
+            ),
+        }
+    }
+
+    pub fn policy_target(&self) -> PolicyTarget<'_> {
+        PolicyTarget {
+            bucket: &self.bucket,
+            prefix: &self.prefix,
+        }
+    }
+}
