@@ -1,7 +1,7 @@
 //! The pure planner: (local files, remote listing, spadeploy's record, options) → what to do, in
 //! which order, and why. No I/O here; a dry-run and a push run exactly this code.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 
 use serde::{Serialize, Serializer};
@@ -224,8 +224,24 @@ pub struct Plan {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Drift {
     pub key: String,
-    /// `changed` or `deleted`.
-    pub what: &'static str,
+    pub what: DriftKind,
+}
+
+/// How an object of the live release differs from what spadeploy wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DriftKind {
+    Changed,
+    Deleted,
+}
+
+impl fmt::Display for DriftKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DriftKind::Changed => "changed",
+            DriftKind::Deleted => "deleted",
+        })
+    }
 }
 
 /// A copy of `key`'s current content to keep at `blob`.
@@ -235,49 +251,108 @@ pub struct Retain {
     pub blob: String,
 }
 
+/// The target as listed, and the records that vouch for its objects.
+struct Listing<'a> {
+    /// Every object, state included.
+    all: HashMap<&'a str, &'a RemoteObject>,
+    /// The site's objects (spadeploy's state left out).
+    site: HashMap<&'a str, &'a RemoteObject>,
+    known: Known<'a>,
+}
+
+impl<'a> Listing<'a> {
+    fn new(remote: &'a [RemoteObject], known: Known<'a>) -> Listing<'a> {
+        let all: HashMap<&str, &RemoteObject> =
+            remote.iter().map(|r| (r.key.as_str(), r)).collect();
+        let site = all
+            .iter()
+            .filter(|(key, _)| !is_state_key(key))
+            .map(|(k, v)| (*k, *v))
+            .collect();
+        Listing { all, site, known }
+    }
+
+    /// A recorded entry is trusted only while the store still shows the object as we wrote it.
+    fn recorded(&self, key: &str) -> Option<&'a RecordedObject> {
+        let listed = self.site.get(key)?;
+        [self.known.live, self.known.trusted]
+            .into_iter()
+            .flatten()
+            .filter_map(|record| record.objects.get(key))
+            .find(|entry| entry.matches(listed))
+    }
+}
+
+/// Plans a push: the writes the build needs, what the live content they replace must be
+/// retained as, what leaves the target and what stays for open tabs, in the order they must be
+/// applied. Pure: no I/O, the same for a dry run and a push.
 pub fn plan(
     local: &[LocalFile],
     remote: &[RemoteObject],
     known: Known<'_>,
     options: &PlanOptions,
 ) -> Plan {
-    let listed: HashMap<&str, &RemoteObject> = remote.iter().map(|r| (r.key.as_str(), r)).collect();
-    let site: HashMap<&str, &RemoteObject> = listed
-        .iter()
-        .filter(|(key, _)| !is_state_key(key))
-        .map(|(k, v)| (*k, *v))
-        .collect();
-    // A recorded entry is trusted only while the store still shows the object as we wrote it.
-    let recorded = |remote: &RemoteObject| {
-        [known.live, known.trusted]
-            .into_iter()
-            .flatten()
-            .filter_map(|rec| rec.objects.get(&remote.key))
-            .find(|entry| entry.matches(remote))
-    };
-
-    let mut result = Plan {
-        live_files: known.live.map_or(site.len(), |l| l.objects.len()),
+    let listing = Listing::new(remote, known);
+    let classified = classify(local, &listing, options);
+    let retain = retain_before_replacing(&classified.changes, &listing);
+    let (stale_deletes, kept) = stale(local, &listing, options);
+    let mut changes = classified.changes;
+    changes.extend(stale_deletes);
+    changes.extend(expired(local, &listing, options));
+    changes.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+    // With no writes, the record after this run is exactly the carried entries.
+    let same_release = changes.iter().all(|c| c.action == Action::Delete)
+        && known
+            .live
+            .is_some_and(|live| live.objects == classified.carried);
+    Plan {
+        changes,
+        unchanged: classified.unchanged,
+        kept,
+        retain,
+        drift: drift(&listing),
+        live_files: known.live.map_or(listing.site.len(), |l| l.objects.len()),
         build_files: local.len(),
-        ..Plan::default()
-    };
-    if let Some(live) = known.live {
-        result.drift = live
-            .objects
-            .iter()
-            .filter_map(|(key, entry)| {
-                let what = match site.get(key.as_str()) {
-                    None => "deleted",
-                    Some(r) if !entry.matches(r) => "changed",
-                    Some(_) => return None,
-                };
-                Some(Drift {
-                    key: key.clone(),
-                    what,
-                })
-            })
-            .collect();
+        same_release,
+        carried: classified.carried,
     }
+}
+
+/// Objects of the live release that the store no longer shows as spadeploy wrote them.
+fn drift(listing: &Listing<'_>) -> Vec<Drift> {
+    let Some(live) = listing.known.live else {
+        return Vec::new();
+    };
+    live.objects
+        .iter()
+        .filter_map(|(key, entry)| {
+            let what = match listing.site.get(key.as_str()) {
+                None => DriftKind::Deleted,
+                Some(listed) if !entry.matches(listed) => DriftKind::Changed,
+                Some(_) => return None,
+            };
+            Some(Drift {
+                key: key.clone(),
+                what,
+            })
+        })
+        .collect()
+}
+
+/// The build's files sorted into writes (with their reason) and unchanged ones, whose record
+/// entries carry over to the new release.
+struct Classified {
+    changes: Vec<Change>,
+    unchanged: usize,
+    carried: BTreeMap<String, RecordedObject>,
+}
+
+fn classify(local: &[LocalFile], listing: &Listing<'_>, options: &PlanOptions) -> Classified {
+    let mut classified = Classified {
+        changes: Vec::new(),
+        unchanged: 0,
+        carried: BTreeMap::new(),
+    };
     for file in local {
         let write = |action, reason| Change {
             key: file.key.clone(),
@@ -287,70 +362,77 @@ pub fn plan(
             size: file.size,
             file: Some(file.clone()),
         };
-        let Some(existing) = site.get(file.key.as_str()) else {
-            result.changes.push(write(Action::Upload, Reason::New));
-            continue;
-        };
-        let Some(entry) = recorded(existing) else {
-            result
-                .changes
-                .push(write(Action::Update, Reason::Unrecorded));
-            continue;
-        };
-        if options.force {
-            result.changes.push(write(Action::Update, Reason::Forced));
-        } else if entry.sha256 != file.sha256 {
-            result
-                .changes
-                .push(write(Action::Update, Reason::ContentChanged));
-        } else if entry.headers != file.headers {
-            let changed = header_changes(&entry.headers, &file.headers);
-            result.changes.push(write(
-                Action::UpdateHeaders,
-                Reason::HeadersChanged(changed),
-            ));
+        let change = if !listing.site.contains_key(file.key.as_str()) {
+            write(Action::Upload, Reason::New)
         } else {
-            result.unchanged += 1;
-            result.carried.insert(file.key.clone(), entry.clone());
-        }
+            match listing.recorded(&file.key) {
+                None => write(Action::Update, Reason::Unrecorded),
+                Some(_) if options.force => write(Action::Update, Reason::Forced),
+                Some(entry) if entry.sha256 != file.sha256 => {
+                    write(Action::Update, Reason::ContentChanged)
+                }
+                Some(entry) if entry.headers != file.headers => {
+                    let changed = header_changes(&entry.headers, &file.headers);
+                    write(Action::UpdateHeaders, Reason::HeadersChanged(changed))
+                }
+                Some(entry) => {
+                    classified.unchanged += 1;
+                    classified.carried.insert(file.key.clone(), entry.clone());
+                    continue;
+                }
+            }
+        };
+        classified.changes.push(change);
     }
+    classified
+}
 
-    // Before a mutable file's live content is replaced, that content is retained once (by
-    // sha256) for rollback. Content still at its key needs no copy, so copies grow with changes,
-    // not with the size of the site.
-    let mut retained: std::collections::HashSet<String> = listed
+/// Before a mutable file's live content is replaced, that content is retained once (by sha256)
+/// for rollback. Content still at its key needs no copy, so copies grow with changes, not with
+/// the size of the site.
+fn retain_before_replacing(changes: &[Change], listing: &Listing<'_>) -> Vec<Retain> {
+    let mut retained: HashSet<&str> = listing
+        .all
         .keys()
         .filter_map(|k| k.strip_prefix(BLOBS_PREFIX))
-        .map(str::to_string)
         .collect();
-    for change in result
-        .changes
+    changes
         .iter()
         .filter(|c| c.reason == Reason::ContentChanged)
-    {
-        let Some(entry) = site.get(change.key.as_str()).and_then(|r| recorded(r)) else {
-            continue;
-        };
-        if retains_copy(&entry.headers) && retained.insert(entry.sha256.clone()) {
-            result.retain.push(Retain {
-                key: change.key.clone(),
-                blob: blob_key(&entry.sha256),
-            });
-        }
-    }
+        .filter_map(|change| {
+            let entry = listing.recorded(&change.key)?;
+            (retains_copy(&entry.headers) && retained.insert(entry.sha256.as_str())).then(|| {
+                Retain {
+                    key: change.key.clone(),
+                    blob: blob_key(&entry.sha256),
+                }
+            })
+        })
+        .collect()
+}
 
-    let in_build: std::collections::HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
-    let in_window: std::collections::HashSet<&str> = known
+/// Site objects the build no longer has: deleted, or kept (protected, `--no-delete`, or still
+/// used by a release in the keep-window, for browser tabs that run it).
+fn stale(
+    local: &[LocalFile],
+    listing: &Listing<'_>,
+    options: &PlanOptions,
+) -> (Vec<Change>, Vec<Kept>) {
+    let in_build: HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
+    let in_window: HashSet<&str> = listing
+        .known
         .window
         .iter()
         .flat_map(|release| release.objects.keys().map(String::as_str))
         .collect();
-    let mut stale: Vec<&RemoteObject> = site
+    let mut stale: Vec<&RemoteObject> = listing
+        .site
         .values()
         .copied()
         .filter(|r| !in_build.contains(r.key.as_str()))
         .collect();
     stale.sort_by(|a, b| a.key.cmp(&b.key));
+    let (mut deletes, mut kept) = (Vec::new(), Vec::new());
     for object in stale {
         let keep = if options.protect.iter().any(|g| g.is_match(&object.key)) {
             Some(KeepReason::Protected)
@@ -364,25 +446,21 @@ pub fn plan(
         match keep {
             // Kept objects stay in the target but are not part of the new release, so they
             // leave the keep-window with the releases that had them.
-            Some(why) => {
-                result.kept.push(Kept {
-                    key: object.key.clone(),
-                    why,
-                });
-            }
-            None => result.changes.push(Change {
+            Some(why) => kept.push(Kept {
                 key: object.key.clone(),
-                action: Action::Delete,
-                reason: Reason::RemovedFromBuild,
-                phase: Phase::Cleanup,
-                size: object.size,
-                file: None,
+                why,
             }),
+            None => deletes.push(cleanup(object, Reason::RemovedFromBuild)),
         }
     }
+    (deletes, kept)
+}
 
-    // Retained copies no release in the window (nor the new one) needs, and finished progress.
-    let needed: std::collections::HashSet<&str> = known
+/// spadeploy's own leftovers: retained copies no release in the window (nor the new build)
+/// needs, and the progress record of an interrupted push this one finishes.
+fn expired(local: &[LocalFile], listing: &Listing<'_>, options: &PlanOptions) -> Vec<Change> {
+    let needed: HashSet<&str> = listing
+        .known
         .window
         .iter()
         .flat_map(|release| release.objects.values())
@@ -390,30 +468,29 @@ pub fn plan(
         .map(|o| o.sha256.as_str())
         .chain(local.iter().map(|f| f.sha256.as_str()))
         .collect();
-    for object in listed.values() {
-        let reason = match object.key.strip_prefix(BLOBS_PREFIX) {
-            Some(sha) if options.delete && !needed.contains(sha) => Reason::ReleaseExpired,
-            None if object.key == PROGRESS_RECORD => Reason::Finished,
-            _ => continue,
-        };
-        result.changes.push(Change {
-            key: object.key.clone(),
-            action: Action::Delete,
-            reason,
-            phase: Phase::Cleanup,
-            size: object.size,
-            file: None,
-        });
+    listing
+        .all
+        .values()
+        .filter_map(|object| {
+            let reason = match object.key.strip_prefix(BLOBS_PREFIX) {
+                Some(sha) if options.delete && !needed.contains(sha) => Reason::ReleaseExpired,
+                None if object.key == PROGRESS_RECORD => Reason::Finished,
+                _ => return None,
+            };
+            Some(cleanup(object, reason))
+        })
+        .collect()
+}
+
+fn cleanup(object: &RemoteObject, reason: Reason) -> Change {
+    Change {
+        key: object.key.clone(),
+        action: Action::Delete,
+        reason,
+        phase: Phase::Cleanup,
+        size: object.size,
+        file: None,
     }
-    result
-        .changes
-        .sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
-    // With no writes, the record after this run is exactly the carried entries.
-    result.same_release = result.writes().next().is_none()
-        && known
-            .live
-            .is_some_and(|live| live.objects == result.carried);
-    result
 }
 
 fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange> {
@@ -629,6 +706,112 @@ mod tests {
                 ("index.html", Phase::Pages),
                 ("app.html", Phase::EntryIndex),
             ]
+        );
+    }
+
+    #[test]
+    fn objects_changed_or_deleted_outside_spadeploy_are_drift() {
+        let files = [local("a.js", "a"), local("b.js", "b"), local("c.js", "c")];
+        let (mut remote, record) = deployed(&files);
+        remote.retain(|r| r.key != "b.js");
+        remote.iter_mut().find(|r| r.key == "c.js").unwrap().etag = "edited".into();
+        let p = plan(&files, &remote, live(&record), &opts());
+        let drift: Vec<_> = p.drift.iter().map(|d| (d.key.as_str(), d.what)).collect();
+        assert_eq!(
+            drift,
+            [("b.js", DriftKind::Deleted), ("c.js", DriftKind::Changed)]
+        );
+        assert!(plan(&files, &deployed(&files).0, live(&record), &opts())
+            .drift
+            .is_empty());
+    }
+
+    #[test]
+    fn replaced_mutable_content_is_retained_once_and_immutable_content_never() {
+        let mut index = local("index.html", "i1");
+        index.headers = headers(CACHE_HTML);
+        let mut about = local("about.html", "i1");
+        about.headers = headers(CACHE_HTML);
+        let asset = local("app.js", "j1");
+        let (remote, record) = deployed(&[index.clone(), about.clone(), asset.clone()]);
+        let new = |file: &LocalFile, sha: &str| LocalFile {
+            sha256: sha.into(),
+            ..file.clone()
+        };
+        let build = [new(&index, "i2"), new(&about, "a2"), new(&asset, "j2")];
+        let p = plan(&build, &remote, live(&record), &opts());
+        // Both pages held the same content: one copy of it.
+        let blobs: Vec<_> = p.retain.iter().map(|r| r.blob.clone()).collect();
+        assert_eq!(blobs, [blob_key("i1")]);
+        // A copy already in the target is not made again.
+        let mut with_blob = remote.clone();
+        with_blob.push(remote_entry(&blob_key("i1")));
+        assert!(plan(&build, &with_blob, live(&record), &opts())
+            .retain
+            .is_empty());
+    }
+
+    fn remote_entry(key: &str) -> RemoteObject {
+        remote(key, 1, "e")
+    }
+
+    #[test]
+    fn files_an_open_tab_may_load_stay_while_a_release_in_the_window_uses_them() {
+        let old = [local("index.html", "i1"), local("assets/app-1.js", "a1")];
+        let (remote, record) = deployed(&old);
+        let build = [local("index.html", "i2"), local("assets/app-2.js", "a2")];
+        let window = [record.clone()];
+        let in_window = Known {
+            live: Some(&record),
+            window: &window,
+            ..Known::default()
+        };
+        let p = plan(&build, &remote, in_window, &opts());
+        assert_eq!(
+            p.kept,
+            [Kept {
+                key: "assets/app-1.js".into(),
+                why: KeepReason::OpenSessions,
+            }]
+        );
+        assert!(p.deletes().next().is_none());
+        // Once no release in the window has it, it goes.
+        let p = plan(&build, &remote, live(&record), &opts());
+        assert_eq!(
+            p.deletes().map(|c| c.key.as_str()).collect::<Vec<_>>(),
+            ["assets/app-1.js"]
+        );
+    }
+
+    #[test]
+    fn retained_copies_expire_with_the_window_and_finished_progress_is_removed() {
+        let mut index = local("index.html", "i2");
+        index.headers = headers(CACHE_HTML);
+        let (mut remote, record) = deployed(std::slice::from_ref(&index));
+        let mut old_index = index.clone();
+        old_index.sha256 = "i1".into();
+        let (_, old_release) = deployed(&[old_index]);
+        for key in [blob_key("i1"), blob_key("i0"), PROGRESS_RECORD.to_string()] {
+            remote.push(remote_entry(&key));
+        }
+        let window = [record.clone(), old_release];
+        let known = Known {
+            live: Some(&record),
+            window: &window,
+            ..Known::default()
+        };
+        let p = plan(&[index], &remote, known, &opts());
+        let deletes: Vec<_> = p
+            .deletes()
+            .map(|c| (c.key.clone(), c.reason.to_string()))
+            .collect();
+        assert_eq!(
+            deletes,
+            [
+                (blob_key("i0"), Reason::ReleaseExpired.to_string()),
+                (PROGRESS_RECORD.to_string(), Reason::Finished.to_string()),
+            ],
+            "the copy of i1 stays: a release in the window can be rolled back to"
         );
     }
 
