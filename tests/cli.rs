@@ -459,3 +459,43 @@ fn the_releases_list_lines_up_under_its_header() {
     );
     assert!(lines[1].ends_with('*'), "the live release is marked");
 }
+
+#[test]
+fn exit_code_without_a_dry_run_is_a_usage_error_and_json_is_one_flag_for_every_command() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("site");
+    let demo = demo_spa();
+    spadeploy(
+        &[
+            "push",
+            demo.to_str().unwrap(),
+            "--to",
+            site.to_str().unwrap(),
+            "--exit-code",
+        ],
+        None,
+    )
+    .assert_fails_with(
+        64,
+        "--exit-code reports pending changes, so it needs --dry-run",
+    );
+    assert!(!site.exists(), "nothing was pushed");
+    let diff = spadeploy(
+        &[
+            "diff",
+            demo.to_str().unwrap(),
+            "--to",
+            site.to_str().unwrap(),
+            "--exit-code",
+        ],
+        None,
+    );
+    assert_eq!(diff.code, 2, "diff implies the dry run: {}", diff.stderr);
+    // --json may stand before the command as well as after it.
+    let before = spadeploy(
+        &["--json", "releases", "--to", site.to_str().unwrap()],
+        None,
+    );
+    before.assert_ok();
+    assert!(before.json().is_array(), "{}", before.stdout);
+}

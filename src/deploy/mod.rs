@@ -20,7 +20,7 @@ use crate::model::{
     is_state_key, release_key, LocalFile, RemoteObject, BLOBS_PREFIX, LIVE_RECORD, LOCK_KEY,
     PROGRESS_RECORD,
 };
-use crate::report::{InvalidationReport, Progress, PushReport};
+use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
 use crate::state::lock;
 use crate::state::release::{release_ids, Record, ReleaseSummary};
 use crate::store::{LocalStore, ObjectStore, S3Store};
@@ -40,32 +40,79 @@ const WAIT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
 /// Everything a push needs, resolved from flags and manifest.
 pub struct PushJob {
-    pub dir: PathBuf,
     pub target: Target,
+    pub build: Build,
+    pub plan: PlanOptions,
+    pub run: Run,
+    pub safety: Safety,
+    pub invalidation: Invalidation,
+    pub output: Output,
+}
+
+/// The build a push deploys (rollback and prune work from the target's records instead).
+pub struct Build {
+    pub dir: PathBuf,
     pub scan: ScanOptions,
     pub rules: HeaderRules,
-    pub plan: PlanOptions,
-    pub concurrency: usize,
-    pub dry_run: bool,
-    pub exit_code: bool,
-    pub json: bool,
-    pub progress: Progress,
-    pub invalidate: bool,
-    pub wait: bool,
+    /// Read every file again, ignoring what the hash cache remembers.
+    pub rehash: bool,
+    /// The commit deployed, recorded in the release.
+    pub source: Option<String>,
+}
+
+/// Whether the run writes.
+pub enum Run {
+    /// Plan and render, then stop; with `exit_code`, exit 2 when there are changes.
+    DryRun {
+        exit_code: bool,
+    },
+    Apply {
+        concurrency: usize,
+    },
+}
+
+/// The guards that keep a deploy from breaking the site.
+pub struct Safety {
     /// Releases whose files stay for open browser sessions (the new one included).
     pub keep_releases: usize,
     pub allow_mass_delete: bool,
-    /// The commit deployed, recorded in the release.
-    pub source: Option<String>,
-    /// List every object changed or deleted outside spadeploy.
-    pub verify_remote: bool,
+    /// Take over the lock whoever holds it.
+    pub break_lock: bool,
+    /// Named in the deploy lock: `spadeploy push`, `spadeploy rollback`...
+    pub command: &'static str,
+}
+
+/// What happens on CloudFront after the files are live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    Skip,
+    Create,
+    /// Create, and wait until CloudFront reports it completed.
+    CreateAndWait,
+}
+
+/// How the run reports.
+pub struct Output {
+    pub format: OutputFormat,
+    pub progress: Progress,
     /// Also write the Markdown summary here.
     pub summary_md: Option<PathBuf>,
-    /// Named in the deploy lock: `spadeploy push` or `spadeploy rollback`.
-    pub command: &'static str,
-    pub break_lock: bool,
-    /// Hash every build file, ignoring what the hash cache remembers.
-    pub rehash: bool,
+    /// List every object changed or deleted outside spadeploy (not only their count).
+    pub list_drift: bool,
+}
+
+impl PushJob {
+    fn dry_run(&self) -> bool {
+        matches!(self.run, Run::DryRun { .. })
+    }
+
+    /// Parallel transfers; a dry run transfers nothing.
+    fn concurrency(&self) -> usize {
+        match self.run {
+            Run::Apply { concurrency } => concurrency,
+            Run::DryRun { .. } => 1,
+        }
+    }
 }
 
 /// What the target should hold after the run.
@@ -102,7 +149,7 @@ pub async fn run(
     // The build is checked before any credential or network work.
     let desired = |job: &PushJob| -> Result<Desired> {
         Ok(match &what {
-            What::Push => Desired::Build(scan::walk(&job.dir, &job.scan)?),
+            What::Push => Desired::Build(scan::walk(&job.build.dir, &job.build.scan)?),
             What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
             What::Rollback(None) => Desired::Release(Release::BeforeLive),
             What::Prune => Desired::Release(Release::Live),
@@ -125,7 +172,7 @@ pub async fn run(
                 );
             }
             if matches!(what, What::Push) {
-                refuse_overlap(&job.dir, &path)?;
+                refuse_overlap(&job.build.dir, &path)?;
             }
             let desired = desired(&job)?;
             sync(&LocalStore::new(path), job, desired, None).await
@@ -301,17 +348,17 @@ async fn sync<S: ObjectStore>(
     // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
     // reported as such, not as a mass delete.
     let decision = decide(store, &job, first, &cdn, false).await?;
-    if job.dry_run || !decision.has_changes() {
+    if job.dry_run() || !decision.has_changes() {
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started)?;
-        return Ok(job.dry_run && job.exit_code && pending);
+        return Ok(matches!(job.run, Run::DryRun { exit_code: true }) && pending);
     }
 
-    let held = lock::acquire(store, job.command, job.break_lock)
+    let held = lock::acquire(store, job.safety.command, job.safety.break_lock)
         .await
         .with_context(|| format!("cannot lock {}", job.target))?;
     if let Some(broken) = &held.broke {
-        job.progress.note(&format!(
+        job.output.progress.note(&format!(
             "warning: took over the deploy lock held by {}",
             broken.describe()
         ));
@@ -345,7 +392,7 @@ async fn sync<S: ObjectStore>(
     };
     let exclusive = held.exclusive;
     if let Err(err) = lock::release(store, held).await {
-        job.progress.note(&format!(
+        job.output.progress.note(&format!(
             "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
         ));
     }
@@ -363,14 +410,14 @@ async fn sync<S: ObjectStore>(
 
 fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()> {
     report.duration_ms = started.elapsed().as_millis();
-    if job.json {
+    if job.output.format == OutputFormat::Json {
         println!("{}", report.to_json());
     } else {
         print!("{report}");
     }
     // In GitHub Actions: a step summary and step outputs; anywhere: --summary-md FILE.
     let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
-    for path in summary.iter().chain(job.summary_md.iter()) {
+    for path in summary.iter().chain(job.output.summary_md.iter()) {
         append(path, &report.markdown())?;
     }
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT").map(PathBuf::from) {
@@ -416,8 +463,8 @@ async fn decide<S: ObjectStore>(
         &view.remote,
         &view.local,
         view.live.as_ref(),
-        job.keep_releases,
-        &job.progress,
+        job.safety.keep_releases,
+        &job.output.progress,
     )
     .await
     .with_context(|| format!("cannot read the release history of {}", job.target))?;
@@ -427,14 +474,19 @@ async fn decide<S: ObjectStore>(
         window: &window,
     };
     let plan = plan::plan(&view.local, &view.remote, known, &job.plan);
-    let mut report = PushReport::new(job.target.to_string(), &plan, view.local.len(), job.dry_run);
+    let mut report = PushReport::new(
+        job.target.to_string(),
+        &plan,
+        view.local.len(),
+        job.dry_run(),
+    );
     report.restored = view.restored.as_ref().map(|r| r.id.clone());
     report.files_hashed = view.files_read;
     report.drift = plan.drift.clone();
-    report.show_drift = job.verify_remote;
+    report.show_drift = job.output.list_drift;
     let source = match &view.restored {
         Some(release) => release.source.clone(),
-        None => job.source.clone(),
+        None => job.build.source.clone(),
     };
     // Routing is planned before anything is written, so its errors stop the push early.
     let routing = match cdn {
@@ -458,7 +510,7 @@ async fn decide<S: ObjectStore>(
                 &routing_job.request.settings.index_document,
             ),
             id: None,
-            skipped: !job.invalidate,
+            skipped: job.invalidation == Invalidation::Skip,
             completed: false,
         }),
         _ => None,
@@ -505,7 +557,7 @@ fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option
          {} of them: is DIR the right build? Pass --allow-mass-delete if this is intended",
         live - build
     );
-    if enforce && !job.allow_mass_delete {
+    if enforce && !job.safety.allow_mass_delete {
         bail!("{warning}; nothing was changed");
     }
     Ok(Some(warning))
@@ -536,12 +588,12 @@ async fn execute<S: ObjectStore>(
         ..
     } = decision;
     if plan.has_changes() {
-        let uploading = job.progress.stage(
+        let uploading = job.output.progress.stage(
             "uploading",
             plan.changes.len() as u64,
             plan.transfer_bytes(),
         );
-        let applied = apply(store, held, &plan, job.concurrency, source, &|change| {
+        let applied = apply(store, held, &plan, job.concurrency(), source, &|change| {
             uploading.inc(change.transfer_bytes())
         })
         .await;
@@ -554,7 +606,7 @@ async fn execute<S: ObjectStore>(
         let mut arn = None;
         if routing.plan.has_changes() {
             lock::confirm(store, held).await?;
-            job.progress.note(&format!(
+            job.output.progress.note(&format!(
                 "routing: updating distribution {}",
                 routing_job.request.distribution
             ));
@@ -590,10 +642,14 @@ async fn scan_and_read<S: ObjectStore>(
     let total_bytes = found.iter().map(|f| f.size).sum();
     let bounds = list_bounds(found.iter().map(|f| f.key.as_str()));
     // Every file is looked at; only those the hash cache does not know are read ("N hashed").
-    let hashing = Arc::new(job.progress.stage("scanning", files as u64, total_bytes));
-    let rules = job.rules.clone();
+    let hashing = Arc::new(
+        job.output
+            .progress
+            .stage("scanning", files as u64, total_bytes),
+    );
+    let rules = job.build.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
-    let (dir, trust_cache) = (job.dir.clone(), !job.rehash);
+    let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
     let hashed = tokio::task::spawn_blocking(move || {
         let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
         scan::hash(found, &rules, cache, &|bytes| hashing_in_task.inc(bytes))
@@ -632,9 +688,9 @@ async fn reread<S: ObjectStore>(
         anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
     };
     let (live, remote) = tokio::join!(store.read_state(LIVE_RECORD), store.list_split(bounds));
-    let live = parse_record(LIVE_RECORD, live.map_err(read)?, &job.progress);
+    let live = parse_record(LIVE_RECORD, live.map_err(read)?, &job.output.progress);
     let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
-    let progress = read_record(store, &remote, PROGRESS_RECORD, &job.progress)
+    let progress = read_record(store, &remote, PROGRESS_RECORD, &job.output.progress)
         .await
         .map_err(read)?;
     Ok(View {
@@ -658,7 +714,7 @@ async fn restore_and_read<S: ObjectStore>(
         .list()
         .await
         .with_context(|| format!("cannot list {}", job.target))?;
-    let live = read_record(store, &remote, LIVE_RECORD, &job.progress).await?;
+    let live = read_record(store, &remote, LIVE_RECORD, &job.output.progress).await?;
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
     let which_kind = which.clone();
@@ -795,8 +851,8 @@ async fn invalidate(
     let id = invalidation::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
         .await
         .with_context(|| format!("the files are live, but invalidating {} on {distribution} failed; viewers may see cached copies until they expire", invalidation.paths.join(" ")))?;
-    if job.wait {
-        job.progress.note(&format!(
+    if job.invalidation == Invalidation::CreateAndWait {
+        job.output.progress.note(&format!(
             "waiting for invalidation {id} ({})",
             invalidation.paths.join(" ")
         ));
@@ -807,7 +863,7 @@ async fn invalidate(
             WAIT_TIMEOUT,
             &clients.endpoint,
             &|status, elapsed| {
-                job.progress.note(&format!(
+                job.output.progress.note(&format!(
                     "  invalidation {id}: {status} after {} s",
                     elapsed.as_secs()
                 ))

@@ -15,6 +15,13 @@ use crate::model::is_state_key;
 
 use crate::sync::plan::{Action, Change, Drift, Kept, Phase, Plan, Reason};
 
+/// How a command prints its result: for people, or as one JSON document on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Human,
+    Json,
+}
+
 /// What a push or dry-run did (or would do). Serialized as the `--json` document; field names
 /// are a public interface: add, never rename.
 #[derive(Debug, Serialize)]

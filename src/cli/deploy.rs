@@ -1,0 +1,268 @@
+//! `push`, `diff`, `rollback` and `prune`: flags and manifest merged into one deploy job.
+
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use crate::config::manifest::{self, TargetSettings};
+use crate::deploy::{Build, Invalidation, Output, PushJob, Run, Safety, What};
+use crate::report::Progress;
+use crate::sync::headers::HeaderRules;
+use crate::sync::plan::PlanOptions;
+use crate::sync::scan::ScanOptions;
+
+use super::{CdnArgs, Outcome, Usage};
+use crate::report::OutputFormat;
+
+const DEFAULT_CONCURRENCY: usize = 32;
+const DEFAULT_KEEP_RELEASES: usize = 3;
+
+/// Flags of everything that changes a target: `push`, `diff` and `rollback`.
+#[derive(Debug, Args)]
+pub(super) struct DeployArgs {
+    #[command(flatten)]
+    target: TargetSettings,
+    /// Plan and show the changes, then stop: no write request of any kind
+    #[arg(long)]
+    dry_run: bool,
+    /// With a dry run: exit 2 when there are changes, 0 when there are none (an error without
+    /// --dry-run: a push that applies its changes has none pending)
+    #[arg(long)]
+    exit_code: bool,
+    /// Parallel transfers [default: 32, or the manifest's `concurrency`]
+    #[arg(long, value_name = "N")]
+    concurrency: Option<NonZeroUsize>,
+    /// No progress output on stderr
+    #[arg(long, short)]
+    quiet: bool,
+    /// Releases whose files stay in the target for open browser tabs, the new one included
+    /// [default: 3, or the manifest's `keep_releases`]
+    #[arg(long, value_name = "N")]
+    keep_releases: Option<NonZeroUsize>,
+    /// Allow a build with fewer than half as many files as the live release
+    #[arg(long)]
+    allow_mass_delete: bool,
+    /// Take over the deploy lock even if another deploy holds it (say whose it broke)
+    #[arg(long)]
+    break_lock: bool,
+    /// Also write a Markdown summary to FILE (written to $GITHUB_STEP_SUMMARY automatically)
+    #[arg(long, value_name = "FILE")]
+    summary_md: Option<PathBuf>,
+    #[command(flatten)]
+    cdn: CdnArgs,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct PushArgs {
+    /// Build directory to deploy (default: the manifest's `dir`, else ./dist)
+    dir: Option<PathBuf>,
+    #[command(flatten)]
+    deploy: DeployArgs,
+    /// Keep objects that are no longer in the build
+    #[arg(long)]
+    no_delete: bool,
+    /// Re-send every file, even unchanged ones (implies --rehash)
+    #[arg(long)]
+    force: bool,
+    /// Read and hash every build file; otherwise a file unchanged since an earlier run hashed it
+    /// (same inode, size, mtime and ctime) is not read again
+    #[arg(long)]
+    rehash: bool,
+    /// Deploy a directory without a top-level index.html
+    #[arg(long)]
+    allow_missing_index: bool,
+    /// List every object changed or deleted in the target outside spadeploy (a push repairs them)
+    #[arg(long)]
+    verify_remote: bool,
+}
+
+#[derive(Debug, Args)]
+pub(super) struct RollbackArgs {
+    /// Release id (or a unique prefix) to restore [default: the one before the live release]
+    release: Option<String>,
+    #[command(flatten)]
+    deploy: DeployArgs,
+}
+
+pub(super) async fn push(
+    args: PushArgs,
+    config: Option<&Path>,
+    format: OutputFormat,
+    diff: bool,
+) -> Result<Outcome> {
+    let loaded = manifest::load(config)?;
+    let base = loaded.base_dir();
+    let manifest = loaded.manifest;
+    let dir = args
+        .dir
+        .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
+        .unwrap_or_else(|| PathBuf::from("dist"));
+    let kind = Kind {
+        plan: PlanOptions {
+            delete: !args.no_delete,
+            force: args.force,
+            protect: manifest.protect.clone(),
+            ..PlanOptions::default()
+        },
+        require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
+        diff,
+        verify_remote: args.verify_remote,
+        rehash: args.rehash || args.force,
+        what: What::Push,
+        dir,
+    };
+    deploy(args.deploy, &manifest, kind, format).await
+}
+
+pub(super) async fn prune(
+    args: DeployArgs,
+    config: Option<&Path>,
+    format: OutputFormat,
+) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let kind = Kind::from_records(&manifest, What::Prune);
+    deploy(args, &manifest, kind, format).await
+}
+
+pub(super) async fn rollback(
+    args: RollbackArgs,
+    config: Option<&Path>,
+    format: OutputFormat,
+) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let kind = Kind::from_records(&manifest, What::Rollback(args.release));
+    deploy(args.deploy, &manifest, kind, format).await
+}
+
+/// What differs between `push`, `diff`, `rollback` and `prune`.
+struct Kind {
+    dir: PathBuf,
+    plan: PlanOptions,
+    require_index: bool,
+    diff: bool,
+    verify_remote: bool,
+    rehash: bool,
+    what: What,
+}
+
+impl Kind {
+    /// Runs that work from spadeploy's records in the target, not from a build.
+    fn from_records(manifest: &manifest::Manifest, what: What) -> Kind {
+        Kind {
+            dir: PathBuf::from("."),
+            plan: PlanOptions {
+                delete: true,
+                force: false,
+                protect: manifest.protect.clone(),
+                ..PlanOptions::default()
+            },
+            require_index: false,
+            diff: false,
+            verify_remote: false,
+            rehash: false,
+            what,
+        }
+    }
+}
+
+/// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
+async fn deploy(
+    args: DeployArgs,
+    manifest: &manifest::Manifest,
+    kind: Kind,
+    format: OutputFormat,
+) -> Result<Outcome> {
+    let Kind {
+        dir,
+        plan,
+        require_index,
+        diff,
+        verify_remote,
+        rehash,
+        what,
+    } = kind;
+    let settings = args.target.or(manifest.target.clone());
+    let Some(target) = settings.to.clone() else {
+        bail!(
+            "no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] \
+             in spadeploy.toml (`spadeploy init` writes one)"
+        );
+    };
+    let routing = args.cdn.routing(manifest);
+    let command = match what {
+        What::Push => "spadeploy push",
+        What::Rollback(_) => "spadeploy rollback",
+        What::Prune => "spadeploy prune",
+    };
+    // The configured index document is the root index everywhere: required in the build,
+    // uploaded last.
+    let index = manifest
+        .routing
+        .index_document
+        .trim_start_matches('/')
+        .to_string();
+    let dry_run = diff || args.dry_run;
+    if args.exit_code && !dry_run {
+        bail!(Usage(
+            "--exit-code reports pending changes, so it needs --dry-run (or `spadeploy diff`)"
+                .into()
+        ));
+    }
+    let job = PushJob {
+        build: Build {
+            scan: ScanOptions {
+                exclude: manifest.exclude.clone(),
+                require_index: require_index.then(|| index.clone()),
+            },
+            rules: HeaderRules::new(manifest.header_rules()),
+            rehash,
+            source: crate::state::release::detect_source(&dir),
+            dir,
+        },
+        plan: PlanOptions { index, ..plan },
+        run: if dry_run {
+            Run::DryRun {
+                exit_code: args.exit_code,
+            }
+        } else {
+            Run::Apply {
+                concurrency: args
+                    .concurrency
+                    .or(manifest.concurrency)
+                    .map_or(DEFAULT_CONCURRENCY, NonZeroUsize::get),
+            }
+        },
+        safety: Safety {
+            keep_releases: args
+                .keep_releases
+                .or(manifest.keep_releases)
+                .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get),
+            allow_mass_delete: args.allow_mass_delete,
+            break_lock: args.break_lock,
+            command,
+        },
+        invalidation: match (
+            args.cdn.no_invalidate || !manifest.cdn.invalidate.unwrap_or(true),
+            args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
+        ) {
+            (true, _) => Invalidation::Skip,
+            (false, false) => Invalidation::Create,
+            (false, true) => Invalidation::CreateAndWait,
+        },
+        output: Output {
+            format,
+            progress: Progress::new(args.quiet),
+            summary_md: args.summary_md,
+            list_drift: verify_remote,
+        },
+        target,
+    };
+    let pending = crate::deploy::run(job, &settings, routing, what).await?;
+    Ok(if pending {
+        Outcome::ChangesPending
+    } else {
+        Outcome::Done
+    })
+}

@@ -1,0 +1,38 @@
+//! `releases`: list the releases recorded in the target.
+
+use std::path::Path;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use crate::config::manifest::{self, TargetSettings};
+
+use super::Outcome;
+use crate::report::OutputFormat;
+
+#[derive(Debug, Args)]
+pub(super) struct ReleasesArgs {
+    #[command(flatten)]
+    target: TargetSettings,
+}
+
+pub(super) async fn releases(
+    args: ReleasesArgs,
+    config: Option<&Path>,
+    format: OutputFormat,
+) -> Result<Outcome> {
+    let manifest = manifest::load(config)?.manifest;
+    let settings = args.target.or(manifest.target.clone());
+    let Some(target) = settings.to.clone() else {
+        bail!("no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] in spadeploy.toml");
+    };
+    let list = crate::deploy::releases(&target, &settings).await?;
+    if format == OutputFormat::Json {
+        println!("{}", serde_json::to_string_pretty(&list)?);
+    } else if list.is_empty() {
+        println!("no releases in {target} yet: `spadeploy push` creates the first");
+    } else {
+        print!("{}", crate::report::releases_table(&list));
+    }
+    Ok(Outcome::Done)
+}

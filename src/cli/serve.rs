@@ -1,0 +1,81 @@
+//! `serve`: preview a target or build locally with CloudFront's routing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+
+use crate::cdn::routing::Rule;
+use crate::config::manifest::{self};
+use crate::config::routing::Mode;
+use crate::config::target::Target;
+use crate::sync::headers::HeaderRules;
+use crate::tools::serve::{ApiRoute, Site};
+
+use super::Outcome;
+
+#[derive(Debug, Args)]
+pub(super) struct ServeArgs {
+    /// What to serve (default: the manifest's local target, else its build directory, else ./dist)
+    path: Option<PathBuf>,
+    /// Port on 127.0.0.1 (0 picks a free one)
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Proxy a path prefix to a local API, unchanged: --api /api=http://127.0.0.1:3000
+    #[arg(long, value_name = "PREFIX=URL")]
+    api: Vec<ApiRoute>,
+    /// Routing semantics to reproduce [default: the manifest's, else website]
+    #[arg(long, value_enum)]
+    mode: Option<Mode>,
+}
+
+pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
+    let loaded = manifest::load(config)?;
+    let base = loaded.base_dir();
+    let manifest = loaded.manifest;
+    let root = match (&args.path, &manifest.target.to) {
+        (Some(path), _) => path.clone(),
+        (None, Some(Target::Local { path })) => path.clone(),
+        (None, _) => manifest
+            .dir
+            .as_ref()
+            .map_or_else(|| PathBuf::from("dist"), |d| base.join(d)),
+    };
+    if !root.is_dir() {
+        bail!(
+            "{} is not a directory: pass what to serve (a local target such as ./site, or a build directory)",
+            root.display()
+        );
+    }
+    let mode = args.mode.or(manifest.routing.mode).unwrap_or(Mode::Website);
+    let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
+    let site = Site::new(
+        root.clone(),
+        mode,
+        rule,
+        manifest.routing.error_document.clone(),
+        HeaderRules::new(manifest.header_rules()),
+    )
+    .map_err(anyhow::Error::msg)?;
+    let apis = args.api.clone();
+    crate::tools::serve::run(site, args.api, args.port, |addr| {
+        // The first stdout line is the address, so scripts can read it; a closed stdout must
+        // not stop the server.
+        let mut banner = format!(
+            "serving {} at http://{addr} ({mode} mode)\n",
+            root.display()
+        );
+        for api in &apis {
+            banner.push_str(&format!("  {}* -> {}\n", api.prefix, api.upstream));
+        }
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), banner.as_bytes());
+    })
+    .await
+    .with_context(|| {
+        format!(
+            "cannot serve on 127.0.0.1:{}: choose another --port",
+            args.port
+        )
+    })?;
+    Ok(Outcome::Done)
+}
