@@ -413,7 +413,7 @@ fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()>
     if job.output.format == OutputFormat::Json {
         println!("{}", report.to_json());
     } else {
-        print!("{report}");
+        print!("{}", report.human(job.output.list_drift));
     }
     // In GitHub Actions: a step summary and step outputs; anywhere: --summary-md FILE.
     let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);
@@ -483,7 +483,6 @@ async fn decide<S: ObjectStore>(
     report.restored = view.restored.as_ref().map(|r| r.id.clone());
     report.files_hashed = view.files_read;
     report.drift = plan.drift.clone();
-    report.show_drift = job.output.list_drift;
     let source = match &view.restored {
         Some(release) => release.source.clone(),
         None => job.build.source.clone(),
