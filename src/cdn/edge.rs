@@ -175,18 +175,24 @@ fn description(hash: &str) -> String {
 }
 
 /// A zip holding `index.mjs`, byte-identical for identical code.
-fn lambda_zip(code: &str) -> Vec<u8> {
+fn lambda_zip(code: &str, name: &str) -> Result<Vec<u8>, ApiError> {
     let mut buffer = std::io::Cursor::new(Vec::new());
     let mut zip = zip::ZipWriter::new(&mut buffer);
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
-    // Writing to memory cannot fail.
-    let _ = zip.start_file("index.mjs", options);
-    let _ = zip.write_all(code.as_bytes());
-    let _ = zip.finish();
-    buffer.into_inner()
+    let written = zip
+        .start_file("index.mjs", options)
+        .and_then(|()| zip.write_all(code.as_bytes()).map_err(Into::into))
+        .and_then(|()| zip.finish().map(drop));
+    written.map_err(|e| ApiError::Service {
+        action: "lambda:CreateFunction",
+        resource: lambda_arn(name),
+        code: String::new(),
+        detail: format!("cannot package the function's code: {e}"),
+    })?;
+    Ok(buffer.into_inner())
 }
 
 /// `arn` with exactly the `:version` qualifier.
@@ -295,83 +301,108 @@ pub async fn install_lambda(
     state: &Installed,
     endpoint: &str,
 ) -> Result<String, ApiError> {
-    let hash = code_hash(code);
-    let zip = lambda_zip(code);
     match state {
         Installed::Current { arn } => Ok(arn.clone()),
         Installed::Missing => {
             let role = edge_role::ensure(iam, endpoint).await?;
-            let mut attempt = 0;
-            loop {
-                let created = lambda
-                    .create_function()
-                    .function_name(name)
-                    .runtime(LAMBDA_RUNTIME)
-                    .handler("index.handler")
-                    .role(&role)
-                    .code(
-                        FunctionCode::builder()
-                            .zip_file(Blob::new(zip.clone()))
-                            .build(),
-                    )
-                    .description(description(&hash))
-                    .timeout(5)
-                    .memory_size(128)
-                    .publish(true)
-                    .send()
-                    .await;
-                match created {
-                    Ok(out) => {
-                        return Ok(qualified(
-                            out.function_arn().unwrap_or_default(),
-                            out.version().unwrap_or("1"),
-                        ))
-                    }
-                    // A role created seconds ago may not be assumable yet (IAM is eventually consistent).
-                    Err(err) if attempt < 6 && format!("{err:?}").contains("cannot be assumed") => {
-                        attempt += 1;
-                        tokio::time::sleep(Duration::from_secs(2 * attempt)).await;
-                    }
-                    Err(err) => {
-                        return Err(api_error(
-                            err,
-                            "lambda:CreateFunction (and iam:PassRole)",
-                            lambda_arn(name),
-                            endpoint,
-                        ))
-                    }
-                }
-            }
+            create_lambda(lambda, name, code, &role, endpoint).await
         }
         Installed::Stale { .. } => {
             // The new code runs as the role: check it has not been widened since it was made.
             edge_role::ensure(iam, endpoint).await?;
-            lambda
-                .update_function_code()
-                .function_name(name)
-                .zip_file(Blob::new(zip))
-                .send()
-                .await
-                .map_err(|e| {
-                    api_error(e, "lambda:UpdateFunctionCode", lambda_arn(name), endpoint)
-                })?;
-            wait_until_updated(lambda, name, endpoint).await?;
-            let published = lambda
-                .publish_version()
-                .function_name(name)
-                .description(description(&hash))
-                .send()
-                .await
-                .map_err(|e| api_error(e, "lambda:PublishVersion", lambda_arn(name), endpoint))?;
-            let version = published.version().unwrap_or_default();
-            if let Ok(newest) = version.parse() {
-                delete_old_versions(lambda, name, newest).await;
-            }
-            Ok(qualified(
-                published.function_arn().unwrap_or_default(),
-                version,
-            ))
+            update_lambda(lambda, name, code, endpoint).await
         }
+    }
+}
+
+/// How often a new function is retried while IAM has not yet made its new role assumable.
+const ROLE_PROPAGATION_ATTEMPTS: u64 = 6;
+
+async fn create_lambda(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    code: &str,
+    role: &str,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    let zip = lambda_zip(code, name)?;
+    let mut attempt = 0;
+    loop {
+        let created = lambda
+            .create_function()
+            .function_name(name)
+            .runtime(LAMBDA_RUNTIME)
+            .handler("index.handler")
+            .role(role)
+            .code(
+                FunctionCode::builder()
+                    .zip_file(Blob::new(zip.clone()))
+                    .build(),
+            )
+            .description(description(&code_hash(code)))
+            .timeout(5)
+            .memory_size(128)
+            .publish(true)
+            .send()
+            .await;
+        let err = match created {
+            Ok(out) => return published_arn(out.function_arn(), out.version(), name),
+            Err(err) => api_error(
+                err,
+                "lambda:CreateFunction (and iam:PassRole)",
+                lambda_arn(name),
+                endpoint,
+            ),
+        };
+        // A role created seconds ago may not be assumable yet (IAM is eventually consistent).
+        let role_not_ready = err.code() == Some("InvalidParameterValueException")
+            && err.to_string().contains("cannot be assumed");
+        if !role_not_ready || attempt >= ROLE_PROPAGATION_ATTEMPTS {
+            return Err(err);
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_secs(2 * attempt)).await;
+    }
+}
+
+async fn update_lambda(
+    lambda: &aws_sdk_lambda::Client,
+    name: &str,
+    code: &str,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    lambda
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(lambda_zip(code, name)?))
+        .send()
+        .await
+        .map_err(|e| api_error(e, "lambda:UpdateFunctionCode", lambda_arn(name), endpoint))?;
+    wait_until_updated(lambda, name, endpoint).await?;
+    let published = lambda
+        .publish_version()
+        .function_name(name)
+        .description(description(&code_hash(code)))
+        .send()
+        .await
+        .map_err(|e| api_error(e, "lambda:PublishVersion", lambda_arn(name), endpoint))?;
+    let arn = published_arn(published.function_arn(), published.version(), name)?;
+    if let Some(newest) = published.version().and_then(|v| v.parse().ok()) {
+        delete_old_versions(lambda, name, newest).await;
+    }
+    Ok(arn)
+}
+
+/// The version ARN Lambda answered with; an answer without one cannot be associated.
+fn published_arn(arn: Option<&str>, version: Option<&str>, name: &str) -> Result<String, ApiError> {
+    match (arn, version) {
+        (Some(arn), Some(version)) => Ok(qualified(arn, version)),
+        _ => Err(ApiError::Service {
+            action: "lambda:PublishVersion",
+            resource: lambda_arn(name),
+            code: String::new(),
+            detail: "the answer named no function version to associate".into(),
+        }),
     }
 }
 
@@ -461,14 +492,20 @@ pub async fn probe_function(
                 .function_code()
                 .map(|b| b.as_ref().to_vec())
                 .unwrap_or_default();
-            if hex::encode(Sha256::digest(&code)) == hash {
-                Ok(Installed::Current { arn })
-            } else {
-                Ok(Installed::Stale { etag })
+            // Current only with an ARN to associate; else it is installed again.
+            match arn {
+                Some(arn) if hex::encode(Sha256::digest(&code)) == hash => {
+                    Ok(Installed::Current { arn })
+                }
+                _ => Ok(Installed::Stale { etag }),
             }
         }
         // Never published.
-        Err(err) if format!("{err:?}").contains("NoSuchFunctionExists") => {
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_no_such_function_exists()) =>
+        {
             Ok(Installed::Stale { etag })
         }
         Err(err) => Err(api_error(
@@ -480,11 +517,10 @@ pub async fn probe_function(
     }
 }
 
-fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> String {
+fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> Option<String> {
     summary
         .and_then(|s| s.function_metadata())
         .map(|m| m.function_arn().to_string())
-        .unwrap_or_default()
 }
 
 /// Creates or updates the CloudFront Function and publishes it to LIVE; returns its ARN.
@@ -506,21 +542,9 @@ pub async fn install_function(
             ),
         });
     }
-    let config = FunctionConfig::builder()
-        .comment(format!(
-            "spadeploy SPA routing, code sha256:{}",
-            code_hash(code)
-        ))
-        .runtime(FunctionRuntime::CloudfrontJs20)
-        .build()
-        .map_err(|e| ApiError::Service {
-            action: "cloudfront:CreateFunction",
-            resource: function_arn(name),
-            code: String::new(),
-            detail: e.to_string(),
-        })?;
+    let config = function_config(code, name)?;
     let blob = aws_sdk_cloudfront::primitives::Blob::new(code.as_bytes().to_vec());
-    let (etag, arn) = match state {
+    let (etag, summary) = match state {
         Installed::Current { arn } => return Ok(arn.clone()),
         Installed::Missing => {
             let out = cloudfront
@@ -533,16 +557,13 @@ pub async fn install_function(
                 .map_err(|e| {
                     api_error(e, "cloudfront:CreateFunction", function_arn(name), endpoint)
                 })?;
-            (
-                out.e_tag().unwrap_or_default().to_string(),
-                summary_arn(out.function_summary()),
-            )
+            (out.e_tag, out.function_summary)
         }
         Installed::Stale { etag } => {
             let out = cloudfront
                 .update_function()
                 .name(name)
-                .if_match(etag.clone().unwrap_or_default())
+                .set_if_match(etag.clone())
                 .function_config(config)
                 .function_code(blob)
                 .send()
@@ -550,11 +571,17 @@ pub async fn install_function(
                 .map_err(|e| {
                     api_error(e, "cloudfront:UpdateFunction", function_arn(name), endpoint)
                 })?;
-            (
-                out.e_tag().unwrap_or_default().to_string(),
-                summary_arn(out.function_summary()),
-            )
+            (out.e_tag, out.function_summary)
         }
+    };
+    let (Some(etag), Some(arn)) = (etag, summary_arn(summary.as_ref())) else {
+        return Err(ApiError::Service {
+            action: "cloudfront:PublishFunction",
+            resource: function_arn(name),
+            code: String::new(),
+            detail: "CloudFront's answer lacked the function's ETag or ARN, which publishing needs"
+                .into(),
+        });
     };
     cloudfront
         .publish_function()
@@ -571,6 +598,22 @@ pub async fn install_function(
             )
         })?;
     Ok(arn)
+}
+
+fn function_config(code: &str, name: &str) -> Result<FunctionConfig, ApiError> {
+    FunctionConfig::builder()
+        .comment(format!(
+            "spadeploy SPA routing, code sha256:{}",
+            code_hash(code)
+        ))
+        .runtime(FunctionRuntime::CloudfrontJs20)
+        .build()
+        .map_err(|e| ApiError::Service {
+            action: "cloudfront:CreateFunction",
+            resource: function_arn(name),
+            code: String::new(),
+            detail: e.to_string(),
+        })
 }
 
 #[cfg(test)]
@@ -609,8 +652,9 @@ mod tests {
 
     #[test]
     fn lambda_packages_are_reproducible_and_arns_qualified_once() {
-        assert_eq!(lambda_zip("a"), lambda_zip("a"));
-        assert_ne!(lambda_zip("a"), lambda_zip("b"));
+        let zip = |code| lambda_zip(code, "f").unwrap();
+        assert_eq!(zip("a"), zip("a"));
+        assert_ne!(zip("a"), zip("b"));
         let arn = "arn:aws:lambda:us-east-1:1:function:f";
         assert_eq!(qualified(arn, "3"), format!("{arn}:3"));
         assert_eq!(qualified(&format!("{arn}:2"), "3"), format!("{arn}:3"));

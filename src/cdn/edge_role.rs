@@ -89,24 +89,54 @@ pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
             None
         }
     };
-    let Some(role) = existing else {
-        let created = iam
-            .create_role()
-            .role_name(EDGE_ROLE)
-            .assume_role_policy_document(TRUST_POLICY)
-            .permissions_boundary(LOGS_POLICY)
-            .description("Execution role of spadeploy's Lambda@Edge routing functions")
-            .send()
-            .await
-            .map_err(failed("iam:CreateRole", endpoint))?;
-        iam.attach_role_policy()
-            .role_name(EDGE_ROLE)
-            .policy_arn(LOGS_POLICY)
-            .send()
-            .await
-            .map_err(failed("iam:AttachRolePolicy", endpoint))?;
-        return Ok(created.role.map(|r| r.arn).unwrap_or_default());
+    match existing {
+        None => create(iam, endpoint).await,
+        Some(role) => {
+            let found = observe_drift(iam, &role, endpoint).await?;
+            repair(iam, &found, endpoint).await?;
+            Ok(role.arn)
+        }
+    }
+}
+
+async fn create(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
+    let created = iam
+        .create_role()
+        .role_name(EDGE_ROLE)
+        .assume_role_policy_document(TRUST_POLICY)
+        .permissions_boundary(LOGS_POLICY)
+        .description("Execution role of spadeploy's Lambda@Edge routing functions")
+        .send()
+        .await
+        .map_err(failed("iam:CreateRole", endpoint))?;
+    attach_logs(iam, endpoint).await?;
+    let Some(role) = created.role else {
+        return Err(ApiError::Service {
+            action: "iam:CreateRole",
+            resource: format!("arn:aws:iam::*:role/{EDGE_ROLE}"),
+            code: String::new(),
+            detail: "the answer carried no role".into(),
+        });
     };
+    Ok(role.arn)
+}
+
+async fn attach_logs(iam: &Client, endpoint: &str) -> Result<(), ApiError> {
+    iam.attach_role_policy()
+        .role_name(EDGE_ROLE)
+        .policy_arn(LOGS_POLICY)
+        .send()
+        .await
+        .map_err(failed("iam:AttachRolePolicy", endpoint))?;
+    Ok(())
+}
+
+/// Reads the role's policies and compares the whole role with what it must be.
+async fn observe_drift(
+    iam: &Client,
+    role: &aws_sdk_iam::types::Role,
+    endpoint: &str,
+) -> Result<RoleDrift, ApiError> {
     let attached: Vec<String> = iam
         .list_attached_role_policies()
         .role_name(EDGE_ROLE)
@@ -125,14 +155,19 @@ pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
         .await
         .map_err(failed("iam:ListRolePolicies", endpoint))?
         .policy_names;
-    let found = drift(
+    Ok(drift(
         role.assume_role_policy_document.as_deref(),
         role.permissions_boundary
             .as_ref()
             .and_then(|b| b.permissions_boundary_arn.as_deref()),
         &attached,
         &inline,
-    );
+    ))
+}
+
+/// Puts back what was widened. Another install repairing at the same moment may have removed a
+/// policy first: that is fine.
+async fn repair(iam: &Client, found: &RoleDrift, endpoint: &str) -> Result<(), ApiError> {
     if found.trust {
         iam.update_assume_role_policy()
             .role_name(EDGE_ROLE)
@@ -149,7 +184,6 @@ pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
             .await
             .map_err(failed("iam:PutRolePermissionsBoundary", endpoint))?;
     }
-    // Another install repairing at the same moment may have removed it first: that is fine.
     for policy in &found.extra_policies {
         let detached = iam
             .detach_role_policy()
@@ -171,14 +205,9 @@ pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
         gone_is_fine(deleted)?;
     }
     if found.logs_missing {
-        iam.attach_role_policy()
-            .role_name(EDGE_ROLE)
-            .policy_arn(LOGS_POLICY)
-            .send()
-            .await
-            .map_err(failed("iam:AttachRolePolicy", endpoint))?;
+        attach_logs(iam, endpoint).await?;
     }
-    Ok(role.arn)
+    Ok(())
 }
 
 fn gone_is_fine<T>(result: Result<T, ApiError>) -> Result<(), ApiError> {

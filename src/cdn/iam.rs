@@ -20,7 +20,28 @@ pub struct PolicyScope<'a> {
 }
 
 pub fn policy(scope: &PolicyScope<'_>) -> Value {
-    let bucket_arn = format!("arn:aws:s3:::{}", scope.bucket);
+    let mut statements = objects(scope);
+    let Some(distribution) = scope.distribution else {
+        return document(statements);
+    };
+    statements.extend(distribution_statements(scope, distribution));
+    if scope.mode != Some(Mode::Website) {
+        statements.extend(cloudfront_function(scope));
+    }
+    if scope.mode != Some(Mode::Private) {
+        statements.extend(lambda_edge(scope));
+        statements.extend(edge_role(scope));
+    }
+    document(statements)
+}
+
+fn bucket_arn(scope: &PolicyScope<'_>) -> String {
+    format!("arn:aws:s3:::{}", scope.bucket)
+}
+
+/// Every push: the target's objects, listing limited to its prefix.
+fn objects(scope: &PolicyScope<'_>) -> Vec<Value> {
+    let bucket_arn = bucket_arn(scope);
     let mut list = json!({
         "Sid": "SpadeployList",
         "Effect": "Allow",
@@ -31,7 +52,7 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         list["Condition"] =
             json!({ "StringLike": { "s3:prefix": [format!("{}*", scope.prefix)] } });
     }
-    let mut statements = vec![
+    vec![
         list,
         json!({
             "Sid": "SpadeployObjects",
@@ -39,58 +60,71 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
             "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
             "Resource": format!("{bucket_arn}/{}*", scope.prefix),
         }),
-    ];
-    let Some(distribution) = scope.distribution else {
-        return document(statements);
-    };
-    let account = scope.account;
-    statements.push(json!({
-        "Sid": "SpadeployBucketRouting",
-        "Effect": "Allow",
-        "Action": [
-            "s3:GetBucketPolicy", "s3:PutBucketPolicy",
-            "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
-            "s3:GetBucketTagging", "s3:PutBucketTagging"
-        ],
-        "Resource": bucket_arn,
-    }));
-    statements.push(json!({
-        "Sid": "SpadeployDistribution",
-        "Effect": "Allow",
-        "Action": [
-            "cloudfront:GetDistribution",
-            "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
-            "cloudfront:GetInvalidation"
-        ],
-        "Resource": format!("arn:aws:cloudfront::{account}:distribution/{distribution}"),
-    }));
-    let name = scope.function_name;
-    if scope.mode != Some(Mode::Website) {
-        statements.push(json!({
+    ]
+}
+
+/// With a distribution, in either mode: the bucket's policy and access settings, and the
+/// distribution itself.
+fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<Value> {
+    vec![
+        json!({
+            "Sid": "SpadeployBucketRouting",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetBucketPolicy", "s3:PutBucketPolicy",
+                "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
+                "s3:GetBucketTagging", "s3:PutBucketTagging"
+            ],
+            "Resource": bucket_arn(scope),
+        }),
+        json!({
+            "Sid": "SpadeployDistribution",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetDistribution",
+                "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
+                "cloudfront:GetInvalidation"
+            ],
+            "Resource": format!("arn:aws:cloudfront::{}:distribution/{distribution}", scope.account),
+        }),
+    ]
+}
+
+/// Private mode: the CloudFront Function and Origin Access Control.
+fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
+    vec![
+        json!({
             "Sid": "SpadeployCloudFrontFunction",
             "Effect": "Allow",
             "Action": [
                 "cloudfront:DescribeFunction", "cloudfront:GetFunction", "cloudfront:CreateFunction",
                 "cloudfront:UpdateFunction", "cloudfront:PublishFunction"
             ],
-            "Resource": format!("arn:aws:cloudfront::{account}:function/{name}"),
-        }));
-        statements.push(json!({
+            "Resource": format!("arn:aws:cloudfront::{}:function/{}", scope.account, scope.function_name),
+        }),
+        json!({
             "Sid": "SpadeployOriginAccessControl",
             "Effect": "Allow",
             "Action": ["cloudfront:ListOriginAccessControls", "cloudfront:CreateOriginAccessControl"],
             "Resource": "*",
-        }));
-    }
-    if scope.mode != Some(Mode::Private) {
-        statements.push(json!({
+        }),
+    ]
+}
+
+/// Website mode: the bucket's website configuration and the Lambda@Edge function.
+fn lambda_edge(scope: &PolicyScope<'_>) -> Vec<Value> {
+    let function = format!(
+        "arn:aws:lambda:us-east-1:{}:function:{}",
+        scope.account, scope.function_name
+    );
+    vec![
+        json!({
             "Sid": "SpadeployBucketWebsite",
             "Effect": "Allow",
             "Action": ["s3:GetBucketWebsite", "s3:PutBucketWebsite"],
-            "Resource": bucket_arn,
-        }));
-        let function = format!("arn:aws:lambda:us-east-1:{account}:function:{name}");
-        statements.push(json!({
+            "Resource": bucket_arn(scope),
+        }),
+        json!({
             "Sid": "SpadeployLambdaEdge",
             "Effect": "Allow",
             "Action": [
@@ -99,54 +133,59 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
                 "lambda:DeleteFunction", "lambda:EnableReplication*"
             ],
             "Resource": [function.clone(), format!("{function}:*")],
-        }));
-        // The role can be created only with the logging policy as its permissions boundary,
-        // given only that policy, and passed only to Lambda: leaked deploy credentials cannot
-        // turn it into an administrator that runs their code.
-        let role = format!("arn:aws:iam::{account}:role/{EDGE_ROLE}");
-        statements.push(json!({
+        }),
+    ]
+}
+
+/// Website mode: the edge function's role. It can be created only with the logging policy as
+/// its permissions boundary, given only that policy, and passed only to Lambda: leaked deploy
+/// credentials cannot turn it into an administrator that runs their code.
+fn edge_role(scope: &PolicyScope<'_>) -> Vec<Value> {
+    let account = scope.account;
+    let role = format!("arn:aws:iam::{account}:role/{EDGE_ROLE}");
+    vec![
+        json!({
             "Sid": "SpadeployEdgeRoleRead",
             "Effect": "Allow",
             "Action": ["iam:GetRole", "iam:ListAttachedRolePolicies", "iam:ListRolePolicies"],
             "Resource": role,
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "SpadeployEdgeRoleCreate",
             "Effect": "Allow",
             "Action": ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
             "Resource": role,
             "Condition": { "StringEquals": { "iam:PermissionsBoundary": LOGS_POLICY } },
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "SpadeployEdgeRoleLogs",
             "Effect": "Allow",
             "Action": "iam:AttachRolePolicy",
             "Resource": role,
             "Condition": { "ArnEquals": { "iam:PolicyARN": LOGS_POLICY } },
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "SpadeployEdgeRoleRepair",
             "Effect": "Allow",
             "Action": ["iam:UpdateAssumeRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRolePolicy"],
             "Resource": role,
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "SpadeployEdgeRolePass",
             "Effect": "Allow",
             "Action": "iam:PassRole",
             "Resource": role,
             "Condition": { "StringEquals": { "iam:PassedToService": EDGE_SERVICES } },
-        }));
-        statements.push(json!({
+        }),
+        json!({
             "Sid": "SpadeployEdgeReplication",
             "Effect": "Allow",
             "Action": "iam:CreateServiceLinkedRole",
             "Resource": format!(
                 "arn:aws:iam::{account}:role/aws-service-role/replicator.lambda.amazonaws.com/AWSServiceRoleForLambdaReplicator"
             ),
-        }));
-    }
-    document(statements)
+        }),
+    ]
 }
 
 fn document(statements: Vec<Value>) -> Value {
