@@ -235,15 +235,15 @@ pub async fn probe_lambda(
             }
         };
         seen_any |= !page.versions().is_empty();
-        if let Some(found) = page
-            .versions()
-            .iter()
-            .find(|v| v.version() != Some("$LATEST") && v.description() == Some(wanted.as_str()))
-        {
-            let arn = qualified(
-                found.function_arn().unwrap_or_default(),
-                found.version().unwrap_or_default(),
-            );
+        // A version without an ARN could not be associated: it does not count as installed.
+        let current = page.versions().iter().find_map(|v| {
+            let (Some(arn), Some(version)) = (v.function_arn(), v.version()) else {
+                return None;
+            };
+            (version != "$LATEST" && v.description() == Some(wanted.as_str()))
+                .then(|| qualified(arn, version))
+        });
+        if let Some(arn) = current {
             return Ok(Installed::Current { arn });
         }
     }

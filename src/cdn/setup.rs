@@ -348,8 +348,13 @@ async fn ensure_oac(clients: &Clients, bucket: &str) -> Result<String, ApiError>
                 &clients.endpoint,
             )
         })?;
-    Ok(created
+    created
         .origin_access_control()
         .map(|o| o.id().to_string())
-        .unwrap_or_default())
+        .ok_or_else(|| ApiError::Service {
+            action: "cloudfront:CreateOriginAccessControl",
+            resource: "arn:aws:cloudfront::*:origin-access-control/*".into(),
+            code: String::new(),
+            detail: "CloudFront's answer named no Origin Access Control to attach".into(),
+        })
 }

@@ -197,7 +197,15 @@ impl S3Store {
             .send()
             .await
             .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
-        let upload_id = created.upload_id().unwrap_or_default().to_string();
+        let Some(upload_id) = created.upload_id().map(str::to_string) else {
+            return Err(ApiError::Service {
+                action: "s3:PutObject",
+                resource: self.arn(&file.key),
+                code: String::new(),
+                detail: "CreateMultipartUpload answered without an upload id".into(),
+            }
+            .into());
+        };
         let result = self.upload_parts(file, path, &key, &upload_id).await;
         if result.is_err() {
             // Best effort: an abandoned upload only costs storage until a lifecycle rule clears it.
