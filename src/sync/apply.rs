@@ -16,7 +16,6 @@ pub struct Applied {
     /// Change tokens of every object written, by key.
     pub written: HashMap<String, String>,
     pub bytes_sent: u64,
-    pub deleted: usize,
     /// The release this push made live.
     pub release: Option<Record>,
 }
@@ -70,77 +69,104 @@ pub async fn apply<S: ObjectStore>(
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
-    // The live content of mutable files about to be replaced is kept first, for rollback.
-    let mut retained = stream::iter(&plan.retain)
-        .map(|r| store.copy(&r.key, &r.blob))
-        .buffer_unordered(concurrency.max(1));
-    while let Some(result) = retained.next().await {
-        result.map_err(|err| ApplyError::new(err, Phase::Assets, 0, total))?;
-    }
-    drop(retained);
+    retain(store, plan, concurrency)
+        .await
+        .map_err(|err| ApplyError::new(err, Phase::Assets, 0, total))?;
     for phase in [Phase::Assets, Phase::Pages, Phase::EntryIndex] {
         if phase != Phase::Assets && plan.phase(phase).next().is_some() {
             lock::confirm(store, held)
                 .await
                 .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
         }
-        let mut landed = stream::iter(plan.phase(phase))
-            .map(|change| async move { (change, write(store, change).await) })
-            .buffer_unordered(concurrency.max(1));
-        while let Some((change, result)) = landed.next().await {
-            match result {
-                Ok(etag) => {
-                    applied.written.insert(change.key.clone(), etag);
-                    applied.bytes_sent += change.transfer_bytes();
-                    on_done(change);
-                }
-                Err(err) => {
-                    drop(landed);
-                    // Note what did land, so a re-run does not send it again. If even this
-                    // fails, the re-run simply re-sends those files.
-                    let progress = plan.record_after(&applied.written);
-                    let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
-                    let done = applied.written.len();
-                    return Err(ApplyError::new(err, phase, done, total));
-                }
-            }
-        }
+        write_phase(store, plan, phase, concurrency, on_done, &mut applied)
+            .await
+            .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
     }
-    let stage_error = |err: LockError, applied: &Applied| {
-        ApplyError::new(err, Phase::Cleanup, applied.written.len(), total)
-    };
-
+    let cleanup_error =
+        |err: LockError, done: usize| ApplyError::new(err, Phase::Cleanup, done, total);
     if plan.has_changes() && !plan.same_release {
-        lock::confirm(store, held)
+        let release = record_release(store, held, plan, &applied, source)
             .await
-            .map_err(|err| stage_error(err, &applied))?;
-        let mut release = plan.record_after(&applied.written);
-        release.source = source;
-        let json = release.to_json();
-        store
-            .write_state(&release_key(&release.id), json.clone())
-            .await
-            .map_err(|err| stage_error(err.into(), &applied))?;
-        store
-            .write_state(LIVE_RECORD, json)
-            .await
-            .map_err(|err| stage_error(err.into(), &applied))?;
+            .map_err(|err| cleanup_error(err, applied.written.len()))?;
         applied.release = Some(release);
     }
-
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
     if !deletes.is_empty() {
         lock::confirm(store, held)
             .await
-            .map_err(|err| stage_error(err, &applied))?;
+            .map_err(|err| cleanup_error(err, applied.written.len()))?;
         store
             .delete(&deletes)
             .await
-            .map_err(|err| stage_error(err.into(), &applied))?;
-        applied.deleted = deletes.len();
+            .map_err(|err| cleanup_error(err.into(), applied.written.len()))?;
         plan.deletes().for_each(on_done);
     }
     Ok(applied)
+}
+
+/// The live content of mutable files about to be replaced is kept first, for rollback.
+async fn retain<S: ObjectStore>(
+    store: &S,
+    plan: &Plan,
+    concurrency: usize,
+) -> Result<(), StoreError> {
+    let mut retained = stream::iter(&plan.retain)
+        .map(|r| store.copy(&r.key, &r.blob))
+        .buffer_unordered(concurrency.max(1));
+    while let Some(result) = retained.next().await {
+        result?;
+    }
+    Ok(())
+}
+
+/// Writes one phase's changes in parallel. On a failure, what did land is noted in the progress
+/// record, so a re-run does not send it again (if even that fails, the re-run re-sends them).
+async fn write_phase<S: ObjectStore>(
+    store: &S,
+    plan: &Plan,
+    phase: Phase,
+    concurrency: usize,
+    on_done: &dyn Fn(&Change),
+    applied: &mut Applied,
+) -> Result<(), StoreError> {
+    let mut landed = stream::iter(plan.phase(phase))
+        .map(|change| async move { (change, write(store, change).await) })
+        .buffer_unordered(concurrency.max(1));
+    while let Some((change, result)) = landed.next().await {
+        match result {
+            Ok(etag) => {
+                applied.written.insert(change.key.clone(), etag);
+                applied.bytes_sent += change.transfer_bytes();
+                on_done(change);
+            }
+            Err(err) => {
+                drop(landed);
+                let progress = plan.record_after(&applied.written);
+                let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
+                return Err(err);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Records the new release and points the live record at it, if the lock is still ours.
+async fn record_release<S: ObjectStore>(
+    store: &S,
+    held: &lock::Held,
+    plan: &Plan,
+    applied: &Applied,
+    source: Option<String>,
+) -> Result<Record, LockError> {
+    lock::confirm(store, held).await?;
+    let mut release = plan.record_after(&applied.written);
+    release.source = source;
+    let json = release.to_json();
+    store
+        .write_state(&release_key(&release.id), json.clone())
+        .await?;
+    store.write_state(LIVE_RECORD, json).await?;
+    Ok(release)
 }
 
 async fn write<S: ObjectStore>(store: &S, change: &Change) -> Result<String, StoreError> {

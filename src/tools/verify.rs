@@ -101,21 +101,47 @@ pub fn verify(
         .timeout(Duration::from_secs(20))
         .build();
     let get = |path: &str| fetch(&agent, &format!("{base}{path}"));
-    let mut probes = Vec::new();
-
     let index = get("/")?;
-    probes.push(Probe {
+    let mut probes = vec![
+        index_probe(&index),
+        client_route_probe(&get, &index, nonce)?,
+        missing_asset_probe(&get, nonce)?,
+    ];
+    for probe in api {
+        probes.push(api_probe(&get(&probe.path)?, probe, &index));
+    }
+    for (path, headers) in samples {
+        probes.push(headers_probe(&get(path)?, path, headers));
+    }
+    for probe in probes.iter_mut().filter(|p| p.pass) {
+        probe.hint = None;
+    }
+    Ok(Verification {
+        url: redacted(base),
+        ok: probes.iter().all(|p| p.pass),
+        probes,
+    })
+}
+
+fn index_probe(index: &Fetched) -> Probe {
+    Probe {
         check: "index".into(),
         path: "/".into(),
         expected: "200, text/html".into(),
         got: index.describe(),
         pass: index.status == 200 && index.content_type.starts_with("text/html"),
         hint: Some("the site root must serve index.html: check the target and the default behavior's origin".into()),
-    });
+    }
+}
 
+fn client_route_probe(
+    get: &dyn Fn(&str) -> Result<Fetched, String>,
+    index: &Fetched,
+    nonce: u64,
+) -> Result<Probe, String> {
     let route = format!("/spadeploy-verify-{nonce:x}/deep/route");
     let deep = get(&route)?;
-    probes.push(Probe {
+    Ok(Probe {
         check: "client route".into(),
         path: route,
         expected: "200 with the index".into(),
@@ -125,11 +151,16 @@ pub fn verify(
             "client routes must answer the index with 200: is the edge function attached to the SPA behavior? (`spadeploy routing --check`)"
                 .into(),
         ),
-    });
+    })
+}
 
+fn missing_asset_probe(
+    get: &dyn Fn(&str) -> Result<Fetched, String>,
+    nonce: u64,
+) -> Result<Probe, String> {
     let asset = format!("/assets/spadeploy-verify-{:08x}.js", nonce as u32);
     let missing = get(&asset)?;
-    probes.push(Probe {
+    Ok(Probe {
         check: "missing hashed asset".into(),
         path: asset,
         expected: "404".into(),
@@ -139,47 +170,35 @@ pub fn verify(
             "a missing script must stay a 404: serving the index in its place is the classic \"Unexpected token <\"; the fallback must apply to extension-less routes only"
                 .into(),
         ),
-    });
-
-    for probe in api {
-        let got = get(&probe.path)?;
-        let is_index = got.body == index.body;
-        probes.push(Probe {
-            check: "API status".into(),
-            path: probe.path.clone(),
-            expected: format!("{} from the API", probe.status),
-            got: if is_index { format!("{} with the SPA's index", got.status) } else { got.describe() },
-            pass: got.status == probe.status && !is_index,
-            hint: Some(
-                "API paths must reach the API with their status intact: a distribution-wide custom error response, or a missing/misplaced /api/* behavior, turns API errors into the index"
-                    .into(),
-            ),
-        });
-    }
-
-    for (path, headers) in samples {
-        let got = get(path)?;
-        let pass = got.status == 200
-            && got.content_type == headers.content_type
-            && got.cache_control == headers.cache_control;
-        probes.push(Probe {
-            check: "headers".into(),
-            path: path.clone(),
-            expected: format!("200, {} | {}", headers.content_type, headers.cache_control),
-            got: format!("{}, {} | {}", got.status, got.content_type, got.cache_control),
-            pass,
-            hint: Some("the served headers differ from the release record: a CDN response-headers policy overriding them, or a stale cache".into()),
-        });
-    }
-
-    for probe in probes.iter_mut().filter(|p| p.pass) {
-        probe.hint = None;
-    }
-    Ok(Verification {
-        url: redacted(base),
-        ok: probes.iter().all(|p| p.pass),
-        probes,
     })
+}
+
+fn api_probe(got: &Fetched, probe: &ApiProbe, index: &Fetched) -> Probe {
+    let is_index = got.body == index.body;
+    Probe {
+        check: "API status".into(),
+        path: probe.path.clone(),
+        expected: format!("{} from the API", probe.status),
+        got: if is_index { format!("{} with the SPA's index", got.status) } else { got.describe() },
+        pass: got.status == probe.status && !is_index,
+        hint: Some(
+            "API paths must reach the API with their status intact: a distribution-wide custom error response, or a missing/misplaced /api/* behavior, turns API errors into the index"
+                .into(),
+        ),
+    }
+}
+
+fn headers_probe(got: &Fetched, path: &str, headers: &ObjectHeaders) -> Probe {
+    Probe {
+        check: "headers".into(),
+        path: path.to_string(),
+        expected: format!("200, {} | {}", headers.content_type, headers.cache_control),
+        got: format!("{}, {} | {}", got.status, got.content_type, got.cache_control),
+        pass: got.status == 200
+            && got.content_type == headers.content_type
+            && got.cache_control == headers.cache_control,
+        hint: Some("the served headers differ from the release record: a CDN response-headers policy overriding them, or a stale cache".into()),
+    }
 }
 
 impl std::fmt::Display for Verification {
