@@ -23,7 +23,7 @@ use crate::model::{
 use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
 use crate::state::lock;
 use crate::state::release::{release_ids, Record, ReleaseSummary};
-use crate::store::{LocalStore, ObjectStore, S3Store};
+use crate::store::{LocalStore, ReadStore, S3Store, Store, WriteStore};
 use crate::sync::apply::apply;
 use crate::sync::hash_cache::HashCache;
 use crate::sync::headers::HeaderRules;
@@ -155,29 +155,26 @@ pub async fn run(
             What::Prune => Desired::Release(Release::Live),
         })
     };
-    match job.target.clone() {
-        Target::S3 { bucket, prefix } => {
-            let desired = desired(&job)?;
-            let aws = Aws::load(settings).await?;
-            let endpoint = aws.describe_endpoint();
-            let store = S3Store::new(aws.s3(), bucket.clone(), prefix.clone(), endpoint.clone());
-            let cdn = routing.map(|r| routing_job(&aws, r, bucket, prefix));
-            sync(&store, job, desired, cdn).await
+    if let Target::Local { path } = &job.target {
+        if let Some(r) = &routing {
+            bail!(
+                "distribution {} needs an s3:// target: a local directory has no CloudFront in front of it (preview its routing with `spadeploy serve`)",
+                r.distribution
+            );
         }
-        Target::Local { path } => {
-            if let Some(r) = routing {
-                bail!(
-                    "distribution {} needs an s3:// target: a local directory has no CloudFront in front of it (preview its routing with `spadeploy serve`)",
-                    r.distribution
-                );
-            }
-            if matches!(what, What::Push) {
-                refuse_overlap(&job.build.dir, &path)?;
-            }
-            let desired = desired(&job)?;
-            sync(&LocalStore::new(path), job, desired, None).await
+        if matches!(what, What::Push) {
+            refuse_overlap(&job.build.dir, path)?;
         }
     }
+    let desired = desired(&job)?;
+    let (store, aws) = open(&job.target, settings).await?;
+    let cdn = match (routing, aws, &job.target) {
+        (Some(request), Some(aws), Target::S3 { bucket, prefix }) => {
+            Some(routing_job(&aws, request, bucket.clone(), prefix.clone()))
+        }
+        _ => None,
+    };
+    sync(&store, job, desired, cdn).await
 }
 
 /// The clients and job for the routing part, all from one SDK configuration.
@@ -312,7 +309,7 @@ impl Decision {
     /// moves the live pointer when it finishes; so when none was running at the read, the lock was
     /// taken cleanly and the pointer has not moved since the listing (its change token, read
     /// without downloading the record), the plan stands and need not be made again.
-    async fn still_valid<S: ObjectStore>(&self, store: &S, held: &lock::Held) -> bool {
+    async fn still_valid<S: ReadStore>(&self, store: &S, held: &lock::Held) -> bool {
         if !self.quiet || held.broke.is_some() {
             return false;
         }
@@ -331,7 +328,7 @@ impl Decision {
 /// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it if another
 /// deploy may have finished meanwhile (`Decision::still_valid`), applies while renewing the lock,
 /// and gives the lock back on every exit the process survives, Ctrl-C included.
-async fn sync<S: ObjectStore>(
+async fn sync<S: WriteStore>(
     store: &S,
     job: PushJob,
     desired: Desired,
@@ -451,7 +448,7 @@ impl Decision {
 
 /// Plans a view: the file plan (with the keep-window), the routing plan, invalidation paths, and
 /// the mass-delete guard.
-async fn decide<S: ObjectStore>(
+async fn decide<S: ReadStore>(
     store: &S,
     job: &PushJob,
     view: View,
@@ -571,7 +568,7 @@ fn routing_url(cdn: &Option<(Clients, Job)>, routing: &Option<Routing>) -> Optio
 }
 
 /// Applies a decision: files (phased), routing, invalidation.
-async fn execute<S: ObjectStore>(
+async fn execute<S: WriteStore>(
     store: &S,
     held: &lock::Held,
     job: &PushJob,
@@ -632,7 +629,7 @@ async fn execute<S: ObjectStore>(
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
-async fn scan_and_read<S: ObjectStore>(
+async fn scan_and_read<S: ReadStore>(
     store: &S,
     job: &PushJob,
     found: Vec<scan::Found>,
@@ -677,7 +674,7 @@ fn list_bounds<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// Lists the target (in the ranges `bounds` split it into) while reading the live release, then
 /// reads an interrupted push's progress if the listing shows one.
-async fn reread<S: ObjectStore>(
+async fn reread<S: ReadStore>(
     store: &S,
     job: &PushJob,
     local: Vec<LocalFile>,
@@ -704,11 +701,7 @@ async fn reread<S: ObjectStore>(
 
 /// Lists the target, reads the live release and the one to restore (`id`, or the one before the
 /// live release), and finds a source in the target for each of its files.
-async fn restore_and_read<S: ObjectStore>(
-    store: &S,
-    job: &PushJob,
-    which: Release,
-) -> Result<View> {
+async fn restore_and_read<S: ReadStore>(store: &S, job: &PushJob, which: Release) -> Result<View> {
     let remote = store
         .list()
         .await
@@ -767,7 +760,7 @@ async fn restore_and_read<S: ObjectStore>(
 }
 
 /// Reads one of spadeploy's records if the listing shows it.
-async fn read_record<S: ObjectStore>(
+async fn read_record<S: ReadStore>(
     store: &S,
     remote: &[RemoteObject],
     key: &str,
@@ -793,7 +786,7 @@ fn parse_record(key: &str, bytes: Option<Vec<u8>>, progress: &Progress) -> Optio
 
 /// The releases in the keep-window: the live one and the `keep_releases - 1` newest, read only
 /// when something could be deleted (a stale object, or a retained copy the build does not use).
-async fn read_window<S: ObjectStore>(
+async fn read_window<S: ReadStore>(
     store: &S,
     remote: &[RemoteObject],
     local: &[LocalFile],
@@ -877,7 +870,13 @@ async fn invalidate(
 
 /// The releases recorded in `target`, oldest first.
 pub async fn releases(target: &Target, settings: &TargetSettings) -> Result<Vec<ReleaseSummary>> {
-    match target {
+    list_releases(&open(target, settings).await?.0, target).await
+}
+
+/// The target's store, and for S3 the AWS configuration it was opened with: the one place a
+/// store is opened.
+async fn open(target: &Target, settings: &TargetSettings) -> Result<(Store, Option<Aws>)> {
+    Ok(match target {
         Target::S3 { bucket, prefix } => {
             let aws = Aws::load(settings).await?;
             let store = S3Store::new(
@@ -886,13 +885,13 @@ pub async fn releases(target: &Target, settings: &TargetSettings) -> Result<Vec<
                 prefix.clone(),
                 aws.describe_endpoint(),
             );
-            list_releases(&store, target).await
+            (Store::S3(store), Some(aws))
         }
-        Target::Local { path } => list_releases(&LocalStore::new(path.clone()), target).await,
-    }
+        Target::Local { path } => (Store::Local(LocalStore::new(path.clone())), None),
+    })
 }
 
-async fn list_releases<S: ObjectStore>(store: &S, target: &Target) -> Result<Vec<ReleaseSummary>> {
+async fn list_releases<S: ReadStore>(store: &S, target: &Target) -> Result<Vec<ReleaseSummary>> {
     let remote = store
         .list()
         .await
@@ -925,27 +924,10 @@ async fn list_releases<S: ObjectStore>(store: &S, target: &Target) -> Result<Vec
 
 /// The live release of `target`, if it has one.
 pub async fn live_record(target: &Target, settings: &TargetSettings) -> Result<Option<Record>> {
-    async fn read<S: ObjectStore>(store: &S, target: &Target) -> Result<Option<Record>> {
-        let remote = store
-            .list()
-            .await
-            .with_context(|| format!("cannot list {target}"))?;
-        Ok(read_record(store, &remote, LIVE_RECORD, &Progress::new(true)).await?)
-    }
-    match target {
-        Target::S3 { bucket, prefix } => {
-            let aws = Aws::load(settings).await?;
-            read(
-                &S3Store::new(
-                    aws.s3(),
-                    bucket.clone(),
-                    prefix.clone(),
-                    aws.describe_endpoint(),
-                ),
-                target,
-            )
-            .await
-        }
-        Target::Local { path } => read(&LocalStore::new(path.clone()), target).await,
-    }
+    let (store, _) = open(target, settings).await?;
+    let remote = store
+        .list()
+        .await
+        .with_context(|| format!("cannot list {target}"))?;
+    Ok(read_record(&store, &remote, LIVE_RECORD, &Progress::new(true)).await?)
 }

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::model::LOCK_KEY;
-use crate::store::{Expect, ObjectStore, StoreError, Versioned};
+use crate::store::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 
 /// A lock older than this is considered abandoned.
 pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
@@ -168,7 +168,7 @@ fn lost(holder: Option<Holder>) -> LockError {
     LockError::Lost(holder.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()))
 }
 
-pub async fn acquire<S: ObjectStore>(
+pub async fn acquire<S: WriteStore>(
     store: &S,
     command: &str,
     break_lock: bool,
@@ -211,7 +211,7 @@ pub async fn acquire<S: ObjectStore>(
 /// Confirms that the lock is still this deploy's, right before an irreversible step (the root
 /// index, the live pointer, deletes, routing): a deploy whose lock was broken must not write
 /// over the deploy that broke it.
-pub async fn confirm<S: ObjectStore>(store: &S, held: &Held) -> Result<(), LockError> {
+pub async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
     match read_holder(store).await? {
         Some(current) if current.is(held) => Ok(()),
         other => Err(lost(other)),
@@ -221,7 +221,7 @@ pub async fn confirm<S: ObjectStore>(store: &S, held: &Held) -> Result<(), LockE
 /// Renews a held lock every `every` for as long as the deploy runs (it runs until dropped).
 /// Returns only when the lock is no longer ours (broken with --break-lock, or expired and taken),
 /// so the caller stops before it interleaves with the new holder.
-pub async fn keep_fresh<S: ObjectStore>(store: &S, held: &Held, every: Duration) -> LockError {
+pub async fn keep_fresh<S: WriteStore>(store: &S, held: &Held, every: Duration) -> LockError {
     loop {
         tokio::time::sleep(every).await;
         let current = match read_holder(store).await {
@@ -256,12 +256,12 @@ fn now_secs() -> u64 {
 }
 
 /// The lock's holder, readable or not; None when there is no lock.
-async fn read_holder<S: ObjectStore>(store: &S) -> Result<Option<Holder>, StoreError> {
+async fn read_holder<S: ReadStore>(store: &S) -> Result<Option<Holder>, StoreError> {
     Ok(store.read_versioned(LOCK_KEY).await?.map(Holder::from))
 }
 
 /// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder).
-pub async fn release<S: ObjectStore>(store: &S, held: Held) -> Result<(), StoreError> {
+pub async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreError> {
     if let Some(current) = read_holder(store).await?.filter(|c| c.is(&held)) {
         store.delete_state_if(LOCK_KEY, &current.token).await?;
     }

@@ -1,13 +1,13 @@
 //! A local directory as an object store: the same layout S3 would hold, with headers and
 //! spadeploy's records under `.spadeploy/`, so `serve` can replay what S3 would serve.
 
-use crate::model::{is_safe_key, LocalFile, Source};
+use crate::model::{is_safe_key, LocalFile, RemoteObject, Source};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use walkdir::WalkDir;
 
-use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
+use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 
 pub struct LocalStore {
     root: PathBuf,
@@ -158,7 +158,7 @@ async fn token_of(path: &Path) -> Result<String, StoreError> {
     Ok(change_token(&meta))
 }
 
-impl ObjectStore for LocalStore {
+impl ReadStore for LocalStore {
     async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
         let root = self.root.clone();
         let listing = tokio::task::spawn_blocking(move || {
@@ -205,6 +205,46 @@ impl ObjectStore for LocalStore {
         self.list().await
     }
 
+    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let path = self.path_of(key);
+        match tokio::fs::metadata(&path).await {
+            Ok(meta) => Ok(Some(change_token(&meta))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Self::io("cannot stat", &path)(e)),
+        }
+    }
+
+    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        let path = self.path_of(key);
+        // Body and metadata from one open file: a concurrent rename cannot pair them wrongly.
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Self::io("cannot read", &path)(e)),
+        };
+        let meta = file
+            .metadata()
+            .await
+            .map_err(Self::io("cannot stat", &path))?;
+        let mut body = Vec::new();
+        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut body)
+            .await
+            .map_err(Self::io("cannot read", &path))?;
+        // One machine, one clock: the file's age needs no other.
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or_default();
+        Ok(Some(Versioned {
+            body,
+            token: change_token(&meta),
+            age,
+        }))
+    }
+}
+
+impl WriteStore for LocalStore {
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
         let source = match &file.source {
             Source::File(path) => path.clone(),
@@ -247,44 +287,6 @@ impl ObjectStore for LocalStore {
             }
         }
         Ok(())
-    }
-
-    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let path = self.path_of(key);
-        match tokio::fs::metadata(&path).await {
-            Ok(meta) => Ok(Some(change_token(&meta))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Self::io("cannot stat", &path)(e)),
-        }
-    }
-
-    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let path = self.path_of(key);
-        // Body and metadata from one open file: a concurrent rename cannot pair them wrongly.
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Self::io("cannot read", &path)(e)),
-        };
-        let meta = file
-            .metadata()
-            .await
-            .map_err(Self::io("cannot stat", &path))?;
-        let mut body = Vec::new();
-        tokio::io::AsyncReadExt::read_to_end(&mut file, &mut body)
-            .await
-            .map_err(Self::io("cannot read", &path))?;
-        // One machine, one clock: the file's age needs no other.
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .unwrap_or_default();
-        Ok(Some(Versioned {
-            body,
-            token: change_token(&meta),
-            age,
-        }))
     }
 
     async fn write_state_if(

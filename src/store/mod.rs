@@ -32,7 +32,8 @@ pub enum Expect<'a> {
     Token(&'a str),
 }
 
-pub trait ObjectStore: Send + Sync {
+/// Reading a target: what `decide`, a dry run and `releases` get, so they cannot write.
+pub trait ReadStore: Send + Sync {
     /// Every object under the target, state included. One paginated listing, no per-object HEAD.
     fn list(&self) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
     /// The same listing, its key ranges fetched concurrently: `bounds` (sorted keys, e.g. every
@@ -42,16 +43,11 @@ pub trait ObjectStore: Send + Sync {
         &self,
         bounds: &[String],
     ) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
-    /// Writes the file's bytes and headers under its key; returns the new change token.
-    fn put(&self, file: &LocalFile) -> impl Future<Output = Result<String, StoreError>> + Send;
-    /// Rewrites only the headers of an object already holding the file's bytes.
-    fn put_headers(
+    /// Reads a state object with its change token and age; `None` when absent.
+    fn read_versioned(
         &self,
-        file: &LocalFile,
-    ) -> impl Future<Output = Result<String, StoreError>> + Send;
-    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Copies an object within the target, headers included, without sending its bytes.
-    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+        key: &str,
+    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
     /// Reads a state object (e.g. `.spadeploy/live.json`); `None` when absent.
     fn read_state(
         &self,
@@ -64,16 +60,25 @@ pub trait ObjectStore: Send + Sync {
         &self,
         key: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+}
+
+/// Writing a target: what applying a plan and holding the lock need.
+pub trait WriteStore: ReadStore {
+    /// Writes the file's bytes and headers under its key; returns the new change token.
+    fn put(&self, file: &LocalFile) -> impl Future<Output = Result<String, StoreError>> + Send;
+    /// Rewrites only the headers of an object already holding the file's bytes.
+    fn put_headers(
+        &self,
+        file: &LocalFile,
+    ) -> impl Future<Output = Result<String, StoreError>> + Send;
+    fn delete(&self, keys: &[String]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Copies an object within the target, headers included, without sending its bytes.
+    fn copy(&self, from: &str, to: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
     fn write_state(
         &self,
         key: &str,
         body: Vec<u8>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Reads a state object with its change token and age; `None` when absent.
-    fn read_versioned(
-        &self,
-        key: &str,
-    ) -> impl Future<Output = Result<Option<Versioned>, StoreError>> + Send;
     /// Writes a state object only if it is as `expect`ed; returns its new change token, or `None`
     /// when it was not (exactly one of several concurrent callers expecting the same succeeds).
     fn write_state_if(
@@ -88,6 +93,66 @@ pub trait ObjectStore: Send + Sync {
         key: &str,
         token: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A target's store: an S3 bucket (and prefix) or a local directory, opened in one place.
+pub enum Store {
+    S3(S3Store),
+    Local(LocalStore),
+}
+
+/// Runs `$call` on whichever store `$store` is.
+macro_rules! on_store {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::S3($s) => $call,
+            Store::Local($s) => $call,
+        }
+    };
+}
+
+impl ReadStore for Store {
+    async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
+        on_store!(self, s => s.list().await)
+    }
+    async fn list_split(&self, bounds: &[String]) -> Result<Vec<RemoteObject>, StoreError> {
+        on_store!(self, s => s.list_split(bounds).await)
+    }
+    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        on_store!(self, s => s.read_versioned(key).await)
+    }
+    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
+        on_store!(self, s => s.state_token(key).await)
+    }
+}
+
+impl WriteStore for Store {
+    async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
+        on_store!(self, s => s.put(file).await)
+    }
+    async fn put_headers(&self, file: &LocalFile) -> Result<String, StoreError> {
+        on_store!(self, s => s.put_headers(file).await)
+    }
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        on_store!(self, s => s.delete(keys).await)
+    }
+    async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+        on_store!(self, s => s.copy(from, to).await)
+    }
+    async fn write_state(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        on_store!(self, s => s.write_state(key, body).await)
+    }
+    async fn write_state_if(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        expect: Expect<'_>,
+    ) -> Result<Option<String>, StoreError> {
+        on_store!(self, s => s.write_state_if(key, body, expect).await)
+    }
+    async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
+        on_store!(self, s => s.delete_state_if(key, token).await)
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

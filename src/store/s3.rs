@@ -8,9 +8,9 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use super::{Expect, ObjectStore, RemoteObject, StoreError, Versioned};
+use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 use crate::aws::{api_error, ApiError};
-use crate::model::{LocalFile, Source};
+use crate::model::{LocalFile, RemoteObject, Source};
 use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
@@ -286,7 +286,7 @@ fn change_token(etag: Option<&str>) -> String {
     etag.unwrap_or_default().trim_matches('"').to_string()
 }
 
-impl ObjectStore for S3Store {
+impl ReadStore for S3Store {
     async fn list(&self) -> Result<Vec<RemoteObject>, StoreError> {
         self.list_range(None, None).await
     }
@@ -307,6 +307,56 @@ impl ObjectStore for S3Store {
         Ok(objects)
     }
 
+    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(Some(change_token(out.e_tag()))),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            // HeadObject is authorized by s3:GetObject.
+            Err(err) => Err(self.error(err, "s3:GetObject", self.arn(key))),
+        }
+    }
+
+    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
+        let date = ResponseDate::default();
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.full_key(key))
+            .customize()
+            .interceptor(date.clone())
+            .send()
+            .await;
+        let out = match result {
+            Ok(out) => out,
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+                return Ok(None)
+            }
+            Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
+        };
+        let token = change_token(out.e_tag());
+        let written = out
+            .last_modified()
+            .and_then(|t| SystemTime::try_from(*t).ok());
+        let body = self.collect(out.body, key).await?;
+        // The store's clock on both ends (its Date header, the object's LastModified): a runner
+        // whose own clock is off cannot misjudge the age. A store without a Date: ours.
+        let now = date.get().unwrap_or_else(SystemTime::now);
+        let age = written
+            .and_then(|w| now.duration_since(w).ok())
+            .unwrap_or_default();
+        Ok(Some(Versioned { body, token, age }))
+    }
+}
+
+impl WriteStore for S3Store {
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
         let path = match &file.source {
             Source::Stored(from) => return self.copy_with_headers(from, file).await,
@@ -416,54 +466,6 @@ impl ObjectStore for S3Store {
             }
         }
         Ok(())
-    }
-
-    async fn state_token(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let result = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .send()
-            .await;
-        match result {
-            Ok(out) => Ok(Some(change_token(out.e_tag()))),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
-            // HeadObject is authorized by s3:GetObject.
-            Err(err) => Err(self.error(err, "s3:GetObject", self.arn(key))),
-        }
-    }
-
-    async fn read_versioned(&self, key: &str) -> Result<Option<Versioned>, StoreError> {
-        let date = ResponseDate::default();
-        let result = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(self.full_key(key))
-            .customize()
-            .interceptor(date.clone())
-            .send()
-            .await;
-        let out = match result {
-            Ok(out) => out,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
-                return Ok(None)
-            }
-            Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
-        };
-        let token = change_token(out.e_tag());
-        let written = out
-            .last_modified()
-            .and_then(|t| SystemTime::try_from(*t).ok());
-        let body = self.collect(out.body, key).await?;
-        // The store's clock on both ends (its Date header, the object's LastModified): a runner
-        // whose own clock is off cannot misjudge the age. A store without a Date: ours.
-        let now = date.get().unwrap_or_else(SystemTime::now);
-        let age = written
-            .and_then(|w| now.duration_since(w).ok())
-            .unwrap_or_default();
-        Ok(Some(Versioned { body, token, age }))
     }
 
     async fn write_state_if(

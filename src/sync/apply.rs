@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt};
 use crate::model::{release_key, LIVE_RECORD, PROGRESS_RECORD};
 use crate::state::lock::{self, LockError};
 use crate::state::release::Record;
-use crate::store::{ObjectStore, StoreError};
+use crate::store::{StoreError, WriteStore};
 use crate::sync::plan::{Action, Change, Phase, Plan};
 
 #[derive(Debug, Default)]
@@ -59,7 +59,7 @@ impl ApplyError {
 /// Applies `plan` under the `held` lock, confirming it is still held before each step that
 /// changes what visitors see (pages, the root index, the live record, deletes); `on_done` is
 /// called after each change lands. `source` is the commit deployed.
-pub async fn apply<S: ObjectStore>(
+pub async fn apply<S: WriteStore>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
@@ -105,7 +105,7 @@ pub async fn apply<S: ObjectStore>(
 }
 
 /// The live content of mutable files about to be replaced is kept first, for rollback.
-async fn retain<S: ObjectStore>(
+async fn retain<S: WriteStore>(
     store: &S,
     plan: &Plan,
     concurrency: usize,
@@ -121,7 +121,7 @@ async fn retain<S: ObjectStore>(
 
 /// Writes one phase's changes in parallel. On a failure, what did land is noted in the progress
 /// record, so a re-run does not send it again (if even that fails, the re-run re-sends them).
-async fn write_phase<S: ObjectStore>(
+async fn write_phase<S: WriteStore>(
     store: &S,
     plan: &Plan,
     phase: Phase,
@@ -151,7 +151,7 @@ async fn write_phase<S: ObjectStore>(
 }
 
 /// Records the new release and points the live record at it, if the lock is still ours.
-async fn record_release<S: ObjectStore>(
+async fn record_release<S: WriteStore>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
@@ -169,7 +169,7 @@ async fn record_release<S: ObjectStore>(
     Ok(release)
 }
 
-async fn write<S: ObjectStore>(store: &S, change: &Change) -> Result<String, StoreError> {
+async fn write<S: WriteStore>(store: &S, change: &Change) -> Result<String, StoreError> {
     let Some(file) = &change.file else {
         return Ok(String::new()); // deletes are not writes; they run after the record
     };
