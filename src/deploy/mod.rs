@@ -344,7 +344,7 @@ async fn sync<S: WriteStore>(
     };
     // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
     // reported as such, not as a mass delete.
-    let decision = decide(store, &job, first, &cdn, false).await?;
+    let decision = decide(store, &job, first, &cdn, Guards::Warn).await?;
     if job.dry_run() || !decision.has_changes() {
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started)?;
@@ -362,7 +362,7 @@ async fn sync<S: WriteStore>(
     }
     let locked = async {
         if decision.still_valid(store, &held).await {
-            mass_delete_guard(&decision.plan, &job, true)?;
+            mass_delete_guard(&decision.plan, &job, Guards::Enforce)?;
             return execute(store, &held, &job, decision, &cdn).await;
         }
         let view = match rollback_to {
@@ -376,7 +376,7 @@ async fn sync<S: WriteStore>(
             }
             Some(id) => restore_and_read(store, &job, id).await?,
         };
-        let decision = decide(store, &job, view, &cdn, true).await?;
+        let decision = decide(store, &job, view, &cdn, Guards::Enforce).await?;
         execute(store, &held, &job, decision, &cdn).await
     };
     let result = tokio::select! {
@@ -453,7 +453,7 @@ async fn decide<S: ReadStore>(
     job: &PushJob,
     view: View,
     cdn: &Option<(Clients, Job)>,
-    enforce_guards: bool,
+    guards: Guards,
 ) -> Result<Decision> {
     let window = read_window(
         store,
@@ -514,7 +514,7 @@ async fn decide<S: ReadStore>(
     report.url = routing_url(cdn, &routing);
     report
         .warnings
-        .extend(mass_delete_guard(&plan, job, enforce_guards)?);
+        .extend(mass_delete_guard(&plan, job, guards)?);
     if !plan.drift.is_empty() {
         report.warnings.push(format!(
             "{} object(s) changed or deleted outside spadeploy since the last push ({}); this push repairs them",
@@ -542,9 +542,17 @@ async fn decide<S: ReadStore>(
     })
 }
 
-/// Refuses (when `enforce`) a run that deletes more than half of the live files; the warning
-/// otherwise.
-fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option<String>> {
+/// Whether a guard refuses the run or only warns: it refuses under the lock, where no other
+/// deploy in progress can explain what it sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Guards {
+    Warn,
+    Enforce,
+}
+
+/// Refuses (when enforced) a build with fewer than half as many files as the live release; the
+/// warning otherwise.
+fn mass_delete_guard(plan: &Plan, job: &PushJob, guards: Guards) -> Result<Option<String>> {
     let Some((build, live)) = plan.mass_delete() else {
         return Ok(None);
     };
@@ -553,7 +561,7 @@ fn mass_delete_guard(plan: &Plan, job: &PushJob, enforce: bool) -> Result<Option
          {} of them: is DIR the right build? Pass --allow-mass-delete if this is intended",
         live - build
     );
-    if enforce && !job.safety.allow_mass_delete {
+    if guards == Guards::Enforce && !job.safety.allow_mass_delete {
         bail!("{warning}; nothing was changed");
     }
     Ok(Some(warning))
