@@ -13,7 +13,7 @@ use crate::sync::headers::HeaderRules;
 use crate::sync::plan::PlanOptions;
 use crate::sync::scan::ScanOptions;
 
-use super::{CdnArgs, Outcome, Usage};
+use super::{target_of, CdnArgs, Outcome, Usage};
 use crate::report::OutputFormat;
 
 const DEFAULT_CONCURRENCY: usize = 32;
@@ -184,12 +184,7 @@ async fn deploy(
         what,
     } = kind;
     let settings = args.target.or(manifest.target.clone());
-    let Some(target) = settings.to.clone() else {
-        bail!(
-            "no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] \
-             in spadeploy.toml (`spadeploy init` writes one)"
-        );
-    };
+    let target = target_of(&settings)?;
     let routing = args.cdn.routing(manifest);
     let command = match what {
         What::Push => "spadeploy push",

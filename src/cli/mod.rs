@@ -24,8 +24,9 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
 use crate::cdn::request::RoutingRequest;
-use crate::config::manifest::{self};
+use crate::config::manifest::{self, TargetSettings};
 use crate::config::routing::Mode;
+use crate::config::target::Target;
 use crate::report::OutputFormat;
 
 /// Exit status when `--exit-code` is given and the plan has changes.
@@ -134,6 +135,16 @@ impl CdnArgs {
             allow_public_read: self.allow_public_read || manifest.routing.allow_public_read,
         })
     }
+}
+
+/// The target from flags or manifest, or what to do when neither names one.
+fn target_of(settings: &TargetSettings) -> Result<Target> {
+    settings.to.clone().ok_or_else(|| {
+        anyhow::anyhow!(
+            "no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] \
+             in spadeploy.toml (`spadeploy init` writes one)"
+        )
+    })
 }
 
 /// A usage mistake the parser cannot see (a flag that needs another): exit 64, like clap's own.

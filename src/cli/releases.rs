@@ -2,12 +2,12 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use clap::Args;
 
 use crate::config::manifest::{self, TargetSettings};
 
-use super::Outcome;
+use super::{target_of, Outcome};
 use crate::report::OutputFormat;
 
 #[derive(Debug, Args)]
@@ -23,9 +23,7 @@ pub(super) async fn releases(
 ) -> Result<Outcome> {
     let manifest = manifest::load(config)?.manifest;
     let settings = args.target.or(manifest.target.clone());
-    let Some(target) = settings.to.clone() else {
-        bail!("no target: pass --to s3://BUCKET[/PREFIX] or --to ./site, or set `to` under [target] in spadeploy.toml");
-    };
+    let target = target_of(&settings)?;
     let list = crate::deploy::releases(&target, &settings).await?;
     if format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&list)?);
