@@ -10,13 +10,20 @@ use std::process::Command;
 use support::*;
 
 fn entry(dir: &Path, inputs: &[(&str, &str)]) -> (Run, String, String) {
+    let mut with_binary = vec![("BINARY", env!("CARGO_BIN_EXE_spadeploy"))];
+    with_binary.extend_from_slice(inputs);
+    entry_with(dir, &with_binary, &[])
+}
+
+/// Runs the entry script with these inputs (`INPUT_*`) and other environment variables.
+fn entry_with(dir: &Path, inputs: &[(&str, &str)], env: &[(&str, &str)]) -> (Run, String, String) {
     let summary = dir.join("summary.md");
     let output = dir.join("output.txt");
     let mut command = Command::new("bash");
     command
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("action/entry.sh"))
         .current_dir(dir)
-        .env("INPUT_BINARY", env!("CARGO_BIN_EXE_spadeploy"))
+        .envs(env.iter().copied())
         .env("GITHUB_ACTIONS", "true")
         .env("GITHUB_STEP_SUMMARY", &summary)
         .env("GITHUB_OUTPUT", &output)
@@ -108,4 +115,160 @@ fn manifest_errors_become_annotations_on_the_file_and_line() {
         "{}",
         run.stdout
     );
+}
+
+/// A stand-in for GitHub releases on loopback: `python3 -m http.server` over a directory laid
+/// out as `v<version>/<archive>` by scripts/package-release.sh from the binary under test.
+struct ReleaseServer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl ReleaseServer {
+    fn start(root: &Path) -> ReleaseServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ])
+            .current_dir(root)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the release server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        ReleaseServer {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for ReleaseServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Packs the binary under test as the release archive of `target`, under `root/v<version>/`.
+fn publish(root: &Path, target: &str) -> std::path::PathBuf {
+    let dir = root.join(format!("v{}", env!("CARGO_PKG_VERSION")));
+    let packed =
+        Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/package-release.sh"))
+            .args([
+                env!("CARGO_BIN_EXE_spadeploy"),
+                target,
+                env!("CARGO_PKG_VERSION"),
+                dir.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+    assert!(
+        packed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&packed.stderr)
+    );
+    dir
+}
+
+#[test]
+fn the_action_installs_the_release_for_the_runner_checks_it_and_caches_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let releases = tmp.path().join("releases");
+    let dir = publish(&releases, "x86_64-unknown-linux-musl");
+    let server = ReleaseServer::start(&releases);
+    let base = format!("{}/v{}", server.base, env!("CARGO_PKG_VERSION"));
+    let cache = tmp.path().join("tool-cache");
+    let cache = cache.to_str().unwrap();
+    let fresh = tmp.path().join("fresh-cache");
+    let fresh = fresh.to_str().unwrap();
+    let demo = demo_spa();
+    let site = tmp.path().join("site");
+    let runner = |os, arch, cache| {
+        [
+            ("RUNNER_OS", os),
+            ("RUNNER_ARCH", arch),
+            ("RUNNER_TOOL_CACHE", cache),
+        ]
+    };
+    let inputs = [
+        ("DOWNLOAD_URL", base.as_str()),
+        ("DIR", demo.to_str().unwrap()),
+        ("TO", site.to_str().unwrap()),
+    ];
+
+    let (cold, _, _) = entry_with(tmp.path(), &inputs, &runner("Linux", "X64", cache));
+    cold.assert_ok();
+    assert!(
+        cold.stdout.contains("x86_64-unknown-linux-musl.tar.gz"),
+        "{}",
+        cold.stdout
+    );
+    assert!(
+        cold.stdout
+            .contains(&format!("spadeploy {}", env!("CARGO_PKG_VERSION"))),
+        "--version ran: {}",
+        cold.stdout
+    );
+    assert!(site.join("index.html").is_file(), "and the push ran");
+
+    // The second job on the runner needs no download: the server is gone.
+    drop(server);
+    let (warm, _, _) = entry_with(tmp.path(), &inputs, &runner("Linux", "X64", cache));
+    warm.assert_ok();
+    assert!(
+        warm.stdout.contains("from the runner's tool cache"),
+        "{}",
+        warm.stdout
+    );
+    assert!(!warm.stdout.contains("downloading"), "{}", warm.stdout);
+
+    // A tampered archive is refused, and nothing is cached.
+    let server = ReleaseServer::start(&releases);
+    let base = format!("{}/v{}", server.base, env!("CARGO_PKG_VERSION"));
+    let sha = dir.join(format!(
+        "spadeploy-{}-x86_64-unknown-linux-musl.tar.gz.sha256",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let original = std::fs::read_to_string(&sha).unwrap();
+    std::fs::write(&sha, format!("{}{}", "0".repeat(64), &original[64..])).unwrap();
+    let inputs = [
+        ("DOWNLOAD_URL", base.as_str()),
+        ("TO", site.to_str().unwrap()),
+    ];
+    let (tampered, _, _) = entry_with(tmp.path(), &inputs, &runner("Linux", "X64", fresh));
+    tampered.assert_fails_with(1, "checksum mismatch");
+    assert!(
+        tampered.stdout.contains("::error::checksum mismatch"),
+        "{}",
+        tampered.stdout
+    );
+    assert!(
+        !Path::new(fresh).join("spadeploy").exists(),
+        "nothing was cached"
+    );
+
+    // Each runner gets its own archive; an unknown platform is named.
+    let (mac, _, _) = entry_with(tmp.path(), &inputs, &runner("macOS", "ARM64", fresh));
+    mac.assert_fails_with(1, "aarch64-apple-darwin.tar.gz");
+    let (windows, _, _) = entry_with(tmp.path(), &inputs, &runner("Windows", "X64", fresh));
+    windows.assert_fails_with(1, "x86_64-pc-windows-msvc.zip");
+    let (odd, _, _) = entry_with(tmp.path(), &inputs, &runner("Linux", "S390X", fresh));
+    odd.assert_fails_with(1, "no prebuilt spadeploy for Linux/S390X");
 }
