@@ -9,6 +9,7 @@ missing=()
 command -v cargo >/dev/null || missing+=("cargo (Rust toolchain: https://rustup.rs)")
 command -v python3 >/dev/null || missing+=("python3 (apt-get install python3 python3-venv)")
 command -v node >/dev/null || missing+=("node, to run the generated edge functions (apt-get install nodejs)")
+command -v npm >/dev/null || missing+=("npm, to pack and install the npm packages offline (apt-get install npm)")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'test.sh: missing prerequisite: %s\n' "${missing[@]}" >&2
   exit 1
