@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: formatting, lints, unit tests, and integration tests that run the
-# built binary against moto's AWS emulator. Installs moto into ./.venv on first use, starts it on
+# Runs the whole test suite: formatting, lints (Rust, and the GitHub workflows with actionlint and
+# zizmor), unit tests, and integration tests that run the built binary against moto's AWS emulator. Installs moto into ./.venv on first use, starts it on
 # a free 127.0.0.1 port, and stops it when done, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -29,4 +29,5 @@ unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN
 
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
+scripts/lint-workflows.sh
 cargo test --locked "$@"
