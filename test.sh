@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints (Rust, and the GitHub workflows with actionlint and
-# zizmor), unit tests, and integration tests that run the built binary against moto's AWS emulator. Installs moto into ./.venv on first use, starts it on
-# a free 127.0.0.1 port, and stops it when done, whatever happens.
+# zizmor), unit tests, and integration tests that run the built binary against moto's AWS
+# emulator. Installs moto (and the linters) into ./.venv on first use, starts moto on a free
+# 127.0.0.1 port, and stops it when done, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
 
