@@ -393,6 +393,56 @@ async fn the_referer_secret_is_random_and_rotates_without_a_gap() {
     assert_eq!(again.json()["routing"]["bucket_policy"], "unchanged");
 }
 
+#[tokio::test]
+async fn a_no_op_push_reads_the_target_and_the_distribution_at_once() {
+    let bucket = unique_bucket("noopreads");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "website").await;
+    let proxy = Proxy::start(&moto());
+    push(&proxy, &bucket, &id, &["--allow-public-read"]).assert_ok();
+    // The bucket answers slowly: reading the distribution must not wait for its listing.
+    proxy.inject(Fault::new(
+        "GET",
+        &format!("/{bucket}/"),
+        FaultAction::Stall(std::time::Duration::from_millis(800)),
+    ));
+    proxy.take();
+    let again = push(&proxy, &bucket, &id, &["--allow-public-read"]);
+    again.assert_ok();
+    let requests = proxy.take();
+    assert!(
+        requests.iter().all(|r| !r.is_write()),
+        "a no-op writes nothing"
+    );
+    let distribution = requests
+        .iter()
+        .find(|r| r.path.ends_with(&format!("/distribution/{id}")))
+        .unwrap();
+    let listing = requests
+        .iter()
+        .find(|r| r.query.contains("list-type=2"))
+        .unwrap();
+    assert!(
+        distribution.started < listing.finished,
+        "the distribution was read only after the listing"
+    );
+    // Control-plane reads of a no-op in website mode: the distribution, the function's versions,
+    // the website configuration, the bucket policy and Block Public Access (no tag: nothing
+    // blocks, so nothing could be relaxed).
+    let control: Vec<&str> = requests
+        .iter()
+        .filter(|r| {
+            r.path.starts_with("/2020-05-31/")
+                || r.path.starts_with("/2015-03-31/")
+                || ["website", "policy", "publicAccessBlock", "tagging"]
+                    .iter()
+                    .any(|q| r.query.split('&').any(|p| p.split('=').next() == Some(*q)))
+        })
+        .map(|r| r.path.as_str())
+        .collect();
+    assert_eq!(control.len(), 5, "{control:#?}");
+}
+
 fn writes(proxy: &Proxy) -> Vec<String> {
     proxy
         .take()

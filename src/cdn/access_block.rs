@@ -87,10 +87,14 @@ pub fn decide(observed: &Observed, website: bool, public_grant_needed: bool) -> 
     }
 }
 
+/// Reads the settings, and the tag only when a push in this mode could act on it: website mode
+/// relaxes (and records) only settings that block, private mode restores only settings that
+/// do not. A no-op push then makes one request here, not two.
 pub async fn observe(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     endpoint: &str,
+    website: bool,
 ) -> Result<Observed, ApiError> {
     let resource = format!("arn:aws:s3:::{bucket}");
     let config = match s3.get_public_access_block().bucket(bucket).send().await {
@@ -108,6 +112,12 @@ pub async fn observe(
             None
         }
     };
+    if PolicyBlocks::of(config.as_ref()).any() != website {
+        return Ok(Observed {
+            config,
+            ..Observed::default()
+        });
+    }
     let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
         Ok(out) => out.tag_set().to_vec(),
         Err(err) => {

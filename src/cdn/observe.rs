@@ -52,7 +52,13 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
     };
     let access = async {
         Ok::<_, SetupError>(
-            access_block::observe(&clients.s3, &job.bucket, &clients.endpoint).await?,
+            access_block::observe(
+                &clients.s3,
+                &job.bucket,
+                &clients.endpoint,
+                mode == Mode::Website,
+            )
+            .await?,
         )
     };
     let website = async {

@@ -335,16 +335,21 @@ async fn sync<S: WriteStore>(
     cdn: Option<(Clients, Job)>,
 ) -> Result<bool> {
     let started = Instant::now();
-    let (first, rollback_to) = match desired {
-        Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
-        Desired::Release(which) => (
-            restore_and_read(store, &job, which.clone()).await?,
-            Some(which),
-        ),
+    let read = async {
+        Ok::<_, anyhow::Error>(match desired {
+            Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
+            Desired::Release(which) => (
+                restore_and_read(store, &job, which.clone()).await?,
+                Some(which),
+            ),
+        })
     };
+    // The target and the distribution are read at the same time: neither waits for the other.
+    let (read, routing) = tokio::join!(read, observe_routing(&cdn));
+    let (first, rollback_to) = read?;
     // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
     // reported as such, not as a mass delete.
-    let decision = decide(store, &job, first, &cdn, Guards::Warn).await?;
+    let decision = decide(store, &job, first, routing?, &cdn, Guards::Warn).await?;
     if job.dry_run() || !decision.has_changes() {
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started)?;
@@ -365,18 +370,21 @@ async fn sync<S: WriteStore>(
             mass_delete_guard(&decision.plan, &job, Guards::Enforce)?;
             return execute(store, &held, &job, decision, &cdn).await;
         }
-        let view = match rollback_to {
-            None => {
-                let local = decision.plan_local();
-                let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
-                View {
-                    files_read: decision.report.files_hashed,
-                    ..reread(store, &job, local, &bounds).await?
+        let view = async {
+            Ok::<_, anyhow::Error>(match rollback_to {
+                None => {
+                    let local = decision.plan_local();
+                    let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
+                    View {
+                        files_read: decision.report.files_hashed,
+                        ..reread(store, &job, local, &bounds).await?
+                    }
                 }
-            }
-            Some(id) => restore_and_read(store, &job, id).await?,
+                Some(id) => restore_and_read(store, &job, id).await?,
+            })
         };
-        let decision = decide(store, &job, view, &cdn, Guards::Enforce).await?;
+        let (view, routing) = tokio::join!(view, observe_routing(&cdn));
+        let decision = decide(store, &job, view?, routing?, &cdn, Guards::Enforce).await?;
         execute(store, &held, &job, decision, &cdn).await
     };
     let result = tokio::select! {
@@ -452,6 +460,7 @@ async fn decide<S: ReadStore>(
     store: &S,
     job: &PushJob,
     view: View,
+    routing: Option<Routing>,
     cdn: &Option<(Clients, Job)>,
     guards: Guards,
 ) -> Result<Decision> {
@@ -483,18 +492,6 @@ async fn decide<S: ReadStore>(
     let source = match &view.restored {
         Some(release) => release.source.clone(),
         None => job.build.source.clone(),
-    };
-    // Routing is planned before anything is written, so its errors stop the push early.
-    let routing = match cdn {
-        Some((clients, routing_job)) => {
-            Some(setup::plan(clients, routing_job).await.with_context(|| {
-                format!(
-                    "cannot set up routing on distribution {}",
-                    routing_job.request.distribution
-                )
-            })?)
-        }
-        None => None,
     };
     let invalidation = match (cdn, &routing) {
         (Some((_, routing_job)), Some(routing)) => Some(InvalidationReport {
@@ -548,6 +545,21 @@ async fn decide<S: ReadStore>(
 enum Guards {
     Warn,
     Enforce,
+}
+
+/// The routing as it is and what must change, when the push has a distribution. Planned before
+/// anything is written, so its errors stop the push early.
+async fn observe_routing(cdn: &Option<(Clients, Job)>) -> Result<Option<Routing>> {
+    let Some((clients, job)) = cdn else {
+        return Ok(None);
+    };
+    let routing = setup::plan(clients, job).await.with_context(|| {
+        format!(
+            "cannot set up routing on distribution {}",
+            job.request.distribution
+        )
+    })?;
+    Ok(Some(routing))
 }
 
 /// Refuses (when enforced) a build with fewer than half as many files as the live release; the

@@ -21,6 +21,9 @@ pub struct Recorded {
     /// The `Action` parameter of a form-encoded (query-protocol, e.g. IAM) request.
     pub form_action: Option<String>,
     pub status: u16,
+    /// When the request arrived and when its answer was relayed.
+    pub started: std::time::Instant,
+    pub finished: std::time::Instant,
 }
 
 impl Recorded {
@@ -203,11 +206,13 @@ fn relay(
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     let mut head = Vec::new();
+    let mut started = None;
     loop {
         let mut line = String::new();
         if reader.read_line(&mut line)? == 0 {
             return Ok(());
         }
+        started.get_or_insert_with(std::time::Instant::now);
         let end = line == "\r\n";
         head.push(line);
         if end {
@@ -274,10 +279,13 @@ fn relay(
                     .find_map(|pair| pair.strip_prefix("Action=").map(str::to_string))
             }),
         status: 0,
+        started: started.unwrap_or_else(std::time::Instant::now),
+        finished: std::time::Instant::now(),
     };
     match fault {
         Some(FaultAction::Respond { status, body }) => {
             record.status = status;
+            record.finished = std::time::Instant::now();
             log.lock().unwrap().push(record);
             let response = format!(
                 "HTTP/1.1 {status} Fault\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -287,6 +295,7 @@ fn relay(
             return client.shutdown(Shutdown::Both);
         }
         Some(FaultAction::Drop) => {
+            record.finished = std::time::Instant::now();
             log.lock().unwrap().push(record);
             return client.shutdown(Shutdown::Both);
         }
@@ -323,6 +332,7 @@ fn relay(
         .and_then(|s| s.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    record.finished = std::time::Instant::now();
     log.lock().unwrap().push(record);
     client.write_all(&response)?;
     client.shutdown(Shutdown::Both)
