@@ -245,22 +245,10 @@ async fn tags_of(bucket: &str) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn block_public_access_is_relaxed_with_consent_recorded_and_restored_after_a_switch() {
-    use aws_sdk_s3::types::{PublicAccessBlockConfiguration, Tag, Tagging};
+    use aws_sdk_s3::types::{Tag, Tagging};
     let bucket = unique_bucket("bpa");
     create_bucket(&s3(), &bucket).await;
-    s3().put_public_access_block()
-        .bucket(&bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_acls(true)
-                .ignore_public_acls(true)
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
+    block_public_access(&bucket).await;
     s3().put_bucket_tagging()
         .bucket(&bucket)
         .tagging(

@@ -170,21 +170,6 @@ async fn delete_edge_role() {
     iam.delete_role().role_name(ROLE).send().await.unwrap();
 }
 
-async fn block_public_access(bucket: &str) {
-    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
-    s3().put_public_access_block()
-        .bucket(bucket)
-        .public_access_block_configuration(
-            PublicAccessBlockConfiguration::builder()
-                .block_public_policy(true)
-                .restrict_public_buckets(true)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-}
-
 struct Site<'a> {
     dir: &'a Path,
     bucket: &'a str,

@@ -167,6 +167,31 @@ impl Kind {
     }
 }
 
+fn run_mode(args: &DeployArgs, manifest: &manifest::Manifest, dry_run: bool) -> Run {
+    if dry_run {
+        return Run::DryRun {
+            exit_code: args.exit_code,
+        };
+    }
+    Run::Apply {
+        concurrency: args
+            .concurrency
+            .or(manifest.concurrency)
+            .map_or(DEFAULT_CONCURRENCY, NonZeroUsize::get),
+    }
+}
+
+/// `--no-invalidate` and `--wait`, or the manifest's `[cdn]`.
+fn invalidation(args: &DeployArgs, manifest: &manifest::Manifest) -> Invalidation {
+    let skip = args.cdn.no_invalidate || !manifest.cdn.invalidate.unwrap_or(true);
+    let wait = args.cdn.wait || manifest.cdn.wait.unwrap_or(false);
+    match (skip, wait) {
+        (true, _) => Invalidation::Skip,
+        (false, false) => Invalidation::Create,
+        (false, true) => Invalidation::CreateAndWait,
+    }
+}
+
 /// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
 async fn deploy(
     args: DeployArgs,
@@ -183,7 +208,7 @@ async fn deploy(
         rehash,
         what,
     } = kind;
-    let settings = args.target.or(manifest.target.clone());
+    let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
     let routing = args.cdn.routing(manifest);
     let command = match what {
@@ -217,18 +242,7 @@ async fn deploy(
             dir,
         },
         plan: PlanOptions { index, ..plan },
-        run: if dry_run {
-            Run::DryRun {
-                exit_code: args.exit_code,
-            }
-        } else {
-            Run::Apply {
-                concurrency: args
-                    .concurrency
-                    .or(manifest.concurrency)
-                    .map_or(DEFAULT_CONCURRENCY, NonZeroUsize::get),
-            }
-        },
+        run: run_mode(&args, manifest, dry_run),
         safety: Safety {
             keep_releases: args
                 .keep_releases
@@ -238,14 +252,7 @@ async fn deploy(
             break_lock: args.break_lock,
             command,
         },
-        invalidation: match (
-            args.cdn.no_invalidate || !manifest.cdn.invalidate.unwrap_or(true),
-            args.cdn.wait || manifest.cdn.wait.unwrap_or(false),
-        ) {
-            (true, _) => Invalidation::Skip,
-            (false, false) => Invalidation::Create,
-            (false, true) => Invalidation::CreateAndWait,
-        },
+        invalidation: invalidation(&args, manifest),
         output: Output {
             format,
             progress: Progress::new(args.quiet),

@@ -164,6 +164,24 @@ pub fn lambda() -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&sdk_config())
 }
 
+/// Block Public Access fully on, as AWS sets it on new buckets.
+pub async fn block_public_access(bucket: &str) {
+    use aws_sdk_s3::types::PublicAccessBlockConfiguration;
+    s3().put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(
+            PublicAccessBlockConfiguration::builder()
+                .block_public_acls(true)
+                .ignore_public_acls(true)
+                .block_public_policy(true)
+                .restrict_public_buckets(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+}
+
 pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) {
     client.create_bucket().bucket(bucket).send().await.unwrap();
 }
