@@ -585,6 +585,35 @@ async fn taking_over_an_expired_lock_is_refused_when_it_changed_since_it_was_rea
 }
 
 #[tokio::test]
+async fn a_store_without_conditional_deletes_still_gets_its_lock_back() {
+    let bucket = unique_bucket("nocondel");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    build(&dir, 1);
+    let proxy = Proxy::start(&moto());
+    proxy.inject(
+        Fault::new(
+            "DELETE",
+            "/.spadeploy/lock.json",
+            FaultAction::Respond {
+                status: 501,
+                body: "<Error><Code>NotImplemented</Code><Message>If-Match</Message></Error>"
+                    .into(),
+            },
+        )
+        .times(1),
+    );
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+    assert!(
+        !exists(&bucket, ".spadeploy/lock.json").await,
+        "released after checking it is still ours"
+    );
+    build(&dir, 2);
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+}
+
+#[tokio::test]
 async fn a_push_that_would_delete_most_of_the_site_is_refused() {
     let bucket = unique_bucket("massdel");
     create_bucket(&s3(), &bucket).await;

@@ -498,6 +498,15 @@ impl WriteStore for S3Store {
         match result {
             Ok(_) => Ok(true),
             Err(err) if precondition_failed(&err) => Ok(false),
+            // S3-compatible stores without conditional deletes: look, then delete. A lock left
+            // behind would block every deploy until it expires.
+            Err(err) if err.raw_response().map(|r| r.status().as_u16()) == Some(501) => {
+                if self.state_token(key).await?.as_deref() != Some(token) {
+                    return Ok(false);
+                }
+                self.delete(&[key.to_string()]).await?;
+                Ok(true)
+            }
             Err(err) => Err(self.error(err, "s3:DeleteObject", self.arn(key))),
         }
     }
