@@ -225,6 +225,7 @@ pub async fn rotate_secret(
     clients: &Clients,
     job: &Job,
     wait: std::time::Duration,
+    on_wait: &dyn Fn(std::time::Duration),
 ) -> Result<Rotation, SetupError> {
     let dist = read_distribution(clients, &job.request.distribution).await?;
     let analysis =
@@ -284,6 +285,7 @@ pub async fn rotate_secret(
                 wait.as_secs()
             )));
         }
+        on_wait(started.elapsed());
         tokio::time::sleep(std::time::Duration::from_secs(10)).await;
     }
     write_policy(vec![new]).await?;

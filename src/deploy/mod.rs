@@ -229,7 +229,14 @@ pub async fn rotate_secret(
     let (clients, job) = routing_job(&aws, request, bucket, prefix);
     // CloudFront usually deploys a change in minutes; past this, both values stay allowed.
     let wait = std::time::Duration::from_secs(30 * 60);
-    setup::rotate_secret(&clients, &job, wait)
+    let distribution = job.request.distribution.clone();
+    let waiting = move |waited: std::time::Duration| {
+        eprintln!(
+            "waiting for distribution {distribution} to deploy the new secret everywhere ({} s so far; both values are allowed meanwhile)",
+            waited.as_secs()
+        );
+    };
+    setup::rotate_secret(&clients, &job, wait, &waiting)
         .await
         .with_context(|| {
             format!(
