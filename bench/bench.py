@@ -179,11 +179,27 @@ root_domain = ".s3.localhost"
     return proc, f"http://127.0.0.1:{port}", "garage"
 
 
-class CountingProxy:
-    """Forwards loopback HTTP/1.1 to the server and counts requests by method."""
+CONTROL_PREFIXES = ("/2020-05-31/", "/2015-03-31/")  # CloudFront and Lambda REST paths
 
-    def __init__(self, upstream_port: int):
+
+def is_control(target: str, body: bytes) -> bool:
+    """A control-plane request: CloudFront, Lambda, IAM (form-encoded Action), or a bucket's
+    configuration (policy, website, public access block, tagging)."""
+    path, _, query = target.partition("?")
+    keys = {part.split("=")[0] for part in query.split("&")}
+    return (path.startswith(CONTROL_PREFIXES) or body.startswith(b"Action=")
+            or bool(keys & {"policy", "website", "publicAccessBlock", "tagging"}))
+
+
+class CountingProxy:
+    """Forwards loopback HTTP/1.1 to the server and counts requests by method. With delays, it
+    also plays a distant server: every S3 request waits `s3_delay` seconds and every control-plane
+    request `control_delay` before it is forwarded, and each request's (start, end) is logged."""
+
+    def __init__(self, upstream_port: int, s3_delay: float = 0.0, control_delay: float = 0.0):
         self.upstream = upstream_port
+        self.delays = (s3_delay, control_delay)
+        self.log = []
         self.counts = {}
         self.lock = threading.Lock()
         self.sock = socket.socket()
@@ -196,6 +212,12 @@ class CountingProxy:
         with self.lock:
             counts, self.counts = self.counts, {}
         return counts
+
+    def take_log(self):
+        """[(start, end, is_control)] of the requests since the last call."""
+        with self.lock:
+            log, self.log = self.log, []
+        return log
 
     def accept(self):
         while True:
@@ -240,8 +262,13 @@ class CountingProxy:
                     headers.append(("Content-Length", str(len(body))))
                 else:
                     body = reader.read(int(lower.get("content-length", "0") or 0))
+                started = time.perf_counter()
+                control = is_control(target, body)
                 with self.lock:
                     self.counts[method] = self.counts.get(method, 0) + 1
+                delay = self.delays[1] if control else self.delays[0]
+                if delay:
+                    time.sleep(delay)
                 up.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
                 for k, v in headers:
                     up.putheader(k, v)
@@ -254,6 +281,8 @@ class CountingProxy:
                         out.append(f"{k}: {v}\r\n".encode())
                 out.append(f"Content-Length: {len(payload)}\r\n\r\n".encode())
                 client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
+                with self.lock:
+                    self.log.append((started, time.perf_counter(), control))
         except (OSError, ValueError):
             return
         finally:
@@ -416,8 +445,87 @@ def scaling(work: Path, endpoint: str) -> None:
         shutil.rmtree(tree)
 
 
+def critical_path(log) -> int:
+    """The longest chain of requests each starting after the one before it ended: the round
+    trips a run waited for one after another, however many ran beside them."""
+    import heapq
+    best, ended, chains = 0, [], 0
+    for start, end, _ in sorted(log):
+        while ended and ended[0][0] <= start:
+            best = max(best, heapq.heappop(ended)[1])
+        chain = best + 1
+        chains = max(chains, chain)
+        heapq.heappush(ended, (end, chain))
+    return chains
+
+
+def create_distribution(endpoint: str, bucket: str) -> str:
+    """A private-mode distribution on moto (the bucket's REST endpoint as the SPA origin)."""
+    config = {
+        "CallerReference": bucket, "Comment": "bench", "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [{
+            "Id": "spa", "DomainName": f"{bucket}.s3.us-east-1.amazonaws.com",
+            "S3OriginConfig": {"OriginAccessIdentity": ""}}]},
+        "DefaultCacheBehavior": {"TargetOriginId": "spa", "ViewerProtocolPolicy": "redirect-to-https",
+                                 "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6"},
+    }
+    out = subprocess.run([str(AWS), "cloudfront", "create-distribution", "--distribution-config",
+                          json.dumps(config), "--endpoint-url", endpoint, "--output", "json"],
+                         env=ENV, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout)["Distribution"]["Id"]
+
+
+def latency() -> None:
+    """spadeploy as a CI runner sees it: every S3 request 30 ms away, every control-plane request
+    150 ms (BENCH_S3_DELAY_MS, BENCH_CONTROL_DELAY_MS), against moto (it emulates CloudFront,
+    which S3-only servers do not). Per scenario: wall time, requests (S3 / control plane), and the
+    critical path in round trips (the longest chain of requests each waiting for the previous)."""
+    s3_delay = int(os.environ.get("BENCH_S3_DELAY_MS", "30")) / 1000
+    control_delay = int(os.environ.get("BENCH_CONTROL_DELAY_MS", "150")) / 1000
+    size = os.environ.get("BENCH_LATENCY_SIZE", "large")
+    work = Path(tempfile.mkdtemp(prefix="spadeploy-latency-"))
+    port = free_port()
+    moto = subprocess.Popen([str(ROOT / ".venv" / "moto" / "bin" / "python"), str(ROOT / "scripts" / "moto_server.py"),
+                             "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        proxy = CountingProxy(port, s3_delay, control_delay)
+        delayed = f"http://127.0.0.1:{proxy.port}"
+        base, rebuild = work / "base", work / "rebuild"
+        generate(base, size, rebuild=False)
+        generate(rebuild, size, rebuild=True)
+        files, _ = tree_stats(base)
+        print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
+              f"{control_delay * 1000:.0f} ms per control-plane request; server: moto")
+        print(f"{'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control req':>12} {'critical path (round trips)':>28}")
+        for with_cdn in (False, True):
+            bucket = f"lat-{random.getrandbits(32):08x}"
+            make_bucket(endpoint, bucket)
+            extra = ["--keep-releases", "1", "--allow-mass-delete"]
+            if with_cdn:
+                extra += ["--distribution", create_distribution(endpoint, bucket), "--mode", "private",
+                          "--fix-origin"]
+            label = "with a distribution" if with_cdn else "no distribution"
+            for scenario, directory in (("cold", base), ("no-op", base), ("rebuild", rebuild)):
+                cmd = [str(SPADEPLOY), "push", str(directory), "--to", f"s3://{bucket}", "--endpoint-url",
+                       delayed, "-q", *extra]
+                proxy.take_log()
+                wall, _ = timed(cmd)
+                log = proxy.take_log()
+                control = sum(1 for _, _, c in log if c)
+                print(f"{scenario + ', ' + label:<34} {wall:>8.3f} {len(log) - control:>7} {control:>12}"
+                      f" {critical_path(log):>28}")
+    finally:
+        moto.terminate()
+        moto.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "generate":
+    if len(sys.argv) > 1 and sys.argv[1] == "latency":
+        latency()
+    elif len(sys.argv) > 1 and sys.argv[1] == "generate":
         generate(Path(sys.argv[3]), sys.argv[2], rebuild=len(sys.argv) > 4 and sys.argv[4] == "rebuild")
     else:
         main()

@@ -457,13 +457,20 @@ pub async fn probe_function(
     hash: &str,
     endpoint: &str,
 ) -> Result<Installed, ApiError> {
-    let described = match cloudfront
-        .describe_function()
-        .name(name)
-        .stage(FunctionStage::Development)
-        .send()
-        .await
-    {
+    // The development stage (its ETag, for an update) and the live code are read together.
+    let (described, live) = tokio::join!(
+        cloudfront
+            .describe_function()
+            .name(name)
+            .stage(FunctionStage::Development)
+            .send(),
+        cloudfront
+            .get_function()
+            .name(name)
+            .stage(FunctionStage::Live)
+            .send()
+    );
+    let described = match described {
         Ok(out) => out,
         Err(err) => {
             let err = api_error(
@@ -480,13 +487,7 @@ pub async fn probe_function(
     };
     let etag = described.e_tag().map(str::to_string);
     let arn = summary_arn(described.function_summary());
-    match cloudfront
-        .get_function()
-        .name(name)
-        .stage(FunctionStage::Live)
-        .send()
-        .await
-    {
+    match live {
         Ok(live) => {
             let code = live
                 .function_code()
