@@ -87,17 +87,18 @@ pub fn decide(observed: &Observed, website: bool, public_grant_needed: bool) -> 
     }
 }
 
-/// Reads the settings, and the tag only when a push in this mode could act on it: website mode
-/// relaxes (and records) only settings that block, private mode restores only settings that
-/// do not. A no-op push then makes one request here, not two.
+/// Reads the settings and spadeploy's record (the tag) at the same time: one round trip.
 pub async fn observe(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     endpoint: &str,
-    website: bool,
 ) -> Result<Observed, ApiError> {
     let resource = format!("arn:aws:s3:::{bucket}");
-    let config = match s3.get_public_access_block().bucket(bucket).send().await {
+    let (config, tags) = tokio::join!(
+        s3.get_public_access_block().bucket(bucket).send(),
+        s3.get_bucket_tagging().bucket(bucket).send()
+    );
+    let config = match config {
         Ok(out) => out.public_access_block_configuration().cloned(),
         Err(err) => {
             let err = api_error(
@@ -112,13 +113,7 @@ pub async fn observe(
             None
         }
     };
-    if PolicyBlocks::of(config.as_ref()).any() != website {
-        return Ok(Observed {
-            config,
-            ..Observed::default()
-        });
-    }
-    let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
+    let tags = match tags {
         Ok(out) => out.tag_set().to_vec(),
         Err(err) => {
             let err = api_error(err, "s3:GetBucketTagging", resource, endpoint);

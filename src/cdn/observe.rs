@@ -1,6 +1,6 @@
-//! The routing's reads, and only reads: the distribution first (it says which mode and which
-//! origin), then the edge function, the bucket's website configuration, policy and Block Public
-//! Access together. `decide` turns the result into a plan.
+//! The routing's reads, and only reads, in two round trips: the distribution, the bucket policy
+//! and Block Public Access together; then what the distribution's mode asks for (the edge
+//! function, the website configuration). `decide` turns the result into a plan.
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block;
@@ -33,7 +33,18 @@ pub struct Observed {
 }
 
 pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
-    let dist = read_distribution(clients, &job.request.distribution).await?;
+    // Round trip 1: what does not depend on the mode. Round trip 2: what does (the function,
+    // the website configuration), once the distribution has said which mode it is in.
+    let access = async {
+        Ok::<_, SetupError>(
+            access_block::observe(&clients.s3, &job.bucket, &clients.endpoint).await?,
+        )
+    };
+    let (dist, policy, access) = tokio::try_join!(
+        read_distribution(clients, &job.request.distribution),
+        read_policy(clients, &job.bucket),
+        access,
+    )?;
     let analysis =
         distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
     let mode = job.mode(&analysis);
@@ -50,29 +61,13 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
         };
         Ok::<_, SetupError>(probed?)
     };
-    let access = async {
-        Ok::<_, SetupError>(
-            access_block::observe(
-                &clients.s3,
-                &job.bucket,
-                &clients.endpoint,
-                mode == Mode::Website,
-            )
-            .await?,
-        )
-    };
     let website = async {
         match mode {
             Mode::Website => read_website(clients, &job.bucket).await,
             Mode::Private => Ok(None),
         }
     };
-    let (installed, website, policy, access) = tokio::try_join!(
-        installed,
-        website,
-        read_policy(clients, &job.bucket),
-        access,
-    )?;
+    let (installed, website) = tokio::try_join!(installed, website)?;
     Ok(Observed {
         dist,
         analysis,
