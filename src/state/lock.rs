@@ -3,6 +3,7 @@
 //! expires on its own (a killed job does not block the next one forever), and `--break-lock`
 //! takes it over.
 
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -158,6 +159,25 @@ pub struct Held {
     /// False when the store ignores conditional writes: the lock then only stops a deploy that
     /// starts while another's lock is visible, not two that start at the same moment.
     pub exclusive: bool,
+    /// The change token of the lock as this deploy last wrote it (renewals move it), so giving
+    /// it back is one conditional delete, without reading it first.
+    token: Mutex<String>,
+}
+
+impl Held {
+    fn token(&self) -> String {
+        self.token
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn set_token(&self, token: String) {
+        *self
+            .token
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+    }
 }
 
 fn encode(info: &LockInfo) -> Vec<u8> {
@@ -183,28 +203,27 @@ pub async fn acquire<S: WriteStore>(
         Some(h) if h.expired() || break_lock => Expect::Token(&h.token),
         Some(h) => return Err(LockError::Held(h.describe())),
     };
-    if store
+    let Some(token) = store
         .write_state_if(LOCK_KEY, encode(&info), expect)
         .await?
-        .is_none()
-    {
+    else {
         // Someone else took it between our look and our write.
         let winner = read_holder(store).await?;
         return Err(LockError::Held(winner.map_or_else(
             || "a deploy that took it and finished at the same moment".into(),
             |h| h.describe(),
         )));
-    }
+    };
     // The same conditional write again must now be refused; a store that accepts it ignores
     // If-None-Match, and its lock cannot keep two racing deploys apart.
-    let exclusive = store
+    let rewritten = store
         .write_state_if(LOCK_KEY, encode(&info), Expect::Absent)
-        .await?
-        .is_none();
+        .await?;
     Ok(Held {
         info,
         broke: holder,
-        exclusive,
+        exclusive: rewritten.is_none(),
+        token: Mutex::new(rewritten.unwrap_or(token)),
     })
 }
 
@@ -240,8 +259,10 @@ pub async fn keep_fresh<S: WriteStore>(store: &S, held: &Held, every: Duration) 
                     .write_state_if(LOCK_KEY, encode(&renewed), Expect::Token(&current.token))
                     .await;
                 // A failed write is retried at the next renewal; a refused one means a takeover.
-                if let Ok(None) = renewal {
-                    return lost(read_holder(store).await.ok().flatten());
+                match renewal {
+                    Ok(None) => return lost(read_holder(store).await.ok().flatten()),
+                    Ok(Some(token)) => held.set_token(token),
+                    Err(_) => {}
                 }
             }
             other => return lost(other),
@@ -260,11 +281,14 @@ async fn read_holder<S: ReadStore>(store: &S) -> Result<Option<Holder>, StoreErr
     Ok(store.read_versioned(LOCK_KEY).await?.map(Holder::from))
 }
 
-/// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder).
+/// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder):
+/// one conditional delete on the token this deploy last wrote. A store that ignores conditions
+/// is asked first whose lock it is.
 pub async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreError> {
-    if let Some(current) = read_holder(store).await?.filter(|c| c.is(&held)) {
-        store.delete_state_if(LOCK_KEY, &current.token).await?;
+    if !held.exclusive && !read_holder(store).await?.is_some_and(|c| c.is(&held)) {
+        return Ok(());
     }
+    store.delete_state_if(LOCK_KEY, &held.token()).await?;
     Ok(())
 }
 

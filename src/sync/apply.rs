@@ -69,11 +69,24 @@ pub async fn apply<S: WriteStore>(
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
-    retain(store, plan, concurrency)
-        .await
-        .map_err(|err| ApplyError::new(err, Phase::Assets, 0, total))?;
-    for phase in [Phase::Assets, Phase::Pages, Phase::EntryIndex] {
-        if phase != Phase::Assets && plan.phase(phase).next().is_some() {
+    // Copies of live content and new assets replace nothing visitors see: both go at once,
+    // and both are done before any page is replaced.
+    let (retained, assets) = tokio::join!(
+        retain(store, plan, concurrency),
+        write_phase(
+            store,
+            plan,
+            Phase::Assets,
+            concurrency,
+            on_done,
+            &mut applied
+        )
+    );
+    retained
+        .and(assets)
+        .map_err(|err| ApplyError::new(err, Phase::Assets, applied.written.len(), total))?;
+    for phase in [Phase::Pages, Phase::EntryIndex] {
+        if plan.phase(phase).next().is_some() {
             lock::confirm(store, held)
                 .await
                 .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
