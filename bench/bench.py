@@ -8,6 +8,11 @@ spadeploy's cost at 500 / 5,000 / 50,000 small files.
 Run it through bench/run, which installs the tools first. Standard library only.
 Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
 the file-count scaling runs, BENCH_SERVER=garage (default) | s3s-fs | moto.
+
+`bench.py latency` (bench/run latency): spadeploy behind a delaying proxy (BENCH_S3_DELAY_MS,
+default 30; BENCH_CONTROL_DELAY_MS, default 150) in front of moto, with and without a
+distribution, on the BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts
+and the critical path in round trips.
 """
 
 import hashlib
