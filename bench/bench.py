@@ -286,8 +286,9 @@ class CountingProxy:
                         out.append(f"{k}: {v}\r\n".encode())
                 out.append(f"Content-Length: {len(payload)}\r\n\r\n".encode())
                 client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
-                with self.lock:
-                    self.log.append((started, time.perf_counter(), control))
+                if any(self.delays):
+                    with self.lock:
+                        self.log.append((started, time.perf_counter(), control))
         except (OSError, ValueError):
             return
         finally:
