@@ -314,16 +314,14 @@ struct Decision {
 impl Decision {
     /// Still valid under the lock? Only a deploy can change the target under spadeploy, and it
     /// moves the live pointer when it finishes; so when none was running at the read, the lock was
-    /// taken cleanly and the pointer has not moved since the listing (its change token, read
-    /// without downloading the record), the plan stands and need not be made again.
-    async fn still_valid<S: ReadStore>(&self, store: &S, held: &lock::Held) -> bool {
-        if !self.quiet || held.broke.is_some() {
-            return false;
-        }
-        store
-            .state_token(LIVE_RECORD)
-            .await
-            .is_ok_and(|token| token == self.live_token)
+    /// taken cleanly and the pointer has not moved since the listing (`live_now`: its change
+    /// token, read under the lock without downloading the record), the plan stands.
+    fn still_valid(
+        &self,
+        held: &lock::Held,
+        live_now: Result<Option<String>, crate::store::StoreError>,
+    ) -> bool {
+        self.quiet && held.broke.is_none() && live_now.is_ok_and(|t| t == self.live_token)
     }
 
     fn has_changes(&self) -> bool {
@@ -363,9 +361,15 @@ async fn sync<S: WriteStore>(
         return Ok(matches!(job.run, Run::DryRun { exit_code: true }) && pending);
     }
 
-    let held = lock::acquire(store, job.safety.command, job.safety.break_lock)
-        .await
-        .with_context(|| format!("cannot lock {}", job.target))?;
+    // The live pointer is looked at again as soon as the lock is ours.
+    let (held, live_now) = lock::acquire_then(
+        store,
+        job.safety.command,
+        job.safety.break_lock,
+        store.state_token(LIVE_RECORD),
+    )
+    .await
+    .with_context(|| format!("cannot lock {}", job.target))?;
     if let Some(broken) = &held.broke {
         job.output.progress.note(&format!(
             "warning: took over the deploy lock held by {}",
@@ -373,7 +377,7 @@ async fn sync<S: WriteStore>(
         ));
     }
     let locked = async {
-        if decision.still_valid(store, &held).await {
+        if decision.still_valid(&held, live_now) {
             mass_delete_guard(&decision.plan, &job, Guards::Enforce)?;
             return execute(store, &held, &job, decision, &cdn).await;
         }

@@ -3,6 +3,7 @@
 //! expires on its own (a killed job does not block the next one forever), and `--break-lock`
 //! takes it over.
 
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -188,11 +189,14 @@ fn lost(holder: Option<Holder>) -> LockError {
     LockError::Lost(holder.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()))
 }
 
-pub async fn acquire<S: WriteStore>(
+/// Takes the lock, then runs `then` (work that may start once the lock is ours) alongside the
+/// check that the store honours conditional writes: one round trip less than one after the other.
+pub async fn acquire_then<S: WriteStore, F: Future>(
     store: &S,
     command: &str,
     break_lock: bool,
-) -> Result<Held, LockError> {
+    then: F,
+) -> Result<(Held, F::Output), LockError> {
     let info = LockInfo::current(command);
     // Look before writing: on a store that ignores If-None-Match, the write would silently
     // replace a live holder's lock.
@@ -216,15 +220,18 @@ pub async fn acquire<S: WriteStore>(
     };
     // The same conditional write again must now be refused; a store that accepts it ignores
     // If-None-Match, and its lock cannot keep two racing deploys apart.
-    let rewritten = store
-        .write_state_if(LOCK_KEY, encode(&info), Expect::Absent)
-        .await?;
-    Ok(Held {
+    let (rewritten, then) = tokio::join!(
+        store.write_state_if(LOCK_KEY, encode(&info), Expect::Absent),
+        then
+    );
+    let rewritten = rewritten?;
+    let held = Held {
         info,
         broke: holder,
         exclusive: rewritten.is_none(),
         token: Mutex::new(rewritten.unwrap_or(token)),
-    })
+    };
+    Ok((held, then))
 }
 
 /// Confirms that the lock is still this deploy's, right before an irreversible step (the root
@@ -296,6 +303,14 @@ pub async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreEr
 mod tests {
     use super::*;
     use crate::store::LocalStore;
+
+    async fn acquire<S: WriteStore>(
+        store: &S,
+        command: &str,
+        break_lock: bool,
+    ) -> Result<Held, LockError> {
+        Ok(acquire_then(store, command, break_lock, async {}).await?.0)
+    }
 
     #[tokio::test]
     async fn one_holder_at_a_time_and_break_lock_takes_over() {
