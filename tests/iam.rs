@@ -24,6 +24,14 @@ const ON_BEHALF: [&str; 3] = [
     "lambda:EnableReplication*",
 ];
 
+/// Bucket subresources (query key) and the IAM action names that read and write them.
+const BUCKET_CONFIG: [(&str, &str); 4] = [
+    ("policy", "BucketPolicy"),
+    ("website", "BucketWebsite"),
+    ("publicAccessBlock", "BucketPublicAccessBlock"),
+    ("tagging", "BucketTagging"),
+];
+
 /// The IAM actions that authorize one recorded request.
 fn actions_of(r: &Recorded) -> Vec<String> {
     if let Some(action) = &r.form_action {
@@ -65,27 +73,12 @@ fn actions_of(r: &Recorded) -> Vec<String> {
         ["2015-03-31", "functions", _, "code"] => one("lambda:UpdateFunctionCode"),
         // S3, path style: /bucket or /bucket/key.
         [_] | [_, ""] => match method {
-            _ if query("policy") => one(if method == "GET" {
-                "s3:GetBucketPolicy"
-            } else {
-                "s3:PutBucketPolicy"
-            }),
-            _ if query("website") => one(if method == "GET" {
-                "s3:GetBucketWebsite"
-            } else {
-                "s3:PutBucketWebsite"
-            }),
-            _ if query("publicAccessBlock") => one(if method == "GET" {
-                "s3:GetBucketPublicAccessBlock"
-            } else {
-                "s3:PutBucketPublicAccessBlock"
-            }),
-            // DeleteBucketTagging is authorized by s3:PutBucketTagging.
-            _ if query("tagging") => one(if method == "GET" {
-                "s3:GetBucketTagging"
-            } else {
-                "s3:PutBucketTagging"
-            }),
+            // Bucket configuration: GET reads it, PUT (and DELETE, for tagging) writes it.
+            _ if BUCKET_CONFIG.iter().any(|(q, _)| query(q)) => {
+                let (_, name) = BUCKET_CONFIG.iter().find(|(q, _)| query(q)).unwrap();
+                let verb = if method == "GET" { "Get" } else { "Put" };
+                vec![format!("s3:{verb}{name}")]
+            }
             "POST" if query("delete") => one("s3:DeleteObject"),
             _ => one("s3:ListBucket"),
         },
