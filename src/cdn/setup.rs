@@ -37,43 +37,31 @@ pub async fn plan(clients: &Clients, job: &Job) -> Result<Routing, SetupError> {
     Ok(Routing { observed, plan })
 }
 
-/// Applies `routing.plan`: the function, the bucket's configuration, then one distribution
-/// update (only when the patched config differs). Returns the ARN the SPA behaviors now run.
+/// Applies `routing.plan`: the function, the bucket's configuration and the OAC together, then
+/// one distribution update (only when the patched config differs). Returns the ARN the SPA
+/// behaviors now run.
 pub async fn apply(clients: &Clients, job: &Job, routing: &Routing) -> Result<String, SetupError> {
     let Routing { observed, plan } = routing;
     let writes = &plan.writes;
-    let arn = install_function(clients, plan, observed).await?;
-    if let Some(site) = &writes.website {
-        put_website(clients, &job.bucket, site).await?;
-    }
-    // Relaxed before a public policy is written (BlockPublicPolicy refuses it), restored after
-    // the last public grant is gone.
-    let access = |step| {
-        access_block::apply(
-            &clients.s3,
-            &job.bucket,
-            &clients.endpoint,
-            step,
-            &observed.access,
-        )
+    // The function, the bucket's configuration and the Origin Access Control do not depend on
+    // each other: they are written at the same time; the distribution, which names the function
+    // and the OAC, is updated once all three are done.
+    let needs_oac = plan.origin_switch == Step::Update && plan.mode == Mode::Private;
+    let oac = async {
+        if needs_oac {
+            ensure_oac(clients, &job.bucket).await.map(Some)
+        } else {
+            Ok(None)
+        }
     };
-    if plan.public_access_block == AccessBlockStep::Relax {
-        access(AccessBlockStep::Relax).await?;
-    }
-    if let Some(policy) = &writes.policy {
-        put_policy(clients, &job.bucket, policy).await?;
-    }
-    if plan.public_access_block == AccessBlockStep::Restore {
-        access(AccessBlockStep::Restore).await?;
-    }
+    let (arn, (), oac) = tokio::try_join!(
+        async { Ok::<_, SetupError>(install_function(clients, plan, observed).await?) },
+        write_bucket(clients, job, routing),
+        async { Ok::<_, SetupError>(oac.await?) },
+    )?;
     let edge = match plan.mode {
         Mode::Website => Edge::Lambda { arn: arn.clone() },
         Mode::Private => Edge::Function { arn: arn.clone() },
-    };
-    let oac = if plan.origin_switch == Step::Update && plan.mode == Mode::Private {
-        Some(ensure_oac(clients, &job.bucket).await?)
-    } else {
-        None
     };
     update_distribution(clients, observed.dist.clone(), |config| {
         let mut config = config.clone();
@@ -94,6 +82,35 @@ pub async fn apply(clients: &Clients, job: &Job, routing: &Routing) -> Result<St
     })
     .await?;
     Ok(arn)
+}
+
+/// The bucket's side, in its own safe order: website configuration; Block Public Access relaxed
+/// before a public policy is written (BlockPublicPolicy refuses it); the policy; restored after
+/// the last public grant is gone.
+async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result<(), SetupError> {
+    let Routing { observed, plan } = routing;
+    if let Some(site) = &plan.writes.website {
+        put_website(clients, &job.bucket, site).await?;
+    }
+    let access = |step| {
+        access_block::apply(
+            &clients.s3,
+            &job.bucket,
+            &clients.endpoint,
+            step,
+            &observed.access,
+        )
+    };
+    if plan.public_access_block == AccessBlockStep::Relax {
+        access(AccessBlockStep::Relax).await?;
+    }
+    if let Some(policy) = &plan.writes.policy {
+        put_policy(clients, &job.bucket, policy).await?;
+    }
+    if plan.public_access_block == AccessBlockStep::Restore {
+        access(AccessBlockStep::Restore).await?;
+    }
+    Ok(())
 }
 
 async fn install_function(
