@@ -169,10 +169,11 @@ impl Drop for ReleaseServer {
 /// Packs the binary under test as the release archive of `target`, under `root/v<version>/`.
 fn publish(root: &Path, target: &str) -> std::path::PathBuf {
     let dir = root.join(format!("v{}", env!("CARGO_PKG_VERSION")));
+    let binary = stripped_binary(root);
     let packed =
         Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/package-release.sh"))
             .args([
-                env!("CARGO_BIN_EXE_spadeploy"),
+                binary.to_str().unwrap(),
                 target,
                 env!("CARGO_PKG_VERSION"),
                 dir.to_str().unwrap(),

@@ -43,10 +43,7 @@ fn npx(dir: &Path, args: &[&str]) -> Run {
 #[test]
 fn npm_install_offline_then_npx_spadeploy_runs_the_native_binary() {
     let tmp = tempfile::tempdir().unwrap();
-    // Stripped, as release binaries are (the debug build carries half a gigabyte of symbols).
-    let binary = tmp.path().join("spadeploy");
-    std::fs::copy(env!("CARGO_BIN_EXE_spadeploy"), &binary).unwrap();
-    let _ = Command::new("strip").arg(&binary).status();
+    let binary = stripped_binary(tmp.path());
     let packed = tmp.path().join("packed");
     let version = env!("CARGO_PKG_VERSION");
     run(

@@ -435,12 +435,7 @@ fn origin<'a>(config: &'a DistributionConfig, origin_id: &str) -> Option<&'a Ori
 
 /// The secret `Referer` header the SPA origin sends, if it has one.
 pub fn referer_secret(config: &DistributionConfig, origin_id: &str) -> Option<String> {
-    config
-        .origins
-        .as_ref()?
-        .items
-        .iter()
-        .find(|o| o.id == origin_id)?
+    origin(config, origin_id)?
         .custom_headers
         .as_ref()?
         .items()

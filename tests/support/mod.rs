@@ -164,6 +164,17 @@ pub fn lambda() -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&sdk_config())
 }
 
+/// The binary under test, copied into `dir` and stripped as release builds are (the debug build
+/// carries half a gigabyte of symbols, which packing tests would compress again and again).
+pub fn stripped_binary(dir: &Path) -> PathBuf {
+    let binary = dir.join("spadeploy");
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_spadeploy"), &binary).unwrap();
+    // Without strip the tests still pass, only slower.
+    let _ = Command::new("strip").arg(&binary).status();
+    binary
+}
+
 /// Block Public Access fully on, as AWS sets it on new buckets.
 pub async fn block_public_access(bucket: &str) {
     use aws_sdk_s3::types::PublicAccessBlockConfiguration;
