@@ -12,8 +12,44 @@ use std::process::{Child, Command, Stdio};
 use support::http::{api_body, request, start_fake_api};
 use support::*;
 
-const MANIFEST: &str = r#"
-[routing]
+const ROUTES: &str = r#"
+no_fallback = ["/assets/"]
+
+[[redirects]]
+from = "/old/"
+to = "/new/"
+status = 301
+
+[[redirects]]
+from = "/blog/:year/:slug"
+to = "/posts/:slug"
+status = 302
+
+[[redirects]]
+from = "/external/*"
+to = "https://example.org/:splat"
+status = 307
+
+[[rewrites]]
+from = "/articles/:slug"
+to = "/posts/:slug.html"
+
+[[spa]]
+prefix = "/"
+
+[[spa]]
+prefix = "/admin/"
+
+[[headers]]
+for = "/*"
+values = { "X-Frame-Options" = "DENY" }
+
+[[headers]]
+for = "/assets/*"
+values = { "Access-Control-Allow-Origin" = "*" }
+"#;
+
+const DEMO_ROUTES: &str = r#"
 no_fallback = ["/assets/"]
 
 [[redirects]]
@@ -24,58 +60,142 @@ status = 301
 
 const TABLE: &str = include_str!("data/routing-conformance.tsv");
 
-/// A project folder with the manifest above and the demo app pushed to `site/`.
-fn project() -> tempfile::TempDir {
-    let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "spadeploy.toml", MANIFEST);
-    let demo = demo_spa();
+/// One site of the table: a project folder with its manifest and its build pushed to `site/`
+/// (`site/app/` for the one served under `/app/`).
+struct TableSite {
+    name: &'static str,
+    dir: tempfile::TempDir,
+    base: &'static str,
+}
+
+impl TableSite {
+    fn served_folder(&self) -> std::path::PathBuf {
+        let site = self.dir.path().join("site");
+        match self.base {
+            "/" => site,
+            _ => site.join("app"),
+        }
+    }
+}
+
+fn routing_site() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/routing-site")
+}
+
+fn table_site(name: &'static str) -> TableSite {
+    let (build, routing, routes, base) = match name {
+        "root" => (routing_site(), "", ROUTES, "/"),
+        "add" => (routing_site(), "trailing_slash = \"add\"", ROUTES, "/"),
+        "remove" => (routing_site(), "trailing_slash = \"remove\"", ROUTES, "/"),
+        "app" => (routing_site(), "", ROUTES, "/app/"),
+        "demo" => (demo_spa(), "", DEMO_ROUTES, "/"),
+        other => panic!("no site {other}"),
+    };
+    // `[routing]` keys first, then the arrays of tables.
+    let (keys, arrays) = routes.split_at(routes.find("\n[[").unwrap_or(routes.len()));
+    let manifest = format!("[routing]\n{routing}\n{keys}\n{arrays}");
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "spadeploy.toml", manifest);
+    let to = if base == "/" { "site" } else { "site/app" };
     spadeploy(
-        &["push", demo.to_str().unwrap(), "--to", "site", "-q"],
-        Some(tmp.path()),
+        &["push", build.to_str().unwrap(), "--to", to, "-q"],
+        Some(dir.path()),
     )
     .assert_ok();
-    tmp
+    TableSite { name, dir, base }
+}
+
+fn all_sites() -> Vec<TableSite> {
+    ["root", "add", "remove", "app", "demo"]
+        .into_iter()
+        .map(table_site)
+        .collect()
+}
+
+fn cases() -> impl Iterator<Item = Vec<&'static str>> {
+    TABLE
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| l.split('\t').collect())
+}
+
+#[test]
+fn the_table_covers_every_step_of_the_evaluation_order() {
+    assert!(cases().count() >= 40);
+    for site in ["root", "add", "remove", "app", "demo"] {
+        assert!(cases().any(|c| c[0] == site), "no case for {site}");
+    }
 }
 
 #[test]
 fn generated_edge_functions_pass_the_table_under_node() {
-    let tmp = project();
-    let dir = tmp.path();
-    for (mode, file) in [("website", "lambda.mjs"), ("private", "function.js")] {
-        let run = spadeploy(&["routing", "--print-function", "--mode", mode], Some(dir));
-        run.assert_ok();
-        write(dir, file, &run.stdout);
+    let sites = all_sites();
+    let mut site_files = Vec::new();
+    for site in &sites {
+        let dir = site.dir.path();
+        let to = site.served_folder();
+        let to = to.to_str().unwrap();
+        for (mode, file) in [("website", "lambda.mjs"), ("private", "function.js")] {
+            let run = spadeploy(
+                &[
+                    "routing",
+                    "--print-function",
+                    "--mode",
+                    mode,
+                    "--to",
+                    to,
+                    "--base",
+                    site.base,
+                ],
+                Some(dir),
+            );
+            run.assert_ok();
+            write(dir, file, &run.stdout);
+        }
+        let table = spadeploy(
+            &[
+                "routing",
+                "--print-table",
+                "--mode",
+                "private",
+                "--to",
+                to,
+                "--base",
+                site.base,
+            ],
+            Some(dir),
+        );
+        table.assert_ok();
+        let record: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(site.served_folder().join(".spadeploy/live.json")).unwrap(),
+        )
+        .unwrap();
+        let description = serde_json::json!({
+            "name": site.name,
+            "root": site.served_folder(),
+            "lambda": dir.join("lambda.mjs"),
+            "function": dir.join("function.js"),
+            "table": table.json(),
+            "objects": record["objects"],
+        });
+        write(dir, "site.json", description.to_string());
+        site_files.push(dir.join("site.json"));
     }
-    let record: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dir.join("site/.spadeploy/live.json")).unwrap())
-            .unwrap();
-    let site = serde_json::json!({
-        "root": dir.join("site"),
-        "host": "www.example.com",
-        "index": "/index.html",
-        "error_document": "index.html",
-        "redirects": [{"from": "/old/", "to": "/new/", "status": 301}],
-        "objects": record["objects"],
-    });
-    write(dir, "site.json", site.to_string());
     let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/edge/conformance.mjs");
     let table = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/routing-conformance.tsv");
     let out = Command::new("node")
         .arg(&harness)
-        .arg(dir.join("lambda.mjs"))
-        .arg(dir.join("function.js"))
         .arg(&table)
-        .arg(dir.join("site.json"))
+        .args(&site_files)
         .output()
         .expect("Node.js runs the edge functions: install it (apt-get install nodejs)");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let cases = TABLE
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .count();
     assert!(
         out.status.success()
-            && stdout.contains(&format!("conformance: {} passed, 0 failed", cases * 2)),
+            && stdout.contains(&format!(
+                "conformance: {} passed, 0 failed",
+                cases().count() * 3
+            )),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -98,8 +218,12 @@ fn serve(dir: &Path, mode: &str, api: &str) -> Served {
 }
 
 fn serve_with(dir: &Path, args: &[&str]) -> Served {
+    serve_folder(dir, "site", args)
+}
+
+fn serve_folder(dir: &Path, folder: &str, args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args(["serve", "site", "--port", "0"])
+        .args(["serve", folder, "--port", "0"])
         .args(args)
         .current_dir(dir)
         .stdout(Stdio::piped())
@@ -112,20 +236,17 @@ fn serve_with(dir: &Path, args: &[&str]) -> Served {
     let addr = first
         .split("http://")
         .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|rest| rest.split(['/', ' ']).next())
         .unwrap_or_else(|| panic!("serve printed no address: {first:?}"))
         .to_string();
     Served(child, addr)
 }
 
-fn check_table(addr: &str, site: &Path) -> Vec<String> {
+fn check_table(addr: &str, site: &TableSite) -> Vec<String> {
     let mut failures = Vec::new();
-    for line in TABLE
-        .lines()
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let cols: Vec<&str> = line.split('\t').collect();
-        let (method, target, status, body_kind) = (cols[0], cols[1], cols[2], cols[3]);
+    let folder = site.served_folder();
+    for case in cases().filter(|c| c[0] == site.name) {
+        let (method, target, status, body_kind) = (case[1], case[2], case[3], case[4]);
         let path = target.split('?').next().unwrap();
         let got = request(addr, method, target);
         let mut problems = Vec::new();
@@ -133,11 +254,10 @@ fn check_table(addr: &str, site: &Path) -> Vec<String> {
             problems.push(format!("status {}, expected {status}", got.status));
         }
         let expected: Option<Vec<u8>> = match body_kind {
-            "index" => Some(std::fs::read(site.join("index.html")).unwrap()),
             "api" => Some(api_body(path).1.as_bytes().to_vec()),
-            "asset" => Some(std::fs::read(site.join(&path[1..])).unwrap()),
             "empty" => Some(Vec::new()),
-            _ => None,
+            "any" => None,
+            file => Some(std::fs::read(folder.join(file.strip_prefix("file:").unwrap())).unwrap()),
         };
         let expected = if method == "HEAD" {
             Some(Vec::new())
@@ -145,14 +265,20 @@ fn check_table(addr: &str, site: &Path) -> Vec<String> {
             expected
         };
         if expected.is_some_and(|body| body != got.body) {
-            problems.push(format!("body is not the {body_kind} body"));
+            problems.push(format!("body is not {body_kind}"));
         }
-        for spec in cols
-            .get(4)
+        for spec in case
+            .get(5)
             .unwrap_or(&"")
             .split('|')
             .filter(|s| !s.is_empty())
         {
+            if let Some(name) = spec.strip_prefix('-') {
+                if let Some(value) = got.headers.get(name) {
+                    problems.push(format!("{name}: {value:?}, expected none"));
+                }
+                continue;
+            }
             let (name, want) = spec.split_once('=').unwrap();
             let value = got.headers.get(name).map(String::as_str).unwrap_or("");
             let ok = if name == "location" {
@@ -165,7 +291,11 @@ fn check_table(addr: &str, site: &Path) -> Vec<String> {
             }
         }
         if !problems.is_empty() {
-            failures.push(format!("{method} {target}: {}", problems.join("; ")));
+            failures.push(format!(
+                "[{}] {method} {target}: {}",
+                site.name,
+                problems.join("; ")
+            ));
         }
     }
     failures
@@ -173,13 +303,35 @@ fn check_table(addr: &str, site: &Path) -> Vec<String> {
 
 #[test]
 fn serve_passes_the_table_in_both_modes() {
-    let tmp = project();
     let api = start_fake_api();
-    for mode in ["website", "private"] {
-        let served = serve(tmp.path(), mode, &api);
-        let failures = check_table(&served.1, &tmp.path().join("site"));
-        assert!(failures.is_empty(), "{mode} mode:\n{}", failures.join("\n"));
+    let mut failures = Vec::new();
+    for site in all_sites() {
+        for mode in ["website", "private"] {
+            let served = serve_folder(
+                site.dir.path(),
+                site.served_folder().to_str().unwrap(),
+                &[
+                    "--mode",
+                    mode,
+                    "--api",
+                    &format!("/api/=http://{api}"),
+                    "--base",
+                    site.base,
+                ],
+            );
+            failures.extend(
+                check_table(&served.1, &site)
+                    .into_iter()
+                    .map(|f| format!("{mode} mode: {f}")),
+            );
+        }
     }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A project with the demo app pushed to `site/`.
+fn project() -> tempfile::TempDir {
+    table_site("demo").dir
 }
 
 #[test]
@@ -187,6 +339,7 @@ fn serve_never_exposes_spadeploys_state() {
     let tmp = project();
     let served = serve(tmp.path(), "website", &start_fake_api());
     let got = request(&served.1, "GET", "/.spadeploy/live.json");
+    assert_eq!(got.status, 404);
     assert!(
         !String::from_utf8_lossy(&got.body).contains("sha256"),
         "the record leaked"

@@ -5,10 +5,11 @@
 use serde::Serialize;
 
 use crate::cdn::access_block::{self, AccessBlockStep};
-use crate::cdn::distribution::{self, OriginKind};
-use crate::cdn::edge::{FunctionAction, Installed};
+use crate::cdn::distribution::{self, Edge, OriginKind};
+use crate::cdn::edge::{self, FunctionAction, Installed};
 use crate::cdn::observe::Observed;
 use crate::cdn::request::{Job, SetupError};
+use crate::cdn::routing::{site_base, Routes};
 use crate::cdn::website;
 use crate::config::routing::Mode;
 
@@ -76,9 +77,13 @@ pub struct RoutingPlan {
 }
 
 /// What `apply` writes, beyond the steps the report shows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Writes {
     pub code: String,
+    /// The function as it is, against the code wanted.
+    pub installed: Installed,
+    /// The private-mode function also runs on viewer-response.
+    pub viewer_response: bool,
     /// The SPA origin and the behaviors that point at it.
     pub origin_id: String,
     pub spa_behaviors: Vec<String>,
@@ -118,9 +123,19 @@ impl RoutingPlan {
     }
 }
 
-/// Decides what must change; errors are what the user must fix first (a mode the origin does
-/// not serve, website mode without consent, a policy that cannot be read).
-pub fn decide(observed: &Observed, job: &Job) -> Result<RoutingPlan, SetupError> {
+/// The route table of a release (`keys`, relative to the target) as the distribution serves it.
+pub fn route_table(observed: &Observed, job: &Job, keys: &[String]) -> Result<Routes, SetupError> {
+    let origin_path =
+        distribution::origin_path(&observed.dist.config, &observed.analysis.origin_id);
+    let base = site_base(&job.prefix, &origin_path).map_err(SetupError::Config)?;
+    Routes::derive(&job.request.rules, &base, keys.iter().map(String::as_str))
+        .map_err(SetupError::Config)
+}
+
+/// Decides what must change for the release holding `keys`; errors are what the user must fix
+/// first (a mode the origin does not serve, website mode without consent, a policy that cannot
+/// be read, a route table the function cannot hold).
+pub fn decide(observed: &Observed, job: &Job, keys: &[String]) -> Result<RoutingPlan, SetupError> {
     let dist = &observed.dist;
     let analysis = &observed.analysis;
     let detected = analysis.origin_kind.mode();
@@ -128,8 +143,16 @@ pub fn decide(observed: &Observed, job: &Job) -> Result<RoutingPlan, SetupError>
     if mode != detected && !job.request.fix_origin {
         return Err(mode_mismatch(mode, &analysis.origin_id, &dist.id));
     }
-    let (code, kind) = job.edge_code(mode);
-    let current_arn = match &observed.installed {
+    let routes = route_table(observed, job, keys)?;
+    let code = edge::function_code(&routes, mode).map_err(SetupError::Config)?;
+    let viewer_response = edge::needs_viewer_response(&routes);
+    let kind = match (mode, viewer_response) {
+        (Mode::Website, _) => "lambda@edge origin-request + origin-response",
+        (Mode::Private, false) => "cloudfront-function viewer-request",
+        (Mode::Private, true) => "cloudfront-function viewer-request + viewer-response",
+    };
+    let installed = observed.function.installed(&edge::code_hash(&code));
+    let current_arn = match &installed {
         Installed::Current { arn } => Some(arn.clone()),
         _ => None,
     };
@@ -151,10 +174,9 @@ pub fn decide(observed: &Observed, job: &Job) -> Result<RoutingPlan, SetupError>
     let website = match mode {
         Mode::Website => {
             let desired = website::desired(
-                &job.request.settings,
-                &job.request.redirects,
+                &job.request.rules.settings,
+                routes.not_found_key.as_deref(),
                 &job.prefix,
-                &site_host,
             );
             (observed.website.as_ref() != Some(&desired)).then_some(desired)
         }
@@ -167,10 +189,10 @@ pub fn decide(observed: &Observed, job: &Job) -> Result<RoutingPlan, SetupError>
         function: FunctionPlan {
             name: job.function_name(),
             kind,
-            action: observed.installed.action(),
+            action: installed.action(),
             arn: current_arn.clone(),
         },
-        behaviors: behaviors(observed, current_arn.as_deref()),
+        behaviors: behaviors(observed, mode, current_arn.as_deref(), viewer_response),
         origin_switch,
         referer_header: Step::when(bucket.referer.is_some()),
         website: Step::when(website.is_some()),
@@ -179,6 +201,8 @@ pub fn decide(observed: &Observed, job: &Job) -> Result<RoutingPlan, SetupError>
         warnings,
         writes: Writes {
             code,
+            installed,
+            viewer_response,
             origin_id: analysis.origin_id.clone(),
             spa_behaviors: analysis.spa_behaviors.clone(),
             website,
@@ -208,13 +232,24 @@ fn mode_mismatch(mode: Mode, origin_id: &str, distribution: &str) -> SetupError 
 
 /// SPA behaviors get the function unless they already run this version; the others are never
 /// touched.
-fn behaviors(observed: &Observed, current_arn: Option<&str>) -> Vec<BehaviorPlan> {
+fn behaviors(
+    observed: &Observed,
+    mode: Mode,
+    current_arn: Option<&str>,
+    viewer_response: bool,
+) -> Vec<BehaviorPlan> {
     let analysis = &observed.analysis;
     let spa = analysis.spa_behaviors.iter().map(|path| BehaviorPlan {
         path: path.clone(),
         spa: true,
         action: match current_arn {
-            Some(arn) if distribution::carries(&observed.dist.config, path, arn) => {
+            Some(arn)
+                if distribution::carries(
+                    &observed.dist.config,
+                    path,
+                    &Edge::new(mode, arn.to_string(), viewer_response),
+                ) =>
+            {
                 BehaviorAction::Unchanged
             }
             _ => BehaviorAction::Associate,
@@ -311,7 +346,7 @@ mod tests {
     use crate::cdn::distribution::{Distribution, Edge};
     use crate::cdn::fixtures::config_with_spa_on;
     use crate::cdn::request::RoutingRequest;
-    use crate::config::routing::RoutingSettings;
+    use crate::config::routing::RouteRules;
 
     const WEBSITE: &str = "my-site.s3-website-us-east-1.amazonaws.com";
     const REST: &str = "my-site.s3.us-east-1.amazonaws.com";
@@ -330,7 +365,7 @@ mod tests {
         Observed {
             dist,
             analysis,
-            installed: Installed::Missing,
+            function: Default::default(),
             website: None,
             policy: None,
             access: Default::default(),
@@ -338,13 +373,16 @@ mod tests {
         }
     }
 
+    fn release() -> Vec<String> {
+        vec!["index.html".into(), "about/index.html".into()]
+    }
+
     fn job(mode: Option<Mode>, fix_origin: bool, allow_public_read: bool) -> Job {
         Job {
             request: RoutingRequest {
                 distribution: "E1".into(),
                 mode,
-                settings: RoutingSettings::default(),
-                redirects: Vec::new(),
+                rules: RouteRules::default(),
                 fix_origin,
                 allow_public_read,
             },
@@ -373,16 +411,17 @@ mod tests {
         if let Some(secret) = &writes.referer {
             config = distribution::with_referer(&config, &writes.origin_id, secret).unwrap();
         }
-        let edge = match plan.mode {
-            Mode::Website => Edge::Lambda { arn: arn.into() },
-            Mode::Private => Edge::Function { arn: arn.into() },
-        };
+        let edge = Edge::new(plan.mode, arn.into(), writes.viewer_response);
         config =
             distribution::associate(&config, &writes.spa_behaviors, &edge, &plan.function.name)
                 .unwrap();
         observed.dist.config = config;
         observed.analysis = distribution::analyze(&observed.dist.config, "my-site", "E1").unwrap();
-        observed.installed = Installed::Current { arn: arn.into() };
+        observed.function = edge::Published {
+            exists: true,
+            etag: None,
+            versions: vec![(edge::code_hash(&writes.code), arn.into())],
+        };
         observed.website = writes.website.clone().or(observed.website);
         observed.policy = writes.policy.clone().or(observed.policy);
         observed
@@ -403,7 +442,7 @@ mod tests {
             (REST, Some(Mode::Website), false, Err("pass --fix-origin")),
             (WEBSITE, Some(Mode::Private), true, Ok(Mode::Private)),
         ] {
-            let decided = decide(&observed(domain), &job(asked, fix, true));
+            let decided = decide(&observed(domain), &job(asked, fix, true), &release());
             match (decided, expected) {
                 (Ok(plan), Ok(mode)) => {
                     assert_eq!(plan.mode, mode, "{domain} {asked:?}");
@@ -420,14 +459,14 @@ mod tests {
 
     #[test]
     fn website_mode_needs_consent_unless_the_bucket_is_already_public() {
-        let err = decide(&observed(WEBSITE), &job(None, false, false)).unwrap_err();
+        let err = decide(&observed(WEBSITE), &job(None, false, false), &release()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("never opens a bucket without consent"),
             "{err}"
         );
 
-        let plan = decide(&observed(WEBSITE), &job(None, false, true)).unwrap();
+        let plan = decide(&observed(WEBSITE), &job(None, false, true), &release()).unwrap();
         assert_eq!(plan.referer_header, Step::Update);
         assert_eq!(plan.writes.referer.as_deref(), Some("spadeploy-fresh"));
         let policy = plan.writes.policy.as_deref().unwrap();
@@ -437,7 +476,7 @@ mod tests {
         public.policy = Some(
             r#"{"Statement":[{"Sid":"Mine","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::my-site/*"}]}"#.into(),
         );
-        let plan = decide(&public, &job(None, false, false)).unwrap();
+        let plan = decide(&public, &job(None, false, false), &release()).unwrap();
         assert_eq!(
             plan.referer_header,
             Step::Unchanged,
@@ -453,7 +492,7 @@ mod tests {
 
     #[test]
     fn only_spa_behaviors_get_the_function() {
-        let plan = decide(&observed(REST), &job(None, true, false)).unwrap();
+        let plan = decide(&observed(REST), &job(None, true, false), &release()).unwrap();
         let actions: Vec<_> = plan
             .behaviors
             .iter()
@@ -470,13 +509,13 @@ mod tests {
 
     #[test]
     fn private_mode_without_origin_access_control_warns_and_fix_origin_attaches_it() {
-        let plan = decide(&observed(REST), &job(None, false, false)).unwrap();
+        let plan = decide(&observed(REST), &job(None, false, false), &release()).unwrap();
         assert_eq!(plan.origin_switch, Step::Unchanged);
         assert!(plan
             .warnings
             .iter()
             .any(|w| w.contains("no Origin Access Control")));
-        let plan = decide(&observed(REST), &job(None, true, false)).unwrap();
+        let plan = decide(&observed(REST), &job(None, true, false), &release()).unwrap();
         assert_eq!(plan.origin_switch, Step::Update);
         assert!(!plan
             .warnings
@@ -493,10 +532,10 @@ mod tests {
             (REST, job(None, true, false)),
             (WEBSITE, job(Some(Mode::Private), true, false)),
         ] {
-            let first = decide(&observed(domain), &job).unwrap();
+            let first = decide(&observed(domain), &job, &release()).unwrap();
             assert!(first.has_changes());
             let settled = after(observed(domain), &first, "arn:aws:edge:fn:1");
-            let again = decide(&settled, &job).unwrap();
+            let again = decide(&settled, &job, &release()).unwrap();
             assert!(
                 !again.has_changes(),
                 "{domain} {:?}: {again:#?}",
@@ -513,7 +552,7 @@ mod tests {
     #[test]
     fn a_rotation_in_flight_keeps_both_secrets_until_the_distribution_is_deployed() {
         let j = job(None, false, true);
-        let first = decide(&observed(WEBSITE), &j).unwrap();
+        let first = decide(&observed(WEBSITE), &j, &release()).unwrap();
         let mut settled = after(observed(WEBSITE), &first, "arn:aws:edge:fn:1");
         let target = j.policy_target();
         let both = vec!["spadeploy-old".to_string(), "spadeploy-fresh".to_string()];
@@ -521,14 +560,14 @@ mod tests {
             .merged_policy(settled.policy.as_deref(), target.website_statements(&both))
             .unwrap();
         settled.dist.deployed = false;
-        let plan = decide(&settled, &j).unwrap();
+        let plan = decide(&settled, &j, &release()).unwrap();
         assert_eq!(
             plan.bucket_policy,
             Step::Unchanged,
             "still deploying: both stay"
         );
         settled.dist.deployed = true;
-        let plan = decide(&settled, &j).unwrap();
+        let plan = decide(&settled, &j, &release()).unwrap();
         assert_eq!(
             plan.bucket_policy,
             Step::Update,

@@ -210,11 +210,41 @@ pub fn analyze(config: &DistributionConfig, bucket: &str, id: &str) -> Result<An
     })
 }
 
-/// The edge function to attach: a Lambda@Edge version ARN, or a CloudFront Function ARN.
+/// The edge function to attach: a Lambda@Edge version ARN (origin-request and origin-response),
+/// or a CloudFront Function ARN (viewer-request, and viewer-response when it has work there).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edge {
     Lambda { arn: String },
-    Function { arn: String },
+    Function { arn: String, viewer_response: bool },
+}
+
+impl Edge {
+    pub fn new(mode: Mode, arn: String, viewer_response: bool) -> Edge {
+        match mode {
+            Mode::Website => Edge::Lambda { arn },
+            Mode::Private => Edge::Function {
+                arn,
+                viewer_response,
+            },
+        }
+    }
+
+    fn arn(&self) -> &str {
+        match self {
+            Edge::Lambda { arn } | Edge::Function { arn, .. } => arn,
+        }
+    }
+
+    fn events(&self) -> &'static [EventType] {
+        match self {
+            Edge::Lambda { .. } => &[EventType::OriginRequest, EventType::OriginResponse],
+            Edge::Function {
+                viewer_response: true,
+                ..
+            } => &[EventType::ViewerRequest, EventType::ViewerResponse],
+            Edge::Function { .. } => &[EventType::ViewerRequest],
+        }
+    }
 }
 
 /// Does `arn` name spadeploy's function `name` (any version)?
@@ -245,51 +275,45 @@ pub fn associate(
             .as_ref()
             .map(|f| f.items().to_vec())
             .unwrap_or_default();
-        let (slot_taken_by, event) = match edge {
-            Edge::Lambda { .. } => (
-                lambda_items
-                    .iter()
-                    .find(|a| {
-                        a.event_type == EventType::OriginResponse
-                            && !is_ours(&a.lambda_function_arn, name)
-                    })
-                    .map(|a| a.lambda_function_arn.clone()),
-                "origin-response",
-            ),
-            Edge::Function { .. } => (
-                function_items
-                    .iter()
-                    .find(|a| {
-                        a.event_type == EventType::ViewerRequest && !is_ours(&a.function_arn, name)
-                    })
-                    .map(|a| a.function_arn.clone()),
-                "viewer-request",
-            ),
+        let events = edge.events();
+        let taken = |event: &EventType, arn: &str| events.contains(event) && !is_ours(arn, name);
+        let slot_taken_by = match edge {
+            Edge::Lambda { .. } => lambda_items
+                .iter()
+                .find(|a| taken(&a.event_type, &a.lambda_function_arn))
+                .map(|a| (a.lambda_function_arn.clone(), a.event_type.clone())),
+            Edge::Function { .. } => function_items
+                .iter()
+                .find(|a| taken(&a.event_type, &a.function_arn))
+                .map(|a| (a.function_arn.clone(), a.event_type.clone())),
         };
-        if let Some(other) = slot_taken_by {
+        if let Some((other, event)) = slot_taken_by {
             return Err(format!(
-                "behavior `{path}` already runs {other} on {event}, the event spadeploy's function needs; \
-                 remove that association, or set [routing] function_name to that function's name to let spadeploy manage it"
+                "behavior `{path}` already runs {other} on {}, an event spadeploy's function needs; \
+                 remove that association, or set [routing] function_name to that function's name to let spadeploy manage it",
+                event.as_str()
             ));
         }
         lambda_items.retain(|a| !is_ours(&a.lambda_function_arn, name));
         function_items.retain(|a| !is_ours(&a.function_arn, name));
-        match edge {
-            Edge::Lambda { arn } => lambda_items.push(
-                LambdaFunctionAssociation::builder()
-                    .lambda_function_arn(arn)
-                    .event_type(EventType::OriginResponse)
-                    .include_body(false)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
-            Edge::Function { arn } => function_items.push(
-                FunctionAssociation::builder()
-                    .function_arn(arn)
-                    .event_type(EventType::ViewerRequest)
-                    .build()
-                    .map_err(|e| e.to_string())?,
-            ),
+        for event in events {
+            match edge {
+                Edge::Lambda { arn } => lambda_items.push(
+                    LambdaFunctionAssociation::builder()
+                        .lambda_function_arn(arn)
+                        .event_type(event.clone())
+                        .include_body(false)
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                ),
+                Edge::Function { arn, .. } => function_items.push(
+                    FunctionAssociation::builder()
+                        .function_arn(arn)
+                        .event_type(event.clone())
+                        .build()
+                        .map_err(|e| e.to_string())?,
+                ),
+            }
         }
         *lambdas = Some(
             LambdaFunctionAssociations::builder()
@@ -336,8 +360,8 @@ pub fn associate(
     Ok(patched)
 }
 
-/// Does the behavior at `path` (`*` for the default) have an association with exactly `arn`?
-pub fn carries(config: &DistributionConfig, path: &str, arn: &str) -> bool {
+/// Does the behavior at `path` (`*` for the default) run `edge` on exactly its events?
+pub fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
     let (lambdas, functions) = if path == "*" {
         let Some(d) = &config.default_cache_behavior else {
             return false;
@@ -354,12 +378,24 @@ pub fn carries(config: &DistributionConfig, path: &str, arn: &str) -> bool {
         };
         (&b.lambda_function_associations, &b.function_associations)
     };
-    lambdas
-        .as_ref()
-        .is_some_and(|l| l.items().iter().any(|a| a.lambda_function_arn == arn))
-        || functions
-            .as_ref()
-            .is_some_and(|f| f.items().iter().any(|a| a.function_arn == arn))
+    let arn = edge.arn();
+    let mut events: Vec<&EventType> = lambdas
+        .iter()
+        .flat_map(|l| l.items())
+        .filter(|a| a.lambda_function_arn == arn)
+        .map(|a| &a.event_type)
+        .chain(
+            functions
+                .iter()
+                .flat_map(|f| f.items())
+                .filter(|a| a.function_arn == arn)
+                .map(|a| &a.event_type),
+        )
+        .collect();
+    events.sort_by_key(|e| e.as_str());
+    let mut wanted: Vec<&EventType> = edge.events().iter().collect();
+    wanted.sort_by_key(|e| e.as_str());
+    events == wanted
 }
 
 fn origin_mut<'a>(
@@ -592,6 +628,7 @@ mod tests {
                     "arn:aws:lambda:us-east-1:1:function:headers:1",
                     "viewer-request"
                 ),
+                (arn, "origin-request"),
                 (arn, "origin-response")
             ]
         );
@@ -600,8 +637,8 @@ mod tests {
             config().cache_behaviors,
             "the /api/* behavior is byte-for-byte untouched"
         );
-        assert!(carries(&patched, "*", arn));
-        assert!(!carries(&patched, "/api/*", arn));
+        assert!(carries(&patched, "*", &edge));
+        assert!(!carries(&patched, "/api/*", &edge));
         // Idempotent, and a new version replaces the old one.
         assert_eq!(
             associate(&patched, &["*".into()], &edge, "spadeploy-my-site").unwrap(),
@@ -618,7 +655,7 @@ mod tests {
                 .lambda_function_associations
                 .unwrap()
                 .quantity,
-            2
+            3
         );
     }
 
@@ -660,17 +697,26 @@ mod tests {
             &["*".into()],
             &Edge::Function {
                 arn: "arn:aws:cloudfront::1:function/spa".into(),
+                viewer_response: true,
             },
             "spa",
         )
         .unwrap();
+        let request_only = Edge::Function {
+            arn: "arn:aws:cloudfront::1:function/spa".into(),
+            viewer_response: false,
+        };
+        assert!(
+            !carries(&private, "*", &request_only),
+            "an extra event is drift"
+        );
         let default = private.default_cache_behavior.unwrap();
         assert_eq!(
             default.lambda_function_associations.unwrap().quantity,
             1,
             "only the foreign one left"
         );
-        assert_eq!(default.function_associations.unwrap().quantity, 1);
+        assert_eq!(default.function_associations.unwrap().quantity, 2);
     }
 
     #[test]

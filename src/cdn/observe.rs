@@ -5,7 +5,7 @@
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block;
 use crate::cdn::distribution::{self, Analysis, Distribution};
-use crate::cdn::edge::{self, Installed};
+use crate::cdn::edge::{self, Published};
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
@@ -23,7 +23,8 @@ pub struct Clients {
 pub struct Observed {
     pub dist: Distribution,
     pub analysis: Analysis,
-    pub installed: Installed,
+    /// What is published of the edge function of the distribution's mode.
+    pub function: Published,
     /// The bucket's website configuration (read in website mode only).
     pub website: Option<website::Website>,
     pub policy: Option<String>,
@@ -49,14 +50,11 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
         distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
     let mode = job.mode(&analysis);
     let name = job.function_name();
-    let hash = edge::code_hash(&job.edge_code(mode).0);
-    let installed = async {
+    let function = async {
         let probed = match mode {
-            Mode::Website => {
-                edge::probe_lambda(&clients.lambda, &name, &hash, &clients.endpoint).await
-            }
+            Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await,
             Mode::Private => {
-                edge::probe_function(&clients.cloudfront, &name, &hash, &clients.endpoint).await
+                edge::probe_function(&clients.cloudfront, &name, &clients.endpoint).await
             }
         };
         Ok::<_, SetupError>(probed?)
@@ -67,11 +65,11 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
             Mode::Private => Ok(None),
         }
     };
-    let (installed, website) = tokio::try_join!(installed, website)?;
+    let (function, website) = tokio::try_join!(function, website)?;
     Ok(Observed {
         dist,
         analysis,
-        installed,
+        function,
         website,
         policy,
         access,

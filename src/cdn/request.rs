@@ -3,10 +3,8 @@
 
 use crate::aws::ApiError;
 use crate::cdn::distribution::Analysis;
-use crate::cdn::edge;
-use crate::cdn::routing::Rule;
 use crate::cdn::website::PolicyTarget;
-use crate::config::routing::{Mode, Redirect, RoutingSettings};
+use crate::config::routing::{Mode, RouteRules};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
@@ -23,8 +21,7 @@ pub enum SetupError {
 pub struct RoutingRequest {
     pub distribution: String,
     pub mode: Option<Mode>,
-    pub settings: RoutingSettings,
-    pub redirects: Vec<Redirect>,
+    pub rules: RouteRules,
     pub fix_origin: bool,
     pub allow_public_read: bool,
 }
@@ -40,27 +37,12 @@ pub struct Job {
 
 impl Job {
     pub fn function_name(&self) -> String {
-        crate::cdn::routing::function_name(&self.request.settings, &self.bucket)
+        crate::cdn::routing::function_name(&self.request.rules.settings, &self.bucket)
     }
 
     /// The mode asked for, else the one the SPA origin is set up for.
     pub fn mode(&self, analysis: &Analysis) -> Mode {
         self.request.mode.unwrap_or(analysis.origin_kind.mode())
-    }
-
-    /// The edge code this job installs, and what kind of function runs it.
-    pub fn edge_code(&self, mode: Mode) -> (String, &'static str) {
-        let rule = Rule::new(&self.request.settings, &self.request.redirects);
-        match mode {
-            Mode::Website => (
-                edge::lambda_edge_source(&rule),
-                "lambda@edge origin-response",
-            ),
-            Mode::Private => (
-                edge::cloudfront_function_source(&rule),
-                "cloudfront-function viewer-request",
-            ),
-        }
     }
 
     pub fn policy_target(&self) -> PolicyTarget<'_> {

@@ -1,56 +1,457 @@
-//! SPA routing semantics: which requests are client-side routes (answered with the index document
-//! and status 200), and the prefix redirects. One rule, used by `serve` directly and generated
-//! into both edge functions by `edge`, so the three can never disagree.
+//! The route table and its evaluation: for a request on the SPA behaviors, what answers it.
+//! One evaluation order (README, "Routing"), written twice: here in Rust for `serve` and
+//! `verify`, and in `router.js` for both edge functions. The routing conformance table
+//! (tests/data/routing-conformance.tsv) holds the two to the same answers.
+//!
+//! Everything is in URL space: a target at key prefix `app/` behind an origin without an origin
+//! path is served under `/app/` (the table's `base`); the manifest's paths are relative to it.
 
+use std::collections::BTreeSet;
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
 use serde::Serialize;
 
-use crate::config::routing::{Fallback, Redirect, RoutingSettings};
+use crate::config::routing::{
+    Fallback, Redirect, Rewrite, RouteRules, RoutingSettings, TrailingSlash,
+};
+use crate::model::STATE_PREFIX;
 
-/// The client-route rule with everything it needs, serializable into the edge functions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Rule {
-    /// URL path of the index document, e.g. `/index.html`.
-    pub index: String,
-    pub fallback: bool,
-    pub no_fallback: Vec<String>,
-    pub cache_control: String,
-    pub redirects: Vec<Redirect>,
+/// The file name extensions of pages: what the filesystem step, rewrites and the 404 page
+/// apply to. Other files go to the origin as asked (a retained asset of an earlier release is
+/// served; a missing one is the origin's 404, never HTML in place of a script).
+fn extension(path: &str) -> &str {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last.rsplit_once('.').map_or("", |(_, ext)| ext)
 }
 
-impl Rule {
-    pub fn new(settings: &RoutingSettings, redirects: &[Redirect]) -> Rule {
-        Rule {
-            index: format!("/{}", settings.index_document.trim_start_matches('/')),
-            fallback: settings.fallback == Fallback::Spa,
-            no_fallback: settings.no_fallback.clone(),
+fn is_page_path(path: &str) -> bool {
+    matches!(extension(path), "" | "html")
+}
+
+/// Characters a browser percent-encodes in a path: page paths are kept as the edge sees them.
+const PATH_ENCODE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'%');
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpaRoute {
+    /// Folder URL, e.g. `/admin/`.
+    pub prefix: String,
+    /// URL of its index, e.g. `/admin/index.html`.
+    pub index: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderRoute {
+    pub pattern: String,
+    pub values: Vec<(String, String)>,
+}
+
+/// The route table: the manifest's rules in URL space, and the live release's pages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Routes {
+    /// URL of the site's root folder, `/` or e.g. `/app/`.
+    pub base: String,
+    /// The index document's file name, e.g. `index.html`.
+    pub index: String,
+    pub trailing_slash: TrailingSlash,
+    pub clean_urls: bool,
+    /// Cache-Control of fallback and 404 answers.
+    pub cache_control: String,
+    pub no_fallback: Vec<String>,
+    pub redirects: Vec<Redirect>,
+    pub rewrites: Vec<Rewrite>,
+    /// Longest prefix first.
+    pub spas: Vec<SpaRoute>,
+    pub not_found: Option<String>,
+    pub headers: Vec<HeaderRoute>,
+    /// URLs of the release's pages (HTML and extension-less files), percent-encoded as the edge
+    /// sees them.
+    #[serde(skip)]
+    pub pages: BTreeSet<String>,
+    /// The 404 page's key, relative to the site.
+    #[serde(skip)]
+    pub not_found_key: Option<String>,
+}
+
+/// What answers a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// spadeploy's state: a 404 made at the edge.
+    Deny,
+    Redirect {
+        status: u16,
+        location: String,
+    },
+    /// The file at `path` answers, with `status`; `fallback` for an SPA's index.
+    Serve {
+        path: String,
+        status: u16,
+        fallback: bool,
+    },
+    /// The origin answers the request as it is.
+    Pass,
+}
+
+impl Outcome {
+    /// The path whose `[[headers]]` apply: the file answered, else the request's.
+    pub fn answered_path<'a>(&'a self, request_path: &'a str) -> &'a str {
+        match self {
+            Outcome::Serve { path, .. } => path,
+            _ => request_path,
+        }
+    }
+}
+
+/// The URL of a target's root folder: its key prefix, less the origin path CloudFront prepends
+/// (`app/` behind origin path `/app` is served at `/`, behind none at `/app/`).
+pub fn site_base(prefix: &str, origin_path: &str) -> Result<String, String> {
+    let folder = prefix.trim_matches('/');
+    let origin = origin_path.trim_matches('/');
+    let rest = if origin.is_empty() {
+        Some(folder)
+    } else if folder == origin {
+        Some("")
+    } else {
+        folder.strip_prefix(&format!("{origin}/"))
+    };
+    match rest {
+        Some("") => Ok("/".into()),
+        Some(rest) => Ok(format!("/{rest}/")),
+        None => Err(format!(
+            "the target's prefix `{prefix}` is outside the SPA origin's path `{origin_path}`, so CloudFront \
+             cannot reach it: push to a prefix under `{origin}/`, or change the origin path"
+        )),
+    }
+}
+
+/// `base` + a site-relative path.
+fn join(base: &str, path: &str) -> String {
+    format!("{base}{}", path.trim_start_matches('/'))
+}
+
+/// Path pattern matching, as `matchPattern` in router.js: `:name` takes one segment, a final
+/// `*` the rest (also nothing); a trailing slash on the path is ignored unless the pattern has
+/// one. Returns the parameters, the splat as `splat`.
+pub fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
+    let wanted: Vec<&str> = pattern.split('/').collect();
+    let mut parts: Vec<&str> = path.split('/').collect();
+    if parts.len() > 1 && parts.last() == Some(&"") && wanted.last() != Some(&"") {
+        parts.pop();
+    }
+    let mut params = Vec::new();
+    for (i, want) in wanted.iter().enumerate() {
+        if *want == "*" && i + 1 == wanted.len() {
+            let rest = parts
+                .get(i..)
+                .map(|rest| rest.join("/"))
+                .unwrap_or_default();
+            params.push(("splat".to_string(), rest));
+            return Some(params);
+        }
+        let part = parts.get(i)?;
+        match want.strip_prefix(':') {
+            Some(name) if !part.is_empty() => params.push((name.to_string(), part.to_string())),
+            Some(_) => return None,
+            None if want != part => return None,
+            None => {}
+        }
+    }
+    (wanted.len() == parts.len()).then_some(params)
+}
+
+/// `to` with `:name` tokens replaced by the captured values (unknown names stay as written).
+pub fn fill(to: &str, params: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(to.len());
+    let mut rest = to;
+    while let Some(at) = rest.find(':') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at + 1..];
+        let starts = tail.starts_with(|c: char| c.is_ascii_alphabetic());
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        match params
+            .iter()
+            .find(|(name, _)| starts && name == &tail[..len])
+        {
+            Some((_, value)) => out.push_str(value),
+            None => {
+                out.push(':');
+                out.push_str(&tail[..len]);
+            }
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn with_query(location: &str, query: &str) -> String {
+    match (query.is_empty(), location.contains('?')) {
+        (true, _) => location.to_string(),
+        (false, true) => format!("{location}&{query}"),
+        (false, false) => format!("{location}?{query}"),
+    }
+}
+
+impl Routes {
+    /// The table for a release holding `keys` (relative to the site), served under `base`.
+    /// Fails when the manifest names a file the release lacks.
+    pub fn derive<'a>(
+        rules: &RouteRules,
+        base: &str,
+        keys: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Routes, String> {
+        let keys: BTreeSet<&str> = keys.into_iter().collect();
+        let settings: &RoutingSettings = &rules.settings;
+        let index = settings.index_document.trim_start_matches('/').to_string();
+        let pages = keys
+            .iter()
+            .filter(|key| is_page_path(key))
+            .map(|key| join(base, &utf8_percent_encode(key, PATH_ENCODE).to_string()))
+            .collect();
+        let not_found_key = match &settings.not_found {
+            Some(page) => {
+                let key = page.trim_start_matches('/');
+                if !keys.contains(key) {
+                    return Err(format!(
+                        "[routing] not_found = {page:?}, but the build has no {key}: add the page, or remove the setting"
+                    ));
+                }
+                Some(key.to_string())
+            }
+            None => keys.contains("404.html").then(|| "404.html".to_string()),
+        };
+        let not_found = not_found_key.as_deref().map(|key| join(base, key));
+        let spas = match settings.fallback {
+            Fallback::None => Vec::new(),
+            Fallback::Spa if rules.spas.is_empty() => vec![SpaRoute {
+                prefix: base.to_string(),
+                index: join(base, &index),
+            }],
+            Fallback::Spa => {
+                let mut spas = Vec::new();
+                for spa in &rules.spas {
+                    let key = spa.index_key(&index);
+                    if !keys.contains(key.as_str()) {
+                        return Err(format!(
+                            "[[spa]] prefix {:?} falls back to {key}, which the build does not have: build that app into it, or set `index`",
+                            spa.prefix
+                        ));
+                    }
+                    spas.push(SpaRoute {
+                        prefix: join(base, &spa.folder()),
+                        index: join(base, &key),
+                    });
+                }
+                spas.sort_by_key(|spa| std::cmp::Reverse(spa.prefix.len()));
+                spas
+            }
+        };
+        let site_path = |to: &str| {
+            if to.starts_with('/') {
+                join(base, to)
+            } else {
+                to.to_string()
+            }
+        };
+        Ok(Routes {
+            base: base.to_string(),
+            index,
+            trailing_slash: settings.trailing_slash,
+            clean_urls: settings.clean_urls,
             cache_control: settings.cache_control.clone(),
-            redirects: redirects.to_vec(),
+            no_fallback: settings.no_fallback.iter().map(|p| join(base, p)).collect(),
+            redirects: rules
+                .redirects
+                .iter()
+                .map(|r| {
+                    let r = r.normalized();
+                    Redirect {
+                        from: join(base, &r.from),
+                        to: site_path(&r.to),
+                        status: r.status,
+                    }
+                })
+                .collect(),
+            rewrites: rules
+                .rewrites
+                .iter()
+                .map(|r| Rewrite {
+                    from: join(base, &r.from),
+                    to: join(base, &r.to),
+                })
+                .collect(),
+            spas,
+            not_found,
+            headers: rules
+                .headers
+                .iter()
+                .map(|h| HeaderRoute {
+                    pattern: join(base, &h.pattern),
+                    values: h.values.clone().into_iter().collect(),
+                })
+                .collect(),
+            pages,
+            not_found_key,
+        })
+    }
+
+    /// The page a path names, as `resolve` in router.js: `dir/` → `dir/index.html` (or, with
+    /// clean URLs, `dir.html`); `page` → `page`, `page.html`, `page/index.html`.
+    pub fn candidates(&self, path: &str) -> Vec<String> {
+        if let Some(folder) = path.strip_suffix('/') {
+            let mut found = vec![format!("{path}{}", self.index)];
+            if self.clean_urls && !folder.is_empty() {
+                found.push(format!("{folder}.html"));
+            }
+            return found;
+        }
+        let mut found = vec![path.to_string()];
+        if self.clean_urls {
+            found.push(format!("{path}.html"));
+        }
+        found.push(format!("{path}/{}", self.index));
+        found
+    }
+
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        self.candidates(path)
+            .into_iter()
+            .find(|c| self.pages.contains(c))
+    }
+
+    fn is_state(&self, path: &str) -> bool {
+        let state = join(&self.base, STATE_PREFIX.trim_end_matches('/'));
+        path == state || path.starts_with(&format!("{state}/"))
+    }
+
+    /// The answer for a request, with `found` = `resolve(path)` (the edge looks it up itself).
+    pub fn route(&self, method: &str, path: &str, query: &str, found: Option<&str>) -> Outcome {
+        if self.is_state(path) {
+            return Outcome::Deny;
+        }
+        for r in &self.redirects {
+            if let Some(params) = match_pattern(&r.from, path) {
+                return Outcome::Redirect {
+                    status: r.status,
+                    location: with_query(&fill(&r.to, &params), query),
+                };
+            }
+        }
+        let ext = extension(path);
+        let last = path.rsplit('/').next().unwrap_or(path);
+        if found == Some(path) {
+            let not_found = self.not_found.as_deref() == Some(path);
+            if self.clean_urls && ext == "html" && last != self.index && !not_found {
+                return Outcome::Redirect {
+                    status: 301,
+                    location: with_query(&path[..path.len() - ".html".len()], query),
+                };
+            }
+            let status = if not_found { 404 } else { 200 };
+            return Outcome::Serve {
+                path: path.to_string(),
+                status,
+                fallback: false,
+            };
+        }
+        if ext.is_empty() && path != self.base {
+            let slash = path.ends_with('/');
+            let target = match self.trailing_slash {
+                TrailingSlash::Add if !slash => Some(format!("{path}/")),
+                TrailingSlash::Remove if slash && path != "/" => {
+                    Some(path[..path.len() - 1].to_string())
+                }
+                _ => None,
+            };
+            if let Some(target) = target {
+                return Outcome::Redirect {
+                    status: 308,
+                    location: with_query(&target, query),
+                };
+            }
+        }
+        if let Some(found) = found {
+            return Outcome::Serve {
+                path: found.to_string(),
+                status: 200,
+                fallback: false,
+            };
+        }
+        if !is_page_path(path) {
+            return Outcome::Pass;
+        }
+        for r in &self.rewrites {
+            if let Some(params) = match_pattern(&r.from, path) {
+                return Outcome::Serve {
+                    path: fill(&r.to, &params),
+                    status: 200,
+                    fallback: false,
+                };
+            }
+        }
+        if let Some(spa) = self.fallback_for(method, path) {
+            return Outcome::Serve {
+                path: spa.index.clone(),
+                status: 200,
+                fallback: true,
+            };
+        }
+        match &self.not_found {
+            Some(page) => Outcome::Serve {
+                path: page.clone(),
+                status: 404,
+                fallback: false,
+            },
+            None => Outcome::Pass,
         }
     }
 
-    /// GET or HEAD of a path whose last segment has no file extension, outside the no-fallback
-    /// prefixes. `path` excludes the query string.
-    pub fn is_client_route(&self, method: &str, path: &str) -> bool {
-        if !self.fallback || !(method == "GET" || method == "HEAD") {
-            return false;
+    /// The client-route rule: GET or HEAD of an extension-less path outside the no-fallback
+    /// prefixes, under an SPA's prefix (the longest wins).
+    fn fallback_for(&self, method: &str, path: &str) -> Option<&SpaRoute> {
+        if !(method == "GET" || method == "HEAD") || !extension(path).is_empty() {
+            return None;
         }
         if self
             .no_fallback
             .iter()
-            .any(|prefix| path.starts_with(prefix.as_str()))
+            .any(|p| path.starts_with(p.as_str()))
         {
-            return false;
+            return None;
         }
-        let last = path.rsplit('/').next().unwrap_or(path);
-        !last.contains('.')
+        self.spas
+            .iter()
+            .find(|spa| path.starts_with(&spa.prefix) || format!("{path}/") == spa.prefix)
     }
 
-    /// Where a redirect rule sends `path`, with its status.
-    pub fn redirect(&self, path: &str) -> Option<(u16, String)> {
-        self.redirects.iter().find_map(|r| {
-            path.strip_prefix(r.from.as_str())
-                .map(|rest| (r.status, format!("{}{rest}", r.to)))
-        })
+    pub fn evaluate(&self, method: &str, path: &str, query: &str) -> Outcome {
+        self.route(method, path, query, self.resolve(path).as_deref())
+    }
+
+    /// The `[[headers]]` values for an answer of `path`; a later rule wins for the same name.
+    pub fn headers_for(&self, path: &str) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for rule in &self.headers {
+            if match_pattern(&rule.pattern, path).is_none() {
+                continue;
+            }
+            for (name, value) in &rule.values {
+                out.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+                out.push((name.clone(), value.clone()));
+            }
+        }
+        out
     }
 }
 
@@ -70,49 +471,213 @@ pub fn function_name(settings: &RoutingSettings, bucket: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::routing::{HeaderRule, Spa};
 
-    fn rule() -> Rule {
-        Rule::new(
-            &RoutingSettings {
+    fn routes(base: &str) -> Routes {
+        let rules = RouteRules {
+            settings: RoutingSettings {
                 no_fallback: vec!["/assets/".into()],
+                not_found: None,
                 ..Default::default()
             },
-            &[Redirect {
-                from: "/old/".into(),
-                to: "/new/".into(),
-                status: 301,
+            redirects: vec![
+                Redirect {
+                    from: "/old/".into(),
+                    to: "/new/".into(),
+                    status: 301,
+                },
+                Redirect {
+                    from: "/blog/:year/:slug".into(),
+                    to: "https://blog.example.com/:year/:slug".into(),
+                    status: 302,
+                },
+            ],
+            rewrites: vec![Rewrite {
+                from: "/docs/:page".into(),
+                to: "/docs/:page.html".into(),
             }],
-        )
-    }
-
-    #[test]
-    fn client_routes_are_extensionless_gets_outside_asset_prefixes() {
-        let r = rule();
-        for path in ["/", "/users/42", "/users/42/", "/deep/a/b/c"] {
-            assert!(r.is_client_route("GET", path), "{path}");
-            assert!(r.is_client_route("HEAD", path), "{path}");
-        }
-        for path in [
-            "/app.js",
-            "/u/john.doe",
-            "/favicon.ico",
-            "/assets/chunk",
-            "/assets/",
-        ] {
-            assert!(!r.is_client_route("GET", path), "{path}");
-        }
-        assert!(!r.is_client_route("POST", "/users/42"));
-        let none = Rule {
-            fallback: false,
-            ..rule()
+            spas: vec![
+                Spa {
+                    prefix: "/".into(),
+                    index: None,
+                },
+                Spa {
+                    prefix: "/admin".into(),
+                    index: None,
+                },
+            ],
+            headers: vec![HeaderRule {
+                pattern: "/*".into(),
+                values: [("X-Frame-Options".to_string(), "DENY".to_string())].into(),
+            }],
         };
-        assert!(!none.is_client_route("GET", "/users/42"));
+        let keys = [
+            "index.html",
+            "admin/index.html",
+            "about/index.html",
+            "pricing.html",
+            "404.html",
+            "docs/intro.html",
+            "assets/app.js",
+            "LICENSE",
+        ];
+        Routes::derive(&rules, base, keys).unwrap()
+    }
+
+    fn serve(path: &str, status: u16) -> Outcome {
+        Outcome::Serve {
+            path: path.into(),
+            status,
+            fallback: false,
+        }
+    }
+
+    fn redirect(status: u16, location: &str) -> Outcome {
+        Outcome::Redirect {
+            status,
+            location: location.into(),
+        }
     }
 
     #[test]
-    fn redirects_replace_the_prefix() {
-        let r = rule();
-        assert_eq!(r.redirect("/old/page"), Some((301, "/new/page".into())));
-        assert_eq!(r.redirect("/older"), None);
+    fn patterns_capture_segments_and_splats() {
+        let p = |pattern, path| match_pattern(pattern, path);
+        assert_eq!(
+            p("/blog/:slug", "/blog/hello/"),
+            Some(vec![("slug".into(), "hello".into())])
+        );
+        assert_eq!(p("/blog/:slug", "/blog/a/b"), None);
+        assert_eq!(p("/blog/:slug", "/blog/"), None);
+        assert_eq!(
+            p("/old/*", "/old/a/b"),
+            Some(vec![("splat".into(), "a/b".into())])
+        );
+        assert_eq!(p("/old/*", "/old"), Some(vec![("splat".into(), "".into())]));
+        assert_eq!(p("/old/*", "/older"), None);
+        assert_eq!(p("/", "/"), Some(vec![]));
+        assert_eq!(p("/", "/x"), None);
+        let params = vec![("slug".to_string(), "a".to_string())];
+        assert_eq!(fill("/posts/:slug.html", &params), "/posts/a.html");
+        assert_eq!(
+            fill("https://x.example:8080/:slug", &params),
+            "https://x.example:8080/a"
+        );
+        assert_eq!(fill("/:other", &params), "/:other");
+    }
+
+    #[test]
+    fn the_evaluation_order_holds() {
+        let r = routes("/");
+        let e = |path: &str| r.evaluate("GET", path, "");
+        assert_eq!(e("/.spadeploy/live.json"), Outcome::Deny);
+        assert_eq!(e("/old/a"), redirect(301, "/new/a"));
+        assert_eq!(
+            r.evaluate("GET", "/old/a", "x=1"),
+            redirect(301, "/new/a?x=1")
+        );
+        assert_eq!(
+            e("/blog/2024/hi"),
+            redirect(302, "https://blog.example.com/2024/hi")
+        );
+        assert_eq!(e("/about/"), serve("/about/index.html", 200));
+        assert_eq!(e("/about"), serve("/about/index.html", 200));
+        assert_eq!(e("/pricing"), serve("/pricing.html", 200));
+        assert_eq!(e("/pricing.html"), redirect(301, "/pricing"));
+        assert_eq!(e("/index.html"), serve("/index.html", 200));
+        assert_eq!(e("/404.html"), serve("/404.html", 404));
+        assert_eq!(e("/LICENSE"), serve("/LICENSE", 200));
+        assert_eq!(e("/docs/setup"), serve("/docs/setup.html", 200));
+        assert_eq!(e("/docs/intro"), serve("/docs/intro.html", 200));
+        let fallback = |index: &str| Outcome::Serve {
+            path: index.into(),
+            status: 200,
+            fallback: true,
+        };
+        assert_eq!(e("/users/42"), fallback("/index.html"));
+        assert_eq!(e("/admin/users/1"), fallback("/admin/index.html"));
+        assert_eq!(e("/admin"), serve("/admin/index.html", 200));
+        assert_eq!(e("/assets/missing"), serve("/404.html", 404));
+        assert_eq!(e("/assets/app.js"), Outcome::Pass);
+        assert_eq!(e("/assets/gone.js"), Outcome::Pass);
+        assert_eq!(r.evaluate("POST", "/users/42", ""), serve("/404.html", 404));
+        assert_eq!(
+            r.headers_for("/x"),
+            [("X-Frame-Options".into(), "DENY".into())]
+        );
+    }
+
+    #[test]
+    fn trailing_slash_policies_redirect_page_urls_only() {
+        let mut r = routes("/");
+        r.trailing_slash = TrailingSlash::Add;
+        assert_eq!(
+            r.evaluate("GET", "/users/42", "a=b"),
+            redirect(308, "/users/42/?a=b")
+        );
+        assert_eq!(r.evaluate("GET", "/about", ""), redirect(308, "/about/"));
+        assert_eq!(r.evaluate("GET", "/LICENSE", ""), serve("/LICENSE", 200));
+        assert_eq!(r.evaluate("GET", "/assets/app.js", ""), Outcome::Pass);
+        r.trailing_slash = TrailingSlash::Remove;
+        assert_eq!(r.evaluate("GET", "/about/", ""), redirect(308, "/about"));
+        assert_eq!(
+            r.evaluate("GET", "/pricing/", ""),
+            redirect(308, "/pricing")
+        );
+        assert!(matches!(r.evaluate("GET", "/", ""), Outcome::Serve { .. }));
+    }
+
+    #[test]
+    fn a_site_under_a_prefix_routes_within_it() {
+        let r = routes("/app/");
+        let e = |path: &str| r.evaluate("GET", path, "");
+        assert_eq!(
+            e("/app/users/42"),
+            Outcome::Serve {
+                path: "/app/index.html".into(),
+                status: 200,
+                fallback: true,
+            }
+        );
+        assert_eq!(
+            e("/app/admin/x"),
+            Outcome::Serve {
+                path: "/app/admin/index.html".into(),
+                status: 200,
+                fallback: true,
+            }
+        );
+        assert_eq!(e("/app/pricing"), serve("/app/pricing.html", 200));
+        assert_eq!(e("/app/old/a"), redirect(301, "/app/new/a"));
+        assert_eq!(e("/app/.spadeploy/lock.json"), Outcome::Deny);
+        assert_eq!(e("/elsewhere"), serve("/app/404.html", 404));
+    }
+
+    #[test]
+    fn the_base_is_the_prefix_less_the_origin_path() {
+        assert_eq!(site_base("", "").unwrap(), "/");
+        assert_eq!(site_base("app/", "").unwrap(), "/app/");
+        assert_eq!(site_base("app/", "/app").unwrap(), "/");
+        assert_eq!(site_base("web/app/", "/web").unwrap(), "/app/");
+        assert!(site_base("app/", "/web").unwrap_err().contains("outside"));
+        assert!(site_base("application/", "/app").is_err());
+    }
+
+    #[test]
+    fn the_table_names_missing_files() {
+        let mut rules = RouteRules::default();
+        rules.settings.not_found = Some("missing.html".into());
+        assert!(Routes::derive(&rules, "/", ["index.html"])
+            .unwrap_err()
+            .contains("no missing.html"));
+        let rules = RouteRules {
+            spas: vec![Spa {
+                prefix: "/admin/".into(),
+                index: None,
+            }],
+            ..Default::default()
+        };
+        assert!(Routes::derive(&rules, "/", ["index.html"])
+            .unwrap_err()
+            .contains("admin/index.html"));
     }
 }

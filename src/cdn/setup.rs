@@ -16,9 +16,7 @@ use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::decide::{decide, RoutingPlan, Step};
 use crate::cdn::distribution::{self, Distribution, Edge};
 use crate::cdn::edge;
-use crate::cdn::observe::{
-    new_referer_secret, observe, read_distribution, read_policy, Clients, Observed,
-};
+use crate::cdn::observe::{new_referer_secret, read_distribution, read_policy, Clients, Observed};
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
@@ -29,11 +27,9 @@ pub struct Routing {
     pub plan: RoutingPlan,
 }
 
-/// Reads the distribution, the function, the website configuration and the bucket policy, and
-/// decides what must change.
-pub async fn plan(clients: &Clients, job: &Job) -> Result<Routing, SetupError> {
-    let observed = observe(clients, job).await?;
-    let plan = decide(&observed, job)?;
+/// Decides what must change for the release holding `keys`, from what `observe` read.
+pub fn plan(observed: Observed, job: &Job, keys: &[String]) -> Result<Routing, SetupError> {
+    let plan = decide(&observed, job, keys)?;
     Ok(Routing { observed, plan })
 }
 
@@ -55,14 +51,11 @@ pub async fn apply(clients: &Clients, job: &Job, routing: &Routing) -> Result<St
         }
     };
     let (arn, (), oac) = tokio::try_join!(
-        async { Ok::<_, SetupError>(install_function(clients, plan, observed).await?) },
+        async { Ok::<_, SetupError>(install_function(clients, plan).await?) },
         write_bucket(clients, job, routing),
         async { Ok::<_, SetupError>(oac.await?) },
     )?;
-    let edge = match plan.mode {
-        Mode::Website => Edge::Lambda { arn: arn.clone() },
-        Mode::Private => Edge::Function { arn: arn.clone() },
-    };
+    let edge = Edge::new(plan.mode, arn.clone(), writes.viewer_response);
     update_distribution(clients, observed.dist.clone(), |config| {
         let mut config = config.clone();
         if plan.origin_switch == Step::Update {
@@ -113,11 +106,7 @@ async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result
     Ok(())
 }
 
-async fn install_function(
-    clients: &Clients,
-    plan: &RoutingPlan,
-    observed: &Observed,
-) -> Result<String, ApiError> {
+async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<String, ApiError> {
     let (name, code) = (&plan.function.name, &plan.writes.code);
     match plan.mode {
         Mode::Website => {
@@ -126,7 +115,7 @@ async fn install_function(
                 &clients.iam,
                 name,
                 code,
-                &observed.installed,
+                &plan.writes.installed,
                 &clients.endpoint,
             )
             .await
@@ -136,7 +125,7 @@ async fn install_function(
                 &clients.cloudfront,
                 name,
                 code,
-                &observed.installed,
+                &plan.writes.installed,
                 &clients.endpoint,
             )
             .await

@@ -2,56 +2,31 @@
 //! policy statements spadeploy owns (Sid `Spadeploy*`) for either mode. Builders and comparisons
 //! are pure; `apply_*` make the calls, only when something drifted.
 
-use aws_sdk_s3::types::{
-    Condition, ErrorDocument, IndexDocument, Protocol, Redirect as S3Redirect, RoutingRule,
-    WebsiteConfiguration,
-};
+use aws_sdk_s3::types::{ErrorDocument, IndexDocument, WebsiteConfiguration};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::aws::ApiError;
-use crate::config::routing::{Redirect, RoutingSettings};
+use crate::config::routing::RoutingSettings;
 use crate::model::STATE_PREFIX;
 
 /// The parts of a website configuration spadeploy manages, comparable across reads and writes.
+/// Redirects are the edge function's: routing rules that earlier versions wrote are removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Website {
     pub index_suffix: String,
     pub error_key: String,
-    pub rules: Vec<RedirectRule>,
+    pub routing_rules: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedirectRule {
-    pub key_prefix: String,
-    pub replace_prefix: String,
-    pub status: String,
-    pub host: String,
-}
-
-/// The website configuration for a target at `prefix`; redirects go to `host` over https
-/// (without a host, S3 would redirect viewers to the bucket's own endpoint).
-pub fn desired(
-    settings: &RoutingSettings,
-    redirects: &[Redirect],
-    prefix: &str,
-    host: &str,
-) -> Website {
+/// The website configuration for a target at `prefix`: its index document, and as the error
+/// document (what a missing asset answers) the 404 page when there is one, else `error_document`.
+pub fn desired(settings: &RoutingSettings, not_found: Option<&str>, prefix: &str) -> Website {
+    let error = not_found.unwrap_or(&settings.error_document);
     Website {
         index_suffix: settings.index_document.trim_start_matches('/').to_string(),
-        error_key: format!(
-            "{prefix}{}",
-            settings.error_document.trim_start_matches('/')
-        ),
-        rules: redirects
-            .iter()
-            .map(|r| RedirectRule {
-                key_prefix: format!("{prefix}{}", r.from.trim_start_matches('/')),
-                replace_prefix: r.to.trim_start_matches('/').to_string(),
-                status: r.status.to_string(),
-                host: host.to_string(),
-            })
-            .collect(),
+        error_key: format!("{prefix}{}", error.trim_start_matches('/')),
+        routing_rules: 0,
     }
 }
 
@@ -68,32 +43,7 @@ pub fn observed(
             .error_document()
             .map(|d| d.key().to_string())
             .unwrap_or_default(),
-        rules: out
-            .routing_rules()
-            .iter()
-            .map(|rule| RedirectRule {
-                key_prefix: rule
-                    .condition()
-                    .and_then(|c| c.key_prefix_equals())
-                    .unwrap_or_default()
-                    .to_string(),
-                replace_prefix: rule
-                    .redirect()
-                    .and_then(|r| r.replace_key_prefix_with())
-                    .unwrap_or_default()
-                    .to_string(),
-                status: rule
-                    .redirect()
-                    .and_then(|r| r.http_redirect_code())
-                    .unwrap_or_default()
-                    .to_string(),
-                host: rule
-                    .redirect()
-                    .and_then(|r| r.host_name())
-                    .unwrap_or_default()
-                    .to_string(),
-            })
-            .collect(),
+        routing_rules: out.routing_rules().len(),
     }
 }
 
@@ -105,27 +55,6 @@ impl Website {
             code: String::new(),
             detail: e.to_string(),
         };
-        let rules = self
-            .rules
-            .iter()
-            .map(|r| {
-                RoutingRule::builder()
-                    .condition(
-                        Condition::builder()
-                            .key_prefix_equals(&r.key_prefix)
-                            .build(),
-                    )
-                    .redirect(
-                        S3Redirect::builder()
-                            .host_name(&r.host)
-                            .protocol(Protocol::Https)
-                            .replace_key_prefix_with(&r.replace_prefix)
-                            .http_redirect_code(&r.status)
-                            .build(),
-                    )
-                    .build()
-            })
-            .collect::<Vec<_>>();
         Ok(WebsiteConfiguration::builder()
             .index_document(
                 IndexDocument::builder()
@@ -139,7 +68,6 @@ impl Website {
                     .build()
                     .map_err(build)?,
             )
-            .set_routing_rules((!rules.is_empty()).then_some(rules))
             .build())
     }
 }
@@ -383,31 +311,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn desired_website_uses_prefix_keys_and_viewer_paths() {
-        let redirects = [Redirect {
-            from: "/old/".into(),
-            to: "/new/".into(),
-            status: 301,
-        }];
-        let site = desired(
-            &RoutingSettings::default(),
-            &redirects,
-            "app/",
-            "www.example.com",
-        );
+    fn desired_website_uses_prefix_keys_and_the_404_page() {
+        let site = desired(&RoutingSettings::default(), None, "app/");
         assert_eq!(site.index_suffix, "index.html");
         assert_eq!(site.error_key, "app/index.html");
-        assert_eq!(
-            site.rules,
-            [RedirectRule {
-                key_prefix: "app/old/".into(),
-                replace_prefix: "new/".into(),
-                status: "301".into(),
-                host: "www.example.com".into(),
-            }]
-        );
-        let sdk = site.to_sdk().unwrap();
-        assert_eq!(sdk.routing_rules().len(), 1);
+        assert_eq!(site.routing_rules, 0);
+        let site = desired(&RoutingSettings::default(), Some("404.html"), "app/");
+        assert_eq!(site.error_key, "app/404.html");
+        assert!(site.to_sdk().unwrap().routing_rules().is_empty());
     }
 
     const ROOT: PolicyTarget = PolicyTarget {

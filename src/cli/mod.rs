@@ -95,6 +95,35 @@ enum Command {
     Routing(RoutingArgs),
 }
 
+/// `--base`: where a target's files appear in URLs.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(super) struct BaseArg {
+    /// URL path the files are served under, e.g. /app/ for a Vite build with `base: '/app/'`
+    /// [default: the target's key prefix, as behind a CloudFront origin without an origin path]
+    #[arg(long, value_name = "PATH")]
+    base: Option<String>,
+}
+
+impl BaseArg {
+    /// The base as a folder URL (`/app/`), else the one a target at `prefix` is served under.
+    fn resolve(&self, prefix: &str) -> anyhow::Result<String> {
+        match &self.base {
+            Some(base) => {
+                let trimmed = base.trim_matches('/');
+                if !base.starts_with('/') || trimmed.contains(['?', '#', '*', ':', ' ']) {
+                    anyhow::bail!("--base {base:?}: give a URL path such as /app/");
+                }
+                Ok(if trimmed.is_empty() {
+                    "/".into()
+                } else {
+                    format!("/{trimmed}/")
+                })
+            }
+            None => crate::cdn::routing::site_base(prefix, "").map_err(anyhow::Error::msg),
+        }
+    }
+}
+
 /// CloudFront routing flags, shared by `push`, `diff` and `routing`.
 #[derive(Debug, Args)]
 struct CdnArgs {
@@ -129,8 +158,7 @@ impl CdnArgs {
         Some(RoutingRequest {
             distribution,
             mode: self.mode.or(manifest.routing.mode),
-            settings: manifest.routing.clone(),
-            redirects: manifest.redirect_rules(),
+            rules: manifest.route_rules(),
             fix_origin: self.fix_origin,
             allow_public_read: self.allow_public_read || manifest.routing.allow_public_read,
         })

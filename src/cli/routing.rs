@@ -6,19 +6,26 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use crate::cdn::routing::Rule;
-use crate::config::manifest::{self, TargetSettings};
+use crate::cdn::edge;
+use crate::cdn::routing::Routes;
+use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
 
-use super::{CdnArgs, Outcome};
+use super::{BaseArg, CdnArgs, Outcome};
 use crate::report::OutputFormat;
 
 #[derive(Debug, Args)]
 pub(super) struct RoutingArgs {
-    /// Print the generated edge function for the mode and stop
+    /// Print the generated edge function for the mode (with the route table of the target's live
+    /// release) and stop
     #[arg(long)]
     print_function: bool,
+    /// Print the route table of the target's live release as JSON and stop
+    #[arg(long, conflicts_with = "print_function")]
+    print_table: bool,
+    #[command(flatten)]
+    base: BaseArg,
     /// Exit 2 when the routing has drifted from what a push would set up
     #[arg(long)]
     check: bool,
@@ -38,19 +45,12 @@ pub(super) async fn routing(
     format: OutputFormat,
 ) -> Result<Outcome> {
     let manifest = manifest::load(config)?.manifest;
-    if args.print_function {
-        let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
-        let Some(mode) = args.cdn.mode.or(manifest.routing.mode) else {
-            bail!("which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml");
-        };
-        let code = match mode {
-            Mode::Website => crate::cdn::edge::lambda_edge_source(&rule),
-            Mode::Private => crate::cdn::edge::cloudfront_function_source(&rule),
-        };
-        print!("{code}");
+    let settings = args.target.or(manifest.target.clone());
+    if args.print_function || args.print_table {
+        let mode = args.cdn.mode.or(manifest.routing.mode);
+        print_routes(&manifest, &settings, mode, &args.base, args.print_table).await?;
         return Ok(Outcome::Done);
     }
-    let settings = args.target.or(manifest.target.clone());
     let Some(request) = args.cdn.routing(&manifest) else {
         bail!("which distribution? pass --distribution ID, or set `distribution` under [cdn] in spadeploy.toml");
     };
@@ -80,4 +80,57 @@ pub(super) async fn routing(
         return Ok(Outcome::ChangesPending);
     }
     Ok(Outcome::Done)
+}
+
+/// The route table of the target's live release (served under `--base`, by default its prefix),
+/// as JSON or as the mode's edge function.
+async fn print_routes(
+    manifest: &Manifest,
+    settings: &TargetSettings,
+    mode: Option<Mode>,
+    base: &BaseArg,
+    as_table: bool,
+) -> Result<()> {
+    let Some(target) = settings.to.clone() else {
+        bail!("which target's release? pass --to TARGET, or set [target] to in spadeploy.toml");
+    };
+    let mode = match (mode, as_table) {
+        (Some(mode), _) => mode,
+        (None, true) => Mode::Private,
+        (None, false) => bail!(
+            "which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml"
+        ),
+    };
+    let keys = crate::deploy::live_release_keys(settings, &target).await?;
+    let prefix = match &target {
+        Target::S3 { prefix, .. } => prefix.as_str(),
+        Target::Local { .. } => "",
+    };
+    let base = base.resolve(prefix)?;
+    let routes = Routes::derive(
+        &manifest.route_rules(),
+        &base,
+        keys.iter().map(String::as_str),
+    )
+    .map_err(anyhow::Error::msg)?;
+    if as_table {
+        let events = match (mode, edge::needs_viewer_response(&routes)) {
+            (Mode::Website, _) => vec!["origin-request", "origin-response"],
+            (Mode::Private, false) => vec!["viewer-request"],
+            (Mode::Private, true) => vec!["viewer-request", "viewer-response"],
+        };
+        let table = serde_json::json!({
+            "routes": routes,
+            "pages": routes.pages,
+            "not_found_key": routes.not_found_key,
+            "events": events,
+        });
+        println!("{}", serde_json::to_string_pretty(&table)?);
+    } else {
+        print!(
+            "{}",
+            edge::function_code(&routes, mode).map_err(anyhow::Error::msg)?
+        );
+    }
+    Ok(())
 }

@@ -5,14 +5,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
-use crate::cdn::routing::Rule;
 use crate::config::manifest::{self};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
 use crate::sync::headers::HeaderRules;
+use crate::sync::scan::{self, ScanOptions};
 use crate::tools::serve::{ApiRoute, Site};
 
-use super::Outcome;
+use super::{BaseArg, Outcome};
 
 #[derive(Debug, Args)]
 pub(super) struct ServeArgs {
@@ -27,6 +27,8 @@ pub(super) struct ServeArgs {
     /// Routing semantics to reproduce [default: the manifest's, else website]
     #[arg(long, value_enum)]
     mode: Option<Mode>,
+    #[command(flatten)]
+    base: BaseArg,
 }
 
 pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
@@ -48,22 +50,33 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
         );
     }
     let mode = args.mode.or(manifest.routing.mode).unwrap_or(Mode::Website);
-    let rule = Rule::new(&manifest.routing, &manifest.redirect_rules());
+    let build_keys = |dir: &Path| {
+        let options = ScanOptions {
+            exclude: manifest.exclude.clone(),
+            require_index: None,
+        };
+        scan::walk(dir, &options)
+            .map(|found| found.into_iter().map(|f| f.key).collect())
+            .unwrap_or_default()
+    };
     let site = Site::new(
         root.clone(),
+        &args.base.resolve("")?,
         mode,
-        rule,
-        manifest.routing.error_document.clone(),
+        &manifest.route_rules(),
         HeaderRules::new(manifest.header_rules()),
+        build_keys,
     )
-    .map_err(anyhow::Error::msg)?;
+    .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", root.display()))?;
     let apis = args.api.clone();
+    let site_base = site.routes.base.clone();
     crate::tools::serve::run(site, args.api, args.port, |addr| {
         // The first stdout line is the address, so scripts can read it; a closed stdout must
         // not stop the server.
         let mut banner = format!(
-            "serving {} at http://{addr} ({mode} mode)\n",
-            root.display()
+            "serving {} at http://{addr}{} ({mode} mode)\n",
+            root.display(),
+            site_base
         );
         for api in &apis {
             banner.push_str(&format!("  {}* -> {}\n", api.prefix, api.upstream));

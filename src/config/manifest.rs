@@ -9,7 +9,9 @@ use clap::{Args, ValueEnum};
 use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
-use crate::config::routing::{validate_redirects, Redirect, RoutingSettings};
+use crate::config::routing::{
+    HeaderRule, Redirect, Rewrite, RouteRules, RoutingSettings, Spa, MAX_PATTERN_RULES,
+};
 use crate::config::target::Target;
 
 pub const FILE_NAME: &str = "spadeploy.toml";
@@ -39,9 +41,18 @@ pub struct Manifest {
     pub keep_releases: Option<NonZeroUsize>,
     #[serde(default)]
     pub routing: RoutingSettings,
-    /// Prefix redirects: S3 routing rules in `website` mode, the edge function in `private` mode.
+    /// Pattern redirects, answered by the edge function.
     #[serde(default)]
     pub redirects: Vec<Spanned<Redirect>>,
+    /// Page URLs answered by another file of the site, with 200.
+    #[serde(default)]
+    pub rewrites: Vec<Spanned<Rewrite>>,
+    /// Single-page apps and the prefixes whose client routes fall back to their index.
+    #[serde(default)]
+    pub spa: Vec<Spanned<Spa>>,
+    /// Response headers by path pattern.
+    #[serde(default)]
+    pub headers: Vec<Spanned<HeaderRule>>,
     #[serde(default)]
     pub cdn: CdnSettings,
     #[serde(default)]
@@ -289,20 +300,55 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     if let Err((key, message)) = manifest.routing.validate() {
         return Err(invalid(routing_key_offset(text, key), message));
     }
-    for redirect in &manifest.redirects {
-        validate_redirects(std::slice::from_ref(redirect.get_ref()))
-            .map_err(|message| invalid(redirect.span().start, message))?;
+    check_each(&manifest.redirects, Redirect::validate).map_err(|(at, m)| invalid(at, m))?;
+    check_each(&manifest.rewrites, Rewrite::validate).map_err(|(at, m)| invalid(at, m))?;
+    check_each(&manifest.spa, Spa::validate).map_err(|(at, m)| invalid(at, m))?;
+    check_each(&manifest.headers, HeaderRule::validate).map_err(|(at, m)| invalid(at, m))?;
+    let patterns = manifest.redirects.len() + manifest.rewrites.len();
+    if patterns > MAX_PATTERN_RULES {
+        let last = manifest
+            .rewrites
+            .last()
+            .map(|r| r.span().start)
+            .or(manifest.redirects.last().map(|r| r.span().start));
+        return Err(invalid(
+            last.unwrap_or(0),
+            format!(
+                "{patterns} [[redirects]] and [[rewrites]] given, but the edge function evaluates at most \
+                 {MAX_PATTERN_RULES}: merge them with `:name` parameters and `*` splats"
+            ),
+        ));
     }
-    let redirects = manifest.redirect_rules();
-    if let Err(message) = validate_redirects(&redirects) {
-        let last = manifest.redirects.last().map_or(0, |r| r.span().start);
-        return Err(invalid(last, message));
+    let mut prefixes: Vec<String> = manifest.spa.iter().map(|s| s.get_ref().folder()).collect();
+    prefixes.sort();
+    if let Some(twice) = prefixes.windows(2).find(|w| w[0] == w[1]) {
+        let at = manifest
+            .spa
+            .iter()
+            .find(|s| s.get_ref().folder() == twice[0]);
+        return Err(invalid(
+            at.map_or(0, |s| s.span().start),
+            format!(
+                "two [[spa]] entries have the prefix `{}`: keep one",
+                twice[0]
+            ),
+        ));
     }
     if let Some(to) = manifest.target.to.take() {
         let base = path.parent().unwrap_or(Path::new(""));
         manifest.target.to = Some(to.rebased(base));
     }
     Ok(manifest)
+}
+
+/// Validates each entry; an error carries the entry's offset.
+fn check_each<T>(
+    entries: &[Spanned<T>],
+    check: impl Fn(&T) -> Result<(), String>,
+) -> Result<(), (usize, String)> {
+    entries
+        .iter()
+        .try_for_each(|e| check(e.get_ref()).map_err(|message| (e.span().start, message)))
 }
 
 /// Where `[routing] key` is written (the start of the file when it cannot be found).
@@ -343,8 +389,18 @@ impl Manifest {
             .collect()
     }
 
-    pub fn redirect_rules(&self) -> Vec<Redirect> {
-        self.redirects.iter().map(|r| r.get_ref().clone()).collect()
+    /// Everything the manifest states about routes.
+    pub fn route_rules(&self) -> RouteRules {
+        fn plain<T: Clone>(entries: &[Spanned<T>]) -> Vec<T> {
+            entries.iter().map(|e| e.get_ref().clone()).collect()
+        }
+        RouteRules {
+            settings: self.routing.clone(),
+            redirects: plain(&self.redirects),
+            rewrites: plain(&self.rewrites),
+            spas: plain(&self.spa),
+            headers: plain(&self.headers),
+        }
     }
 }
 
@@ -393,11 +449,30 @@ to = "./site"
 # no_fallback = ["/assets/"]     # a missing file under these stays an honest 404
 # allow_public_read = false      # website mode needs it: a read policy limited to a secret Referer
 
-# Prefix redirects (S3 routing rules in website mode, the edge function in private mode).
+# trailing_slash = "keep"        # or "add" / "remove": a 308 for page URLs
+# clean_urls = true              # /pricing answers pricing.html; /pricing.html redirects to /pricing
+# not_found = "404.html"         # answered with 404 (default: 404.html when the build has one)
+
+# Evaluation order: state never served, redirects, trailing slash, files of the live release
+# (dir/ and dir -> dir/index.html, clean URLs), rewrites, SPA fallback, the 404 page.
 # [[redirects]]
-# from = "/docs/"
-# to = "/guide/"
+# from = "/blog/:year/*"         # :name parameters, a final * splat
+# to = "/posts/:year/:splat"     # or an absolute URL; the query string is kept
 # status = 301
+#
+# [[rewrites]]
+# from = "/docs/:page"
+# to = "/docs/:page.html"        # a file of this site, answered with 200
+#
+# A second SPA beside the root one (the root one is implied only while no [[spa]] is listed).
+# [[spa]]
+# prefix = "/"
+# [[spa]]
+# prefix = "/admin/"             # falls back to admin/index.html
+#
+# [[headers]]
+# for = "/*"
+# values = {{ "X-Frame-Options" = "DENY", "Referrer-Policy" = "strict-origin-when-cross-origin" }}
 "#
     )
 }

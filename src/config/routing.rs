@@ -1,5 +1,8 @@
-//! The manifest's `[routing]` table and `[[redirects]]`: the schema, defaults and validation of
-//! what a project states about its routes. `cdn::routing` turns them into the client-route rule.
+//! The manifest's `[routing]` table and its `[[redirects]]`, `[[rewrites]]`, `[[spa]]` and
+//! `[[headers]]` arrays: the schema, defaults and validation of what a project states about its
+//! routes. `cdn::routing` turns them, with the live release's files, into the route table.
+
+use std::collections::BTreeMap;
 
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
@@ -37,12 +40,23 @@ pub enum Fallback {
     None,
 }
 
+/// What a page URL's trailing slash does: nothing, or a 308 to the other form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrailingSlash {
+    #[default]
+    Keep,
+    Add,
+    Remove,
+}
+
+/// `[[redirects]]`: `from` is a path pattern (`:name` segments, a final `*`), `to` a path or an
+/// absolute URL that may use the parameters and `:splat`. A `from` ending in `/` without
+/// parameters is a prefix (`/docs/` means `/docs/*` → `to:splat`), as in earlier versions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Redirect {
-    /// URL path prefix, e.g. `/docs/`.
     pub from: String,
-    /// Replacement prefix, e.g. `/guide/`.
     pub to: String,
     #[serde(default = "default_redirect_status")]
     pub status: u16,
@@ -52,8 +66,49 @@ fn default_redirect_status() -> u16 {
     301
 }
 
-/// S3 allows at most 50 routing rules in a website configuration.
-pub const MAX_REDIRECTS: usize = 50;
+/// `[[rewrites]]`: a page URL matching `from` answers the file `to` (same site) with 200.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rewrite {
+    pub from: String,
+    pub to: String,
+}
+
+/// `[[spa]]`: client routes under `prefix` fall back to `index` (default: the index document
+/// under the prefix).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spa {
+    #[serde(default = "root_prefix")]
+    pub prefix: String,
+    pub index: Option<String>,
+}
+
+fn root_prefix() -> String {
+    "/".into()
+}
+
+/// `[[headers]]`: response headers for answers whose path matches `for`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderRule {
+    #[serde(rename = "for")]
+    pub pattern: String,
+    pub values: BTreeMap<String, String>,
+}
+
+/// Everything a manifest states about routes, as the routing layers take it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteRules {
+    pub settings: RoutingSettings,
+    pub redirects: Vec<Redirect>,
+    pub rewrites: Vec<Rewrite>,
+    pub spas: Vec<Spa>,
+    pub headers: Vec<HeaderRule>,
+}
+
+/// Redirects and rewrites are evaluated by the edge function, whose code must stay small.
+pub const MAX_PATTERN_RULES: usize = 100;
 
 /// The `[routing]` table of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -70,6 +125,11 @@ pub struct RoutingSettings {
     pub allow_public_read: bool,
     /// Name of the edge function (default: derived from the bucket).
     pub function_name: Option<String>,
+    pub trailing_slash: TrailingSlash,
+    /// `/page` answers `page.html`, and `/page.html` redirects to `/page`.
+    pub clean_urls: bool,
+    /// The page answered with status 404 (default: `404.html` when the build has one).
+    pub not_found: Option<String>,
 }
 
 impl Default for RoutingSettings {
@@ -83,6 +143,9 @@ impl Default for RoutingSettings {
             cache_control: CACHE_HTML.into(),
             allow_public_read: false,
             function_name: None,
+            trailing_slash: TrailingSlash::Keep,
+            clean_urls: true,
+            not_found: None,
         }
     }
 }
@@ -105,10 +168,14 @@ impl RoutingSettings {
                 ),
             ));
         }
+        let not_found = self.not_found.as_ref().map(|page| ("not_found", page));
         for (key, document) in [
             ("index_document", &self.index_document),
             ("error_document", &self.error_document),
-        ] {
+        ]
+        .into_iter()
+        .chain(not_found)
+        {
             let file = document.trim_start_matches('/');
             let printable = file.bytes().all(|b| (b'!'..=b'~').contains(&b));
             if file.is_empty()
@@ -145,62 +212,321 @@ impl RoutingSettings {
     }
 }
 
-/// Checks the manifest's redirects: paths must start with `/`, statuses must be redirects, and
-/// S3 takes at most 50.
-pub fn validate_redirects(redirects: &[Redirect]) -> Result<(), String> {
-    if redirects.len() > MAX_REDIRECTS {
+/// Checks a path pattern: starts with `/`, `:name` parameters fill whole segments, a `*` only as
+/// the whole last segment.
+pub fn validate_pattern(pattern: &str) -> Result<(), String> {
+    if !pattern.starts_with('/') {
+        return Err(format!("`{pattern}`: a path pattern must start with `/`"));
+    }
+    if !pattern.bytes().all(|b| (b'!'..=b'~').contains(&b)) || pattern.contains(['?', '#']) {
         return Err(format!(
-            "{} [[redirects]] given, but an S3 website configuration holds at most {MAX_REDIRECTS} \
-             routing rules: merge prefixes, or handle the rest in the app",
-            redirects.len()
+            "`{pattern}`: a path pattern is printable ASCII without spaces, `?` or `#` (query strings are kept, not matched)"
         ));
     }
-    for r in redirects {
-        if !r.from.starts_with('/') || !r.to.starts_with('/') {
+    let segments: Vec<&str> = pattern.split('/').collect();
+    for (i, segment) in segments.iter().enumerate() {
+        if segment.contains('*') && (*segment != "*" || i + 1 != segments.len()) {
             return Err(format!(
-                "redirect `{}` → `{}`: both paths must start with `/`",
-                r.from, r.to
+                "`{pattern}`: `*` matches the rest of the path, so it must be the whole last segment (`/news/*`)"
             ));
         }
-        if ![301, 302, 303, 307, 308].contains(&r.status) {
-            return Err(format!(
-                "redirect `{}`: status {} is not a redirect (use 301, 302, 303, 307 or 308)",
-                r.from, r.status
-            ));
+        if let Some(name) = segment.strip_prefix(':') {
+            if !is_parameter_name(name) {
+                return Err(format!(
+                    "`{pattern}`: `:{name}` is not a parameter name (letters, digits and `_`, starting with a letter)"
+                ));
+            }
         }
     }
     Ok(())
+}
+
+fn is_parameter_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The parameters a pattern captures (`splat` for a final `*`).
+pub fn pattern_parameters(pattern: &str) -> Vec<&str> {
+    pattern
+        .split('/')
+        .filter_map(|s| {
+            if s == "*" {
+                Some("splat")
+            } else {
+                s.strip_prefix(':')
+            }
+        })
+        .collect()
+}
+
+/// `:name` tokens a destination uses.
+pub fn destination_parameters(to: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = to;
+    while let Some(at) = rest.find(':') {
+        let tail = &rest[at + 1..];
+        let len = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        if is_parameter_name(&tail[..len]) {
+            names.push(&tail[..len]);
+        }
+        rest = &tail[len..];
+    }
+    names
+}
+
+fn check_destination(from: &str, to: &str) -> Result<(), String> {
+    if !is_header_value(to) || to.contains(' ') {
+        return Err(format!(
+            "`{to}`: a destination is printable ASCII without spaces"
+        ));
+    }
+    let captured = pattern_parameters(from);
+    if let Some(missing) = destination_parameters(to)
+        .into_iter()
+        .find(|name| !captured.contains(name) && !to.contains("://"))
+    {
+        return Err(format!(
+            "`{from}` → `{to}`: `:{missing}` is not captured by `from` (it captures: {})",
+            if captured.is_empty() {
+                "nothing".to_string()
+            } else {
+                captured.join(", ")
+            }
+        ));
+    }
+    Ok(())
+}
+
+impl Redirect {
+    /// The redirect in pattern form: the prefix shorthand (`/docs/` → `/guide/`) spelled out.
+    pub fn normalized(&self) -> Redirect {
+        let prefix = self.from.ends_with('/') && pattern_parameters(&self.from).is_empty();
+        if !prefix {
+            return self.clone();
+        }
+        let to = if self.to.ends_with('/') && !self.to.contains(":splat") {
+            format!("{}:splat", self.to)
+        } else {
+            self.to.clone()
+        };
+        Redirect {
+            from: format!("{}*", self.from),
+            to,
+            status: self.status,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        validate_pattern(&self.from)?;
+        let absolute = self.to.starts_with("https://") || self.to.starts_with("http://");
+        if !self.to.starts_with('/') && !absolute {
+            return Err(format!(
+                "redirect `{}` → `{}`: `to` must be a path starting with `/` or an absolute http(s) URL",
+                self.from, self.to
+            ));
+        }
+        let normalized = self.normalized();
+        check_destination(&normalized.from, &normalized.to)?;
+        if ![301, 302, 303, 307, 308].contains(&self.status) {
+            return Err(format!(
+                "redirect `{}`: status {} is not a redirect (use 301, 302, 303, 307 or 308)",
+                self.from, self.status
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Rewrite {
+    pub fn validate(&self) -> Result<(), String> {
+        validate_pattern(&self.from)?;
+        if !self.to.starts_with('/') || self.to.starts_with("//") {
+            return Err(format!(
+                "rewrite `{}` → `{}`: `to` must be a file of this site, starting with `/` (proxying to other hosts is not supported: use a CloudFront behavior with its own origin)",
+                self.from, self.to
+            ));
+        }
+        check_destination(&self.from, &self.to)
+    }
+}
+
+impl Spa {
+    /// The prefix as a folder path: `/admin` and `/admin/` are the same SPA.
+    pub fn folder(&self) -> String {
+        let trimmed = self.prefix.trim_matches('/');
+        if trimmed.is_empty() {
+            "/".into()
+        } else {
+            format!("/{trimmed}/")
+        }
+    }
+
+    /// The index file (a key relative to the site) this SPA falls back to.
+    pub fn index_key(&self, index_document: &str) -> String {
+        match &self.index {
+            Some(index) => index.trim_start_matches('/').to_string(),
+            None => format!("{}{index_document}", self.folder().trim_start_matches('/')),
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        validate_pattern(&self.prefix)?;
+        if self.prefix.contains([':', '*']) {
+            return Err(format!(
+                "[[spa]] prefix `{}` is a plain folder path such as `/admin/` (no parameters or `*`)",
+                self.prefix
+            ));
+        }
+        if let Some(index) = &self.index {
+            let key = index.trim_start_matches('/');
+            if key.is_empty() || !crate::model::is_safe_key(key) || crate::model::is_state_key(key)
+            {
+                return Err(format!(
+                    "[[spa]] index {index:?} must name a file inside the build"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Headers a manifest may not set: they describe the message or the connection, which CloudFront
+/// and the origin own.
+const RESERVED_HEADERS: [&str; 10] = [
+    "connection",
+    "content-length",
+    "content-encoding",
+    "transfer-encoding",
+    "host",
+    "keep-alive",
+    "upgrade",
+    "via",
+    "location",
+    "set-cookie",
+];
+
+impl HeaderRule {
+    pub fn validate(&self) -> Result<(), String> {
+        validate_pattern(&self.pattern)?;
+        if self.values.is_empty() {
+            return Err(format!("[[headers]] for `{}` sets no header: add `values = {{ \"X-Frame-Options\" = \"DENY\" }}`", self.pattern));
+        }
+        for (name, value) in &self.values {
+            let token = !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            if !token {
+                return Err(format!("[[headers]] `{name}` is not a header name"));
+            }
+            let lower = name.to_ascii_lowercase();
+            if RESERVED_HEADERS.contains(&lower.as_str())
+                || lower.starts_with("x-amz-")
+                || lower.starts_with("x-edge-")
+            {
+                return Err(format!(
+                    "[[headers]] `{name}` cannot be set by spadeploy: CloudFront or the origin owns it"
+                ));
+            }
+            if !is_header_value(value) {
+                return Err(format!(
+                    "[[headers]] `{name}`: value {value:?} must be non-empty printable ASCII on one line"
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn redirect(from: &str, to: &str, status: u16) -> Redirect {
+        Redirect {
+            from: from.into(),
+            to: to.into(),
+            status,
+        }
+    }
+
     #[test]
     fn redirect_validation_explains_itself() {
-        let ok = Redirect {
-            from: "/a/".into(),
-            to: "/b/".into(),
-            status: 301,
+        assert!(redirect("/a/", "/b/", 301).validate().is_ok());
+        assert!(redirect("/blog/:slug", "https://example.com/:slug", 302)
+            .validate()
+            .is_ok());
+        let err = |r: Redirect| r.validate().unwrap_err();
+        assert!(err(redirect("/a/", "/b/", 200)).contains("not a redirect"));
+        assert!(err(redirect("a/", "/b/", 301)).contains("start with `/`"));
+        assert!(err(redirect("/a/*/b", "/b", 301)).contains("last segment"));
+        assert!(err(redirect("/a/:1x", "/b", 301)).contains("parameter name"));
+        assert!(err(redirect("/a/:id", "/b/:slug", 301)).contains("`:slug` is not captured"));
+        assert!(err(redirect("/a", "b", 301)).contains("absolute"));
+    }
+
+    #[test]
+    fn prefix_redirects_of_earlier_versions_become_splats() {
+        assert_eq!(
+            redirect("/old/", "/new/", 301).normalized(),
+            redirect("/old/*", "/new/:splat", 301)
+        );
+        let exact = redirect("/a/:id/", "/b/:id", 302);
+        assert_eq!(exact.normalized(), exact);
+    }
+
+    #[test]
+    fn rewrites_spas_and_headers_are_checked() {
+        let rewrite = |from: &str, to: &str| Rewrite {
+            from: from.into(),
+            to: to.into(),
         };
-        assert!(validate_redirects(std::slice::from_ref(&ok)).is_ok());
-        let many = vec![ok.clone(); 51];
-        assert!(validate_redirects(&many)
+        assert!(rewrite("/blog/:slug", "/posts/:slug.html")
+            .validate()
+            .is_ok());
+        assert!(rewrite("/x", "https://api.example.com/x")
+            .validate()
             .unwrap_err()
-            .contains("at most 50"));
-        let bad = Redirect {
-            status: 200,
-            ..ok.clone()
+            .contains("proxying"));
+        let spa = Spa {
+            prefix: "/admin".into(),
+            index: None,
         };
-        assert!(validate_redirects(&[bad])
-            .unwrap_err()
-            .contains("not a redirect"));
-        let rel = Redirect {
-            from: "a/".into(),
-            ..ok
+        assert_eq!(spa.folder(), "/admin/");
+        assert_eq!(spa.index_key("index.html"), "admin/index.html");
+        assert_eq!(
+            Spa {
+                prefix: "/".into(),
+                index: None
+            }
+            .index_key("index.html"),
+            "index.html"
+        );
+        assert!(Spa {
+            prefix: "/a/:x".into(),
+            index: None
+        }
+        .validate()
+        .is_err());
+        let headers = |name: &str, value: &str| HeaderRule {
+            pattern: "/*".into(),
+            values: [(name.to_string(), value.to_string())].into(),
         };
-        assert!(validate_redirects(&[rel])
+        assert!(headers("X-Frame-Options", "DENY").validate().is_ok());
+        assert!(headers("Content-Length", "1")
+            .validate()
             .unwrap_err()
-            .contains("start with `/`"));
+            .contains("owns it"));
+        assert!(headers("X Bad", "1")
+            .validate()
+            .unwrap_err()
+            .contains("not a header name"));
+        assert!(headers("X-A", "a\nb")
+            .validate()
+            .unwrap_err()
+            .contains("one line"));
     }
 }

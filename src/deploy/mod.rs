@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use crate::aws::Aws;
 use crate::cdn::decide::RoutingPlan;
 use crate::cdn::invalidation;
-use crate::cdn::observe::Clients;
+use crate::cdn::observe::{observe, Clients, Observed};
 use crate::cdn::request::{Job, RoutingRequest};
 use crate::cdn::setup::{self, Routing};
 use crate::config::manifest::TargetSettings;
@@ -207,15 +207,44 @@ pub async fn plan_routing(
     bucket: String,
     prefix: String,
 ) -> Result<RoutingPlan> {
-    let aws = Aws::load(settings).await?;
+    let target = Target::S3 {
+        bucket: bucket.clone(),
+        prefix: prefix.clone(),
+    };
+    let (store, aws) = open(&target, settings).await?;
+    let Some(aws) = aws else {
+        bail!("routing needs an s3:// target");
+    };
     let (clients, job) = routing_job(&aws, request, bucket, prefix);
-    let routing = setup::plan(&clients, &job).await.with_context(|| {
+    let (keys, observed) =
+        tokio::join!(live_keys(&store, &target), observe_routing(&clients, &job));
+    let routing = setup::plan(observed?, &job, &keys?).with_context(|| {
         format!(
-            "cannot read the routing of distribution {}",
+            "cannot plan the routing of distribution {}",
             job.request.distribution
         )
     })?;
     Ok(routing.plan)
+}
+
+/// The keys of `target`'s live release.
+pub async fn live_release_keys(settings: &TargetSettings, target: &Target) -> Result<Vec<String>> {
+    let (store, _) = open(target, settings).await?;
+    live_keys(&store, target).await
+}
+
+/// The keys of the live release: what the route table is made of outside a push.
+pub async fn live_keys<S: ReadStore>(store: &S, target: &Target) -> Result<Vec<String>> {
+    let bytes = store
+        .read_state(LIVE_RECORD)
+        .await
+        .with_context(|| format!("cannot read the live release of {target}"))?;
+    let Some(bytes) = bytes else {
+        bail!("{target} has no live release yet: the route table is made from one, so push first");
+    };
+    let record =
+        Record::from_json(&bytes).map_err(|e| anyhow::anyhow!("{target}: {LIVE_RECORD}: {e}"))?;
+    Ok(record.objects.into_keys().collect())
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
@@ -350,7 +379,7 @@ async fn sync<S: WriteStore>(
         })
     };
     // The target and the distribution are read at the same time: neither waits for the other.
-    let (read, routing) = tokio::join!(read, observe_routing(&cdn));
+    let (read, routing) = tokio::join!(read, observe_cdn(&cdn));
     let (first, rollback_to) = read?;
     // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
     // reported as such, not as a mass delete.
@@ -394,7 +423,7 @@ async fn sync<S: WriteStore>(
                 Some(id) => restore_and_read(store, &job, id).await?,
             })
         };
-        let (view, routing) = tokio::join!(view, observe_routing(&cdn));
+        let (view, routing) = tokio::join!(view, observe_cdn(&cdn));
         let decision = decide(store, &job, view?, routing?, &cdn, Guards::Enforce).await?;
         execute(store, &held, &job, decision, &cdn).await
     };
@@ -471,10 +500,23 @@ async fn decide<S: ReadStore>(
     store: &S,
     job: &PushJob,
     view: View,
-    routing: Option<Routing>,
+    observed: Option<Observed>,
     cdn: &Option<(Clients, Job)>,
     guards: Guards,
 ) -> Result<Decision> {
+    // The route table is the release's: the build's files, or the restored release's.
+    let routing = match (cdn, observed) {
+        (Some((_, routing_job)), Some(observed)) => {
+            let keys: Vec<String> = view.local.iter().map(|f| f.key.clone()).collect();
+            Some(setup::plan(observed, routing_job, &keys).with_context(|| {
+                format!(
+                    "cannot set up routing on distribution {}",
+                    routing_job.request.distribution
+                )
+            })?)
+        }
+        _ => None,
+    };
     let window = read_window(
         store,
         &view.remote,
@@ -511,7 +553,7 @@ async fn decide<S: ReadStore>(
                 routing.plan.mode,
                 &routing_job.prefix,
                 routing.plan.origin_path(),
-                &routing_job.request.settings.index_document,
+                &routing_job.request.rules.settings.index_document,
             ),
             id: None,
             skipped: job.invalidation == Invalidation::Skip,
@@ -558,19 +600,22 @@ enum Guards {
     Enforce,
 }
 
-/// The routing as it is and what must change, when the push has a distribution. Planned before
+/// The routing as it is, when the push has a distribution. Read (and then planned) before
 /// anything is written, so its errors stop the push early.
-async fn observe_routing(cdn: &Option<(Clients, Job)>) -> Result<Option<Routing>> {
-    let Some((clients, job)) = cdn else {
-        return Ok(None);
-    };
-    let routing = setup::plan(clients, job).await.with_context(|| {
+async fn observe_cdn(cdn: &Option<(Clients, Job)>) -> Result<Option<Observed>> {
+    match cdn {
+        Some((clients, job)) => Ok(Some(observe_routing(clients, job).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn observe_routing(clients: &Clients, job: &Job) -> Result<Observed> {
+    observe(clients, job).await.with_context(|| {
         format!(
-            "cannot set up routing on distribution {}",
+            "cannot read the routing of distribution {}",
             job.request.distribution
         )
-    })?;
-    Ok(Some(routing))
+    })
 }
 
 /// Refuses (when enforced) a build with fewer than half as many files as the live release; the

@@ -23,8 +23,8 @@ use percent_encoding::percent_decode_str;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-use crate::cdn::routing::Rule;
-use crate::config::routing::Mode;
+use crate::cdn::routing::{Outcome, Routes};
+use crate::config::routing::{Mode, RouteRules};
 use crate::model::{is_state_key, ObjectHeaders, LIVE_RECORD};
 use crate::state::release::Record;
 use crate::sync::headers::HeaderRules;
@@ -64,7 +64,8 @@ impl FromStr for ApiRoute {
 pub struct Site {
     pub root: PathBuf,
     pub mode: Mode,
-    pub rule: Rule,
+    pub routes: Routes,
+    /// What the website endpoint answers a missing key with (website mode).
     pub error_document: String,
     /// Headers for build directories, which have no record.
     pub header_rules: HeaderRules,
@@ -74,15 +75,17 @@ pub struct Site {
 }
 
 impl Site {
+    /// `keys_of_build` lists a build directory's files when `root` holds no live release.
     pub fn new(
         root: PathBuf,
+        base: &str,
         mode: Mode,
-        rule: Rule,
-        error_document: String,
+        rules: &RouteRules,
         header_rules: HeaderRules,
+        keys_of_build: impl FnOnce(&std::path::Path) -> Vec<String>,
     ) -> Result<Site, String> {
         let record_path = root.join(LIVE_RECORD);
-        let recorded = match std::fs::read(&record_path) {
+        let recorded: BTreeMap<String, ObjectHeaders> = match std::fs::read(&record_path) {
             Ok(bytes) => Record::from_json(&bytes)
                 .map_err(|e| e.to_string())?
                 .objects
@@ -91,6 +94,16 @@ impl Site {
                 .collect(),
             Err(_) => BTreeMap::new(),
         };
+        let keys = if recorded.is_empty() {
+            keys_of_build(&root)
+        } else {
+            recorded.keys().cloned().collect()
+        };
+        let routes = Routes::derive(rules, base, keys.iter().map(String::as_str))?;
+        let error_document = routes
+            .not_found_key
+            .clone()
+            .unwrap_or_else(|| rules.settings.error_document.trim_start_matches('/').into());
         let real_root = root
             .canonicalize()
             .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
@@ -98,7 +111,7 @@ impl Site {
             real_root,
             root,
             mode,
-            rule,
+            routes,
             error_document,
             header_rules,
             recorded,
@@ -136,7 +149,7 @@ pub enum Body {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Answer {
     pub status: u16,
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(String, String)>,
     pub body: Body,
 }
 
@@ -145,8 +158,8 @@ impl Answer {
         Answer {
             status,
             headers: vec![
-                ("content-type", headers.content_type),
-                ("cache-control", headers.cache_control),
+                ("content-type".into(), headers.content_type),
+                ("cache-control".into(), headers.cache_control),
             ],
             body: Body::File(path),
         }
@@ -155,7 +168,7 @@ impl Answer {
     fn redirect(status: u16, location: String) -> Answer {
         Answer {
             status,
-            headers: vec![("location", location)],
+            headers: vec![("location".into(), location)],
             body: Body::Empty,
         }
     }
@@ -163,7 +176,7 @@ impl Answer {
     fn not_found() -> Answer {
         Answer {
             status: 404,
-            headers: vec![("content-type", "application/xml".into())],
+            headers: vec![("content-type".into(), "application/xml".into())],
             body: Body::Text(
                 "<Error><Code>NoSuchKey</Code><Message>The specified key does not exist.</Message></Error>",
             ),
@@ -171,52 +184,71 @@ impl Answer {
     }
 }
 
-/// The answer for a request to the SPA (not an API path), as CloudFront + S3 give it in `mode`.
-pub fn respond(site: &Site, method: &str, path: &str) -> Answer {
-    if let Some((status, location)) = site.rule.redirect(path) {
-        return Answer::redirect(status, location);
-    }
-    let key = percent_decode_str(path.trim_start_matches('/'))
-        .decode_utf8_lossy()
-        .into_owned();
-    let index = site.rule.index.trim_start_matches('/');
-    match site.mode {
-        // The website endpoint answers index documents and the error document (with 404); the
-        // origin-response function then flips client routes to 200.
-        Mode::Website => {
-            let key = if key.is_empty() || key.ends_with('/') {
-                format!("{key}{index}")
-            } else {
-                key
-            };
-            if let Some((file, headers)) = site.object(&key) {
-                return Answer::object(200, file, headers);
+/// The answer for a request to the SPA (not an API path), as CloudFront + S3 give it in `mode`:
+/// the route table decides (as the edge function would), then the origin answers.
+pub fn respond(site: &Site, method: &str, path: &str, query: &str) -> Answer {
+    let routes = &site.routes;
+    let outcome = routes.evaluate(method, path, query);
+    let mut answer = match &outcome {
+        Outcome::Deny => Answer {
+            status: 404,
+            headers: Vec::new(),
+            body: Body::Empty,
+        },
+        Outcome::Redirect { status, location } => Answer::redirect(*status, location.clone()),
+        Outcome::Serve {
+            path: target,
+            status,
+            fallback,
+        } => match site.object(&key_of(&routes.base, target)) {
+            Some((file, headers)) => {
+                let mut answer = Answer::object(*status, file, headers);
+                if *status == 404 || *fallback {
+                    answer.headers[1].1 = routes.cache_control.clone();
+                }
+                answer
             }
-            if site.object(&format!("{key}/{index}")).is_some() {
-                return Answer::redirect(302, format!("{path}/"));
-            }
-            let Some((file, headers)) = site.object(&site.error_document) else {
-                return Answer::not_found();
-            };
-            let mut answer = Answer::object(404, file, headers);
-            if site.rule.is_client_route(method, path) {
-                answer.status = 200;
-                answer.headers[1].1 = site.rule.cache_control.clone();
-            }
+            None => origin_missing(site),
+        },
+        Outcome::Pass => match site.object(&key_of(&routes.base, path)) {
+            Some((file, headers)) => Answer::object(200, file, headers),
+            None => origin_missing(site),
+        },
+    };
+    // The edge adds the headers to everything it answers or sees; a private origin's error
+    // (>= 400) passes the viewer-response stage by.
+    let origin_error = site.mode == Mode::Private
+        && answer.status >= 400
+        && !matches!(outcome, Outcome::Deny)
+        && !matches!(outcome, Outcome::Serve { status: 404, .. });
+    if !origin_error {
+        for (name, value) in routes.headers_for(outcome.answered_path(path)) {
             answer
+                .headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
+            answer.headers.push((name, value));
         }
-        // The viewer-request function rewrites client routes before the private REST origin.
-        Mode::Private => {
-            let key = if site.rule.is_client_route(method, path) {
-                index.to_string()
-            } else {
-                key
-            };
-            match site.object(&key) {
-                Some((file, headers)) => Answer::object(200, file, headers),
-                None => Answer::not_found(),
-            }
-        }
+    }
+    answer
+}
+
+/// A URL path as the key of a file in the served folder (none outside the base: the bucket
+/// holds other things there, which a preview does not have).
+fn key_of(base: &str, path: &str) -> String {
+    path.strip_prefix(base)
+        .map(|key| percent_decode_str(key).decode_utf8_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// What the origin answers for a key it lacks: the website endpoint its error document with 404,
+/// the REST endpoint a bare 404.
+fn origin_missing(site: &Site) -> Answer {
+    match site.mode {
+        Mode::Website => match site.object(&site.error_document) {
+            Some((file, headers)) => Answer::object(404, file, headers),
+            None => Answer::not_found(),
+        },
+        Mode::Private => Answer::not_found(),
     }
 }
 
@@ -329,6 +361,7 @@ impl Server {
             );
         }
         let path = request.uri().path().to_string();
+        let query = request.uri().query().unwrap_or_default().to_string();
         if let Some(api) = self.apis.iter().find(|a| path.starts_with(&a.prefix)) {
             return self
                 .proxy(api, request)
@@ -336,10 +369,10 @@ impl Server {
                 .unwrap_or_else(|message| plain(StatusCode::BAD_GATEWAY, message));
         }
         let method = request.method().as_str().to_string();
-        let answer = respond(&self.site, &method, &path);
+        let answer = respond(&self.site, &method, &path, &query);
         let mut response = Response::builder().status(answer.status);
         for (name, value) in &answer.headers {
-            response = response.header(*name, value);
+            response = response.header(name.as_str(), value);
         }
         let body = match answer.body {
             Body::Empty => Bytes::new(),
@@ -468,18 +501,19 @@ mod tests {
         std::os::unix::fs::symlink(root.join("app.js"), root.join("alias.js")).unwrap();
         let site = Site::new(
             root,
+            "/",
             Mode::Private,
-            Rule::new(&crate::config::routing::RoutingSettings::default(), &[]),
-            "index.html".into(),
+            &RouteRules::default(),
             HeaderRules::new(Vec::new()),
+            |_| vec!["app.js".into(), "alias.js".into(), "shadow.txt".into()],
         )
         .unwrap();
         for path in ["/x/shadow", "/shadow.txt"] {
-            let answer = respond(&site, "GET", path);
+            let answer = respond(&site, "GET", path, "");
             assert_eq!(answer.status, 404, "{path}: {answer:?}");
         }
         assert_eq!(
-            respond(&site, "GET", "/alias.js").status,
+            respond(&site, "GET", "/alias.js", "").status,
             200,
             "a link inside is fine"
         );
