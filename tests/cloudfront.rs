@@ -474,6 +474,7 @@ async fn website_mode_attaches_the_function_to_the_spa_behavior_only() {
         default_lambdas(&after),
         [
             (HEADERS_LAMBDA.to_string(), "viewer-request".to_string()),
+            (version_arn.clone(), "origin-request".to_string()),
             (version_arn.clone(), "origin-response".to_string())
         ],
         "the team's own association stays, ours is added"
@@ -566,6 +567,7 @@ async fn website_mode_attaches_the_function_to_the_spa_behavior_only() {
         default_lambdas(&latest),
         [
             (HEADERS_LAMBDA.to_string(), "viewer-request".to_string()),
+            (v2.clone(), "origin-request".to_string()),
             (v2, "origin-response".to_string())
         ]
     );
@@ -707,7 +709,19 @@ async fn private_mode_publishes_a_cloudfront_function_and_attaches_oac() {
         .send()
         .await
         .unwrap();
-    let printed = spadeploy(&["routing", "--print-function", "--mode", "private"], None);
+    let printed = spadeploy(
+        &[
+            "routing",
+            "--print-function",
+            "--mode",
+            "private",
+            "--to",
+            &format!("s3://{bucket}"),
+            "--endpoint-url",
+            &moto(),
+        ],
+        None,
+    );
     assert_eq!(
         live.function_code().unwrap().as_ref(),
         printed.stdout.as_bytes(),
@@ -861,7 +875,7 @@ async fn routing_errors_say_what_to_do_and_change_nothing() {
     denied.assert_fails_with(1, "the files are live");
 
     let tmp = tempfile::tempdir().unwrap();
-    let redirects: String = (0..51)
+    let redirects: String = (0..101)
         .map(|i| format!("[[redirects]]\nfrom = \"/old{i}/\"\nto = \"/new{i}/\"\n"))
         .collect();
     write(tmp.path(), "spadeploy.toml", &redirects);
@@ -869,7 +883,7 @@ async fn routing_errors_say_what_to_do_and_change_nothing() {
         &["push", "--to", "s3://some-bucket", "--distribution", "E1"],
         Some(tmp.path()),
     );
-    run.assert_fails_with(1, "at most 50 routing rules");
+    run.assert_fails_with(1, "evaluates at most 100");
 }
 
 /// scripts/moto_server.py corrects moto where AWS documents other behaviour; if one of its

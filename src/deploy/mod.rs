@@ -216,9 +216,11 @@ pub async fn plan_routing(
         bail!("routing needs an s3:// target");
     };
     let (clients, job) = routing_job(&aws, request, bucket, prefix);
+    // Before the first push there is no release: the table has no pages yet.
     let (keys, observed) =
         tokio::join!(live_keys(&store, &target), observe_routing(&clients, &job));
-    let routing = setup::plan(observed?, &job, &keys?).with_context(|| {
+    let keys = keys?.unwrap_or_default();
+    let routing = setup::plan(observed?, &job, &keys).with_context(|| {
         format!(
             "cannot plan the routing of distribution {}",
             job.request.distribution
@@ -230,21 +232,26 @@ pub async fn plan_routing(
 /// The keys of `target`'s live release.
 pub async fn live_release_keys(settings: &TargetSettings, target: &Target) -> Result<Vec<String>> {
     let (store, _) = open(target, settings).await?;
-    live_keys(&store, target).await
+    live_keys(&store, target).await?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "{target} has no live release yet: the route table is made from one, so push first"
+        )
+    })
 }
 
-/// The keys of the live release: what the route table is made of outside a push.
-pub async fn live_keys<S: ReadStore>(store: &S, target: &Target) -> Result<Vec<String>> {
+/// The keys of the live release (None before the first push): what the route table is made of
+/// outside a push.
+async fn live_keys<S: ReadStore>(store: &S, target: &Target) -> Result<Option<Vec<String>>> {
     let bytes = store
         .read_state(LIVE_RECORD)
         .await
         .with_context(|| format!("cannot read the live release of {target}"))?;
     let Some(bytes) = bytes else {
-        bail!("{target} has no live release yet: the route table is made from one, so push first");
+        return Ok(None);
     };
     let record =
         Record::from_json(&bytes).map_err(|e| anyhow::anyhow!("{target}: {LIVE_RECORD}: {e}"))?;
-    Ok(record.objects.into_keys().collect())
+    Ok(Some(record.objects.into_keys().collect()))
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
