@@ -872,7 +872,7 @@ async fn routing_errors_say_what_to_do_and_change_nothing() {
             "cloudfront:UpdateDistribution on arn:aws:cloudfront::123456789012:distribution/{id}"
         ),
     );
-    denied.assert_fails_with(1, "the files are live");
+    denied.assert_fails_with(1, "a re-run finishes the job");
 
     let tmp = tempfile::tempdir().unwrap();
     let redirects: String = (0..101)

@@ -666,40 +666,61 @@ async fn execute<S: WriteStore>(
         source,
         ..
     } = decision;
-    if plan.has_changes() {
-        let uploading = job.output.progress.stage(
-            "uploading",
-            plan.changes.len() as u64,
-            plan.transfer_bytes(),
-        );
-        let applied = apply(store, held, &plan, job.concurrency(), source, &|change| {
-            uploading.inc(change.transfer_bytes())
-        })
-        .await;
-        uploading.finish();
-        let applied = applied?;
-        report.bytes_uploaded = applied.bytes_sent;
-        report.release = applied.release.map(|r| r.id);
-    }
-    if let (Some((clients, routing_job)), Some(routing)) = (cdn, routing) {
-        let mut arn = None;
-        if routing.plan.has_changes() {
-            lock::confirm(store, held).await?;
+    // The route table goes live with the root index: set up alongside its phase.
+    let installed = std::sync::Mutex::new(None);
+    {
+        let route = async {
+            let (Some((clients, routing_job)), Some(routing)) = (cdn, &routing) else {
+                return Ok(());
+            };
+            if !routing.plan.has_changes() {
+                return Ok(());
+            }
             job.output.progress.note(&format!(
                 "routing: updating distribution {}",
                 routing_job.request.distribution
             ));
-            arn = Some(
-                setup::apply(clients, routing_job, &routing)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "the files are live, but setting up routing on distribution {} failed",
-                            routing_job.request.distribution
-                        )
-                    })?,
+            let arn = setup::apply(clients, routing_job, routing)
+                .await
+                .with_context(|| {
+                    format!(
+                        "setting up routing on distribution {} failed; nothing was deleted and the \
+                         release was not recorded, so a re-run finishes the job",
+                        routing_job.request.distribution
+                    )
+                })?;
+            *installed.lock().unwrap_or_else(|e| e.into_inner()) = Some(arn);
+            Ok(())
+        };
+        if plan.has_changes() {
+            let uploading = job.output.progress.stage(
+                "uploading",
+                plan.changes.len() as u64,
+                plan.transfer_bytes(),
             );
+            let on_done =
+                |change: &crate::sync::plan::Change| uploading.inc(change.transfer_bytes());
+            let applied = apply(
+                store,
+                held,
+                &plan,
+                job.concurrency(),
+                source,
+                &on_done,
+                route,
+            )
+            .await;
+            uploading.finish();
+            let applied = applied?;
+            report.bytes_uploaded = applied.bytes_sent;
+            report.release = applied.release.map(|r| r.id);
+        } else if routing.as_ref().is_some_and(|r| r.plan.has_changes()) {
+            lock::confirm(store, held).await?;
+            route.await?;
         }
+    }
+    if let (Some((clients, routing_job)), Some(routing)) = (cdn, routing) {
+        let arn = installed.into_inner().unwrap_or_else(|e| e.into_inner());
         let mut applied = routing.plan;
         applied.function.arn = arn.or(applied.function.arn);
         report.routing = Some(applied);

@@ -21,13 +21,18 @@ pub struct Applied {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("push stopped: {source}\n{done} of {total} changes were applied; {consequence}")]
-pub struct ApplyError {
-    #[source]
-    source: LockError,
-    done: usize,
-    total: usize,
-    consequence: &'static str,
+pub enum ApplyError {
+    #[error("push stopped: {source}\n{done} of {total} changes were applied; {consequence}")]
+    Store {
+        #[source]
+        source: LockError,
+        done: usize,
+        total: usize,
+        consequence: &'static str,
+    },
+    /// The work that goes live with the root index (the route table) failed.
+    #[error(transparent)]
+    AlongsideIndex(anyhow::Error),
 }
 
 impl ApplyError {
@@ -47,7 +52,7 @@ impl ApplyError {
                  failed. Re-run the push to finish the clean-up."
             }
         };
-        ApplyError {
+        ApplyError::Store {
             source,
             done,
             total,
@@ -58,7 +63,9 @@ impl ApplyError {
 
 /// Applies `plan` under the `held` lock, confirming it is still held before each step that
 /// changes what visitors see (pages, the root index, the live record, deletes); `on_done` is
-/// called after each change lands. `source` is the commit deployed.
+/// called after each change lands. `source` is the commit deployed. `alongside_index` (the
+/// route table) runs at the same time as the root index's phase, after every other page landed
+/// and before anything is deleted.
 pub async fn apply<S: WriteStore>(
     store: &S,
     held: &lock::Held,
@@ -66,6 +73,7 @@ pub async fn apply<S: WriteStore>(
     concurrency: usize,
     source: Option<String>,
     on_done: &dyn Fn(&Change),
+    alongside_index: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
@@ -85,16 +93,35 @@ pub async fn apply<S: WriteStore>(
     retained
         .and(assets)
         .map_err(|err| ApplyError::new(err, Phase::Assets, applied.written.len(), total))?;
-    for phase in [Phase::Pages, Phase::EntryIndex] {
-        if plan.phase(phase).next().is_some() {
-            lock::confirm(store, held)
-                .await
-                .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
-        }
-        write_phase(store, plan, phase, concurrency, on_done, &mut applied)
+    if plan.phase(Phase::Pages).next().is_some() {
+        lock::confirm(store, held)
             .await
-            .map_err(|err| ApplyError::new(err, phase, applied.written.len(), total))?;
+            .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
     }
+    write_phase(
+        store,
+        plan,
+        Phase::Pages,
+        concurrency,
+        on_done,
+        &mut applied,
+    )
+    .await
+    .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
+    lock::confirm(store, held)
+        .await
+        .map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
+    let index = write_phase(
+        store,
+        plan,
+        Phase::EntryIndex,
+        concurrency,
+        on_done,
+        &mut applied,
+    );
+    let (index, alongside) = tokio::join!(index, alongside_index);
+    index.map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
+    alongside.map_err(ApplyError::AlongsideIndex)?;
     let cleanup_error =
         |err: LockError, done: usize| ApplyError::new(err, Phase::Cleanup, done, total);
     if plan.has_changes() && !plan.same_release {
