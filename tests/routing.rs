@@ -442,3 +442,79 @@ fn serve_refuses_foreign_hosts_and_drops_clients_that_never_finish_their_headers
         "the connection was held {waited:?}"
     );
 }
+
+#[test]
+fn verify_probes_pre_rendered_pages_the_404_page_and_the_manifests_headers() {
+    let site = table_site("root");
+    let dir = site.dir.path();
+    let api = start_fake_api();
+    for mode in ["website", "private"] {
+        let served = serve(dir, mode, &api);
+        let url = format!("http://{}", served.1);
+        let run = spadeploy(
+            &["verify", url.as_str(), "--to", "site", "--json"],
+            Some(dir),
+        );
+        assert_eq!(run.code, 0, "{mode}: {}{}", run.stdout, run.stderr);
+        let checks: Vec<String> = run.json()["probes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {}",
+                    p["check"].as_str().unwrap(),
+                    p["path"].as_str().unwrap()
+                )
+            })
+            .collect();
+        for wanted in [
+            "pre-rendered page /about/",
+            "pre-rendered page /pricing",
+            "404 page /spadeploy-verify-",
+        ] {
+            assert!(
+                checks.iter().any(|c| c.starts_with(wanted)),
+                "{mode}: no {wanted} in {checks:?}"
+            );
+        }
+        let headers = checks
+            .iter()
+            .filter(|c| c.starts_with("[[headers]]"))
+            .count();
+        assert_eq!(headers, 3, "a 200, a fallback and a 404: {checks:?}");
+    }
+
+    // The same release served without its manifest (no 404 page status, no headers, no clean
+    // URLs): verify names each missing piece.
+    let bare = tempfile::tempdir().unwrap();
+    write(
+        bare.path(),
+        "spadeploy.toml",
+        "[routing]\nclean_urls = false\n",
+    );
+    let served = serve_folder(
+        bare.path(),
+        site.served_folder().to_str().unwrap(),
+        &["--mode", "private"],
+    );
+    let url = format!("http://{}", served.1);
+    let run = spadeploy(
+        &["verify", url.as_str(), "--to", "site", "--json"],
+        Some(dir),
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let failed: Vec<String> = run.json()["probes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["pass"] == false)
+        .map(|p| p["check"].as_str().unwrap().to_string())
+        .collect();
+    for check in ["pre-rendered page", "[[headers]]"] {
+        assert!(
+            failed.iter().any(|c| c == check),
+            "{check} not failed: {failed:?}"
+        );
+    }
+}

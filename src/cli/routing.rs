@@ -101,7 +101,10 @@ async fn print_routes(
             "which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml"
         ),
     };
-    let keys = crate::deploy::live_release_keys(settings, &target).await?;
+    let Some(live) = crate::deploy::live_record(&target, settings).await? else {
+        bail!("{target} has no live release yet: the route table is made from one, so push first");
+    };
+    let keys: Vec<String> = live.objects.into_keys().collect();
     let prefix = match &target {
         Target::S3 { prefix, .. } => prefix.as_str(),
         Target::Local { .. } => "",

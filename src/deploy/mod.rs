@@ -217,9 +217,11 @@ pub async fn plan_routing(
     };
     let (clients, job) = routing_job(&aws, request, bucket, prefix);
     // Before the first push there is no release: the table has no pages yet.
-    let (keys, observed) =
-        tokio::join!(live_keys(&store, &target), observe_routing(&clients, &job));
-    let keys = keys?.unwrap_or_default();
+    let (live, observed) =
+        tokio::join!(read_live(&store, &target), observe_routing(&clients, &job));
+    let keys: Vec<String> = live?
+        .map(|r| r.objects.into_keys().collect())
+        .unwrap_or_default();
     let routing = setup::plan(observed?, &job, &keys).with_context(|| {
         format!(
             "cannot plan the routing of distribution {}",
@@ -229,19 +231,8 @@ pub async fn plan_routing(
     Ok(routing.plan)
 }
 
-/// The keys of `target`'s live release.
-pub async fn live_release_keys(settings: &TargetSettings, target: &Target) -> Result<Vec<String>> {
-    let (store, _) = open(target, settings).await?;
-    live_keys(&store, target).await?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "{target} has no live release yet: the route table is made from one, so push first"
-        )
-    })
-}
-
-/// The keys of the live release (None before the first push): what the route table is made of
-/// outside a push.
-async fn live_keys<S: ReadStore>(store: &S, target: &Target) -> Result<Option<Vec<String>>> {
+/// The live release (None before the first push), read without listing the target.
+async fn read_live<S: ReadStore>(store: &S, target: &Target) -> Result<Option<Record>> {
     let bytes = store
         .read_state(LIVE_RECORD)
         .await
@@ -251,7 +242,7 @@ async fn live_keys<S: ReadStore>(store: &S, target: &Target) -> Result<Option<Ve
     };
     let record =
         Record::from_json(&bytes).map_err(|e| anyhow::anyhow!("{target}: {LIVE_RECORD}: {e}"))?;
-    Ok(Some(record.objects.into_keys().collect()))
+    Ok(Some(record))
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
@@ -1029,9 +1020,5 @@ async fn list_releases<S: ReadStore>(store: &S, target: &Target) -> Result<Vec<R
 /// The live release of `target`, if it has one.
 pub async fn live_record(target: &Target, settings: &TargetSettings) -> Result<Option<Record>> {
     let (store, _) = open(target, settings).await?;
-    let remote = store
-        .list()
-        .await
-        .with_context(|| format!("cannot list {target}"))?;
-    Ok(read_record(&store, &remote, LIVE_RECORD, &Progress::new(true)).await?)
+    read_live(&store, target).await
 }

@@ -1,12 +1,16 @@
 //! `spadeploy verify URL`: probes a live site the way users hit it and says, per probe, whether
 //! the routing is right: the index and a deep client route answer 200 with the app's index, a
-//! missing hashed asset is an honest 404, API paths answer with the API's own status, and sampled
-//! files carry the headers their release recorded.
+//! missing hashed asset is an honest 404, API paths answer with the API's own status; and, from
+//! the live release, pre-rendered pages answer their own file, the 404 page comes with status
+//! 404, the manifest's `[[headers]]` reach answers of every kind, and sampled files carry the
+//! headers their release recorded.
 
 use std::time::Duration;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
+use crate::cdn::routing::Routes;
 use crate::config::manifest::ApiProbe;
 use crate::model::ObjectHeaders;
 
@@ -32,10 +36,24 @@ struct Fetched {
     status: u16,
     content_type: String,
     cache_control: String,
+    /// Every header, names in lower case.
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 impl Fetched {
+    fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn sha256(&self) -> String {
+        hex::encode(Sha256::digest(&self.body))
+    }
+
     fn describe(&self) -> String {
         let kind = if self.content_type.is_empty() {
             "no content-type"
@@ -77,22 +95,44 @@ fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, String> {
         .header("cache-control")
         .unwrap_or_default()
         .to_string();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|name| {
+            let value = response.header(&name)?.to_string();
+            Some((name.to_ascii_lowercase(), value))
+        })
+        .collect();
     let mut body = Vec::new();
     std::io::Read::read_to_end(&mut response.into_reader(), &mut body).map_err(|e| failed(&e))?;
     Ok(Fetched {
         status,
         content_type,
         cache_control,
+        headers,
         body,
     })
 }
 
-/// Probes `base`; `samples` are files (URL path, recorded headers) to check headers of.
-/// `nonce` makes the made-up paths unique, so no cache answers them.
+/// What the live release says the site answers, beyond the routing every SPA needs.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    /// Files (URL path, recorded headers) whose served headers are checked.
+    pub samples: Vec<(String, ObjectHeaders)>,
+    /// Pre-rendered pages: the URL a visitor uses, and the sha256 of the file it must answer.
+    pub pages: Vec<(String, String)>,
+    /// The 404 page's sha256.
+    pub not_found: Option<String>,
+    /// The route table (for the SPA the client-route probe uses, and `[[headers]]`).
+    pub routes: Option<Routes>,
+}
+
+/// Probes `base` for what every SPA needs and what `expected` adds. `nonce` makes the made-up
+/// paths unique, so no cache answers them.
 pub fn verify(
     base: &str,
     api: &[ApiProbe],
-    samples: &[(String, ObjectHeaders)],
+    expected: &Expected,
     nonce: u64,
 ) -> Result<Verification, String> {
     let base = base.trim_end_matches('/');
@@ -102,15 +142,48 @@ pub fn verify(
         .build();
     let get = |path: &str| fetch(&agent, &format!("{base}{path}"));
     let index = get("/")?;
+    // The client route is made up under the first SPA's prefix and answers that SPA's index.
+    let spa = expected
+        .routes
+        .as_ref()
+        .and_then(|r| r.spas.last().map(|spa| spa.prefix.clone()))
+        .unwrap_or_else(|| "/".into());
+    let spa_index = if spa == "/" { None } else { Some(get(&spa)?) };
+    let route = format!("{spa}spadeploy-verify-{nonce:x}/deep/route");
+    let deep = get(&route)?;
     let mut probes = vec![
         index_probe(&index),
-        client_route_probe(&get, &index, nonce)?,
+        client_route_probe(&route, &deep, spa_index.as_ref().unwrap_or(&index)),
         missing_asset_probe(&get, nonce)?,
     ];
     for probe in api {
         probes.push(api_probe(&get(&probe.path)?, probe, &index));
     }
-    for (path, headers) in samples {
+    for (path, sha256) in &expected.pages {
+        probes.push(page_probe(&get(path)?, path, sha256));
+    }
+    let mut answers = vec![("/".to_string(), &index), (route, &deep)];
+    let missing_page = format!("/spadeploy-verify-{nonce:x}.html");
+    let not_found = match &expected.not_found {
+        Some(sha256) => {
+            let got = get(&missing_page)?;
+            probes.push(not_found_probe(&got, &missing_page, sha256));
+            Some(got)
+        }
+        None => None,
+    };
+    if let Some(got) = &not_found {
+        answers.push((missing_page, got));
+    }
+    if let Some(routes) = &expected.routes {
+        for (path, got) in answers {
+            let wanted = routes.headers_for(routes.evaluate("GET", &path, "").answered_path(&path));
+            if !wanted.is_empty() {
+                probes.push(manifest_headers_probe(got, &path, &wanted));
+            }
+        }
+    }
+    for (path, headers) in &expected.samples {
         probes.push(headers_probe(&get(path)?, path, headers));
     }
     for probe in probes.iter_mut().filter(|p| p.pass) {
@@ -134,16 +207,10 @@ fn index_probe(index: &Fetched) -> Probe {
     }
 }
 
-fn client_route_probe(
-    get: &dyn Fn(&str) -> Result<Fetched, String>,
-    index: &Fetched,
-    nonce: u64,
-) -> Result<Probe, String> {
-    let route = format!("/spadeploy-verify-{nonce:x}/deep/route");
-    let deep = get(&route)?;
-    Ok(Probe {
+fn client_route_probe(route: &str, deep: &Fetched, index: &Fetched) -> Probe {
+    Probe {
         check: "client route".into(),
-        path: route,
+        path: route.to_string(),
         expected: "200 with the index".into(),
         got: if deep.body == index.body { format!("{} with the index", deep.status) } else { deep.describe() },
         pass: deep.status == 200 && deep.body == index.body,
@@ -151,7 +218,60 @@ fn client_route_probe(
             "client routes must answer the index with 200: is the edge function attached to the SPA behavior? (`spadeploy routing --check`)"
                 .into(),
         ),
-    })
+    }
+}
+
+fn page_probe(got: &Fetched, path: &str, sha256: &str) -> Probe {
+    let own = got.sha256() == sha256;
+    Probe {
+        check: "pre-rendered page".into(),
+        path: path.to_string(),
+        expected: "200 with its own file".into(),
+        got: if own { format!("{} with its own file", got.status) } else { got.describe() },
+        pass: got.status == 200 && own,
+        hint: Some(
+            "a pre-rendered page must answer its own HTML, not the SPA's index: is the distribution running this release's route table? (`spadeploy routing --check`, then push)"
+                .into(),
+        ),
+    }
+}
+
+fn not_found_probe(got: &Fetched, path: &str, sha256: &str) -> Probe {
+    let own = got.sha256() == sha256;
+    Probe {
+        check: "404 page".into(),
+        path: path.to_string(),
+        expected: "404 with the 404 page".into(),
+        got: if own { format!("{} with the 404 page", got.status) } else { got.describe() },
+        pass: got.status == 404 && own,
+        hint: Some(
+            "a missing page must answer the 404 page with status 404: in private mode the function must run on viewer-response too (`spadeploy routing --check`)"
+                .into(),
+        ),
+    }
+}
+
+fn manifest_headers_probe(got: &Fetched, path: &str, wanted: &[(String, String)]) -> Probe {
+    let missing: Vec<String> = wanted
+        .iter()
+        .filter(|(name, value)| got.header(name) != Some(value.as_str()))
+        .map(|(name, _)| format!("{name}: {}", got.header(name).unwrap_or("(none)")))
+        .collect();
+    Probe {
+        check: "[[headers]]".into(),
+        path: path.to_string(),
+        expected: wanted
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        got: if missing.is_empty() { "all present".into() } else { missing.join(" | ") },
+        pass: missing.is_empty(),
+        hint: Some(
+            "the manifest's [[headers]] must reach every answer of the SPA behaviors: is this release's function attached, on viewer-response too in private mode? (`spadeploy routing --check`)"
+                .into(),
+        ),
+    }
 }
 
 fn missing_asset_probe(
@@ -239,9 +359,14 @@ mod tests {
             assert_eq!(redacted(url), shown);
         }
         // Nothing listens on port 9 of the loopback: the error names the site, not the secret.
-        let err = verify("http://user:s3cret@127.0.0.1:9", &[], &[], 1)
-            .map(|_| ())
-            .unwrap_err();
+        let err = verify(
+            "http://user:s3cret@127.0.0.1:9",
+            &[],
+            &Expected::default(),
+            1,
+        )
+        .map(|_| ())
+        .unwrap_err();
         assert!(!err.contains("s3cret") && !err.contains("user"), "{err}");
         assert!(err.contains("http://127.0.0.1:9"), "{err}");
     }
