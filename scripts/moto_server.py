@@ -17,6 +17,11 @@ exactly those places before starting the same server `moto_server` would start:
    applies a conditional statement only to matching requests; the tests' requests never carry
    the condition keys, so conditional statements are skipped in that check.
 6. Origins keep their S3OriginConfig and OriginAccessControlId (moto drops both from responses).
+7. CloudFront KeyValueStore's data plane (the `cloudfront-keyvaluestore` API, which moto lacks):
+   DescribeKeyValueStore, GetKey, ListKeys and UpdateKeys on the stores CreateKeyValueStore made,
+   with an ETag that every change replaces, If-Match checked ("Pre-Condition failed"), at most 50
+   puts and deletes per UpdateKeys, keys of 1 to 512 bytes, values of at most 1 KB and 5 MB per
+   store (ServiceQuotaExceededException), all or nothing per call, ListKeys pages of at most 50.
 
 Everything else is moto's own behaviour. Usage: python moto_server.py -H 127.0.0.1 -p PORT
 """
@@ -24,12 +29,16 @@ Everything else is moto's own behaviour. Usage: python moto_server.py -H 127.0.0
 import sys
 
 import json
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from werkzeug.wrappers import Request, Response
 
 from moto.cloudfront import models, responses, urls
 from moto.s3 import models as s3_models
 from moto.cloudfront.exceptions import CloudFrontException
 from moto.core.responses import ActionResult
 from moto.moto_api._internal import mock_random
+from moto import server as moto_server
 from moto.server import main
 
 
@@ -231,6 +240,112 @@ def get_permission(self, action, resource):
 
 
 s3_models.FakeBucket.get_permission = get_permission
+
+# 7. The KeyValueStore data plane, served beside moto (requests to /key-value-stores/...).
+KVS_MAX_KEY = 512
+KVS_MAX_VALUE = 1024
+KVS_MAX_STORE = 5 * 1024 * 1024
+KVS_MAX_BATCH = 50
+
+
+def kvs_error(status, kind, message):
+    body = json.dumps({"__type": kind, "Message": message, "message": message})
+    return Response(body, status=status, headers={"x-amzn-ErrorType": kind}, content_type="application/json")
+
+
+def find_store(arn):
+    for account in models.cloudfront_backends.values():
+        for backend in account.values():
+            for store in backend.key_value_stores.values():
+                if store.arn == arn:
+                    if not hasattr(store, "items"):
+                        store.items = {}
+                        store.data_etag = random_etag()
+                    return store
+    return None
+
+
+def store_size(items):
+    return sum(len(k.encode()) + len(v.encode()) for k, v in items.items())
+
+
+def store_state(store):
+    return {"ItemCount": len(store.items), "TotalSizeInBytes": store_size(store.items), "ETag": store.data_etag}
+
+
+def kvs_json(payload, etag=None):
+    headers = {"ETag": etag} if etag else {}
+    return Response(json.dumps(payload), status=200, headers=headers, content_type="application/json")
+
+
+def kvs_update(store, request):
+    if request.headers.get("If-Match") != store.data_etag:
+        return kvs_error(400, "ValidationException", "Pre-Condition failed")
+    body = json.loads(request.get_data() or b"{}")
+    puts, deletes = body.get("Puts") or [], body.get("Deletes") or []
+    if len(puts) + len(deletes) > KVS_MAX_BATCH:
+        return kvs_error(400, "ValidationException", f"at most {KVS_MAX_BATCH} puts and deletes per call")
+    items = dict(store.items)
+    for put in puts:
+        key, value = put["Key"], put["Value"]
+        if not 1 <= len(key.encode()) <= KVS_MAX_KEY:
+            return kvs_error(400, "ValidationException", f"key length must be 1 to {KVS_MAX_KEY} bytes")
+        if len(value.encode()) > KVS_MAX_VALUE:
+            return kvs_error(402, "ServiceQuotaExceededException", "Value size exceeds the limit")
+        items[key] = value
+    for delete in deletes:
+        items.pop(delete["Key"], None)
+    if store_size(items) > KVS_MAX_STORE:
+        return kvs_error(402, "ServiceQuotaExceededException", "Key value store size exceeds the limit")
+    store.items = items
+    store.data_etag = random_etag()
+    return kvs_json(store_state(store), store.data_etag)
+
+
+def kvs_app(environ, start_response):
+    request = Request(environ)
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI") or request.full_path
+    parts = urlsplit(raw)
+    segments = parts.path.split("/")[2:]
+    store = find_store(unquote(segments[0])) if segments else None
+    if store is None:
+        response = kvs_error(404, "ResourceNotFoundException", "no such key value store")
+    elif len(segments) == 1 and request.method == "GET":
+        state = store_state(store)
+        response = kvs_json({**state, "KvsARN": store.arn, "Created": 0, "Status": "READY"}, store.data_etag)
+    elif len(segments) == 2 and request.method == "POST":
+        response = kvs_update(store, request)
+    elif len(segments) == 2 and request.method == "GET":
+        query = parse_qs(parts.query)
+        limit = min(int(query.get("MaxResults", ["50"])[0]), KVS_MAX_BATCH)
+        keys = sorted(store.items)
+        start = int(query.get("NextToken", ["0"])[0])
+        page = keys[start:start + limit]
+        payload = {"Items": [{"Key": k, "Value": store.items[k]} for k in page]}
+        if start + limit < len(keys):
+            payload["NextToken"] = str(start + limit)
+        response = kvs_json(payload)
+    elif len(segments) == 3 and request.method == "GET":
+        key = unquote(segments[2])
+        if key not in store.items:
+            response = kvs_error(404, "ResourceNotFoundException", "Key not found")
+        else:
+            response = kvs_json({"Key": key, "Value": store.items[key], **store_state(store)})
+    else:
+        response = kvs_error(400, "ValidationException", f"{request.method} {parts.path} is not emulated")
+    return response(environ, start_response)
+
+
+_dispatch = moto_server.DomainDispatcherApplication.__call__
+
+
+def dispatch(self, environ, start_response):
+    if environ.get("PATH_INFO", "").startswith("/key-value-stores/"):
+        return kvs_app(environ, start_response)
+    return _dispatch(self, environ, start_response)
+
+
+moto_server.DomainDispatcherApplication.__call__ = dispatch
 
 if __name__ == "__main__":
     main(sys.argv[1:])

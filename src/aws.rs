@@ -217,6 +217,17 @@ impl Aws {
         aws_sdk_cloudfront::Client::new(&self.config)
     }
 
+    /// The KeyValueStore data plane. AWS serves it at `ACCOUNT.cloudfront-kvs.global.api.aws`;
+    /// the SDK would prefix a custom endpoint with the account too, which an emulator or proxy on
+    /// an address cannot answer, so a custom endpoint is used as it is.
+    pub fn key_value_store(&self) -> aws_sdk_cloudfrontkeyvaluestore::Client {
+        let mut config = aws_sdk_cloudfrontkeyvaluestore::config::Builder::from(&self.config);
+        if let Some(endpoint) = &self.custom_endpoint {
+            config = config.endpoint_resolver(AsGiven(endpoint.clone()));
+        }
+        aws_sdk_cloudfrontkeyvaluestore::Client::from_conf(config.build())
+    }
+
     /// Lambda@Edge functions live in us-east-1, whatever the bucket's region.
     pub fn lambda_edge(&self) -> aws_sdk_lambda::Client {
         let config = aws_sdk_lambda::config::Builder::from(&self.config)
@@ -242,5 +253,27 @@ impl Aws {
             (None, Some(region)) => format!("S3 in {region}"),
             (None, None) => "S3".into(),
         }
+    }
+}
+
+/// An endpoint used as it is, signed as AWS's KeyValueStore endpoints are (SigV4a, any region).
+#[derive(Debug)]
+struct AsGiven(String);
+
+impl aws_sdk_cloudfrontkeyvaluestore::config::endpoint::ResolveEndpoint for AsGiven {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _: &'a aws_sdk_cloudfrontkeyvaluestore::config::endpoint::Params,
+    ) -> aws_sdk_cloudfrontkeyvaluestore::config::endpoint::EndpointFuture<'a> {
+        use aws_smithy_types::endpoint::EndpointAuthScheme;
+        use aws_smithy_types::Document;
+        let scheme = EndpointAuthScheme::with_capacity("sigv4a".to_string(), 2)
+            .put("signingName", "cloudfront-keyvaluestore")
+            .put("signingRegionSet", vec![Document::from("*".to_string())]);
+        let endpoint = aws_sdk_cloudfrontkeyvaluestore::config::endpoint::Endpoint::builder()
+            .url(self.0.clone())
+            .auth_scheme(scheme)
+            .build();
+        aws_sdk_cloudfrontkeyvaluestore::config::endpoint::EndpointFuture::ready(Ok(endpoint))
     }
 }

@@ -135,20 +135,23 @@ fn generated_edge_functions_pass_the_table_under_node() {
         let dir = site.dir.path();
         let to = site.served_folder();
         let to = to.to_str().unwrap();
-        for (mode, file) in [("website", "lambda.mjs"), ("private", "function.js")] {
-            let run = spadeploy(
-                &[
-                    "routing",
-                    "--print-function",
-                    "--mode",
-                    mode,
-                    "--to",
-                    to,
-                    "--base",
-                    site.base,
-                ],
-                Some(dir),
-            );
+        for (mode, file, store) in [
+            ("website", "lambda.mjs", None),
+            ("private", "function.js", None),
+            ("private", "function-kvs.js", Some("--key-value-store")),
+        ] {
+            let mut args = vec![
+                "routing",
+                "--print-function",
+                "--mode",
+                mode,
+                "--to",
+                to,
+                "--base",
+                site.base,
+            ];
+            args.extend(store);
+            let run = spadeploy(&args, Some(dir));
             run.assert_ok();
             write(dir, file, &run.stdout);
         }
@@ -175,6 +178,7 @@ fn generated_edge_functions_pass_the_table_under_node() {
             "root": site.served_folder(),
             "lambda": dir.join("lambda.mjs"),
             "function": dir.join("function.js"),
+            "function_kvs": dir.join("function-kvs.js"),
             "table": table.json(),
             "objects": record["objects"],
         });
@@ -194,7 +198,7 @@ fn generated_edge_functions_pass_the_table_under_node() {
         out.status.success()
             && stdout.contains(&format!(
                 "conformance: {} passed, 0 failed",
-                cases().count() * 3
+                cases().count() * 4
             )),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)

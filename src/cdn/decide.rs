@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::distribution::{self, Edge, OriginKind};
-use crate::cdn::edge::{self, FunctionAction, Installed};
+use crate::cdn::edge::{self, EdgeCode, FunctionAction, Installed};
+use crate::cdn::kvs;
 use crate::cdn::observe::Observed;
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::routing::{site_base, Routes};
@@ -37,6 +38,19 @@ pub struct FunctionPlan {
     pub action: FunctionAction,
     /// Known when unchanged (or after apply).
     pub arn: Option<String>,
+    /// Where the function finds the release's pages: `inline`, or the KeyValueStore's name.
+    pub pages_in: String,
+    /// URLs that name a page (what a KeyValueStore holds).
+    pub page_urls: usize,
+}
+
+/// The KeyValueStore a private-mode function reads its pages from.
+#[derive(Debug, Clone)]
+pub struct StoreWrites {
+    pub name: String,
+    pub table: kvs::Table,
+    /// The table of the release being replaced, which the store holds if the marker says so.
+    pub previous: Option<kvs::Table>,
 }
 
 /// What happens to one cache behavior.
@@ -84,6 +98,7 @@ pub struct Writes {
     pub installed: Installed,
     /// The private-mode function also runs on viewer-response.
     pub viewer_response: bool,
+    pub store: Option<StoreWrites>,
     /// The SPA origin and the behaviors that point at it.
     pub origin_id: String,
     pub spa_behaviors: Vec<String>,
@@ -132,10 +147,16 @@ pub fn route_table(observed: &Observed, job: &Job, keys: &[String]) -> Result<Ro
         .map_err(SetupError::Config)
 }
 
-/// Decides what must change for the release holding `keys`; errors are what the user must fix
-/// first (a mode the origin does not serve, website mode without consent, a policy that cannot
-/// be read, a route table the function cannot hold).
-pub fn decide(observed: &Observed, job: &Job, keys: &[String]) -> Result<RoutingPlan, SetupError> {
+/// Decides what must change for the release holding `keys` (replacing the one holding
+/// `previous`); errors are what the user must fix first (a mode the origin does not serve,
+/// website mode without consent, a policy that cannot be read, a route table the function cannot
+/// hold).
+pub fn decide(
+    observed: &Observed,
+    job: &Job,
+    keys: &[String],
+    previous: Option<&[String]>,
+) -> Result<RoutingPlan, SetupError> {
     let dist = &observed.dist;
     let analysis = &observed.analysis;
     let detected = analysis.origin_kind.mode();
@@ -144,7 +165,18 @@ pub fn decide(observed: &Observed, job: &Job, keys: &[String]) -> Result<Routing
         return Err(mode_mismatch(mode, &analysis.origin_id, &dist.id));
     }
     let routes = route_table(observed, job, keys)?;
-    let code = edge::function_code(&routes, mode).map_err(SetupError::Config)?;
+    let EdgeCode { code, store } =
+        edge::function_code(&routes, mode, false).map_err(SetupError::Config)?;
+    let name = job.function_name();
+    let page_urls = routes.lookup_table().len();
+    let store = store.map(|table| StoreWrites {
+        name: name.clone(),
+        table,
+        // A previous release the current rules cannot make a table of is listed instead.
+        previous: previous
+            .and_then(|keys| route_table(observed, job, keys).ok())
+            .map(|routes| routes.lookup_table()),
+    });
     let viewer_response = edge::needs_viewer_response(&routes);
     let kind = match (mode, viewer_response) {
         (Mode::Website, _) => "lambda@edge origin-request + origin-response",
@@ -187,10 +219,14 @@ pub fn decide(observed: &Observed, job: &Job, keys: &[String]) -> Result<Routing
         mode,
         origin: analysis.origin_kind,
         function: FunctionPlan {
-            name: job.function_name(),
+            name,
             kind,
             action: installed.action(),
             arn: current_arn.clone(),
+            pages_in: store
+                .as_ref()
+                .map_or("inline".into(), |s| format!("KeyValueStore {}", s.name)),
+            page_urls,
         },
         behaviors: behaviors(observed, mode, current_arn.as_deref(), viewer_response),
         origin_switch,
@@ -203,6 +239,7 @@ pub fn decide(observed: &Observed, job: &Job, keys: &[String]) -> Result<Routing
             code,
             installed,
             viewer_response,
+            store,
             origin_id: analysis.origin_id.clone(),
             spa_behaviors: analysis.spa_behaviors.clone(),
             website,
@@ -442,7 +479,7 @@ mod tests {
             (REST, Some(Mode::Website), false, Err("pass --fix-origin")),
             (WEBSITE, Some(Mode::Private), true, Ok(Mode::Private)),
         ] {
-            let decided = decide(&observed(domain), &job(asked, fix, true), &release());
+            let decided = decide(&observed(domain), &job(asked, fix, true), &release(), None);
             match (decided, expected) {
                 (Ok(plan), Ok(mode)) => {
                     assert_eq!(plan.mode, mode, "{domain} {asked:?}");
@@ -459,14 +496,26 @@ mod tests {
 
     #[test]
     fn website_mode_needs_consent_unless_the_bucket_is_already_public() {
-        let err = decide(&observed(WEBSITE), &job(None, false, false), &release()).unwrap_err();
+        let err = decide(
+            &observed(WEBSITE),
+            &job(None, false, false),
+            &release(),
+            None,
+        )
+        .unwrap_err();
         assert!(
             err.to_string()
                 .contains("never opens a bucket without consent"),
             "{err}"
         );
 
-        let plan = decide(&observed(WEBSITE), &job(None, false, true), &release()).unwrap();
+        let plan = decide(
+            &observed(WEBSITE),
+            &job(None, false, true),
+            &release(),
+            None,
+        )
+        .unwrap();
         assert_eq!(plan.referer_header, Step::Update);
         assert_eq!(plan.writes.referer.as_deref(), Some("spadeploy-fresh"));
         let policy = plan.writes.policy.as_deref().unwrap();
@@ -476,7 +525,7 @@ mod tests {
         public.policy = Some(
             r#"{"Statement":[{"Sid":"Mine","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::my-site/*"}]}"#.into(),
         );
-        let plan = decide(&public, &job(None, false, false), &release()).unwrap();
+        let plan = decide(&public, &job(None, false, false), &release(), None).unwrap();
         assert_eq!(
             plan.referer_header,
             Step::Unchanged,
@@ -492,7 +541,7 @@ mod tests {
 
     #[test]
     fn only_spa_behaviors_get_the_function() {
-        let plan = decide(&observed(REST), &job(None, true, false), &release()).unwrap();
+        let plan = decide(&observed(REST), &job(None, true, false), &release(), None).unwrap();
         let actions: Vec<_> = plan
             .behaviors
             .iter()
@@ -509,13 +558,13 @@ mod tests {
 
     #[test]
     fn private_mode_without_origin_access_control_warns_and_fix_origin_attaches_it() {
-        let plan = decide(&observed(REST), &job(None, false, false), &release()).unwrap();
+        let plan = decide(&observed(REST), &job(None, false, false), &release(), None).unwrap();
         assert_eq!(plan.origin_switch, Step::Unchanged);
         assert!(plan
             .warnings
             .iter()
             .any(|w| w.contains("no Origin Access Control")));
-        let plan = decide(&observed(REST), &job(None, true, false), &release()).unwrap();
+        let plan = decide(&observed(REST), &job(None, true, false), &release(), None).unwrap();
         assert_eq!(plan.origin_switch, Step::Update);
         assert!(!plan
             .warnings
@@ -532,10 +581,10 @@ mod tests {
             (REST, job(None, true, false)),
             (WEBSITE, job(Some(Mode::Private), true, false)),
         ] {
-            let first = decide(&observed(domain), &job, &release()).unwrap();
+            let first = decide(&observed(domain), &job, &release(), None).unwrap();
             assert!(first.has_changes());
             let settled = after(observed(domain), &first, "arn:aws:edge:fn:1");
-            let again = decide(&settled, &job, &release()).unwrap();
+            let again = decide(&settled, &job, &release(), None).unwrap();
             assert!(
                 !again.has_changes(),
                 "{domain} {:?}: {again:#?}",
@@ -552,7 +601,7 @@ mod tests {
     #[test]
     fn a_rotation_in_flight_keeps_both_secrets_until_the_distribution_is_deployed() {
         let j = job(None, false, true);
-        let first = decide(&observed(WEBSITE), &j, &release()).unwrap();
+        let first = decide(&observed(WEBSITE), &j, &release(), None).unwrap();
         let mut settled = after(observed(WEBSITE), &first, "arn:aws:edge:fn:1");
         let target = j.policy_target();
         let both = vec!["spadeploy-old".to_string(), "spadeploy-fresh".to_string()];
@@ -560,14 +609,14 @@ mod tests {
             .merged_policy(settled.policy.as_deref(), target.website_statements(&both))
             .unwrap();
         settled.dist.deployed = false;
-        let plan = decide(&settled, &j, &release()).unwrap();
+        let plan = decide(&settled, &j, &release(), None).unwrap();
         assert_eq!(
             plan.bucket_policy,
             Step::Unchanged,
             "still deploying: both stay"
         );
         settled.dist.deployed = true;
-        let plan = decide(&settled, &j, &release()).unwrap();
+        let plan = decide(&settled, &j, &release(), None).unwrap();
         assert_eq!(
             plan.bucket_policy,
             Step::Update,

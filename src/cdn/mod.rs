@@ -12,6 +12,7 @@ pub(crate) mod edge_role;
 pub(crate) mod fixtures;
 pub(crate) mod iam;
 pub(crate) mod invalidation;
+pub(crate) mod kvs;
 pub(crate) mod observe;
 pub(crate) mod request;
 pub(crate) mod routing;

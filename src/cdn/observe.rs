@@ -13,6 +13,7 @@ use crate::config::routing::Mode;
 pub struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
+    pub key_value_store: aws_sdk_cloudfrontkeyvaluestore::Client,
     pub lambda: aws_sdk_lambda::Client,
     pub iam: aws_sdk_iam::Client,
     pub endpoint: String,

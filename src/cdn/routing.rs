@@ -324,6 +324,36 @@ impl Routes {
         found
     }
 
+    /// The URLs whose candidates include `page`: the inverse of `candidates`.
+    pub fn naming_urls(&self, page: &str) -> Vec<String> {
+        let mut urls = vec![page.to_string()];
+        if let Some(folder) = page.strip_suffix(&self.index) {
+            if let Some(bare) = folder.strip_suffix('/') {
+                urls.push(folder.to_string());
+                if !bare.is_empty() {
+                    urls.push(bare.to_string());
+                }
+            }
+        }
+        if let Some(stem) = page.strip_suffix(".html").filter(|_| self.clean_urls) {
+            urls.push(stem.to_string());
+            if !stem.is_empty() && !stem.ends_with('/') {
+                urls.push(format!("{stem}/"));
+            }
+        }
+        urls
+    }
+
+    /// Every URL that names a page, with the page it answers (`resolve`, precomputed): the table
+    /// an edge function looks up instead of holding the pages.
+    pub fn lookup_table(&self) -> std::collections::BTreeMap<String, String> {
+        self.pages
+            .iter()
+            .flat_map(|page| self.naming_urls(page))
+            .filter_map(|url| self.resolve(&url).map(|page| (url, page)))
+            .collect()
+    }
+
     pub fn resolve(&self, path: &str) -> Option<String> {
         self.candidates(path)
             .into_iter()
@@ -650,6 +680,40 @@ mod tests {
         assert_eq!(e("/app/old/a"), redirect(301, "/app/new/a"));
         assert_eq!(e("/app/.spadeploy/lock.json"), Outcome::Deny);
         assert_eq!(e("/elsewhere"), serve("/app/404.html", 404));
+    }
+
+    #[test]
+    fn the_lookup_table_answers_exactly_what_resolve_answers() {
+        for clean_urls in [true, false] {
+            let mut r = routes("/app/");
+            r.clean_urls = clean_urls;
+            let table = r.lookup_table();
+            let probes = [
+                "/app/",
+                "/app/about",
+                "/app/about/",
+                "/app/pricing",
+                "/app/pricing/",
+                "/app/pricing.html",
+                "/app/docs/intro",
+                "/app/LICENSE",
+                "/app/admin",
+                "/app/nothing",
+                "/app/index",
+                "/app/404",
+                "/app/assets/app.js",
+            ];
+            for path in probes {
+                assert_eq!(
+                    table.get(path).cloned(),
+                    r.resolve(path),
+                    "{path} clean={clean_urls}"
+                );
+            }
+            for (url, page) in &table {
+                assert_eq!(r.resolve(url).as_ref(), Some(page), "{url}");
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,8 @@ use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::decide::{decide, RoutingPlan, Step};
 use crate::cdn::distribution::{self, Distribution, Edge};
-use crate::cdn::edge;
+use crate::cdn::edge::{self, Installed};
+use crate::cdn::kvs;
 use crate::cdn::observe::{new_referer_secret, read_distribution, read_policy, Clients, Observed};
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
@@ -27,9 +28,15 @@ pub struct Routing {
     pub plan: RoutingPlan,
 }
 
-/// Decides what must change for the release holding `keys`, from what `observe` read.
-pub fn plan(observed: Observed, job: &Job, keys: &[String]) -> Result<Routing, SetupError> {
-    let plan = decide(&observed, job, keys)?;
+/// Decides what must change for the release holding `keys` (replacing the one holding
+/// `previous`), from what `observe` read.
+pub fn plan(
+    observed: Observed,
+    job: &Job,
+    keys: &[String],
+    previous: Option<&[String]>,
+) -> Result<Routing, SetupError> {
+    let plan = decide(&observed, job, keys, previous)?;
     Ok(Routing { observed, plan })
 }
 
@@ -106,8 +113,25 @@ async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result
     Ok(())
 }
 
+/// Installs the function; a private-mode one reading a KeyValueStore gets the store filled first
+/// (the code names the table, so code that is current means a store that is).
 async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<String, ApiError> {
     let (name, code) = (&plan.function.name, &plan.writes.code);
+    let store = match (&plan.writes.store, &plan.writes.installed) {
+        (Some(store), Installed::Missing | Installed::Stale { .. }) => {
+            let arn = kvs::ensure(&clients.cloudfront, &store.name, &clients.endpoint).await?;
+            kvs::write(
+                &clients.key_value_store,
+                &arn,
+                &store.table,
+                store.previous.as_ref(),
+                &clients.endpoint,
+            )
+            .await?;
+            Some(arn)
+        }
+        _ => None,
+    };
     match plan.mode {
         Mode::Website => {
             edge::install_lambda(
@@ -125,6 +149,7 @@ async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<Strin
                 &clients.cloudfront,
                 name,
                 code,
+                store.as_deref(),
                 &plan.writes.installed,
                 &clients.endpoint,
             )

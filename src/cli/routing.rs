@@ -24,6 +24,10 @@ pub(super) struct RoutingArgs {
     /// Print the route table of the target's live release as JSON and stop
     #[arg(long, conflicts_with = "print_function")]
     print_table: bool,
+    /// With --print-function: the private-mode function that reads its pages from a
+    /// KeyValueStore, whatever the table's size
+    #[arg(long, requires = "print_function")]
+    key_value_store: bool,
     #[command(flatten)]
     base: BaseArg,
     /// Exit 2 when the routing has drifted from what a push would set up
@@ -48,7 +52,14 @@ pub(super) async fn routing(
     let settings = args.target.or(manifest.target.clone());
     if args.print_function || args.print_table {
         let mode = args.cdn.mode.or(manifest.routing.mode);
-        print_routes(&manifest, &settings, mode, &args.base, args.print_table).await?;
+        let print = if args.print_table {
+            Print::Table
+        } else {
+            Print::Function {
+                key_value_store: args.key_value_store,
+            }
+        };
+        print_routes(&manifest, &settings, mode, &args.base, print).await?;
         return Ok(Outcome::Done);
     }
     let Some(request) = args.cdn.routing(&manifest) else {
@@ -89,15 +100,15 @@ async fn print_routes(
     settings: &TargetSettings,
     mode: Option<Mode>,
     base: &BaseArg,
-    as_table: bool,
+    print: Print,
 ) -> Result<()> {
     let Some(target) = settings.to.clone() else {
         bail!("which target's release? pass --to TARGET, or set [target] to in spadeploy.toml");
     };
-    let mode = match (mode, as_table) {
+    let mode = match (mode, print) {
         (Some(mode), _) => mode,
-        (None, true) => Mode::Private,
-        (None, false) => bail!(
+        (None, Print::Table) => Mode::Private,
+        (None, Print::Function { .. }) => bail!(
             "which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml"
         ),
     };
@@ -116,7 +127,11 @@ async fn print_routes(
         keys.iter().map(String::as_str),
     )
     .map_err(anyhow::Error::msg)?;
-    if as_table {
+    if let Print::Function { key_value_store } = print {
+        let code =
+            edge::function_code(&routes, mode, key_value_store).map_err(anyhow::Error::msg)?;
+        print!("{}", code.code);
+    } else {
         let events = match (mode, edge::needs_viewer_response(&routes)) {
             (Mode::Website, _) => vec!["origin-request", "origin-response"],
             (Mode::Private, false) => vec!["viewer-request"],
@@ -127,13 +142,15 @@ async fn print_routes(
             "pages": routes.pages,
             "not_found_key": routes.not_found_key,
             "events": events,
+            "key_value_store": routes.lookup_table(),
         });
         println!("{}", serde_json::to_string_pretty(&table)?);
-    } else {
-        print!(
-            "{}",
-            edge::function_code(&routes, mode).map_err(anyhow::Error::msg)?
-        );
     }
     Ok(())
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Print {
+    Table,
+    Function { key_value_store: bool },
 }

@@ -187,6 +187,7 @@ fn routing_job(
     let clients = Clients {
         s3: aws.s3(),
         cloudfront: aws.cloudfront(),
+        key_value_store: aws.key_value_store(),
         lambda: aws.lambda_edge(),
         iam: aws.iam(),
         endpoint: aws.describe_endpoint(),
@@ -222,7 +223,7 @@ pub async fn plan_routing(
     let keys: Vec<String> = live?
         .map(|r| r.objects.into_keys().collect())
         .unwrap_or_default();
-    let routing = setup::plan(observed?, &job, &keys).with_context(|| {
+    let routing = setup::plan(observed?, &job, &keys, Some(&keys)).with_context(|| {
         format!(
             "cannot plan the routing of distribution {}",
             job.request.distribution
@@ -506,12 +507,20 @@ async fn decide<S: ReadStore>(
     let routing = match (cdn, observed) {
         (Some((_, routing_job)), Some(observed)) => {
             let keys: Vec<String> = view.local.iter().map(|f| f.key.clone()).collect();
-            Some(setup::plan(observed, routing_job, &keys).with_context(|| {
-                format!(
-                    "cannot set up routing on distribution {}",
-                    routing_job.request.distribution
-                )
-            })?)
+            let previous: Option<Vec<String>> = view
+                .live
+                .as_ref()
+                .map(|r| r.objects.keys().cloned().collect());
+            Some(
+                setup::plan(observed, routing_job, &keys, previous.as_deref()).with_context(
+                    || {
+                        format!(
+                            "cannot set up routing on distribution {}",
+                            routing_job.request.distribution
+                        )
+                    },
+                )?,
+            )
         }
         _ => None,
     };

@@ -51,6 +51,11 @@ pub(super) fn write_routing(
             .map(|a| format!(" -> {a}"))
             .unwrap_or_default()
     )?;
+    writeln!(
+        f,
+        "  routes    {} URL(s) naming pages, {}",
+        r.function.page_urls, r.function.pages_in
+    )?;
     for b in &r.behaviors {
         let what = if b.spa {
             "SPA"

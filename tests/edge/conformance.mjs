@@ -8,9 +8,13 @@
 //     the CloudFront Function on viewer-request and, when associated, viewer-response (which
 //     CloudFront skips for origin statuses >= 400 and for answers the function made). AWS does
 //     not say whether viewer-response sees the URI as sent or as rewritten: both are run.
+//     The function runs twice more: with its pages inline, and reading them from a KeyValueStore
+//     stand-in (the `cloudfront` module's kvs(), which rejects a missing key as AWS documents)
+//     holding the table spadeploy writes to the store.
 //   - the /api/* cache behavior: a fake API, with no edge function attached.
 // Usage: node conformance.mjs CASES.tsv SITE.json...
-// SITE.json: { name, root, lambda, function, table (routing --print-table), objects (live record) }
+// SITE.json: { name, root, lambda, function, function_kvs, table (routing --print-table),
+//              objects (live record) }
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -29,6 +33,19 @@ async function loadSite(file) {
   );
   site.lambdaHandler = (await import(pathToFileURL(site.lambda).href)).handler;
   site.functionHandler = vm.runInNewContext(`${readFileSync(site.function, "utf8")}\n;handler`, {});
+  const stored = site.table.key_value_store;
+  const cf = {
+    kvs: () => ({
+      get: async (key) => {
+        if (!Object.prototype.hasOwnProperty.call(stored, key)) throw new Error(`the key ${key} does not exist`);
+        return stored[key];
+      },
+    }),
+  };
+  const kvsCode = readFileSync(site.function_kvs, "utf8");
+  const importLine = 'import cf from "cloudfront";';
+  if (!kvsCode.startsWith(importLine)) throw new Error("the KeyValueStore function does not import cloudfront");
+  site.kvsHandler = vm.runInNewContext(`${kvsCode.slice(importLine.length)}\n;handler`, { cf });
   const routes = site.table.routes;
   site.base = routes.base;
   site.indexSuffix = routes.index;
@@ -152,9 +169,9 @@ function viewerEvent(eventType, method, uri, querystring, response) {
   return event;
 }
 
-function viaCloudFrontFunction(site, method, uri, querystring, responseSeesRewrite) {
+async function viaCloudFrontFunction(site, handler, method, uri, querystring, responseSeesRewrite) {
   if (isApi(uri)) return api(uri);
-  const out = site.functionHandler(viewerEvent("viewer-request", method, uri, querystring));
+  const out = await handler(viewerEvent("viewer-request", method, uri, querystring));
   if (out.statusCode !== undefined) {
     const headers = {};
     for (const [name, v] of Object.entries(out.headers || {})) headers[name] = v.value;
@@ -165,7 +182,7 @@ function viaCloudFrontFunction(site, method, uri, querystring, responseSeesRewri
   const headers = {};
   for (const [name, value] of Object.entries(origin.headers)) headers[name] = { value };
   const seen = responseSeesRewrite ? out.uri : uri;
-  const response = site.functionHandler(viewerEvent("viewer-response", method, seen, querystring,
+  const response = await handler(viewerEvent("viewer-response", method, seen, querystring,
     { statusCode: origin.status, statusDescription: "OK", headers, cookies: {} }));
   const plain = {};
   for (const [name, v] of Object.entries(response.headers)) plain[name] = v.value;
@@ -180,8 +197,9 @@ for (const file of siteFiles) {
 
 const runners = [
   ["lambda@edge", viaLambdaEdge],
-  ["cloudfront-function (viewer-response sees the viewer's URI)", (s, m, u, q) => viaCloudFrontFunction(s, m, u, q, false)],
-  ["cloudfront-function (viewer-response sees the rewritten URI)", (s, m, u, q) => viaCloudFrontFunction(s, m, u, q, true)],
+  ["cloudfront-function (viewer-response sees the viewer's URI)", (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, false)],
+  ["cloudfront-function (viewer-response sees the rewritten URI)", (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, true)],
+  ["cloudfront-function with a KeyValueStore", (s, m, u, q) => viaCloudFrontFunction(s, s.kvsHandler, m, u, q, true)],
 ];
 let passed = 0;
 let failed = 0;

@@ -1,0 +1,354 @@
+//! The route table in a CloudFront KeyValueStore, for private-mode sites whose table outgrows the
+//! function's 10 KB: one key per URL that names a page, valued with the page it answers. Written
+//! with UpdateKeys in batches under If-Match; a marker key holds the hash of the whole table, so a
+//! push knows what the store holds without listing it (and lists it when a write was cut short).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudfrontkeyvaluestore::types::{DeleteKeyRequestListItem, PutKeyRequestListItem};
+use sha2::{Digest, Sha256};
+
+use crate::aws::{api_error, ApiError};
+
+/// KeyValueStore limits: key and value sizes, the store's size, keys per UpdateKeys.
+pub const MAX_KEY_BYTES: usize = 512;
+pub const MAX_VALUE_BYTES: usize = 1024;
+pub const MAX_STORE_BYTES: usize = 5 * 1024 * 1024;
+const BATCH: usize = 50;
+
+/// Holds the table's hash once a write completed, `updating` while one is under way. URL keys
+/// start with `/`, so it never collides with one.
+const MARKER: &str = "spadeploy:table";
+const UPDATING: &str = "updating";
+
+pub type Table = BTreeMap<String, String>;
+
+/// One UpdateKeys call: keys and values to put, keys to delete.
+pub type Batch = (Vec<(String, String)>, Vec<String>);
+
+/// The table's identity: what the marker holds and the function's code names.
+pub fn table_hash(table: &Table) -> String {
+    let mut digest = Sha256::new();
+    for (key, value) in table {
+        digest.update(key.as_bytes());
+        digest.update(b"\t");
+        digest.update(value.as_bytes());
+        digest.update(b"\n");
+    }
+    hex::encode(digest.finalize())
+}
+
+/// Fails, naming the limit and the count, when the table cannot be stored.
+pub fn check_limits(table: &Table) -> Result<(), String> {
+    if let Some(key) = table.keys().find(|k| k.len() > MAX_KEY_BYTES) {
+        return Err(format!(
+            "the URL {key:?} is {} bytes, over the KeyValueStore's {MAX_KEY_BYTES}-byte key limit: shorten that path",
+            key.len()
+        ));
+    }
+    if let Some((key, value)) = table.iter().find(|(_, v)| v.len() > MAX_VALUE_BYTES) {
+        return Err(format!(
+            "{key:?} answers {} bytes of path, over the KeyValueStore's {MAX_VALUE_BYTES}-byte value limit",
+            value.len()
+        ));
+    }
+    let size: usize = table.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_STORE_BYTES {
+        return Err(format!(
+            "the route table has {} URLs ({size} bytes), over a KeyValueStore's {MAX_STORE_BYTES} bytes: \
+             use website mode, whose Lambda@Edge function holds large tables",
+            table.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The writes that turn `current` into `wanted`: puts of new and changed keys, deletes of gone
+/// ones, in UpdateKeys batches; the first marks the store as being updated, the last records the
+/// table's hash (a single batch does both at once).
+pub fn batches(current: &Table, wanted: &Table) -> Vec<Batch> {
+    let puts: Vec<(String, String)> = wanted
+        .iter()
+        .filter(|(k, v)| current.get(*k) != Some(*v))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let deletes: Vec<String> = current
+        .keys()
+        .filter(|k| !wanted.contains_key(*k))
+        .cloned()
+        .collect();
+    let mut batches: Vec<Batch> = Vec::new();
+    // One slot in each batch is kept for the marker.
+    for chunk in puts.chunks(BATCH - 1) {
+        batches.push((chunk.to_vec(), Vec::new()));
+    }
+    for chunk in deletes.chunks(BATCH - 1) {
+        batches.push((Vec::new(), chunk.to_vec()));
+    }
+    if batches.is_empty() {
+        batches.push((Vec::new(), Vec::new()));
+    }
+    let last = batches.len() - 1;
+    if last > 0 {
+        batches[0].0.push((MARKER.into(), UPDATING.into()));
+    }
+    batches[last].0.push((MARKER.into(), table_hash(wanted)));
+    batches
+}
+
+fn resource(name: &str) -> String {
+    format!("arn:aws:cloudfront::*:key-value-store/{name}")
+}
+
+/// The store named `name`, created when missing; returns its ARN once it is ready.
+pub async fn ensure(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    for attempt in 0..60u64 {
+        let described = cloudfront
+            .describe_key_value_store()
+            .name(name)
+            .send()
+            .await;
+        let store = match described {
+            Ok(out) => out.key_value_store,
+            Err(err) => {
+                let err = api_error(
+                    err,
+                    "cloudfront:DescribeKeyValueStore",
+                    resource(name),
+                    endpoint,
+                );
+                if err.code() != Some("EntityNotFound") {
+                    return Err(err);
+                }
+                cloudfront
+                    .create_key_value_store()
+                    .name(name)
+                    .comment(
+                        "spadeploy route table: URLs that name pages, and the page each answers",
+                    )
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        api_error(
+                            e,
+                            "cloudfront:CreateKeyValueStore",
+                            resource(name),
+                            endpoint,
+                        )
+                    })?
+                    .key_value_store
+            }
+        };
+        let Some(store) = store else {
+            break;
+        };
+        if store
+            .status()
+            .is_none_or(|s| s.eq_ignore_ascii_case("READY"))
+        {
+            return Ok(store.arn().to_string());
+        }
+        tokio::time::sleep(Duration::from_millis(500 * attempt.min(4) + 250)).await;
+    }
+    Err(ApiError::Service {
+        action: "cloudfront:DescribeKeyValueStore",
+        resource: resource(name),
+        code: String::new(),
+        detail: "the KeyValueStore did not become READY".into(),
+    })
+}
+
+/// Makes the store at `arn` hold `wanted`. `previous` is the table of the release being
+/// replaced: when the marker says the store holds it, only the difference is written; otherwise
+/// the store is listed first. Returns the number of keys written or deleted.
+pub async fn write(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    wanted: &Table,
+    previous: Option<&Table>,
+    endpoint: &str,
+) -> Result<usize, ApiError> {
+    let (described, marker) = tokio::join!(
+        kvs.describe_key_value_store().kvs_arn(arn).send(),
+        kvs.get_key().kvs_arn(arn).key(MARKER).send()
+    );
+    let mut etag = described
+        .map_err(|e| {
+            api_error(
+                e,
+                "cloudfront-keyvaluestore:DescribeKeyValueStore",
+                arn.to_string(),
+                endpoint,
+            )
+        })?
+        .e_tag()
+        .to_string();
+    let marker = match marker {
+        Ok(out) => Some(out.value().to_string()),
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront-keyvaluestore:GetKey",
+                arn.to_string(),
+                endpoint,
+            );
+            if err.code() != Some("ResourceNotFoundException") {
+                return Err(err);
+            }
+            None
+        }
+    };
+    let hash = table_hash(wanted);
+    if marker.as_deref() == Some(hash.as_str()) {
+        return Ok(0);
+    }
+    let current = match previous {
+        Some(previous) if marker.as_deref() == Some(table_hash(previous).as_str()) => {
+            previous.clone()
+        }
+        _ => list(kvs, arn, endpoint).await?,
+    };
+    let mut changed = 0;
+    for (puts, deletes) in batches(&current, wanted) {
+        changed += puts.len() + deletes.len();
+        let puts = puts
+            .into_iter()
+            .map(|(key, value)| {
+                PutKeyRequestListItem::builder()
+                    .key(key)
+                    .value(value)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>();
+        let deletes = deletes
+            .into_iter()
+            .map(|key| DeleteKeyRequestListItem::builder().key(key).build())
+            .collect::<Result<Vec<_>, _>>();
+        let (puts, deletes) = match (puts, deletes) {
+            (Ok(puts), Ok(deletes)) => (puts, deletes),
+            (Err(e), _) | (_, Err(e)) => {
+                return Err(ApiError::Service {
+                    action: "cloudfront-keyvaluestore:UpdateKeys",
+                    resource: arn.to_string(),
+                    code: String::new(),
+                    detail: e.to_string(),
+                })
+            }
+        };
+        let out = kvs
+            .update_keys()
+            .kvs_arn(arn)
+            .if_match(&etag)
+            .set_puts(Some(puts))
+            .set_deletes((!deletes.is_empty()).then_some(deletes))
+            .send()
+            .await
+            .map_err(|e| {
+                api_error(
+                    e,
+                    "cloudfront-keyvaluestore:UpdateKeys",
+                    arn.to_string(),
+                    endpoint,
+                )
+            })?;
+        etag = out.e_tag().to_string();
+    }
+    // The marker itself is not a route.
+    Ok(changed.saturating_sub(1))
+}
+
+/// Every key and value the store holds, the marker aside.
+async fn list(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    endpoint: &str,
+) -> Result<Table, ApiError> {
+    let mut table = Table::new();
+    let mut pages = kvs
+        .list_keys()
+        .kvs_arn(arn)
+        .max_results(BATCH as i32)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            api_error(
+                e,
+                "cloudfront-keyvaluestore:ListKeys",
+                arn.to_string(),
+                endpoint,
+            )
+        })?;
+        for item in page.items() {
+            if item.key() != MARKER {
+                table.insert(item.key().to_string(), item.value().to_string());
+            }
+        }
+    }
+    Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(n: usize) -> Table {
+        (0..n)
+            .map(|i| (format!("/p{i}"), format!("/p{i}.html")))
+            .collect()
+    }
+
+    #[test]
+    fn batches_carry_the_difference_and_the_marker_last() {
+        let (old, new) = (table(3), table(4));
+        let one = batches(&old, &new);
+        assert_eq!(one.len(), 1, "one batch: the marker goes with it");
+        assert_eq!(
+            one[0].0,
+            [
+                ("/p3".to_string(), "/p3.html".to_string()),
+                (MARKER.to_string(), table_hash(&new))
+            ]
+        );
+        let many = batches(&Table::new(), &table(120));
+        assert_eq!(many.len(), 3);
+        assert!(many.iter().all(|(p, d)| p.len() + d.len() <= BATCH));
+        assert_eq!(
+            many[0].0.last().unwrap().1,
+            UPDATING,
+            "marked as being updated first"
+        );
+        assert_eq!(many[2].0.last().unwrap().1, table_hash(&table(120)));
+        let shrink = batches(&table(120), &table(2));
+        let deleted: usize = shrink.iter().map(|(_, d)| d.len()).sum();
+        assert_eq!(deleted, 118);
+        assert_eq!(batches(&table(5), &table(5)).len(), 1, "only the marker");
+    }
+
+    #[test]
+    fn limits_name_what_is_too_big() {
+        assert!(check_limits(&table(1000)).is_ok());
+        let long: Table = [("/".to_string() + &"a".repeat(600), "/x.html".to_string())].into();
+        assert!(check_limits(&long)
+            .unwrap_err()
+            .contains("512-byte key limit"));
+        let huge: Table = (0..20_000)
+            .map(|i| {
+                (
+                    format!("/{}/{i}", "d".repeat(200)),
+                    format!("/{}/{i}.html", "d".repeat(200)),
+                )
+            })
+            .collect();
+        let err = check_limits(&huge).unwrap_err();
+        assert!(
+            err.contains("20000 URLs") && err.contains("5242880"),
+            "{err}"
+        );
+    }
+}
