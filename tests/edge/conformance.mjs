@@ -13,8 +13,9 @@
 //     holding the table spadeploy writes to the store.
 //   - the /api/* cache behavior: a fake API, with no edge function attached.
 // Usage: node conformance.mjs CASES.tsv SITE.json...
-// SITE.json: { name, root, lambda, function, function_kvs, table (routing --print-table),
-//              objects (live record) }
+// SITE.json: { name, root, table (routing --print-table), objects (live record), and the code to
+//              run: lambda, function, function_kvs (each optional), kvs_items (what the store
+//              holds; default: the table's) }
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -31,9 +32,24 @@ async function loadSite(file) {
       { ...o, body: readFileSync(join(site.root, ...key.split("/"))) },
     ]),
   );
-  site.lambdaHandler = (await import(pathToFileURL(site.lambda).href)).handler;
-  site.functionHandler = vm.runInNewContext(`${readFileSync(site.function, "utf8")}\n;handler`, {});
-  const stored = site.table.key_value_store;
+  if (site.lambda) site.lambdaHandler = (await import(pathToFileURL(site.lambda).href)).handler;
+  const stored = site.kvs_items || site.table.key_value_store;
+  if (site.function) site.functionHandler = loadFunction(site.function, stored);
+  if (site.function_kvs) site.kvsHandler = loadFunction(site.function_kvs, stored);
+  const routes = site.table.routes;
+  site.base = routes.base;
+  site.indexSuffix = routes.index;
+  site.errorKey = site.table.not_found_key || "index.html";
+  site.events = site.table.events;
+  return site;
+}
+
+// A CloudFront Function's handler; one that imports `cloudfront` gets a KeyValueStore stand-in
+// holding `stored` (its get() rejects a missing key, as AWS documents).
+function loadFunction(file, stored) {
+  const code = readFileSync(file, "utf8");
+  const importLine = 'import cf from "cloudfront";';
+  if (!code.startsWith(importLine)) return vm.runInNewContext(`${code}\n;handler`, {});
   const cf = {
     kvs: () => ({
       get: async (key) => {
@@ -42,16 +58,7 @@ async function loadSite(file) {
       },
     }),
   };
-  const kvsCode = readFileSync(site.function_kvs, "utf8");
-  const importLine = 'import cf from "cloudfront";';
-  if (!kvsCode.startsWith(importLine)) throw new Error("the KeyValueStore function does not import cloudfront");
-  site.kvsHandler = vm.runInNewContext(`${kvsCode.slice(importLine.length)}\n;handler`, { cf });
-  const routes = site.table.routes;
-  site.base = routes.base;
-  site.indexSuffix = routes.index;
-  site.errorKey = site.table.not_found_key || "index.html";
-  site.events = site.table.events;
-  return site;
+  return vm.runInNewContext(`${code.slice(importLine.length)}\n;handler`, { cf });
 }
 
 const API = { "/api/health": [200, '{"ok":true}'] };
@@ -196,10 +203,13 @@ for (const file of siteFiles) {
 }
 
 const runners = [
-  ["lambda@edge", viaLambdaEdge],
-  ["cloudfront-function (viewer-response sees the viewer's URI)", (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, false)],
-  ["cloudfront-function (viewer-response sees the rewritten URI)", (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, true)],
-  ["cloudfront-function with a KeyValueStore", (s, m, u, q) => viaCloudFrontFunction(s, s.kvsHandler, m, u, q, true)],
+  ["lambda@edge", (s) => s.lambdaHandler, viaLambdaEdge],
+  ["cloudfront-function (viewer-response sees the viewer's URI)", (s) => s.functionHandler,
+    (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, false)],
+  ["cloudfront-function (viewer-response sees the rewritten URI)", (s) => s.functionHandler,
+    (s, m, u, q) => viaCloudFrontFunction(s, s.functionHandler, m, u, q, true)],
+  ["cloudfront-function with a KeyValueStore", (s) => s.kvsHandler,
+    (s, m, u, q) => viaCloudFrontFunction(s, s.kvsHandler, m, u, q, true)],
 ];
 let passed = 0;
 let failed = 0;
@@ -209,7 +219,8 @@ for (const line of readFileSync(casesFile, "utf8").split("\n")) {
   const site = sites.get(siteName);
   if (!site) throw new Error(`no site ${siteName} given`);
   const [uri, querystring = ""] = target.split("?");
-  for (const [name, run] of runners) {
+  for (const [name, present, run] of runners) {
+    if (!present(site)) continue;
     const got = await run(site, method, uri, querystring);
     if (method === "HEAD") got.body = empty;
     const problems = [];
