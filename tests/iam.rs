@@ -62,6 +62,14 @@ fn actions_of(r: &Recorded) -> Vec<String> {
             one("cloudfront:CreateOriginAccessControl")
         }
         ["2020-05-31", "origin-access-control"] => one("cloudfront:ListOriginAccessControls"),
+        ["2020-05-31", "key-value-store"] => one("cloudfront:CreateKeyValueStore"),
+        ["2020-05-31", "key-value-store", _] => one("cloudfront:DescribeKeyValueStore"),
+        ["key-value-stores", _] => one("cloudfront-keyvaluestore:DescribeKeyValueStore"),
+        ["key-value-stores", _, "keys"] if method == "POST" => {
+            one("cloudfront-keyvaluestore:UpdateKeys")
+        }
+        ["key-value-stores", _, "keys"] => one("cloudfront-keyvaluestore:ListKeys"),
+        ["key-value-stores", _, "keys", _] => one("cloudfront-keyvaluestore:GetKey"),
         ["2015-03-31", "functions"] => one("lambda:CreateFunction"),
         ["2015-03-31", "functions", _] if method == "DELETE" => one("lambda:DeleteFunction"),
         ["2015-03-31", "functions", _] => one("lambda:GetFunction"),
@@ -327,7 +335,35 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
     site.run("rollback", &["--mode", "private"]).assert_ok();
     site.run("prune", &["--keep-releases", "1", "--mode", "private"])
         .assert_ok();
+    // A route table too large for the function: a KeyValueStore, whose filling is cut short
+    // once (the store is then listed to finish it).
+    for i in 0..400 {
+        write(
+            &dir,
+            &format!("docs/page-{i}.html"),
+            format!("<h1>{i}</h1>"),
+        );
+    }
+    proxy.inject(
+        Fault::new(
+            "POST",
+            "/keys",
+            FaultAction::Respond {
+                status: 400,
+                body: "{\"__type\":\"ValidationException\",\"Message\":\"no\"}".into(),
+            },
+        )
+        .every(2)
+        .times(1),
+    );
+    site.run("push", &["--mode", "private"])
+        .assert_fails_with(1, "UpdateKeys");
+    site.run("push", &["--mode", "private"]).assert_ok();
     let private = called(&proxy);
+    assert!(
+        private.contains("cloudfront-keyvaluestore:ListKeys"),
+        "the rare path ran: {private:?}"
+    );
     assert_policy_matches(
         &policy_for(&bucket, &distribution, "private"),
         &private,

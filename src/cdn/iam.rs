@@ -90,7 +90,8 @@ fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<V
     ]
 }
 
-/// Private mode: the CloudFront Function and Origin Access Control.
+/// Private mode: the CloudFront Function, the KeyValueStore of large route tables, and Origin
+/// Access Control.
 fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
     vec![
         json!({
@@ -101,6 +102,17 @@ fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
                 "cloudfront:UpdateFunction", "cloudfront:PublishFunction"
             ],
             "Resource": format!("arn:aws:cloudfront::{}:function/{}", scope.account, scope.function_name),
+        }),
+        // A store's ARN carries an id CloudFront picks, so it cannot be named here.
+        json!({
+            "Sid": "SpadeployRouteStore",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:DescribeKeyValueStore", "cloudfront:CreateKeyValueStore",
+                "cloudfront-keyvaluestore:DescribeKeyValueStore", "cloudfront-keyvaluestore:GetKey",
+                "cloudfront-keyvaluestore:ListKeys", "cloudfront-keyvaluestore:UpdateKeys"
+            ],
+            "Resource": format!("arn:aws:cloudfront::{}:key-value-store/*", scope.account),
         }),
         json!({
             "Sid": "SpadeployOriginAccessControl",
