@@ -499,3 +499,69 @@ fn exit_code_without_a_dry_run_is_a_usage_error_and_json_is_one_flag_for_every_c
     before.assert_ok();
     assert!(before.json().is_array(), "{}", before.stdout);
 }
+
+#[test]
+fn init_from_netlify_writes_a_manifest_that_routes_and_names_what_it_could_not_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write(
+        dir,
+        "public/_redirects",
+        "/old/*  /new/:splat  301\n/*  /index.html  200\n/de/*  /de/index.html  200  Country=de\n",
+    );
+    write(dir, "public/_headers", "/*\n  X-Frame-Options: DENY\n");
+    write(dir, "netlify.toml", "[build]\npublish = \"public\"\n");
+    let run = spadeploy(&["init", "--from", "netlify"], Some(dir));
+    run.assert_ok();
+    assert!(
+        run.stderr
+            .contains("public/_redirects:3: /de/*  /de/index.html  200  Country=de"),
+        "{}",
+        run.stderr
+    );
+    let manifest = std::fs::read_to_string(dir.join("spadeploy.toml")).unwrap();
+    assert!(manifest.contains("dir = \"public\""), "{manifest}");
+    assert!(
+        manifest.contains("# public/_redirects:3:") || manifest.contains("# _redirects:3:"),
+        "{manifest}"
+    );
+
+    // The imported routing is what serve answers.
+    copy_dir(&demo_spa(), &dir.join("public"));
+    spadeploy(&["push", "-q"], Some(dir)).assert_ok();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args(["serve", "--port", "0", "--mode", "private"])
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let addr = first
+        .split("http://")
+        .nth(1)
+        .unwrap()
+        .split(['/', ' '])
+        .next()
+        .unwrap()
+        .to_string();
+    let route = support::http::request(&addr, "GET", "/users/42");
+    let moved = support::http::request(&addr, "GET", "/old/page?x=1");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(route.status, 200);
+    assert_eq!(
+        route.headers.get("x-frame-options").map(String::as_str),
+        Some("DENY")
+    );
+    assert_eq!(moved.status, 301);
+    assert_eq!(moved.headers["location"], "/new/page?x=1");
+
+    let empty = tempfile::tempdir().unwrap();
+    spadeploy(&["init", "--from", "vercel"], Some(empty.path()))
+        .assert_fails_with(1, "no vercel.json in this folder");
+}

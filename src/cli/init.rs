@@ -1,10 +1,11 @@
-//! `init`: write a commented spadeploy.toml.
+//! `init`: write a commented spadeploy.toml, or import one from Netlify, Vercel or Firebase.
 
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::config::import::{self, Imported, Platform};
 use crate::config::manifest::{self};
 
 use super::Outcome;
@@ -14,6 +15,10 @@ pub(super) struct InitArgs {
     /// Overwrite an existing spadeploy.toml
     #[arg(long)]
     force: bool,
+    /// Import the routing of another platform from this folder: netlify (`_redirects`,
+    /// `_headers`, `netlify.toml`), vercel (`vercel.json`) or firebase (`firebase.json`)
+    #[arg(long, value_enum, value_name = "PLATFORM")]
+    from: Option<Platform>,
 }
 
 pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
@@ -23,6 +28,9 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
             "{} already exists: edit it, or pass --force to overwrite it",
             path.display()
         );
+    }
+    if let Some(platform) = args.from {
+        return import_from(platform, path);
     }
     let candidates = ["dist", "build", "out"];
     let dir = candidates
@@ -38,6 +46,113 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
             "wrote {} with dir = \"dist\" (no dist/, build/ or out/ found: edit `dir` to your build output)",
             path.display()
         ),
+    }
+    eprintln!("next: set [target] to, run `spadeploy diff` to preview, then `spadeploy push`");
+    Ok(Outcome::Done)
+}
+
+fn read(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+fn required(name: &str) -> Result<String> {
+    read(Path::new(name))?.with_context(|| {
+        format!(
+            "no {name} in this folder: run `spadeploy init --from` where the project's {name} is"
+        )
+    })
+}
+
+/// Netlify reads `_redirects` and `_headers` from the published folder; they usually live in the
+/// project's static folder and are copied there by the build.
+fn netlify_file(name: &str, publish: Option<&str>) -> Result<Option<(String, String)>> {
+    let folders = [
+        publish.unwrap_or("."),
+        ".",
+        "public",
+        "static",
+        "dist",
+        "build",
+    ];
+    for folder in folders {
+        let path = Path::new(folder).join(name);
+        if let Some(text) = read(&path)? {
+            let shown = path
+                .strip_prefix(".")
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            return Ok(Some((shown, text)));
+        }
+    }
+    Ok(None)
+}
+
+fn import_from(platform: Platform, path: &Path) -> Result<Outcome> {
+    let (imported, sources): (Imported, Vec<String>) = match platform {
+        Platform::Netlify => {
+            let config = read(Path::new("netlify.toml"))?;
+            let publish = config
+                .as_deref()
+                .and_then(|t| toml::from_str::<toml::Value>(t).ok())
+                .and_then(|t| t.get("build")?.get("publish")?.as_str().map(str::to_string));
+            let redirects = netlify_file("_redirects", publish.as_deref())?;
+            let headers = netlify_file("_headers", publish.as_deref())?;
+            if config.is_none() && redirects.is_none() && headers.is_none() {
+                bail!("no netlify.toml, _redirects or _headers here (nor in public/, static/, dist/ or build/): run `spadeploy init --from netlify` in the Netlify project");
+            }
+            let mut sources: Vec<String> = redirects
+                .iter()
+                .chain(headers.iter())
+                .map(|(p, _)| p.clone())
+                .collect();
+            if config.is_some() {
+                sources.push("netlify.toml".into());
+            }
+            let imported = import::netlify(
+                redirects.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+                headers.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
+                config.as_deref(),
+            )
+            .map_err(anyhow::Error::msg)?;
+            (imported, sources)
+        }
+        Platform::Vercel => (
+            import::vercel(&required("vercel.json")?).map_err(anyhow::Error::msg)?,
+            vec!["vercel.json".into()],
+        ),
+        Platform::Firebase => (
+            import::firebase(&required("firebase.json")?).map_err(anyhow::Error::msg)?,
+            vec!["firebase.json".into()],
+        ),
+    };
+    let text = imported.to_manifest(platform, &sources.join(", "));
+    // What is written must load: a rule that cannot is a bug here, not the user's to find.
+    manifest::parse(&text, path)
+        .context("the imported manifest does not load (please report this)")?;
+    std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    eprintln!(
+        "wrote {} from {}: {} redirect(s), {} rewrite(s), {} SPA(s), {} header rule(s)",
+        path.display(),
+        sources.join(", "),
+        imported.redirects.len(),
+        imported.rewrites.len(),
+        imported.spas.len(),
+        imported.headers.len()
+    );
+    if !imported.skipped.is_empty() {
+        eprintln!(
+            "{} rule(s) not imported (each is a comment at the end of {}):",
+            imported.skipped.len(),
+            path.display()
+        );
+        for s in &imported.skipped {
+            eprintln!("  {}: {} ({})", s.at, s.original, s.why);
+        }
     }
     eprintln!("next: set [target] to, run `spadeploy diff` to preview, then `spadeploy push`");
     Ok(Outcome::Done)

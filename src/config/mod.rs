@@ -1,6 +1,8 @@
 //! What the user configured: the `spadeploy.toml` manifest (schema, defaults, line-accurate
-//! validation, globs) and targets (`s3://bucket/prefix` or a local directory). No network.
+//! validation, globs), targets (`s3://bucket/prefix` or a local directory), and importing other
+//! platforms' routing configuration. No network.
 
+pub(crate) mod import;
 pub(crate) mod manifest;
 pub(crate) mod routing;
 pub(crate) mod target;
