@@ -499,3 +499,78 @@ async fn a_five_thousand_page_site_routes_through_a_key_value_store() {
     assert_eq!(store_items(&arn), first_items);
     assert_eq!(live_code(&name).await, first_code);
 }
+
+/// scripts/moto_server.py's KeyValueStore data plane (correction 7), as AWS documents it.
+#[tokio::test]
+async fn the_emulated_key_value_store_behaves_as_aws_documents() {
+    let name = unique_bucket("kvsapi");
+    let arn = cloudfront()
+        .create_key_value_store()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .key_value_store()
+        .unwrap()
+        .arn()
+        .to_string();
+    let addr = moto().trim_start_matches("http://").to_string();
+    let path = format!(
+        "/key-value-stores/{}",
+        percent_encoding::utf8_percent_encode(&arn, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let json = |got: &support::http::HttpResponse| -> serde_json::Value {
+        serde_json::from_slice(&got.body).unwrap()
+    };
+    let described = support::http::request(&addr, "GET", &path);
+    let etag = json(&described)["ETag"].as_str().unwrap().to_string();
+    let update = |etag: &str, body: serde_json::Value| {
+        support::http::send(
+            &addr,
+            "POST",
+            &format!("{path}/keys"),
+            &[("If-Match", etag), ("Content-Type", "application/json")],
+            body.to_string().as_bytes(),
+        )
+    };
+    let stale = update(
+        "stale",
+        serde_json::json!({"Puts": [{"Key": "/a", "Value": "/a.html"}]}),
+    );
+    assert_eq!(stale.status, 400);
+    assert!(String::from_utf8_lossy(&stale.body).contains("Pre-Condition failed"));
+    let puts: Vec<serde_json::Value> = (0..51)
+        .map(|i| serde_json::json!({"Key": format!("/{i}"), "Value": "/x.html"}))
+        .collect();
+    assert_eq!(
+        update(&etag, serde_json::json!({"Puts": puts})).status,
+        400,
+        "at most 50 per call"
+    );
+    let big = update(
+        &etag,
+        serde_json::json!({"Puts": [{"Key": "/big", "Value": "v".repeat(1025)}]}),
+    );
+    assert_eq!(big.status, 402, "values over 1 KB");
+    let ok = update(&etag, serde_json::json!({"Puts": puts[..50]}));
+    assert_eq!(ok.status, 200);
+    let next = json(&ok)["ETag"].as_str().unwrap().to_string();
+    assert_ne!(next, etag, "every change replaces the ETag");
+    assert_eq!(json(&ok)["ItemCount"], 50);
+    let more = update(
+        &next,
+        serde_json::json!({"Puts": [{"Key": "/51", "Value": "/x.html"}]}),
+    );
+    assert_eq!(json(&more)["ItemCount"], 51);
+    let page = support::http::request(&addr, "GET", &format!("{path}/keys?MaxResults=100"));
+    assert_eq!(
+        json(&page)["Items"].as_array().unwrap().len(),
+        50,
+        "pages of at most 50"
+    );
+    assert!(json(&page)["NextToken"].is_string());
+    let missing = support::http::request(&addr, "GET", &format!("{path}/keys/%2Fnone"));
+    assert_eq!(missing.status, 404);
+    let found = support::http::request(&addr, "GET", &format!("{path}/keys/%2F7"));
+    assert_eq!(json(&found)["Value"], "/x.html");
+}
