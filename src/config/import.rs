@@ -318,6 +318,46 @@ fn vercel_destination(destination: &str, splat: &Option<String>) -> String {
     }
 }
 
+/// `true`/`false` trailing-slash settings, as Vercel and Firebase write them.
+fn slash_policy(value: &Value) -> Option<TrailingSlash> {
+    value.as_bool().map(|add| {
+        if add {
+            TrailingSlash::Add
+        } else {
+            TrailingSlash::Remove
+        }
+    })
+}
+
+/// `[{ "key": …, "value": … }]`, as Vercel and Firebase write headers.
+fn key_values(list: &Value) -> BTreeMap<String, String> {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|h| {
+            Some((
+                h["key"].as_str()?.to_string(),
+                h["value"].as_str()?.to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// The rules of a JSON configuration: (kind, rule) for its `redirects`, `rewrites` and `headers`.
+fn rules_of(doc: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
+    ["redirects", "rewrites", "headers"]
+        .into_iter()
+        .flat_map(move |kind| {
+            doc[kind]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |r| (kind, r))
+        })
+}
+
+const REGEX: &str = "a regular expression or group in the path";
+
 /// Vercel: `vercel.json`.
 pub fn vercel(text: &str) -> Result<Imported, String> {
     let doc: Value =
@@ -325,101 +365,39 @@ pub fn vercel(text: &str) -> Result<Imported, String> {
     let mut imported = Imported {
         dir: doc["outputDirectory"].as_str().map(str::to_string),
         clean_urls: doc["cleanUrls"].as_bool(),
-        trailing_slash: doc["trailingSlash"].as_bool().map(|add| {
-            if add {
-                TrailingSlash::Add
-            } else {
-                TrailingSlash::Remove
-            }
-        }),
+        trailing_slash: slash_policy(&doc["trailingSlash"]),
         ..Imported::default()
     };
     let at = |source: &str| format!("vercel.json:{}", json_line(text, source));
-    for rule in doc["redirects"].as_array().into_iter().flatten() {
+    for (kind, rule) in rules_of(&doc) {
         let source = rule["source"].as_str().unwrap_or_default();
-        let destination = rule["destination"].as_str().unwrap_or_default();
         if rule.get("has").is_some() || rule.get("missing").is_some() {
-            imported.skip(
-                at(source),
-                source,
-                "`has`/`missing` conditions: spadeploy routes every visitor alike",
-            );
+            let why = "`has`/`missing` conditions: spadeploy routes every visitor alike";
+            imported.skip(at(source), source, why);
             continue;
         }
-        let status = rule["statusCode"].as_u64().map(|s| s as u16).unwrap_or(
-            if rule["permanent"].as_bool().unwrap_or(true) {
-                308
-            } else {
-                307
-            },
-        );
-        match vercel_pattern(source) {
-            Some((from, splat)) => imported.redirect(
-                at(source),
-                &from,
-                &vercel_destination(destination, &splat),
-                status,
-            ),
-            None => imported.skip(
-                at(source),
-                source,
-                "a regular expression or group in the path",
-            ),
-        }
-    }
-    for rule in doc["rewrites"].as_array().into_iter().flatten() {
-        let source = rule["source"].as_str().unwrap_or_default();
-        let destination = rule["destination"].as_str().unwrap_or_default();
-        if rule.get("has").is_some() || rule.get("missing").is_some() {
-            imported.skip(
-                at(source),
-                source,
-                "`has`/`missing` conditions: spadeploy routes every visitor alike",
-            );
+        // `/(.*)` is how Vercel writes "everything".
+        let Some((from, splat)) = vercel_pattern(&source.replace("(.*)", ":rest*")) else {
+            imported.skip(at(source), source, REGEX);
             continue;
-        }
-        // `/(.*)` is how Vercel writes "everything": the SPA fallback.
-        let source_pattern = source.replace("(.*)", ":rest*");
-        match vercel_pattern(&source_pattern) {
-            Some((from, splat)) => {
-                imported.rewrite(at(source), &from, &vercel_destination(destination, &splat))
+        };
+        let to = vercel_destination(rule["destination"].as_str().unwrap_or_default(), &splat);
+        match kind {
+            "redirects" => {
+                let permanent = rule["permanent"].as_bool().unwrap_or(true);
+                let status = rule["statusCode"]
+                    .as_u64()
+                    .map_or(if permanent { 308 } else { 307 }, |s| s as u16);
+                imported.redirect(at(source), &from, &to, status)
             }
-            None => imported.skip(
-                at(source),
-                source,
-                "a regular expression or group in the path",
-            ),
-        }
-    }
-    for rule in doc["headers"].as_array().into_iter().flatten() {
-        let source = rule["source"].as_str().unwrap_or_default();
-        let values = rule["headers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|h| {
-                Some((
-                    h["key"].as_str()?.to_string(),
-                    h["value"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
-        match vercel_pattern(&source.replace("(.*)", ":rest*")) {
-            Some((pattern, _)) => imported.header(at(source), &pattern, values),
-            None => imported.skip(
-                at(source),
-                source,
-                "a regular expression or group in the path",
-            ),
+            "rewrites" => imported.rewrite(at(source), &from, &to),
+            _ => imported.header(at(source), &from, key_values(&rule["headers"])),
         }
     }
     for key in ["functions", "crons", "middleware"] {
         if doc.get(key).is_some() {
-            imported.skip(
-                at(key),
-                key,
-                "serverless functions: run them as the API behind /api/*",
-            );
+            let why = "serverless functions: run them as the API behind /api/*";
+            imported.skip(at(key), key, why);
         }
     }
     Ok(imported)
@@ -449,70 +427,33 @@ pub fn firebase(text: &str) -> Result<Imported, String> {
     let mut imported = Imported {
         dir: hosting["public"].as_str().map(str::to_string),
         clean_urls: hosting["cleanUrls"].as_bool(),
-        trailing_slash: hosting["trailingSlash"].as_bool().map(|add| {
-            if add {
-                TrailingSlash::Add
-            } else {
-                TrailingSlash::Remove
-            }
-        }),
+        trailing_slash: slash_policy(&hosting["trailingSlash"]),
         ..Imported::default()
     };
     let at = |source: &str| format!("firebase.json:{}", json_line(text, source));
-    for rule in hosting["redirects"].as_array().into_iter().flatten() {
+    for (kind, rule) in rules_of(&hosting) {
         let Some(source) = rule["source"].as_str() else {
             let regex = rule["regex"].as_str().unwrap_or_default();
             imported.skip(at(regex), regex, "a regular expression");
             continue;
         };
-        let status = rule["type"].as_u64().map_or(301, |t| t as u16);
-        let destination = rule["destination"].as_str().unwrap_or_default();
-        match firebase_pattern(source) {
-            Some(from) => imported.redirect(at(source), &from, destination, status),
-            None => imported.skip(
-                at(source),
-                source,
-                "a glob spadeploy cannot express (only `**` at the end)",
-            ),
-        }
-    }
-    for rule in hosting["rewrites"].as_array().into_iter().flatten() {
-        let source = rule["source"]
-            .as_str()
-            .or(rule["regex"].as_str())
-            .unwrap_or_default();
-        let Some(destination) = rule["destination"].as_str() else {
-            imported.skip(at(source), source, "a rewrite to a function, Cloud Run or Dynamic Links: run it as the API behind /api/*");
+        let Some(from) = firebase_pattern(source) else {
+            let why = "a glob spadeploy cannot express (only `**` at the end)";
+            imported.skip(at(source), source, why);
             continue;
         };
-        match firebase_pattern(source) {
-            Some(from) => imported.rewrite(at(source), &from, destination),
-            None => imported.skip(
+        let destination = rule["destination"].as_str();
+        match (kind, destination) {
+            ("redirects", Some(to)) => {
+                let status = rule["type"].as_u64().map_or(301, |t| t as u16);
+                imported.redirect(at(source), &from, to, status)
+            }
+            ("rewrites", Some(to)) => imported.rewrite(at(source), &from, to),
+            ("headers", _) => imported.header(at(source), &from, key_values(&rule["headers"])),
+            _ => imported.skip(
                 at(source),
                 source,
-                "a glob spadeploy cannot express (only `**` at the end)",
-            ),
-        }
-    }
-    for rule in hosting["headers"].as_array().into_iter().flatten() {
-        let source = rule["source"].as_str().unwrap_or_default();
-        let values = rule["headers"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|h| {
-                Some((
-                    h["key"].as_str()?.to_string(),
-                    h["value"].as_str()?.to_string(),
-                ))
-            })
-            .collect();
-        match firebase_pattern(source) {
-            Some(pattern) => imported.header(at(source), &pattern, values),
-            None => imported.skip(
-                at(source),
-                source,
-                "a glob spadeploy cannot express (only `**` at the end)",
+                "a rewrite to a function, Cloud Run or Dynamic Links: run it as the API behind /api/*",
             ),
         }
     }

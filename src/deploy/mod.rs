@@ -389,6 +389,21 @@ async fn sync<S: WriteStore>(
         return Ok(matches!(job.run, Run::DryRun { exit_code: true }) && pending);
     }
 
+    let report = under_lock(store, &job, decision, rollback_to, &cdn).await?;
+    finish(&job, report, started)?;
+    Ok(false)
+}
+
+/// Takes the deploy lock, applies the decision (planned again under the lock when another deploy
+/// may have finished meanwhile) while renewing the lock, and gives the lock back on every exit
+/// the process survives, Ctrl-C included.
+async fn under_lock<S: WriteStore>(
+    store: &S,
+    job: &PushJob,
+    decision: Decision,
+    rollback_to: Option<Release>,
+    cdn: &Option<(Clients, Job)>,
+) -> Result<PushReport> {
     // The live pointer is looked at again as soon as the lock is ours.
     let (held, live_now) = lock::acquire_then(
         store,
@@ -406,8 +421,8 @@ async fn sync<S: WriteStore>(
     }
     let locked = async {
         if decision.still_valid(&held, live_now) {
-            mass_delete_guard(&decision.plan, &job, Guards::Enforce)?;
-            return execute(store, &held, &job, decision, &cdn).await;
+            mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
+            return execute(store, &held, job, decision, cdn).await;
         }
         let view = async {
             Ok::<_, anyhow::Error>(match rollback_to {
@@ -416,15 +431,15 @@ async fn sync<S: WriteStore>(
                     let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
                     View {
                         files_read: decision.report.files_hashed,
-                        ..reread(store, &job, local, &bounds).await?
+                        ..reread(store, job, local, &bounds).await?
                     }
                 }
-                Some(id) => restore_and_read(store, &job, id).await?,
+                Some(id) => restore_and_read(store, job, id).await?,
             })
         };
-        let (view, routing) = tokio::join!(view, observe_cdn(&cdn));
-        let decision = decide(store, &job, view?, routing?, &cdn, Guards::Enforce).await?;
-        execute(store, &held, &job, decision, &cdn).await
+        let (view, routing) = tokio::join!(view, observe_cdn(cdn));
+        let decision = decide(store, job, view?, routing?, cdn, Guards::Enforce).await?;
+        execute(store, &held, job, decision, cdn).await
     };
     let result = tokio::select! {
         result = locked => result,
@@ -448,8 +463,7 @@ async fn sync<S: WriteStore>(
             job.target
         ));
     }
-    finish(&job, report, started)?;
-    Ok(false)
+    Ok(report)
 }
 
 fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()> {
