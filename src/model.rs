@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use percent_encoding::{AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
 /// Content-hashed file names never change content, so browsers and CDNs may keep them forever.
@@ -85,3 +86,20 @@ pub fn is_state_key(key: &str) -> bool {
 pub fn is_safe_key(key: &str) -> bool {
     !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))
 }
+
+/// Characters encoded when a key becomes a URL path: what browsers encode, and what CloudFront
+/// needs encoded in invalidation paths.
+pub const URL_PATH_ENCODE: &AsciiSet = &CONTROLS
+    .add(b' ')
+    .add(b'"')
+    .add(b'#')
+    .add(b'%')
+    .add(b'<')
+    .add(b'>')
+    .add(b'?')
+    .add(b'`')
+    .add(b'{')
+    .add(b'}')
+    .add(b'^')
+    .add(b'|')
+    .add(b'\\');

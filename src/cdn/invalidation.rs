@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::utf8_percent_encode;
 use sha2::{Digest, Sha256};
 
 use crate::aws::{api_error, ApiError};
 use crate::config::routing::Mode;
-use crate::model::is_state_key;
+use crate::model::{is_state_key, URL_PATH_ENCODE};
 
 use crate::sync::headers::is_content_hashed;
 use crate::sync::plan::{Action, Plan};
@@ -18,22 +18,6 @@ use crate::sync::plan::{Action, Plan};
 /// Above this many paths, one `/*` is cheaper (a wildcard counts as one path) and stays far
 /// inside CloudFront's limits (3,000 paths or 15 wildcards in progress).
 pub const MAX_PATHS: usize = 15;
-
-/// Characters CloudFront needs encoded in invalidation paths.
-const PATH_UNSAFE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'%')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'^')
-    .add(b'|')
-    .add(b'\\');
 
 /// The viewer path of `key` (relative to the target at `prefix`), given the origin's path.
 fn viewer_path(prefix: &str, key: &str, origin_path: &str) -> String {
@@ -43,7 +27,7 @@ fn viewer_path(prefix: &str, key: &str, origin_path: &str) -> String {
         Some(rest) if !origin_path.is_empty() && rest.starts_with('/') => rest.to_string(),
         _ => full,
     };
-    utf8_percent_encode(&path, PATH_UNSAFE).to_string()
+    utf8_percent_encode(&path, URL_PATH_ENCODE).to_string()
 }
 
 /// What to invalidate after `plan`: never content-hashed assets (new names, immutable); changed

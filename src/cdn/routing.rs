@@ -8,13 +8,13 @@
 
 use std::collections::BTreeSet;
 
-use percent_encoding::{utf8_percent_encode, AsciiSet, CONTROLS};
+use percent_encoding::utf8_percent_encode;
 use serde::Serialize;
 
 use crate::config::routing::{
     Fallback, Redirect, Rewrite, RouteRules, RoutingSettings, TrailingSlash,
 };
-use crate::model::STATE_PREFIX;
+use crate::model::{STATE_PREFIX, URL_PATH_ENCODE};
 
 /// The file name extensions of pages: what the filesystem step, rewrites and the 404 page
 /// apply to. Other files go to the origin as asked (a retained asset of an earlier release is
@@ -27,19 +27,6 @@ fn extension(path: &str) -> &str {
 fn is_page_path(path: &str) -> bool {
     matches!(extension(path), "" | "html")
 }
-
-/// Characters a browser percent-encodes in a path: page paths are kept as the edge sees them.
-const PATH_ENCODE: &AsciiSet = &CONTROLS
-    .add(b' ')
-    .add(b'"')
-    .add(b'#')
-    .add(b'<')
-    .add(b'>')
-    .add(b'?')
-    .add(b'`')
-    .add(b'{')
-    .add(b'}')
-    .add(b'%');
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SpaRoute {
@@ -217,7 +204,7 @@ impl Routes {
         let pages = keys
             .iter()
             .filter(|key| is_page_path(key))
-            .map(|key| join(base, &utf8_percent_encode(key, PATH_ENCODE).to_string()))
+            .map(|key| join(base, &utf8_percent_encode(key, URL_PATH_ENCODE).to_string()))
             .collect();
         let not_found_key = match &settings.not_found {
             Some(page) => {
