@@ -414,10 +414,30 @@ async fn a_no_op_push_reads_the_target_and_the_distribution_at_once() {
         distribution.started < listing.finished,
         "the distribution was read only after the listing"
     );
-    // Control-plane reads of a no-op in website mode, in two round trips: the distribution, the
-    // bucket policy, Block Public Access and its record (the bucket tag); then the function's
-    // versions and the website configuration.
-    let control: Vec<&str> = requests
+    // Control-plane reads of a no-op in website mode, in two round trips: the distribution and
+    // the bucket policy; then the function's versions and the website configuration (Block
+    // Public Access is not read while spadeploy's read policy is in place).
+    assert_no_op_reads(&requests, &id, 4);
+
+    // Private mode: the distribution and the bucket policy; then the function's LIVE code and
+    // spadeploy's Block Public Access record (the bucket tag).
+    let bucket = unique_bucket("noopprivate");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "rest").await;
+    push(&proxy, &bucket, &id, &[]).assert_ok();
+    proxy.take();
+    push(&proxy, &bucket, &id, &[]).assert_ok();
+    assert_no_op_reads(&proxy.take(), &id, 4);
+}
+
+/// A no-op wrote nothing and read the control plane `expected` times, in two round trips: the
+/// distribution first, everything else at once after it.
+fn assert_no_op_reads(requests: &[support::proxy::Recorded], id: &str, expected: usize) {
+    assert!(
+        requests.iter().all(|r| !r.is_write()),
+        "a no-op writes nothing"
+    );
+    let control: Vec<&support::proxy::Recorded> = requests
         .iter()
         .filter(|r| {
             r.path.starts_with("/2020-05-31/")
@@ -426,9 +446,32 @@ async fn a_no_op_push_reads_the_target_and_the_distribution_at_once() {
                     .iter()
                     .any(|q| r.query.split('&').any(|p| p.split('=').next() == Some(*q)))
         })
-        .map(|r| r.path.as_str())
         .collect();
-    assert_eq!(control.len(), 6, "{control:#?}");
+    let paths: Vec<String> = control
+        .iter()
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    assert_eq!(control.len(), expected, "{paths:#?}");
+    let distribution = control
+        .iter()
+        .find(|r| r.path.ends_with(&format!("/distribution/{id}")))
+        .unwrap();
+    let last_first_round = control
+        .iter()
+        .filter(|r| r.started < distribution.finished)
+        .map(|r| r.finished)
+        .max()
+        .unwrap();
+    // Whatever starts after the distribution was read starts as soon as the first round is
+    // done: nothing waits for a second-round answer.
+    let late = std::time::Duration::from_millis(50);
+    assert!(
+        control
+            .iter()
+            .filter(|r| r.started >= distribution.finished)
+            .all(|r| r.started <= last_first_round + late),
+        "two round trips: {paths:#?}"
+    );
 }
 
 fn writes(proxy: &Proxy) -> Vec<String> {

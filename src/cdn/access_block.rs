@@ -87,46 +87,85 @@ pub fn decide(observed: &Observed, website: bool, public_grant_needed: bool) -> 
     }
 }
 
-/// Reads the settings and spadeploy's record (the tag) at the same time: one round trip.
+/// What a push needs to know of Block Public Access.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needed {
+    /// Nothing: a website-mode push whose read policy is already in place.
+    Nothing,
+    /// The settings and the record (a website-mode push that writes its read policy may have to
+    /// relax), read at the same time.
+    Both,
+    /// The record, and the settings only if it says spadeploy relaxed them (a private-mode push
+    /// may have to restore).
+    RecordThenSettings,
+}
+
+/// Reads what `needed` asks: the settings, spadeploy's record (the tag), or both at once.
 pub async fn observe(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     endpoint: &str,
+    needed: Needed,
 ) -> Result<Observed, ApiError> {
-    let resource = format!("arn:aws:s3:::{bucket}");
-    let (config, tags) = tokio::join!(
-        s3.get_public_access_block().bucket(bucket).send(),
-        s3.get_bucket_tagging().bucket(bucket).send()
-    );
-    let config = match config {
-        Ok(out) => out.public_access_block_configuration().cloned(),
-        Err(err) => {
-            let err = api_error(
-                err,
-                "s3:GetBucketPublicAccessBlock",
-                resource.clone(),
-                endpoint,
+    let mut observed = match needed {
+        Needed::Nothing => return Ok(Observed::default()),
+        Needed::Both => {
+            let (config, record) = tokio::join!(
+                read_config(s3, bucket, endpoint),
+                read_record(s3, bucket, endpoint)
             );
-            if err.code() != Some("NoSuchPublicAccessBlockConfiguration") {
-                return Err(err);
+            Observed {
+                config: config?,
+                ..record?
             }
-            None
         }
+        Needed::RecordThenSettings => read_record(s3, bucket, endpoint).await?,
     };
-    let tags = match tags {
+    if needed == Needed::RecordThenSettings && observed.relaxed.is_some() {
+        observed.config = read_config(s3, bucket, endpoint).await?;
+    }
+    Ok(observed)
+}
+
+async fn read_config(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    endpoint: &str,
+) -> Result<Option<PublicAccessBlockConfiguration>, ApiError> {
+    match s3.get_public_access_block().bucket(bucket).send().await {
+        Ok(out) => Ok(out.public_access_block_configuration().cloned()),
+        Err(err) => api_error(
+            err,
+            "s3:GetBucketPublicAccessBlock",
+            format!("arn:aws:s3:::{bucket}"),
+            endpoint,
+        )
+        .absent_if("NoSuchPublicAccessBlockConfiguration")
+        .map(Option::flatten),
+    }
+}
+
+/// spadeploy's record (the tag) and the bucket's other tags.
+async fn read_record(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    endpoint: &str,
+) -> Result<Observed, ApiError> {
+    let tags = match s3.get_bucket_tagging().bucket(bucket).send().await {
         Ok(out) => out.tag_set().to_vec(),
-        Err(err) => {
-            let err = api_error(err, "s3:GetBucketTagging", resource, endpoint);
-            if err.code() != Some("NoSuchTagSet") {
-                return Err(err);
-            }
-            Vec::new()
-        }
+        Err(err) => api_error(
+            err,
+            "s3:GetBucketTagging",
+            format!("arn:aws:s3:::{bucket}"),
+            endpoint,
+        )
+        .absent_if::<Vec<Tag>>("NoSuchTagSet")?
+        .unwrap_or_default(),
     };
     let (ours, other_tags): (Vec<Tag>, Vec<Tag>) =
         tags.into_iter().partition(|t| t.key() == RELAXED_TAG);
     Ok(Observed {
-        config,
+        config: None,
         relaxed: ours.first().map(|t| PolicyBlocks::from_tag(t.value())),
         other_tags,
     })

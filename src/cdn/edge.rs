@@ -551,66 +551,55 @@ fn function_arn(name: &str) -> String {
     format!("arn:aws:cloudfront::*:function/{name}")
 }
 
-/// CloudFront Function: the LIVE stage's code hash and the DEVELOPMENT stage's ETag.
+/// The ARN CloudFront gives function `name` in the account (and partition) of `distribution_arn`.
+pub fn function_arn_in(distribution_arn: &str, name: &str) -> String {
+    match distribution_arn.split_once(":distribution/") {
+        Some((account, _)) => format!("{account}:function/{name}"),
+        None => function_arn(name),
+    }
+}
+
+/// CloudFront Function: the LIVE stage's code hash, under its ARN `arn`. Only a function that
+/// was never published needs a second read, to tell it from a missing one; the DEVELOPMENT
+/// stage's ETag, which an update needs, is read by the update.
 pub async fn probe_function(
     cloudfront: &aws_sdk_cloudfront::Client,
     name: &str,
+    arn: &str,
     endpoint: &str,
 ) -> Result<Published, ApiError> {
-    // The development stage (its ETag, for an update) and the live code are read together.
-    let (described, live) = tokio::join!(
-        cloudfront
-            .describe_function()
-            .name(name)
-            .stage(FunctionStage::Development)
-            .send(),
-        cloudfront
-            .get_function()
-            .name(name)
-            .stage(FunctionStage::Live)
-            .send()
-    );
-    let described = match described {
-        Ok(out) => out,
-        Err(err) => {
-            let err = api_error(
-                err,
-                "cloudfront:DescribeFunction",
-                function_arn(name),
-                endpoint,
-            );
-            return match err.code() {
-                Some("NoSuchFunctionExists") => Ok(Published::default()),
-                _ => Err(err),
-            };
-        }
-    };
-    let mut published = Published {
-        exists: true,
-        etag: described.e_tag().map(str::to_string),
-        versions: Vec::new(),
-    };
+    let live = cloudfront
+        .get_function()
+        .name(name)
+        .stage(FunctionStage::Live)
+        .send()
+        .await;
     match live {
         Ok(live) => {
             let code = live
                 .function_code()
                 .map(|b| b.as_ref().to_vec())
                 .unwrap_or_default();
-            // Current only with an ARN to associate; else it is installed again.
-            if let Some(arn) = summary_arn(described.function_summary()) {
-                published
-                    .versions
-                    .push((hex::encode(Sha256::digest(&code)), arn));
-            }
-            Ok(published)
+            Ok(Published {
+                exists: true,
+                etag: None,
+                versions: vec![(hex::encode(Sha256::digest(&code)), arn.to_string())],
+            })
         }
-        // Never published.
         Err(err)
             if err
                 .as_service_error()
                 .is_some_and(|e| e.is_no_such_function_exists()) =>
         {
-            Ok(published)
+            match development_etag(cloudfront, name, endpoint).await {
+                Ok(etag) => Ok(Published {
+                    exists: true,
+                    etag: Some(etag),
+                    versions: Vec::new(),
+                }),
+                Err(err) if err.code() == Some("NoSuchFunctionExists") => Ok(Published::default()),
+                Err(err) => Err(err),
+            }
         }
         Err(err) => Err(api_error(
             err,
@@ -619,6 +608,37 @@ pub async fn probe_function(
             endpoint,
         )),
     }
+}
+
+/// The DEVELOPMENT stage's ETag: what UpdateFunction's If-Match needs.
+async fn development_etag(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    let described = cloudfront
+        .describe_function()
+        .name(name)
+        .stage(FunctionStage::Development)
+        .send()
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                "cloudfront:DescribeFunction",
+                function_arn(name),
+                endpoint,
+            )
+        })?;
+    described
+        .e_tag()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::Service {
+            action: "cloudfront:DescribeFunction",
+            resource: function_arn(name),
+            code: String::new(),
+            detail: "the answer carried no ETag, which an update needs (If-Match)".into(),
+        })
 }
 
 fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> Option<String> {
@@ -655,10 +675,14 @@ pub async fn install_function(
             (out.e_tag, out.function_summary)
         }
         Installed::Stale { etag } => {
+            let etag = match etag {
+                Some(etag) => etag.clone(),
+                None => development_etag(cloudfront, name, endpoint).await?,
+            };
             let out = cloudfront
                 .update_function()
                 .name(name)
-                .set_if_match(etag.clone())
+                .if_match(etag)
                 .function_config(config)
                 .function_code(blob)
                 .send()

@@ -1,6 +1,7 @@
-//! The routing's reads, and only reads, in two round trips: the distribution, the bucket policy
-//! and Block Public Access together; then what the distribution's mode asks for (the edge
-//! function, the website configuration). `decide` turns the result into a plan.
+//! The routing's reads, and only reads, in two round trips: the distribution and the bucket
+//! policy together; then what the distribution's mode asks for (the edge function, the website
+//! configuration, Block Public Access only when it may have to change). A push with nothing to
+//! do makes four such reads in either mode. `decide` turns the result into a plan.
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block;
@@ -35,17 +36,12 @@ pub struct Observed {
 }
 
 pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
-    // Round trip 1: what does not depend on the mode. Round trip 2: what does (the function,
-    // the website configuration), once the distribution has said which mode it is in.
-    let access = async {
-        Ok::<_, SetupError>(
-            access_block::observe(&clients.s3, &job.bucket, &clients.endpoint).await?,
-        )
-    };
-    let (dist, policy, access) = tokio::try_join!(
+    // Round trip 1: the distribution and the bucket policy. Round trip 2: what the mode asks for
+    // (the function, the website configuration, Block Public Access when it may have to change),
+    // once the distribution has said which mode it is in.
+    let (dist, policy) = tokio::try_join!(
         read_distribution(clients, &job.request.distribution),
         read_policy(clients, &job.bucket),
-        access,
     )?;
     let analysis =
         distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
@@ -55,7 +51,8 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
         let probed = match mode {
             Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await,
             Mode::Private => {
-                edge::probe_function(&clients.cloudfront, &name, &clients.endpoint).await
+                let arn = edge::function_arn_in(&dist.arn, &name);
+                edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await
             }
         };
         Ok::<_, SetupError>(probed?)
@@ -66,7 +63,25 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
             Mode::Private => Ok(None),
         }
     };
-    let (function, website) = tokio::try_join!(function, website)?;
+    // A website-mode read policy already in place means Block Public Access was relaxed when it
+    // was written; a private-mode push may have to restore what website mode relaxed.
+    let needed = match mode {
+        Mode::Website
+            if policy
+                .as_deref()
+                .is_some_and(|p| job.policy_target().has_website_read(p)) =>
+        {
+            access_block::Needed::Nothing
+        }
+        Mode::Website => access_block::Needed::Both,
+        Mode::Private => access_block::Needed::RecordThenSettings,
+    };
+    let access = async {
+        Ok::<_, SetupError>(
+            access_block::observe(&clients.s3, &job.bucket, &clients.endpoint, needed).await?,
+        )
+    };
+    let (function, website, access) = tokio::try_join!(function, website, access)?;
     Ok(Observed {
         dist,
         analysis,
