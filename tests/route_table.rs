@@ -475,6 +475,12 @@ async fn a_five_thousand_page_site_routes_through_a_key_value_store() {
         .find(|r| r.path.ends_with("/publish"))
         .expect("the function naming the new table is published");
     assert!(updates[0].started >= last_page && publish.started >= last_page);
+    // The invalidation is asked for once the index phase is done, while the record is written.
+    let invalidation = requests
+        .iter()
+        .find(|r| r.method == "POST" && r.path.ends_with("/invalidation"))
+        .unwrap();
+    assert!(invalidation.started >= publish.finished && invalidation.started < record.finished);
     assert!(record.started >= publish.finished && record.started >= updates[0].finished);
     let items = store_items(&arn);
     assert!(

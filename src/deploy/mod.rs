@@ -24,7 +24,7 @@ use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
 use crate::state::lock;
 use crate::state::release::{release_ids, Record, ReleaseSummary};
 use crate::store::{LocalStore, ReadStore, S3Store, Store, WriteStore};
-use crate::sync::apply::apply;
+use crate::sync::apply::{publish, settle};
 use crate::sync::hash_cache::HashCache;
 use crate::sync::headers::HeaderRules;
 use crate::sync::plan::{self, Known, Plan, PlanOptions};
@@ -680,70 +680,91 @@ async fn execute<S: WriteStore>(
         source,
         ..
     } = decision;
-    // The route table goes live with the root index: set up alongside its phase.
-    let installed = std::sync::Mutex::new(None);
-    {
-        let route = async {
-            let (Some((clients, routing_job)), Some(routing)) = (cdn, &routing) else {
-                return Ok(());
-            };
-            if !routing.plan.has_changes() {
-                return Ok(());
-            }
-            job.output.progress.note(&format!(
-                "routing: updating distribution {}",
-                routing_job.request.distribution
-            ));
-            let arn = setup::apply(clients, routing_job, routing)
-                .await
-                .with_context(|| {
-                    format!(
-                        "setting up routing on distribution {} failed; nothing was deleted and the \
-                         release was not recorded, so a re-run finishes the job",
-                        routing_job.request.distribution
-                    )
-                })?;
-            *installed.lock().unwrap_or_else(|e| e.into_inner()) = Some(arn);
-            Ok(())
-        };
-        if plan.has_changes() {
-            let uploading = job.output.progress.stage(
-                "uploading",
-                plan.changes.len() as u64,
-                plan.transfer_bytes(),
-            );
-            let on_done =
-                |change: &crate::sync::plan::Change| uploading.inc(change.transfer_bytes());
-            let applied = apply(
-                store,
-                held,
-                &plan,
-                job.concurrency(),
-                source,
-                &on_done,
-                route,
-            )
-            .await;
-            uploading.finish();
-            let applied = applied?;
-            report.bytes_uploaded = applied.bytes_sent;
-            report.release = applied.release.map(|r| r.id);
-        } else if routing.as_ref().is_some_and(|r| r.plan.has_changes()) {
-            lock::confirm(store, held).await?;
-            route.await?;
+    let uploading = plan.has_changes().then(|| {
+        job.output.progress.stage(
+            "uploading",
+            plan.changes.len() as u64,
+            plan.transfer_bytes(),
+        )
+    });
+    let on_done = |change: &crate::sync::plan::Change| {
+        if let Some(bar) = &uploading {
+            bar.inc(change.transfer_bytes())
         }
+    };
+    // The route table goes live with the root index: set up alongside its phase.
+    let route = set_up_routing(cdn, routing.as_ref(), job);
+    let (published, arn) = if plan.has_changes() {
+        let (applied, arn) =
+            publish(store, held, &plan, job.concurrency(), &on_done, route).await?;
+        (Some(applied), arn)
+    } else {
+        if routing.as_ref().is_some_and(|r| r.plan.has_changes()) {
+            lock::confirm(store, held).await?;
+        }
+        (None, route.await?)
+    };
+    // The invalidation is asked for as soon as the new index is live; the record and the
+    // deletes go while CloudFront works on it.
+    let settled = async {
+        match published {
+            Some(applied) => Ok::<_, anyhow::Error>(Some(
+                settle(store, held, &plan, applied, source, &on_done).await?,
+            )),
+            None => Ok(None),
+        }
+    };
+    let invalidated = async {
+        match (cdn, invalidation) {
+            (Some((clients, routing_job)), Some(invalidation)) => Ok::<_, anyhow::Error>(Some(
+                invalidate(clients, routing_job, &plan, invalidation, job).await?,
+            )),
+            _ => Ok(None),
+        }
+    };
+    let (settled, invalidated) = tokio::join!(settled, invalidated);
+    if let Some(bar) = &uploading {
+        bar.finish();
     }
-    if let (Some((clients, routing_job)), Some(routing)) = (cdn, routing) {
-        let arn = installed.into_inner().unwrap_or_else(|e| e.into_inner());
+    if let Some(applied) = settled? {
+        report.bytes_uploaded = applied.bytes_sent;
+        report.release = applied.release.map(|r| r.id);
+    }
+    report.invalidation = invalidated?;
+    report.routing = routing.map(|routing| {
         let mut applied = routing.plan;
         applied.function.arn = arn.or(applied.function.arn);
-        report.routing = Some(applied);
-        if let Some(invalidation) = invalidation {
-            report.invalidation =
-                Some(invalidate(clients, routing_job, &plan, invalidation, job).await?);
-        }
-    }
+        applied
+    });
     Ok(report)
+}
+
+/// Makes the routing right when it drifted; the ARN the SPA behaviors now run, if it was set up.
+async fn set_up_routing(
+    cdn: &Option<(Clients, Job)>,
+    routing: Option<&Routing>,
+    job: &PushJob,
+) -> Result<Option<String>> {
+    let (Some((clients, routing_job)), Some(routing)) = (cdn, routing) else {
+        return Ok(None);
+    };
+    if !routing.plan.has_changes() {
+        return Ok(None);
+    }
+    job.output.progress.note(&format!(
+        "routing: updating distribution {}",
+        routing_job.request.distribution
+    ));
+    let arn = setup::apply(clients, routing_job, routing)
+        .await
+        .with_context(|| {
+            format!(
+                "setting up routing on distribution {} failed; nothing was deleted and the \
+                 release was not recorded, so a re-run finishes the job",
+                routing_job.request.distribution
+            )
+        })?;
+    Ok(Some(arn))
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.

@@ -1,5 +1,6 @@
 //! Executing a plan against a store, phase by phase, so the live site is never broken:
-//! assets, then HTML, then the root index.html, then spadeploy's record, then deletes.
+//! `publish` (assets, then HTML, then the root index.html) and `settle` (spadeploy's record,
+//! then deletes).
 
 use std::collections::HashMap;
 
@@ -61,20 +62,18 @@ impl ApplyError {
     }
 }
 
-/// Applies `plan` under the `held` lock, confirming it is still held before each step that
-/// changes what visitors see (pages, the root index, the live record, deletes); `on_done` is
-/// called after each change lands. `source` is the commit deployed. `alongside_index` (the
-/// route table) runs at the same time as the root index's phase, after every other page landed
-/// and before anything is deleted.
-pub async fn apply<S: WriteStore>(
+/// Puts the new release live under the `held` lock: assets, pages, then the root index,
+/// confirming the lock is still held before each step that changes what visitors see;
+/// `on_done` is called after each change lands. `alongside_index` (the route table) runs at the
+/// same time as the root index's phase, after every other page landed. `settle` finishes.
+pub async fn publish<S: WriteStore, T>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
     concurrency: usize,
-    source: Option<String>,
     on_done: &dyn Fn(&Change),
-    alongside_index: impl std::future::Future<Output = anyhow::Result<()>>,
-) -> Result<Applied, ApplyError> {
+    alongside_index: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> Result<(Applied, T), ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
     // Copies of live content and new assets replace nothing visitors see: both go at once,
@@ -121,7 +120,21 @@ pub async fn apply<S: WriteStore>(
     );
     let (index, alongside) = tokio::join!(index, alongside_index);
     index.map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
-    alongside.map_err(ApplyError::AlongsideIndex)?;
+    let alongside = alongside.map_err(ApplyError::AlongsideIndex)?;
+    Ok((applied, alongside))
+}
+
+/// After `publish`: records the release (`source`: the commit deployed) and deletes what the
+/// plan retires, the lock confirmed before each.
+pub async fn settle<S: WriteStore>(
+    store: &S,
+    held: &lock::Held,
+    plan: &Plan,
+    mut applied: Applied,
+    source: Option<String>,
+    on_done: &dyn Fn(&Change),
+) -> Result<Applied, ApplyError> {
+    let total = plan.changes.len();
     let cleanup_error =
         |err: LockError, done: usize| ApplyError::new(err, Phase::Cleanup, done, total);
     if plan.has_changes() && !plan.same_release {
