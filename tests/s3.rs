@@ -641,3 +641,84 @@ async fn a_split_listing_sees_every_key_of_a_large_target() {
         .count();
     assert_eq!(ranged, 2, "{listed:?}");
 }
+
+/// In flight at once, at its busiest, among `requests` matching `method`.
+fn peak_in_flight(requests: &[support::proxy::Recorded], method: &str) -> usize {
+    let mut edges: Vec<(std::time::Instant, i32)> = requests
+        .iter()
+        .filter(|r| r.method == method)
+        .flat_map(|r| [(r.started, 1), (r.finished, -1)])
+        .collect();
+    edges.sort();
+    let mut now = 0;
+    let mut peak = 0;
+    for (_, step) in edges {
+        now += step;
+        peak = peak.max(now);
+    }
+    peak as usize
+}
+
+#[tokio::test]
+async fn the_transfer_window_grows_while_s3_keeps_up_and_halves_when_it_throttles() {
+    let tmp = tempfile::tempdir().unwrap();
+    for i in 0..400 {
+        write(
+            tmp.path(),
+            &format!("assets/chunk-{i:04}-3f9a1c2b.js"),
+            format!("c{i}"),
+        );
+    }
+    write(tmp.path(), "index.html", "<h1>window</h1>");
+    let dir = tmp.path().to_str().unwrap();
+
+    let bucket = unique_bucket("window");
+    create_bucket(&s3(), &bucket).await;
+    let proxy = Proxy::start(&moto());
+    // The store answers slowly, so transfers pile up as far as the window lets them.
+    proxy.inject(support::proxy::Fault::new(
+        "PUT",
+        ".js",
+        support::proxy::FaultAction::Stall(std::time::Duration::from_millis(20)),
+    ));
+    let to = format!("s3://{bucket}");
+    let run = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
+    run.assert_ok();
+    let transfers = run.json()["transfers"].clone();
+    assert_eq!(transfers["start"], 32);
+    assert!(transfers["peak"].as_u64().unwrap() > 64, "{transfers}");
+    assert_eq!(transfers["throttled"], 0);
+    assert!(peak_in_flight(&proxy.take(), "PUT") > 64);
+
+    // Throttled (503 SlowDown, retried by the SDK): the window halves.
+    let bucket = unique_bucket("throttled");
+    create_bucket(&s3(), &bucket).await;
+    proxy.clear_faults();
+    proxy.inject(Fault::server_error("PUT", ".js", 503).every(10).transient());
+    let to = format!("s3://{bucket}");
+    let run = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
+    run.assert_ok();
+    let transfers = run.json()["transfers"].clone();
+    assert!(
+        transfers["throttled"].as_u64().unwrap() >= 30,
+        "{transfers}"
+    );
+    assert!(
+        transfers["end"].as_u64().unwrap() < transfers["start"].as_u64().unwrap(),
+        "{transfers}"
+    );
+
+    // A concurrency the user set is never exceeded.
+    let bucket = unique_bucket("fixed");
+    create_bucket(&s3(), &bucket).await;
+    proxy.clear_faults();
+    proxy.take();
+    let to = format!("s3://{bucket}");
+    let run = spadeploy(
+        &push_args(dir, &to, &proxy.url, &["--concurrency", "8"]),
+        None,
+    );
+    run.assert_ok();
+    assert_eq!(run.json()["transfers"]["peak"], 8);
+    assert!(peak_in_flight(&proxy.take(), "PUT") <= 8);
+}

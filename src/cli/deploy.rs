@@ -16,7 +16,6 @@ use crate::sync::scan::ScanOptions;
 use super::{target_of, CdnArgs, Outcome, Usage};
 use crate::report::OutputFormat;
 
-const DEFAULT_CONCURRENCY: usize = 32;
 const DEFAULT_KEEP_RELEASES: usize = 3;
 
 /// Flags of everything that changes a target: `push`, `diff` and `rollback`.
@@ -31,7 +30,8 @@ pub(super) struct DeployArgs {
     /// --dry-run: a push that applies its changes has none pending)
     #[arg(long)]
     exit_code: bool,
-    /// Parallel transfers [default: 32, or the manifest's `concurrency`]
+    /// Transfers in flight, fixed (halved while the store throttles) [default: the manifest's
+    /// `concurrency`, else 32 growing to 128 while S3 keeps up, halved when it throttles]
     #[arg(long, value_name = "N")]
     concurrency: Option<NonZeroUsize>,
     /// No progress output on stderr
@@ -177,7 +177,7 @@ fn run_mode(args: &DeployArgs, manifest: &manifest::Manifest, dry_run: bool) -> 
         concurrency: args
             .concurrency
             .or(manifest.concurrency)
-            .map_or(DEFAULT_CONCURRENCY, NonZeroUsize::get),
+            .map(NonZeroUsize::get),
     }
 }
 

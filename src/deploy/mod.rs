@@ -29,6 +29,7 @@ use crate::sync::hash_cache::HashCache;
 use crate::sync::headers::HeaderRules;
 use crate::sync::plan::{self, Known, Plan, PlanOptions};
 use crate::sync::scan::{self, ScanOptions};
+use crate::sync::window::{self, Window};
 
 /// Build keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the rest
 /// leaves room for keys the build does not have (spadeploy's state, files kept for open sessions,
@@ -63,11 +64,10 @@ pub struct Build {
 /// Whether the run writes.
 pub enum Run {
     /// Plan and render, then stop; with `exit_code`, exit 2 when there are changes.
-    DryRun {
-        exit_code: bool,
-    },
+    DryRun { exit_code: bool },
     Apply {
-        concurrency: usize,
+        /// Transfers in flight, as the user set it; `None`: a window that adapts.
+        concurrency: Option<usize>,
     },
 }
 
@@ -106,11 +106,19 @@ impl PushJob {
         matches!(self.run, Run::DryRun { .. })
     }
 
-    /// Parallel transfers; a dry run transfers nothing.
-    fn concurrency(&self) -> usize {
-        match self.run {
-            Run::Apply { concurrency } => concurrency,
-            Run::DryRun { .. } => 1,
+    /// The transfer window: what the user set (halved on throttling, never above it), else one
+    /// that grows while an S3 store keeps up (every request there costs a round trip; a local
+    /// directory gains nothing from more).
+    fn window(&self) -> Window {
+        match (&self.run, &self.target) {
+            (
+                Run::Apply {
+                    concurrency: Some(n),
+                },
+                _,
+            ) => Window::new(*n, *n),
+            (_, Target::S3 { .. }) => Window::new(window::START, window::MAX),
+            _ => Window::new(window::START, window::START),
         }
     }
 }
@@ -692,11 +700,11 @@ async fn execute<S: WriteStore>(
             bar.inc(change.transfer_bytes())
         }
     };
+    let window = std::sync::Mutex::new(job.window());
     // The route table goes live with the root index: set up alongside its phase.
     let route = set_up_routing(cdn, routing.as_ref(), job);
     let (published, arn) = if plan.has_changes() {
-        let (applied, arn) =
-            publish(store, held, &plan, job.concurrency(), &on_done, route).await?;
+        let (applied, arn) = publish(store, held, &plan, &window, &on_done, route).await?;
         (Some(applied), arn)
     } else {
         if routing.as_ref().is_some_and(|r| r.plan.has_changes()) {
@@ -729,6 +737,7 @@ async fn execute<S: WriteStore>(
     if let Some(applied) = settled? {
         report.bytes_uploaded = applied.bytes_sent;
         report.release = applied.release.map(|r| r.id);
+        report.transfers = Some(window.lock().unwrap_or_else(|e| e.into_inner()).stats());
     }
     report.invalidation = invalidated?;
     report.routing = routing.map(|routing| {

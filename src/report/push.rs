@@ -42,6 +42,9 @@ pub struct PushReport {
     /// Present when the push has a distribution.
     pub routing: Option<RoutingPlan>,
     pub invalidation: Option<InvalidationReport>,
+    /// Transfers in flight: where the window started, its peak and end, and the throttling seen
+    /// (not in a dry run, nor when nothing was sent).
+    pub transfers: Option<crate::sync::window::WindowStats>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -124,6 +127,7 @@ impl PushReport {
             url: None,
             routing: None,
             invalidation: None,
+            transfers: None,
         }
     }
 

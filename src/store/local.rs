@@ -304,6 +304,11 @@ impl WriteStore for LocalStore {
         }
     }
 
+    /// A directory never throttles.
+    fn throttled(&self) -> u64 {
+        0
+    }
+
     async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
         if self.state_token(key).await?.as_deref() != Some(token) {
             return Ok(false);

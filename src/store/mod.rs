@@ -93,6 +93,8 @@ pub trait WriteStore: ReadStore {
         key: &str,
         token: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Throttling answers (S3's 503 SlowDown) the store has given so far, retried or not.
+    fn throttled(&self) -> u64;
 }
 
 /// A target's store: an S3 bucket (and prefix) or a local directory, opened in one place.
@@ -152,6 +154,9 @@ impl WriteStore for Store {
     }
     async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
         on_store!(self, s => s.delete_state_if(key, token).await)
+    }
+    fn throttled(&self) -> u64 {
+        on_store!(self, s => s.throttled())
     }
 }
 

@@ -16,6 +16,7 @@ use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -43,16 +44,26 @@ pub struct S3Store {
     bucket: String,
     prefix: String,
     endpoint: String,
+    throttles: Throttles,
 }
 
 impl S3Store {
     /// `prefix` is empty or ends with `/`; `endpoint` names the service in messages.
     pub fn new(client: Client, bucket: String, prefix: String, endpoint: String) -> S3Store {
+        let throttles = Throttles::default();
+        let client = Client::from_conf(
+            client
+                .config()
+                .to_builder()
+                .interceptor(throttles.clone())
+                .build(),
+        );
         S3Store {
             client,
             bucket,
             prefix,
             endpoint,
+            throttles,
         }
     }
 
@@ -486,6 +497,10 @@ impl WriteStore for S3Store {
         }
     }
 
+    fn throttled(&self) -> u64 {
+        self.throttles.0.load(Ordering::Relaxed)
+    }
+
     async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -527,6 +542,29 @@ fn precondition_failed<E>(err: &SdkError<E>) -> bool {
         err.raw_response().map(|r| r.status().as_u16()),
         Some(412 | 409 | 404)
     )
+}
+
+/// Counts throttling answers (503 SlowDown, 429), each attempt's: the SDK retries them, and the
+/// transfer window shrinks on them.
+#[derive(Debug, Clone, Default)]
+struct Throttles(Arc<AtomicU64>);
+
+impl Intercept for Throttles {
+    fn name(&self) -> &'static str {
+        "Throttles"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        if matches!(context.response().status().as_u16(), 503 | 429) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 /// Remembers the `Date` header of a response: the store's clock.

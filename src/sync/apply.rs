@@ -4,13 +4,17 @@
 
 use std::collections::HashMap;
 
-use futures::stream::{self, StreamExt};
+use std::future::Future;
+use std::sync::Mutex;
+
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::model::{release_key, LIVE_RECORD, PROGRESS_RECORD};
 use crate::state::lock::{self, LockError};
 use crate::state::release::Record;
 use crate::store::{StoreError, WriteStore};
 use crate::sync::plan::{Action, Change, Phase, Plan};
+use crate::sync::window::Window;
 
 #[derive(Debug, Default)]
 pub struct Applied {
@@ -70,7 +74,7 @@ pub async fn publish<S: WriteStore, T>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
-    concurrency: usize,
+    window: &Mutex<Window>,
     on_done: &dyn Fn(&Change),
     alongside_index: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> Result<(Applied, T), ApplyError> {
@@ -79,15 +83,8 @@ pub async fn publish<S: WriteStore, T>(
     // Copies of live content and new assets replace nothing visitors see: both go at once,
     // and both are done before any page is replaced.
     let (retained, assets) = tokio::join!(
-        retain(store, plan, concurrency),
-        write_phase(
-            store,
-            plan,
-            Phase::Assets,
-            concurrency,
-            on_done,
-            &mut applied
-        )
+        retain(store, plan, window),
+        write_phase(store, plan, Phase::Assets, window, on_done, &mut applied)
     );
     retained
         .and(assets)
@@ -97,16 +94,9 @@ pub async fn publish<S: WriteStore, T>(
             .await
             .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
     }
-    write_phase(
-        store,
-        plan,
-        Phase::Pages,
-        concurrency,
-        on_done,
-        &mut applied,
-    )
-    .await
-    .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
+    write_phase(store, plan, Phase::Pages, window, on_done, &mut applied)
+        .await
+        .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
     lock::confirm(store, held)
         .await
         .map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
@@ -114,7 +104,7 @@ pub async fn publish<S: WriteStore, T>(
         store,
         plan,
         Phase::EntryIndex,
-        concurrency,
+        window,
         on_done,
         &mut applied,
     );
@@ -161,46 +151,79 @@ pub async fn settle<S: WriteStore>(
 async fn retain<S: WriteStore>(
     store: &S,
     plan: &Plan,
-    concurrency: usize,
+    window: &Mutex<Window>,
 ) -> Result<(), StoreError> {
-    let mut retained = stream::iter(&plan.retain)
-        .map(|r| store.copy(&r.key, &r.blob))
-        .buffer_unordered(concurrency.max(1));
-    while let Some(result) = retained.next().await {
-        result?;
-    }
-    Ok(())
+    windowed(
+        store,
+        window,
+        &plan.retain,
+        |r| store.copy(&r.key, &r.blob),
+        |_, ()| {},
+    )
+    .await
 }
 
-/// Writes one phase's changes in parallel. On a failure, what did land is noted in the progress
-/// record, so a re-run does not send it again (if even that fails, the re-run re-sends them).
+/// Writes one phase's changes, as many at once as the window allows. On a failure, what did
+/// land is noted in the progress record, so a re-run does not send it again.
 async fn write_phase<S: WriteStore>(
     store: &S,
     plan: &Plan,
     phase: Phase,
-    concurrency: usize,
+    window: &Mutex<Window>,
     on_done: &dyn Fn(&Change),
     applied: &mut Applied,
 ) -> Result<(), StoreError> {
-    let mut landed = stream::iter(plan.phase(phase))
-        .map(|change| async move { (change, write(store, change).await) })
-        .buffer_unordered(concurrency.max(1));
-    while let Some((change, result)) = landed.next().await {
-        match result {
-            Ok(etag) => {
-                applied.written.insert(change.key.clone(), etag);
-                applied.bytes_sent += change.transfer_bytes();
-                on_done(change);
-            }
-            Err(err) => {
-                drop(landed);
-                let progress = plan.record_after(&applied.written);
-                let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
-                return Err(err);
-            }
-        }
+    let written = windowed(
+        store,
+        window,
+        plan.phase(phase),
+        |change| write(store, change),
+        |change, etag| {
+            applied.written.insert(change.key.clone(), etag);
+            applied.bytes_sent += change.transfer_bytes();
+            on_done(change);
+        },
+    )
+    .await;
+    if written.is_err() {
+        let progress = plan.record_after(&applied.written);
+        let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
     }
-    Ok(())
+    written
+}
+
+/// Runs `work` over `items` with as many in flight as the window allows, telling it of each
+/// completion and of the store's throttling; `landed` gets each result. Stops at the first
+/// failure (the transfers still in flight are dropped).
+async fn windowed<S: WriteStore, I: Copy, T, F: Future<Output = Result<T, StoreError>>>(
+    store: &S,
+    window: &Mutex<Window>,
+    items: impl IntoIterator<Item = I>,
+    work: impl Fn(I) -> F,
+    mut landed: impl FnMut(I, T),
+) -> Result<(), StoreError> {
+    let lock = || {
+        window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    };
+    let mut items = items.into_iter();
+    let mut in_flight = FuturesUnordered::new();
+    loop {
+        let limit = lock().limit();
+        while in_flight.len() < limit {
+            let Some(item) = items.next() else {
+                break;
+            };
+            let transfer = work(item);
+            in_flight.push(async move { (item, transfer.await) });
+        }
+        let Some((item, result)) = in_flight.next().await else {
+            return Ok(());
+        };
+        lock().completed(store.throttled());
+        landed(item, result?);
+    }
 }
 
 /// Records the new release and points the live record at it, if the lock is still ours.

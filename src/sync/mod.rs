@@ -7,3 +7,4 @@ pub(crate) mod hash_cache;
 pub(crate) mod headers;
 pub(crate) mod plan;
 pub(crate) mod scan;
+pub(crate) mod window;
