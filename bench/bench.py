@@ -9,10 +9,11 @@ Run it through bench/run, which installs the tools first. Standard library only.
 Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
 the file-count scaling runs, BENCH_SERVER=garage (default) | s3s-fs | moto.
 
-`bench.py latency` (bench/run latency): spadeploy behind a delaying proxy (BENCH_S3_DELAY_MS,
-default 30; BENCH_CONTROL_DELAY_MS, default 150) in front of moto, with and without a
-distribution, on the BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts
-and the critical path in round trips.
+`bench.py latency` (bench/run latency): spadeploy (with and without a distribution) and rclone
+(defaults, and 32 transfers/checkers) behind a delaying proxy (BENCH_S3_DELAY_MS, default 30;
+BENCH_CONTROL_DELAY_MS, default 150) in front of moto, on the BENCH_LATENCY_SIZE tree (default
+large); prints wall time, request counts, the critical path in round trips and the ratio to the
+tuned rclone.
 """
 
 import hashlib
@@ -184,7 +185,7 @@ root_domain = ".s3.localhost"
     return proc, f"http://127.0.0.1:{port}", "garage"
 
 
-CONTROL_PREFIXES = ("/2020-05-31/", "/2015-03-31/")  # CloudFront and Lambda REST paths
+CONTROL_PREFIXES = ("/2020-05-31/", "/2015-03-31/", "/key-value-stores/")  # CloudFront, Lambda, KeyValueStore
 
 
 def is_control(target: str, body: bytes) -> bool:
@@ -320,8 +321,17 @@ def make_bucket(endpoint: str, bucket: str) -> None:
                        capture_output=True)
 
 
+RCLONE = ROOT / ".venv" / "bench" / "bin" / "rclone"
+
+
+def rclone_remote(endpoint: str, bucket: str) -> str:
+    """An rclone on-the-fly S3 remote with the same credentials spadeploy and the AWS CLI use."""
+    return (f":s3,provider=Other,endpoint={endpoint},access_key_id={KEY_ID},"
+            f"secret_access_key={SECRET},region=us-east-1:{bucket}")
+
+
 def tools(endpoint: str):
-    rclone = shutil.which("rclone")
+    rclone = str(RCLONE) if RCLONE.exists() else shutil.which("rclone")
     found = {
         "spadeploy": lambda d, b, ep: [str(SPADEPLOY), "push", str(d), "--to", f"s3://{b}", "--endpoint-url", ep,
                                        "-q", "--keep-releases", "1", "--allow-mass-delete"],
@@ -330,8 +340,7 @@ def tools(endpoint: str):
     }
     if rclone:
         def rclone_cmd(d, b, ep):
-            return [rclone, "sync", str(d), f":s3,provider=Other,endpoint={ep},access_key_id=test,"
-                    f"secret_access_key=test:{b}", "--fast-list", "--checksum", "-q"]
+            return [rclone, "sync", str(d), rclone_remote(ep, b), "--fast-list", "--checksum", "-q"]
         found["rclone sync"] = rclone_cmd
     return found
 
@@ -481,11 +490,25 @@ def create_distribution(endpoint: str, bucket: str) -> str:
     return json.loads(out.stdout)["Distribution"]["Id"]
 
 
+def latency_tools():
+    """The peers under latency: spadeploy, and rclone with its defaults and tuned to 32 transfers
+    and checkers (rclone's own advice for many small files)."""
+    rclone = str(RCLONE) if RCLONE.exists() else shutil.which("rclone")
+    found = {"spadeploy": None}
+    if rclone:
+        def rclone_cmd(extra):
+            return lambda d, b, ep: [rclone, "sync", str(d), rclone_remote(ep, b), "--checksum", "-q", *extra]
+        found["rclone"] = rclone_cmd([])
+        found["rclone, 32 transfers"] = rclone_cmd(["--transfers", "32", "--checkers", "32"])
+    return found
+
+
 def latency() -> None:
     """spadeploy as a CI runner sees it: every S3 request 30 ms away, every control-plane request
     150 ms (BENCH_S3_DELAY_MS, BENCH_CONTROL_DELAY_MS), against moto (it emulates CloudFront,
-    which S3-only servers do not). Per scenario: wall time, requests (S3 / control plane), and the
-    critical path in round trips (the longest chain of requests each waiting for the previous)."""
+    which S3-only servers do not), beside rclone through the same proxy. Per scenario: wall time,
+    requests (S3 / control plane), the critical path in round trips (the longest chain of
+    requests each waiting for the previous), and the ratio to rclone tuned to 32 transfers."""
     s3_delay = int(os.environ.get("BENCH_S3_DELAY_MS", "30")) / 1000
     control_delay = int(os.environ.get("BENCH_CONTROL_DELAY_MS", "150")) / 1000
     size = os.environ.get("BENCH_LATENCY_SIZE", "large")
@@ -503,25 +526,43 @@ def latency() -> None:
         generate(rebuild, size, rebuild=True)
         files, _ = tree_stats(base)
         print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
-              f"{control_delay * 1000:.0f} ms per control-plane request; server: moto")
-        print(f"{'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control req':>12} {'critical path (round trips)':>28}")
-        for with_cdn in (False, True):
-            bucket = f"lat-{random.getrandbits(32):08x}"
-            make_bucket(endpoint, bucket)
-            extra = ["--keep-releases", "1", "--allow-mass-delete"]
-            if with_cdn:
-                extra += ["--distribution", create_distribution(endpoint, bucket), "--mode", "private",
-                          "--fix-origin"]
-            label = "with a distribution" if with_cdn else "no distribution"
-            for scenario, directory in (("cold", base), ("no-op", base), ("rebuild", rebuild)):
-                cmd = [str(SPADEPLOY), "push", str(directory), "--to", f"s3://{bucket}", "--endpoint-url",
-                       delayed, "-q", *extra]
-                proxy.take_log()
-                wall, _ = timed(cmd)
-                log = proxy.take_log()
-                control = sum(1 for _, _, c in log if c)
-                print(f"{scenario + ', ' + label:<34} {wall:>8.3f} {len(log) - control:>7} {control:>12}"
-                      f" {critical_path(log):>28}")
+              f"{control_delay * 1000:.0f} ms per control-plane request; server: moto; one run each")
+        print(f"{'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8} {'round trips':>12}"
+              f" {'x rclone 32':>12} {'peak RSS MB':>12}")
+        tuned = {}
+        rows = []
+        for name, tool in latency_tools().items():
+            for with_cdn in ((False, True) if name == "spadeploy" else (False,)):
+                bucket = f"lat-{random.getrandbits(32):08x}"
+                make_bucket(endpoint, bucket)
+                label = "with a distribution" if with_cdn else "no distribution"
+                scenarios = [("cold", base, []), ("no-op", base, [])]
+                if name == "spadeploy" and not with_cdn:
+                    scenarios.append(("no-op --rehash", base, ["--rehash"]))
+                scenarios.append(("rebuild", rebuild, []))
+                for scenario, directory, flags in scenarios:
+                    if name == "spadeploy":
+                        extra = ["--keep-releases", "1", "--allow-mass-delete", *flags]
+                        if with_cdn and scenario == "cold":
+                            dist = create_distribution(endpoint, bucket)
+                        if with_cdn:
+                            extra += ["--distribution", dist, "--mode", "private", "--fix-origin"]
+                        cmd = [str(SPADEPLOY), "push", str(directory), "--to", f"s3://{bucket}", "--endpoint-url",
+                               delayed, "-q", *extra]
+                    else:
+                        cmd = tool(directory, bucket, delayed)
+                    proxy.take_log()
+                    wall, rss = timed(cmd)
+                    log = proxy.take_log()
+                    control = sum(1 for _, _, c in log if c)
+                    key = (scenario.split(" ")[0] if scenario != "no-op --rehash" else "no-op", with_cdn)
+                    if name == "rclone, 32 transfers":
+                        tuned[key[0]] = wall
+                    rows.append((name, f"{scenario}, {label}", wall, len(log) - control, control,
+                                 critical_path(log), key[0], rss))
+        for name, scenario, wall, s3, control, trips, base_scenario, rss in rows:
+            ratio = f"{wall / tuned[base_scenario]:.2f}" if base_scenario in tuned else "-"
+            print(f"{name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {trips:>12} {ratio:>12} {rss:>12.0f}")
     finally:
         moto.terminate()
         moto.wait()
