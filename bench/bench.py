@@ -326,7 +326,7 @@ RCLONE = ROOT / ".venv" / "bench" / "bin" / "rclone"
 
 def rclone_remote(endpoint: str, bucket: str) -> str:
     """An rclone on-the-fly S3 remote with the same credentials spadeploy and the AWS CLI use."""
-    return (f":s3,provider=Other,endpoint={endpoint},access_key_id={KEY_ID},"
+    return (f":s3,provider=Other,endpoint='{endpoint}',access_key_id={KEY_ID},"
             f"secret_access_key={SECRET},region=us-east-1:{bucket}")
 
 
