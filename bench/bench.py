@@ -285,7 +285,9 @@ class CountingProxy:
                 for k, v in resp.getheaders():
                     if k.lower() not in ("transfer-encoding", "connection", "content-length"):
                         out.append(f"{k}: {v}\r\n".encode())
-                out.append(f"Content-Length: {len(payload)}\r\n\r\n".encode())
+                # A HEAD answer has no body but says how long the object is.
+                length = resp.getheader("content-length", "0") if method == "HEAD" else len(payload)
+                out.append(f"Content-Length: {length}\r\n\r\n".encode())
                 client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
                 if any(self.delays):
                     with self.lock:
