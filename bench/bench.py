@@ -507,34 +507,40 @@ def latency_tools():
 
 def latency() -> None:
     """spadeploy as a CI runner sees it: every S3 request 30 ms away, every control-plane request
-    150 ms (BENCH_S3_DELAY_MS, BENCH_CONTROL_DELAY_MS), against moto (it emulates CloudFront,
-    which S3-only servers do not), beside rclone through the same proxy. Per scenario: wall time,
-    requests (S3 / control plane), the critical path in round trips (the longest chain of
-    requests each waiting for the previous), and the ratio to rclone tuned to 32 transfers."""
+    150 ms (BENCH_S3_DELAY_MS, BENCH_CONTROL_DELAY_MS), beside rclone through the same proxy.
+    Rows without a distribution use the BENCH_SERVER S3 server (moto's Python server would make
+    them measure its CPU instead of the latency); rows with one use moto, the only server here
+    that emulates CloudFront. Per scenario: wall time, requests (S3 / control plane), the
+    critical path in round trips (the longest chain of requests each waiting for the previous),
+    and the ratio to rclone tuned to 32 transfers on the same server."""
     s3_delay = int(os.environ.get("BENCH_S3_DELAY_MS", "30")) / 1000
     control_delay = int(os.environ.get("BENCH_CONTROL_DELAY_MS", "150")) / 1000
     size = os.environ.get("BENCH_LATENCY_SIZE", "large")
     work = Path(tempfile.mkdtemp(prefix="spadeploy-latency-"))
+    s3_server, s3_endpoint, s3_name = start_server(work)
     port = free_port()
     moto = subprocess.Popen([str(ROOT / ".venv" / "moto" / "bin" / "python"), str(ROOT / "scripts" / "moto_server.py"),
                              "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(port)
-        endpoint = f"http://127.0.0.1:{port}"
-        proxy = CountingProxy(port, s3_delay, control_delay)
-        delayed = f"http://127.0.0.1:{proxy.port}"
+        moto_endpoint = f"http://127.0.0.1:{port}"
         base, rebuild = work / "base", work / "rebuild"
         generate(base, size, rebuild=False)
         generate(rebuild, size, rebuild=True)
         files, _ = tree_stats(base)
         print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
-              f"{control_delay * 1000:.0f} ms per control-plane request; server: moto; one run each")
-        print(f"{'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8} {'round trips':>12}"
-              f" {'x rclone 32':>12} {'peak RSS MB':>12}")
-        tuned = {}
+              f"{control_delay * 1000:.0f} ms per control-plane request; one run each")
+        print(f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
+              f" {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
         rows = []
-        for name, tool in latency_tools().items():
-            for with_cdn in ((False, True) if name == "spadeploy" else (False,)):
+        for server, endpoint, with_cdn in ((s3_name, s3_endpoint, False), ("moto", moto_endpoint, False),
+                                          ("moto", moto_endpoint, True)):
+            proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay)
+            delayed = f"http://127.0.0.1:{proxy.port}"
+            tuned = {}
+            for name, tool in latency_tools().items():
+                if with_cdn and name != "spadeploy":
+                    continue
                 bucket = f"lat-{random.getrandbits(32):08x}"
                 make_bucket(endpoint, bucket)
                 label = "with a distribution" if with_cdn else "no distribution"
@@ -542,12 +548,11 @@ def latency() -> None:
                 if name == "spadeploy" and not with_cdn:
                     scenarios.append(("no-op --rehash", base, ["--rehash"]))
                 scenarios.append(("rebuild", rebuild, []))
+                dist = create_distribution(endpoint, bucket) if with_cdn else None
                 for scenario, directory, flags in scenarios:
                     if name == "spadeploy":
                         extra = ["--keep-releases", "1", "--allow-mass-delete", *flags]
-                        if with_cdn and scenario == "cold":
-                            dist = create_distribution(endpoint, bucket)
-                        if with_cdn:
+                        if dist:
                             extra += ["--distribution", dist, "--mode", "private", "--fix-origin"]
                         cmd = [str(SPADEPLOY), "push", str(directory), "--to", f"s3://{bucket}", "--endpoint-url",
                                delayed, "-q", *extra]
@@ -557,17 +562,20 @@ def latency() -> None:
                     wall, rss = timed(cmd)
                     log = proxy.take_log()
                     control = sum(1 for _, _, c in log if c)
-                    key = (scenario.split(" ")[0] if scenario != "no-op --rehash" else "no-op", with_cdn)
+                    base_scenario = scenario.split(" ")[0]
                     if name == "rclone, 32 transfers":
-                        tuned[key[0]] = wall
-                    rows.append((name, f"{scenario}, {label}", wall, len(log) - control, control,
-                                 critical_path(log), key[0], rss))
-        for name, scenario, wall, s3, control, trips, base_scenario, rss in rows:
+                        tuned[base_scenario] = wall
+                    rows.append([server, name, f"{scenario}, {label}", wall, len(log) - control, control,
+                                 critical_path(log), base_scenario, rss, tuned])
+        for server, name, scenario, wall, s3, control, trips, base_scenario, rss, tuned in rows:
             ratio = f"{wall / tuned[base_scenario]:.2f}" if base_scenario in tuned else "-"
-            print(f"{name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {trips:>12} {ratio:>12} {rss:>12.0f}")
+            print(f"{server:<8} {name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {trips:>12}"
+                  f" {ratio:>12} {rss:>12.0f}")
     finally:
         moto.terminate()
         moto.wait()
+        s3_server.terminate()
+        s3_server.wait()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -125,23 +125,43 @@ pub async fn settle<S: WriteStore>(
     on_done: &dyn Fn(&Change),
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
-    let cleanup_error =
-        |err: LockError, done: usize| ApplyError::new(err, Phase::Cleanup, done, total);
-    if plan.has_changes() && !plan.same_release {
-        let release = record_release(store, held, plan, &applied, source)
-            .await
-            .map_err(|err| cleanup_error(err, applied.written.len()))?;
-        applied.release = Some(release);
-    }
+    let done = applied.written.len();
+    let cleanup_error = |err: LockError| ApplyError::new(err, Phase::Cleanup, done, total);
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
+    // The confirmation the deletes need goes with the step before them.
+    let confirm_for_deletes = || async {
+        if deletes.is_empty() {
+            Ok(())
+        } else {
+            lock::confirm(store, held).await
+        }
+    };
+    if plan.has_changes() && !plan.same_release {
+        let mut release = plan.record_after(&applied.written);
+        release.source = source;
+        let json = release.to_json();
+        // The release's history copy changes nothing visitors see: it is written while the
+        // lock is confirmed; the live pointer only once it is.
+        let history_key = release_key(&release.id);
+        let (confirmed, history) = tokio::join!(
+            lock::confirm(store, held),
+            store.write_state(&history_key, json.clone())
+        );
+        confirmed.map_err(cleanup_error)?;
+        history.map_err(|err| cleanup_error(err.into()))?;
+        let (live, confirmed) =
+            tokio::join!(store.write_state(LIVE_RECORD, json), confirm_for_deletes());
+        live.map_err(|err| cleanup_error(err.into()))?;
+        confirmed.map_err(cleanup_error)?;
+        applied.release = Some(release);
+    } else {
+        confirm_for_deletes().await.map_err(cleanup_error)?;
+    }
     if !deletes.is_empty() {
-        lock::confirm(store, held)
-            .await
-            .map_err(|err| cleanup_error(err, applied.written.len()))?;
         store
             .delete(&deletes)
             .await
-            .map_err(|err| cleanup_error(err.into(), applied.written.len()))?;
+            .map_err(|err| cleanup_error(err.into()))?;
         plan.deletes().for_each(on_done);
     }
     Ok(applied)
@@ -227,24 +247,6 @@ async fn windowed<S: WriteStore, I: Copy, T, F: Future<Output = Result<T, StoreE
 }
 
 /// Records the new release and points the live record at it, if the lock is still ours.
-async fn record_release<S: WriteStore>(
-    store: &S,
-    held: &lock::Held,
-    plan: &Plan,
-    applied: &Applied,
-    source: Option<String>,
-) -> Result<Record, LockError> {
-    lock::confirm(store, held).await?;
-    let mut release = plan.record_after(&applied.written);
-    release.source = source;
-    let json = release.to_json();
-    store
-        .write_state(&release_key(&release.id), json.clone())
-        .await?;
-    store.write_state(LIVE_RECORD, json).await?;
-    Ok(release)
-}
-
 async fn write<S: WriteStore>(store: &S, change: &Change) -> Result<String, StoreError> {
     let Some(file) = &change.file else {
         return Ok(String::new()); // deletes are not writes; they run after the record
