@@ -291,7 +291,7 @@ class CountingProxy:
                 client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
                 if any(self.delays):
                     with self.lock:
-                        self.log.append((started, time.perf_counter(), control))
+                        self.log.append((started, time.perf_counter(), control, f"{method} {target[:90]}"))
         except (OSError, ValueError):
             return
         finally:
@@ -467,7 +467,7 @@ def critical_path(log) -> int:
     trips a run waited for one after another, however many ran beside them."""
     import heapq
     best, ended, chains = 0, [], 0
-    for start, end, _ in sorted(log):
+    for start, end, *_ in sorted(log):
         while ended and ended[0][0] <= start:
             best = max(best, heapq.heappop(ended)[1])
         chain = best + 1
@@ -561,7 +561,7 @@ def latency() -> None:
                     proxy.take_log()
                     wall, rss = timed(cmd)
                     log = proxy.take_log()
-                    control = sum(1 for _, _, c in log if c)
+                    control = sum(1 for _, _, c, _ in log if c)
                     base_scenario = scenario.split(" ")[0]
                     if name == "rclone, 32 transfers":
                         tuned[base_scenario] = wall

@@ -294,11 +294,11 @@ async fn a_deploy_that_finishes_while_another_waits_for_the_lock_makes_it_plan_a
     let slow = Proxy::start(&moto());
     slow.inject(
         Fault::new(
-            "GET",
+            "PUT",
             "/.spadeploy/lock.json",
             FaultAction::Stall(Duration::from_secs(8)),
         )
-        .times(1),
+        .times(2),
     );
     let first = spawn_push(&a, &bucket, &slow.url, "waiting-deployer");
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -556,8 +556,9 @@ async fn taking_over_an_expired_lock_is_refused_when_it_changed_since_it_was_rea
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("dist");
     build(&dir, 1);
-    // A lock left behind; the proxy answers the conditional replacement as S3 does when another
-    // deploy replaced the lock between our read and our write.
+    // A lock left behind; the proxy answers the conditional replacements (both of them: spadeploy
+    // sends the write twice at once) as S3 does when another deploy replaced the lock between our
+    // read and our write.
     s3().put_object()
         .bucket(&bucket)
         .key(".spadeploy/lock.json")
@@ -566,10 +567,7 @@ async fn taking_over_an_expired_lock_is_refused_when_it_changed_since_it_was_rea
         .await
         .unwrap();
     let proxy = Proxy::start(&moto());
-    proxy.inject(Fault::precondition_failed_once(
-        "PUT",
-        "/.spadeploy/lock.json",
-    ));
+    proxy.inject(Fault::precondition_failed_once("PUT", "/.spadeploy/lock.json").times(2));
     push(&dir, &bucket, &proxy.url, &["--break-lock"])
         .assert_fails_with(1, "another deploy holds the lock");
     let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();

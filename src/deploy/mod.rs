@@ -345,6 +345,8 @@ struct Decision {
     /// No deploy was running or had been interrupted when the target was read (no lock, no
     /// progress record in the listing).
     quiet: bool,
+    /// The listing showed a deploy lock.
+    lock_listed: bool,
 }
 
 impl Decision {
@@ -417,6 +419,7 @@ async fn under_lock<S: WriteStore>(
         store,
         job.safety.command,
         job.safety.break_lock,
+        decision.lock_listed,
         store.state_token(LIVE_RECORD),
     )
     .await
@@ -617,6 +620,7 @@ async fn decide<S: ReadStore>(
             .find(|r| r.key == LIVE_RECORD)
             .map(|r| r.etag.clone()),
         quiet,
+        lock_listed: view.remote.iter().any(|r| r.key == LOCK_KEY),
         local: view.local,
     })
 }

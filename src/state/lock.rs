@@ -189,49 +189,55 @@ fn lost(holder: Option<Holder>) -> LockError {
     LockError::Lost(holder.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()))
 }
 
-/// Takes the lock, then runs `then` (work that may start once the lock is ours) alongside the
-/// check that the store honours conditional writes: one round trip less than one after the other.
+/// Takes the lock, then runs `then` (a read that must see what any deploy that finished before
+/// the lock was ours wrote). When the target's listing, read moments ago, showed no lock
+/// (`lock_listed` false), the holder is not read first. The conditional write goes twice at once: a store that honours If-None-Match (or
+/// If-Match, to take over an expired lock) accepts exactly one; a store that accepts both
+/// ignores it, and its lock cannot keep two racing deploys apart (`Held::exclusive`).
 pub async fn acquire_then<S: WriteStore, F: Future>(
     store: &S,
     command: &str,
     break_lock: bool,
+    lock_listed: bool,
     then: F,
 ) -> Result<(Held, F::Output), LockError> {
     let info = LockInfo::current(command);
     // Look before writing: on a store that ignores If-None-Match, the write would silently
     // replace a live holder's lock.
-    let holder = read_holder(store).await?;
+    let holder = match lock_listed {
+        true => read_holder(store).await?,
+        false => None,
+    };
     let expect = match &holder {
         None => Expect::Absent,
         // Replaced only if it is still the lock we judged: never a newer one taken meanwhile.
         Some(h) if h.expired() || break_lock => Expect::Token(&h.token),
         Some(h) => return Err(LockError::Held(h.describe())),
     };
-    let Some(token) = store
-        .write_state_if(LOCK_KEY, encode(&info), expect)
-        .await?
-    else {
-        // Someone else took it between our look and our write.
-        let winner = read_holder(store).await?;
-        return Err(LockError::Held(winner.map_or_else(
-            || "a deploy that took it and finished at the same moment".into(),
-            |h| h.describe(),
-        )));
-    };
-    // The same conditional write again must now be refused; a store that accepts it ignores
-    // If-None-Match, and its lock cannot keep two racing deploys apart.
-    let (rewritten, then) = tokio::join!(
-        store.write_state_if(LOCK_KEY, encode(&info), Expect::Absent),
-        then
+    let body = encode(&info);
+    let (first, second) = tokio::join!(
+        store.write_state_if(LOCK_KEY, body.clone(), expect),
+        store.write_state_if(LOCK_KEY, body, expect),
     );
-    let rewritten = rewritten?;
+    let (token, exclusive) = match (first?, second?) {
+        (Some(token), None) | (None, Some(token)) => (token, true),
+        (Some(token), Some(_)) => (token, false),
+        (None, None) => {
+            // Someone else took it between our look and our write.
+            let winner = read_holder(store).await?;
+            return Err(LockError::Held(winner.map_or_else(
+                || "a deploy that took it and finished at the same moment".into(),
+                |h| h.describe(),
+            )));
+        }
+    };
     let held = Held {
         info,
         broke: holder,
-        exclusive: rewritten.is_none(),
-        token: Mutex::new(rewritten.unwrap_or(token)),
+        exclusive,
+        token: Mutex::new(token),
     };
-    Ok((held, then))
+    Ok((held, then.await))
 }
 
 /// Confirms that the lock is still this deploy's, right before an irreversible step (the root
@@ -309,7 +315,9 @@ mod tests {
         command: &str,
         break_lock: bool,
     ) -> Result<Held, LockError> {
-        Ok(acquire_then(store, command, break_lock, async {}).await?.0)
+        Ok(acquire_then(store, command, break_lock, true, async {})
+            .await?
+            .0)
     }
 
     #[tokio::test]
