@@ -685,7 +685,7 @@ async fn the_transfer_window_grows_while_s3_keeps_up_and_halves_when_it_throttle
     let run = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
     run.assert_ok();
     let transfers = run.json()["transfers"].clone();
-    assert_eq!(transfers["start"], 32);
+    assert_eq!(transfers["start"], 64);
     assert!(transfers["peak"].as_u64().unwrap() > 64, "{transfers}");
     assert_eq!(transfers["throttled"], 0);
     assert!(peak_in_flight(&proxy.take(), "PUT") > 64);

@@ -31,7 +31,7 @@ pub(super) struct DeployArgs {
     #[arg(long)]
     exit_code: bool,
     /// Transfers in flight, fixed (halved while the store throttles) [default: the manifest's
-    /// `concurrency`, else 32 growing to 128 while S3 keeps up, halved when it throttles]
+    /// `concurrency`, else 64 growing to 128 while S3 keeps up, halved when it throttles]
     #[arg(long, value_name = "N")]
     concurrency: Option<NonZeroUsize>,
     /// No progress output on stderr

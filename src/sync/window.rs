@@ -9,7 +9,7 @@ use serde::Serialize;
 /// The fewest transfers in flight a throttled push goes down to.
 const FLOOR: usize = 4;
 /// Where a window starts, and how far it grows when the user set no concurrency.
-pub const START: usize = 32;
+pub const START: usize = 64;
 pub const MAX: usize = 128;
 
 #[derive(Debug, Clone)]
