@@ -7,7 +7,8 @@ spadeploy's cost at 500 / 5,000 / 50,000 small files.
 
 Run it through bench/run, which installs the tools first. Standard library only.
 Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
-the file-count scaling runs, BENCH_SERVER=garage (default) | s3s-fs | moto.
+the file-count scaling runs, BENCH_SCALING_COUNTS (default "500 5000 50000"), BENCH_SERVER=garage
+(default) | s3s-fs | moto. `bench.py scaling` runs the scaling runs alone.
 
 `bench.py latency` (bench/run latency): spadeploy (with and without a distribution) and rclone
 (defaults, and 32 transfers/checkers) behind a delaying proxy (BENCH_S3_DELAY_MS, default 30;
@@ -445,10 +446,12 @@ def hashing(tree: Path) -> None:
 
 
 def scaling(work: Path, endpoint: str) -> None:
-    """Cold and no-op pushes of 500 / 5,000 / 50,000 small files: cost per file stays flat."""
+    """Cold and no-op pushes of growing trees of small files (BENCH_SCALING_COUNTS, default
+    500 5000 50000): cost per file stays flat."""
+    counts = [int(c) for c in os.environ.get("BENCH_SCALING_COUNTS", "500 5000 50000").split()]
     print("\nscaling (1 KB files; the no-op reads every file: --rehash): files, cold s, no-op s, "
-          "no-op peak RSS MB, ms per file (cold)")
-    for count in (500, 5_000, 50_000):
+          "no-op peak RSS MB, ms per file (cold), KB of RSS per file (no-op)")
+    for count in counts:
         tree = work / f"scale-{count}"
         for i in range(count):
             write(tree / f"d{i % 100}" / f"f-{i:06d}.txt", f"{i:01024d}".encode())
@@ -458,7 +461,8 @@ def scaling(work: Path, endpoint: str) -> None:
         cmd = [str(SPADEPLOY), "push", str(tree), "--to", f"s3://{bucket}", "--endpoint-url", endpoint, "-q"]
         cold, _ = timed(cmd)
         noop, rss = timed([*cmd, "--rehash"])
-        print(f"  {count:>6}  {cold:8.2f}  {noop:8.2f}  {rss:8.0f}  {cold * 1000 / count:8.2f}")
+        print(f"  {count:>6}  {cold:8.2f}  {noop:8.2f}  {rss:8.0f}  {cold * 1000 / count:8.2f}"
+              f"  {rss * 1024 / count:8.2f}")
         shutil.rmtree(tree)
 
 
@@ -579,9 +583,23 @@ def latency() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def scaling_only() -> None:
+    work = Path(tempfile.mkdtemp(prefix="spadeploy-scaling-"))
+    server, endpoint, server_name = start_server(work)
+    try:
+        print(f"server: {server_name}")
+        scaling(work, endpoint)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "latency":
         latency()
+    elif len(sys.argv) > 1 and sys.argv[1] == "scaling":
+        scaling_only()
     elif len(sys.argv) > 1 and sys.argv[1] == "generate":
         generate(Path(sys.argv[3]), sys.argv[2], rebuild=len(sys.argv) > 4 and sys.argv[4] == "rebuild")
     else:
