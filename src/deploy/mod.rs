@@ -24,7 +24,7 @@ use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
 use crate::state::lock;
 use crate::state::release::{release_ids, Record, ReleaseSummary};
 use crate::store::{LocalStore, ReadStore, S3Store, Store, WriteStore};
-use crate::sync::apply::{publish, settle};
+use crate::sync::apply::{publish, settle, ApplyError};
 use crate::sync::hash_cache::HashCache;
 use crate::sync::headers::HeaderRules;
 use crate::sync::plan::{self, Known, Plan, PlanOptions};
@@ -350,18 +350,6 @@ struct Decision {
 }
 
 impl Decision {
-    /// Still valid under the lock? Only a deploy can change the target under spadeploy, and it
-    /// moves the live pointer when it finishes; so when none was running at the read, the lock was
-    /// taken cleanly and the pointer has not moved since the listing (`live_now`: its change
-    /// token, read under the lock without downloading the record), the plan stands.
-    fn still_valid(
-        &self,
-        held: &lock::Held,
-        live_now: Result<Option<String>, crate::store::StoreError>,
-    ) -> bool {
-        self.quiet && held.broke.is_none() && live_now.is_ok_and(|t| t == self.live_token)
-    }
-
     fn has_changes(&self) -> bool {
         self.plan.has_changes() || self.routing.as_ref().is_some_and(|r| r.plan.has_changes())
     }
@@ -414,13 +402,11 @@ async fn under_lock<S: WriteStore>(
     rollback_to: Option<Release>,
     cdn: &Option<(Clients, Job)>,
 ) -> Result<PushReport> {
-    // The live pointer is looked at again as soon as the lock is ours.
-    let (held, live_now) = lock::acquire_then(
+    let held = lock::acquire(
         store,
         job.safety.command,
         job.safety.break_lock,
         decision.lock_listed,
-        store.state_token(LIVE_RECORD),
     )
     .await
     .with_context(|| format!("cannot lock {}", job.target))?;
@@ -431,17 +417,36 @@ async fn under_lock<S: WriteStore>(
         ));
     }
     let locked = async {
-        if decision.still_valid(&held, live_now) {
+        let mut decision = decision;
+        let local = std::mem::take(&mut decision.local);
+        let files_read = decision.report.files_hashed;
+        if decision.quiet && held.broke.is_none() {
+            // Only a deploy changes the target under spadeploy, and it moves the live pointer
+            // when it finishes: when none was running at the read and the lock was taken
+            // cleanly, the plan stands unless the pointer moved since the listing. Its change
+            // token is read (without the record) while the assets go, before anything visible.
             mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
-            return execute(store, &held, job, decision, cdn).await;
+            let live_token = decision.live_token.clone();
+            let still_valid = async {
+                store
+                    .state_token(LIVE_RECORD)
+                    .await
+                    .is_ok_and(|token| token == live_token)
+            };
+            match execute(store, &held, job, decision, cdn, still_valid).await {
+                Err(err) if is_outdated(&err) => job
+                    .output
+                    .progress
+                    .note("another deploy finished meanwhile: planning again"),
+                done => return done,
+            }
         }
         let view = async {
             Ok::<_, anyhow::Error>(match rollback_to {
                 None => {
-                    let local = decision.plan_local();
                     let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
                     View {
-                        files_read: decision.report.files_hashed,
+                        files_read,
                         ..reread(store, job, local, &bounds).await?
                     }
                 }
@@ -450,7 +455,7 @@ async fn under_lock<S: WriteStore>(
         };
         let (view, routing) = tokio::join!(view, observe_cdn(cdn));
         let decision = decide(store, job, view?, routing?, cdn, Guards::Enforce).await?;
-        execute(store, &held, job, decision, cdn).await
+        execute(store, &held, job, decision, cdn, async { true }).await
     };
     let result = tokio::select! {
         result = locked => result,
@@ -506,11 +511,6 @@ fn append(path: &Path, text: &str) -> Result<()> {
 }
 
 impl Decision {
-    /// The files the plan was made for, to plan again under the lock without re-hashing.
-    fn plan_local(&self) -> Vec<LocalFile> {
-        self.local.clone()
-    }
-
     fn report_as_planned(mut self) -> PushReport {
         self.report.routing = self.routing.map(|r| r.plan);
         self.report.invalidation = self.invalidation;
@@ -683,6 +683,7 @@ async fn execute<S: WriteStore>(
     job: &PushJob,
     decision: Decision,
     cdn: &Option<(Clients, Job)>,
+    still_valid: impl std::future::Future<Output = bool>,
 ) -> Result<PushReport> {
     let Decision {
         plan,
@@ -708,9 +709,13 @@ async fn execute<S: WriteStore>(
     // The route table goes live with the root index: set up alongside its phase.
     let route = set_up_routing(cdn, routing.as_ref(), job);
     let (published, arn) = if plan.has_changes() {
-        let (applied, arn) = publish(store, held, &plan, &window, &on_done, route).await?;
+        let (applied, arn) =
+            publish(store, held, &plan, &window, &on_done, still_valid, route).await?;
         (Some(applied), arn)
     } else {
+        if !still_valid.await {
+            return Err(ApplyError::Outdated.into());
+        }
         if routing.as_ref().is_some_and(|r| r.plan.has_changes()) {
             lock::confirm(store, held).await?;
         }
@@ -750,6 +755,10 @@ async fn execute<S: WriteStore>(
         applied
     });
     Ok(report)
+}
+
+fn is_outdated(err: &anyhow::Error) -> bool {
+    matches!(err.downcast_ref::<ApplyError>(), Some(ApplyError::Outdated))
 }
 
 /// Makes the routing right when it drifted; the ARN the SPA behaviors now run, if it was set up.

@@ -3,7 +3,6 @@
 //! expires on its own (a killed job does not block the next one forever), and `--break-lock`
 //! takes it over.
 
-use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -189,18 +188,16 @@ fn lost(holder: Option<Holder>) -> LockError {
     LockError::Lost(holder.map_or_else(|| "nobody (it was deleted)".into(), |h| h.describe()))
 }
 
-/// Takes the lock, then runs `then` (a read that must see what any deploy that finished before
-/// the lock was ours wrote). When the target's listing, read moments ago, showed no lock
-/// (`lock_listed` false), the holder is not read first. The conditional write goes twice at once: a store that honours If-None-Match (or
+/// Takes the lock. When the target's listing, read moments ago, showed no lock (`lock_listed`
+/// false), the holder is not read first. The conditional write goes twice at once: a store that honours If-None-Match (or
 /// If-Match, to take over an expired lock) accepts exactly one; a store that accepts both
 /// ignores it, and its lock cannot keep two racing deploys apart (`Held::exclusive`).
-pub async fn acquire_then<S: WriteStore, F: Future>(
+pub async fn acquire<S: WriteStore>(
     store: &S,
     command: &str,
     break_lock: bool,
     lock_listed: bool,
-    then: F,
-) -> Result<(Held, F::Output), LockError> {
+) -> Result<Held, LockError> {
     let info = LockInfo::current(command);
     // Look before writing: on a store that ignores If-None-Match, the write would silently
     // replace a live holder's lock.
@@ -237,7 +234,7 @@ pub async fn acquire_then<S: WriteStore, F: Future>(
         exclusive,
         token: Mutex::new(token),
     };
-    Ok((held, then.await))
+    Ok(held)
 }
 
 /// Confirms that the lock is still this deploy's, right before an irreversible step (the root
@@ -310,26 +307,24 @@ mod tests {
     use super::*;
     use crate::store::LocalStore;
 
-    async fn acquire<S: WriteStore>(
+    async fn take<S: WriteStore>(
         store: &S,
         command: &str,
         break_lock: bool,
     ) -> Result<Held, LockError> {
-        Ok(acquire_then(store, command, break_lock, true, async {})
-            .await?
-            .0)
+        acquire(store, command, break_lock, true).await
     }
 
     #[tokio::test]
     async fn one_holder_at_a_time_and_break_lock_takes_over() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
-        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        let first = take(&store, "spadeploy push", false).await.unwrap();
         assert!(first.exclusive, "a local directory honours create-new");
-        let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+        let err = take(&store, "spadeploy push", false).await.unwrap_err();
         assert!(err.to_string().contains("spadeploy push"), "{err}");
         assert!(err.to_string().contains("--break-lock"), "{err}");
-        let second = acquire(&store, "spadeploy rollback", true).await.unwrap();
+        let second = take(&store, "spadeploy rollback", true).await.unwrap();
         assert_eq!(
             second
                 .broke
@@ -340,9 +335,9 @@ mod tests {
         );
         // The first holder's release leaves the new holder's lock alone.
         release(&store, first).await.unwrap();
-        assert!(acquire(&store, "x", false).await.is_err());
+        assert!(take(&store, "x", false).await.is_err());
         release(&store, second).await.unwrap();
-        let third = acquire(&store, "x", false).await.unwrap();
+        let third = take(&store, "x", false).await.unwrap();
         release(&store, third).await.unwrap();
     }
 
@@ -350,7 +345,7 @@ mod tests {
     async fn a_running_deploy_renews_its_lock_and_notices_when_it_is_taken() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
-        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        let first = take(&store, "spadeploy push", false).await.unwrap();
         let expiry = || async {
             let bytes = store.read_state(LOCK_KEY).await.unwrap().unwrap();
             serde_json::from_slice::<LockInfo>(&bytes)
@@ -367,12 +362,12 @@ mod tests {
 
         let (lost, second) = tokio::join!(keep_fresh(&store, &first, every), async {
             tokio::time::sleep(Duration::from_millis(150)).await;
-            acquire(&store, "spadeploy rollback", true).await.unwrap()
+            take(&store, "spadeploy rollback", true).await.unwrap()
         });
         assert!(matches!(lost, LockError::Lost(_)), "{lost}");
         assert!(lost.to_string().contains("spadeploy rollback"), "{lost}");
         // The new holder's lock is left alone.
-        assert!(acquire(&store, "x", false).await.is_err());
+        assert!(take(&store, "x", false).await.is_err());
         release(&store, second).await.unwrap();
     }
 
@@ -395,7 +390,7 @@ mod tests {
             &encode(&stale),
             LOCK_TTL + Duration::from_secs(60),
         );
-        let held = acquire(&store, "spadeploy push", false).await.unwrap();
+        let held = take(&store, "spadeploy push", false).await.unwrap();
         assert_eq!(
             held.broke.and_then(|b| b.info).map(|b| b.id),
             Some(stale.id)
@@ -411,7 +406,7 @@ mod tests {
         let mut live = LockInfo::current("spadeploy push");
         live.expires_at = now_secs() - 3600;
         plant(tmp.path(), &encode(&live), Duration::from_secs(60));
-        let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+        let err = take(&store, "spadeploy push", false).await.unwrap_err();
         assert!(matches!(err, LockError::Held(_)), "{err}");
         assert!(err.to_string().contains("last renewed 1m"), "{err}");
     }
@@ -422,11 +417,11 @@ mod tests {
         let store = LocalStore::new(tmp.path().to_path_buf());
         for body in [&b""[..], b"{\"id\": \"trunc"] {
             plant(tmp.path(), body, Duration::from_secs(5));
-            let err = acquire(&store, "spadeploy push", false).await.unwrap_err();
+            let err = take(&store, "spadeploy push", false).await.unwrap_err();
             let text = err.to_string();
             assert!(text.contains("an unreadable lock"), "{text}");
             assert!(text.contains("--break-lock"), "{text}");
-            let held = acquire(&store, "spadeploy push", true).await.unwrap();
+            let held = take(&store, "spadeploy push", true).await.unwrap();
             assert!(held.broke.as_ref().is_some_and(|b| b.info.is_none()));
             release(&store, held).await.unwrap();
         }
@@ -439,7 +434,7 @@ mod tests {
         plant(tmp.path(), b"old", LOCK_TTL * 2);
         let judged = read_holder(&store).await.unwrap().unwrap();
         // Another deploy takes it over first ...
-        let other = acquire(&store, "spadeploy push", false).await.unwrap();
+        let other = take(&store, "spadeploy push", false).await.unwrap();
         // ... so replacing or deleting what was judged must not touch the new holder's lock.
         let replaced = store
             .write_state_if(LOCK_KEY, b"mine".to_vec(), Expect::Token(&judged.token))
@@ -457,9 +452,9 @@ mod tests {
     async fn confirm_fails_once_another_deploy_broke_the_lock() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
-        let first = acquire(&store, "spadeploy push", false).await.unwrap();
+        let first = take(&store, "spadeploy push", false).await.unwrap();
         confirm(&store, &first).await.unwrap();
-        let _second = acquire(&store, "spadeploy rollback", true).await.unwrap();
+        let _second = take(&store, "spadeploy rollback", true).await.unwrap();
         let err = confirm(&store, &first).await.unwrap_err();
         assert!(matches!(err, LockError::Lost(_)), "{err}");
         assert!(err.to_string().contains("spadeploy rollback"), "{err}");
@@ -469,7 +464,7 @@ mod tests {
     async fn a_lock_write_is_never_seen_half_done() {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
-        let held = acquire(&store, "spadeploy push", false).await.unwrap();
+        let held = take(&store, "spadeploy push", false).await.unwrap();
         // No temporary file is left beside it, and what is there parses.
         let dir = tmp.path().join(".spadeploy");
         let names: Vec<_> = std::fs::read_dir(&dir)

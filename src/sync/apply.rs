@@ -38,6 +38,10 @@ pub enum ApplyError {
     /// The work that goes live with the root index (the route table) failed.
     #[error(transparent)]
     AlongsideIndex(anyhow::Error),
+    /// Another deploy finished between this one's read of the target and its lock: nothing
+    /// visitors see was written, and the plan must be made again.
+    #[error("another deploy finished after this one read the target; its plan is outdated")]
+    Outdated,
 }
 
 impl ApplyError {
@@ -68,27 +72,34 @@ impl ApplyError {
 
 /// Puts the new release live under the `held` lock: assets, pages, then the root index,
 /// confirming the lock is still held before each step that changes what visitors see;
-/// `on_done` is called after each change lands. `alongside_index` (the route table) runs at the
-/// same time as the root index's phase, after every other page landed. `settle` finishes.
+/// `on_done` is called after each change lands. `still_valid` (is the plan still the right one?)
+/// is answered while the assets go, which replace nothing visitors see: when it says no,
+/// nothing visible is written (`ApplyError::Outdated`). `alongside_index` (the route table) runs
+/// at the same time as the root index's phase, after every other page landed. `settle` finishes.
 pub async fn publish<S: WriteStore, T>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
     window: &Mutex<Window>,
     on_done: &dyn Fn(&Change),
-    alongside_index: impl std::future::Future<Output = anyhow::Result<T>>,
+    still_valid: impl Future<Output = bool>,
+    alongside_index: impl Future<Output = anyhow::Result<T>>,
 ) -> Result<(Applied, T), ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
     // Copies of live content and new assets replace nothing visitors see: both go at once,
     // and both are done before any page is replaced.
-    let (retained, assets) = tokio::join!(
+    let (retained, assets, valid) = tokio::join!(
         retain(store, plan, window),
-        write_phase(store, plan, Phase::Assets, window, on_done, &mut applied)
+        write_phase(store, plan, Phase::Assets, window, on_done, &mut applied),
+        still_valid
     );
     retained
         .and(assets)
         .map_err(|err| ApplyError::new(err, Phase::Assets, applied.written.len(), total))?;
+    if !valid {
+        return Err(ApplyError::Outdated);
+    }
     if plan.phase(Phase::Pages).next().is_some() {
         lock::confirm(store, held)
             .await
