@@ -1,7 +1,9 @@
 //! The plain values every layer shares, depending on nothing else in the crate: files to deploy,
 //! objects in a target, the headers an object is stored with, and the names of spadeploy's state.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use percent_encoding::{AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
@@ -13,10 +15,34 @@ pub const CACHE_HTML: &str = "no-cache";
 /// Unhashed non-HTML files (favicon, robots.txt, manifest): short enough that a deploy shows soon.
 pub const CACHE_SHORT: &str = "public, max-age=300";
 
+/// An object's Content-Type and Cache-Control. The values are shared (`Arc<str>`): a site has a
+/// handful of distinct ones across all its files, and every file carries them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectHeaders {
-    pub content_type: String,
-    pub cache_control: String,
+    pub content_type: Arc<str>,
+    pub cache_control: Arc<str>,
+}
+
+/// Hands out one shared copy of each distinct header value.
+#[derive(Debug, Default)]
+pub struct Interner(HashSet<Arc<str>>);
+
+impl Interner {
+    pub fn value(&mut self, value: &str) -> Arc<str> {
+        if let Some(known) = self.0.get(value) {
+            return Arc::clone(known);
+        }
+        let shared: Arc<str> = Arc::from(value);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+
+    pub fn headers(&mut self, headers: &ObjectHeaders) -> ObjectHeaders {
+        ObjectHeaders {
+            content_type: self.value(&headers.content_type),
+            cache_control: self.value(&headers.cache_control),
+        }
+    }
 }
 
 impl ObjectHeaders {

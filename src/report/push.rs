@@ -76,8 +76,12 @@ impl From<&Change> for ObjectEntry {
         ObjectEntry {
             key: change.key.clone(),
             size: change.size,
-            content_type: headers.map(|h| h.content_type.clone()).unwrap_or_default(),
-            cache_control: headers.map(|h| h.cache_control.clone()).unwrap_or_default(),
+            content_type: headers
+                .map(|h| h.content_type.to_string())
+                .unwrap_or_default(),
+            cache_control: headers
+                .map(|h| h.cache_control.to_string())
+                .unwrap_or_default(),
             reason: change.reason.clone(),
             phase: change.phase,
             sends_content: change.sends_content(),

@@ -4,7 +4,7 @@
 //! object's sha256 and headers without a HEAD per object, and without trusting ETags to be MD5s.
 
 use crate::model::{
-    blob_key, is_safe_key, LocalFile, ObjectHeaders, RemoteObject, Source, LIVE_RECORD,
+    blob_key, is_safe_key, Interner, LocalFile, ObjectHeaders, RemoteObject, Source, LIVE_RECORD,
     RELEASES_PREFIX,
 };
 use std::collections::BTreeMap;
@@ -127,11 +127,16 @@ impl Record {
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<Record, RecordError> {
-        let record: Record = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
-        match record.objects.keys().find(|key| !is_safe_key(key)) {
-            Some(key) => Err(RecordError::UnsafeKey(key.clone())),
-            None => Ok(record),
+        let mut record: Record = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
+        if let Some(key) = record.objects.keys().find(|key| !is_safe_key(key)) {
+            return Err(RecordError::UnsafeKey(key.clone()));
         }
+        // Each object was read with its own copy of values most objects share.
+        let mut values = Interner::default();
+        for object in record.objects.values_mut() {
+            object.headers = values.headers(&object.headers);
+        }
+        Ok(record)
     }
 
     pub fn to_json(&self) -> Vec<u8> {

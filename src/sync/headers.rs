@@ -2,7 +2,9 @@
 //! defaults and the manifest's `[[rules]]` (first matching rule that sets a header wins).
 
 use crate::config::manifest::Rule;
-use crate::model::{ObjectHeaders, CACHE_HTML, CACHE_IMMUTABLE, CACHE_SHORT};
+use std::sync::{Arc, Mutex};
+
+use crate::model::{Interner, ObjectHeaders, CACHE_HTML, CACHE_IMMUTABLE, CACHE_SHORT};
 
 pub fn is_html(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
@@ -119,15 +121,20 @@ pub fn default_cache_control(key: &str) -> &'static str {
     }
 }
 
-/// The manifest's header rules, ready to resolve keys.
+/// The manifest's header rules, ready to resolve keys. Every file gets shared copies of the
+/// few distinct values.
 #[derive(Debug, Clone, Default)]
 pub struct HeaderRules {
     rules: Vec<Rule>,
+    values: Arc<Mutex<Interner>>,
 }
 
 impl HeaderRules {
     pub fn new(rules: Vec<Rule>) -> Self {
-        HeaderRules { rules }
+        HeaderRules {
+            rules,
+            values: Arc::default(),
+        }
     }
 
     /// `key` is relative to the build directory, with `/` separators.
@@ -139,9 +146,13 @@ impl HeaderRules {
         let cache_control = matching()
             .find_map(|rule| rule.cache_control.clone())
             .unwrap_or_else(|| default_cache_control(key).to_string());
+        let mut values = self
+            .values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         ObjectHeaders {
-            content_type,
-            cache_control,
+            content_type: values.value(&content_type),
+            cache_control: values.value(&cache_control),
         }
     }
 }
@@ -209,20 +220,20 @@ mod tests {
             rule("**", Some("private"), None),
         ]);
         let js = rules.resolve("assets/app.js");
-        assert_eq!(js.cache_control, "public, max-age=60");
-        assert_eq!(js.content_type, "application/x-custom");
+        assert_eq!(&*js.cache_control, "public, max-age=60");
+        assert_eq!(&*js.content_type, "application/x-custom");
         let top = rules.resolve("main.js");
-        assert_eq!(top.cache_control, "no-store");
+        assert_eq!(&*top.cache_control, "no-store");
         let html = rules.resolve("index.html");
-        assert_eq!(html.cache_control, "private");
-        assert_eq!(html.content_type, "text/html; charset=utf-8");
+        assert_eq!(&*html.cache_control, "private");
+        assert_eq!(&*html.content_type, "text/html; charset=utf-8");
     }
 
     #[test]
     fn no_rules_means_defaults() {
         let rules = HeaderRules::default();
         let h = rules.resolve("assets/index-3f9a1c2b.js");
-        assert_eq!(h.cache_control, CACHE_IMMUTABLE);
-        assert_eq!(h.content_type, "text/javascript; charset=utf-8");
+        assert_eq!(&*h.cache_control, CACHE_IMMUTABLE);
+        assert_eq!(&*h.content_type, "text/javascript; charset=utf-8");
     }
 }

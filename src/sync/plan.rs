@@ -498,15 +498,15 @@ fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange>
     if from.content_type != to.content_type {
         changes.push(HeaderChange {
             name: "content-type",
-            from: from.content_type.clone(),
-            to: to.content_type.clone(),
+            from: from.content_type.to_string(),
+            to: to.content_type.to_string(),
         });
     }
     if from.cache_control != to.cache_control {
         changes.push(HeaderChange {
             name: "cache-control",
-            from: from.cache_control.clone(),
-            to: to.cache_control.clone(),
+            from: from.cache_control.to_string(),
+            to: to.cache_control.to_string(),
         });
     }
     changes

@@ -284,7 +284,7 @@ mod tests {
             "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"
         );
         assert_eq!(files[1].size, 6);
-        assert_eq!(files[1].headers.cache_control, "no-cache");
+        assert_eq!(&*files[1].headers.cache_control, "no-cache");
     }
 
     #[test]

@@ -158,8 +158,8 @@ impl Answer {
         Answer {
             status,
             headers: vec![
-                ("content-type".into(), headers.content_type),
-                ("cache-control".into(), headers.cache_control),
+                ("content-type".into(), headers.content_type.to_string()),
+                ("cache-control".into(), headers.cache_control.to_string()),
             ],
             body: Body::File(path),
         }

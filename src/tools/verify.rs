@@ -315,8 +315,8 @@ fn headers_probe(got: &Fetched, path: &str, headers: &ObjectHeaders) -> Probe {
         expected: format!("200, {} | {}", headers.content_type, headers.cache_control),
         got: format!("{}, {} | {}", got.status, got.content_type, got.cache_control),
         pass: got.status == 200
-            && got.content_type == headers.content_type
-            && got.cache_control == headers.cache_control,
+            && *got.content_type == *headers.content_type
+            && *got.cache_control == *headers.cache_control,
         hint: Some("the served headers differ from the release record: a CDN response-headers policy overriding them, or a stale cache".into()),
     }
 }
