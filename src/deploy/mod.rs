@@ -416,47 +416,7 @@ async fn under_lock<S: WriteStore>(
             broken.describe()
         ));
     }
-    let locked = async {
-        let mut decision = decision;
-        let local = std::mem::take(&mut decision.local);
-        let files_read = decision.report.files_hashed;
-        if decision.quiet && held.broke.is_none() {
-            // Only a deploy changes the target under spadeploy, and it moves the live pointer
-            // when it finishes: when none was running at the read and the lock was taken
-            // cleanly, the plan stands unless the pointer moved since the listing. Its change
-            // token is read (without the record) while the assets go, before anything visible.
-            mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
-            let live_token = decision.live_token.clone();
-            let still_valid = async {
-                store
-                    .state_token(LIVE_RECORD)
-                    .await
-                    .is_ok_and(|token| token == live_token)
-            };
-            match execute(store, &held, job, decision, cdn, still_valid).await {
-                Err(err) if is_outdated(&err) => job
-                    .output
-                    .progress
-                    .note("another deploy finished meanwhile: planning again"),
-                done => return done,
-            }
-        }
-        let view = async {
-            Ok::<_, anyhow::Error>(match rollback_to {
-                None => {
-                    let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
-                    View {
-                        files_read,
-                        ..reread(store, job, local, &bounds).await?
-                    }
-                }
-                Some(id) => restore_and_read(store, job, id).await?,
-            })
-        };
-        let (view, routing) = tokio::join!(view, observe_cdn(cdn));
-        let decision = decide(store, job, view?, routing?, cdn, Guards::Enforce).await?;
-        execute(store, &held, job, decision, cdn, async { true }).await
-    };
+    let locked = apply_under_lock(store, &held, job, decision, rollback_to, cdn);
     let result = tokio::select! {
         result = locked => result,
         lost = lock::keep_fresh(store, &held, lock::LOCK_RENEWAL) => Err(lost.into()),
@@ -755,6 +715,56 @@ async fn execute<S: WriteStore>(
         applied
     });
     Ok(report)
+}
+
+/// Applies the decision under the lock, or a new one when a deploy finished between the read
+/// and the lock (or the lock was taken over, or a deploy was in progress at the read).
+async fn apply_under_lock<S: WriteStore>(
+    store: &S,
+    held: &lock::Held,
+    job: &PushJob,
+    mut decision: Decision,
+    rollback_to: Option<Release>,
+    cdn: &Option<(Clients, Job)>,
+) -> Result<PushReport> {
+    let local = std::mem::take(&mut decision.local);
+    let files_read = decision.report.files_hashed;
+    if decision.quiet && held.broke.is_none() {
+        // Only a deploy changes the target under spadeploy, and it moves the live pointer
+        // when it finishes: when none was running at the read and the lock was taken
+        // cleanly, the plan stands unless the pointer moved since the listing. Its change
+        // token is read (without the record) while the assets go, before anything visible.
+        mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
+        let live_token = decision.live_token.clone();
+        let still_valid = async {
+            store
+                .state_token(LIVE_RECORD)
+                .await
+                .is_ok_and(|token| token == live_token)
+        };
+        match execute(store, held, job, decision, cdn, still_valid).await {
+            Err(err) if is_outdated(&err) => job
+                .output
+                .progress
+                .note("another deploy finished meanwhile: planning again"),
+            done => return done,
+        }
+    }
+    let view = async {
+        Ok::<_, anyhow::Error>(match rollback_to {
+            None => {
+                let bounds = list_bounds(local.iter().map(|f| f.key.as_str()));
+                View {
+                    files_read,
+                    ..reread(store, job, local, &bounds).await?
+                }
+            }
+            Some(id) => restore_and_read(store, job, id).await?,
+        })
+    };
+    let (view, routing) = tokio::join!(view, observe_cdn(cdn));
+    let decision = decide(store, job, view?, routing?, cdn, Guards::Enforce).await?;
+    execute(store, held, job, decision, cdn, async { true }).await
 }
 
 fn is_outdated(err: &anyhow::Error) -> bool {
