@@ -98,6 +98,9 @@ pub async fn publish<S: WriteStore, T>(
         .and(assets)
         .map_err(|err| ApplyError::new(err, Phase::Assets, applied.written.len(), total))?;
     if !valid {
+        // What landed is noted, as after a failure, so the new plan does not send it again.
+        let progress = plan.record_after(&applied.written);
+        let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
         return Err(ApplyError::Outdated);
     }
     if plan.phase(Phase::Pages).next().is_some() {
