@@ -40,8 +40,8 @@ pub struct FunctionPlan {
     pub arn: Option<String>,
     /// Where the function finds the release's pages: `inline`, or the KeyValueStore's name.
     pub pages_in: String,
-    /// URLs that name a page (what a KeyValueStore holds).
-    pub page_urls: usize,
+    /// Pages in the route table.
+    pub pages: usize,
 }
 
 /// The KeyValueStore a private-mode function reads its pages from.
@@ -168,7 +168,6 @@ pub fn decide(
     let EdgeCode { code, store } =
         edge::function_code(&routes, mode, false).map_err(SetupError::Config)?;
     let name = job.function_name();
-    let page_urls = routes.lookup_table().len();
     let store = store.map(|table| StoreWrites {
         name: name.clone(),
         table,
@@ -226,7 +225,7 @@ pub fn decide(
             pages_in: store
                 .as_ref()
                 .map_or("inline".into(), |s| format!("KeyValueStore {}", s.name)),
-            page_urls,
+            pages: routes.pages.len(),
         },
         behaviors: behaviors(observed, mode, current_arn.as_deref(), viewer_response),
         origin_switch,

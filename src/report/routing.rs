@@ -53,8 +53,8 @@ pub(super) fn write_routing(
     )?;
     writeln!(
         f,
-        "  routes    {} URL(s) naming pages, {}",
-        r.function.page_urls, r.function.pages_in
+        "  routes    {} page(s), {}",
+        r.function.pages, r.function.pages_in
     )?;
     for b in &r.behaviors {
         let what = if b.spa {
