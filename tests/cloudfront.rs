@@ -493,6 +493,22 @@ async fn website_mode_attaches_the_function_to_the_spa_behavior_only() {
 
     let run = push(&proxy, &bucket, &id, &["--allow-public-read", "--wait"]);
     run.assert_ok();
+    // --wait waits for the invalidation after the deploy lock is given back.
+    let requests = proxy.take();
+    let released = requests
+        .iter()
+        .find(|r| r.method == "DELETE" && r.path.ends_with(".spadeploy/lock.json"))
+        .expect("the lock is released");
+    let last_poll = requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/invalidation/"))
+        .map(|r| r.started)
+        .max()
+        .expect("the invalidation is polled");
+    assert!(
+        released.finished <= last_poll,
+        "the lock was held while waiting"
+    );
     let report = run.json();
     let routing = &report["routing"];
     assert_eq!(routing["mode"], "website");

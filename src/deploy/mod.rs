@@ -387,7 +387,8 @@ async fn sync<S: WriteStore>(
         return Ok(matches!(job.run, Run::DryRun { exit_code: true }) && pending);
     }
 
-    let report = under_lock(store, &job, decision, rollback_to, &cdn).await?;
+    let mut report = under_lock(store, &job, decision, rollback_to, &cdn).await?;
+    wait_for_invalidation(&cdn, &mut report, &job).await?;
     finish(&job, report, started)?;
     Ok(false)
 }
@@ -694,7 +695,7 @@ async fn execute<S: WriteStore>(
     let invalidated = async {
         match (cdn, invalidation) {
             (Some((clients, routing_job)), Some(invalidation)) => Ok::<_, anyhow::Error>(Some(
-                invalidate(clients, routing_job, &plan, invalidation, job).await?,
+                invalidate(clients, routing_job, &plan, invalidation).await?,
             )),
             _ => Ok(None),
         }
@@ -1004,7 +1005,6 @@ async fn invalidate(
     routing_job: &Job,
     plan: &Plan,
     mut invalidation: InvalidationReport,
-    job: &PushJob,
 ) -> Result<InvalidationReport> {
     if invalidation.skipped || invalidation.paths.is_empty() {
         return Ok(invalidation);
@@ -1014,29 +1014,47 @@ async fn invalidate(
     let id = invalidation::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
         .await
         .with_context(|| format!("the files are live, but invalidating {} on {distribution} failed; viewers may see cached copies until they expire", invalidation.paths.join(" ")))?;
-    if job.invalidation == Invalidation::CreateAndWait {
-        job.output.progress.note(&format!(
-            "waiting for invalidation {id} ({})",
-            invalidation.paths.join(" ")
-        ));
-        invalidation::wait(
-            &clients.cloudfront,
-            distribution,
-            &id,
-            WAIT_TIMEOUT,
-            &clients.endpoint,
-            &|status, elapsed| {
-                job.output.progress.note(&format!(
-                    "  invalidation {id}: {status} after {} s",
-                    elapsed.as_secs()
-                ))
-            },
-        )
-        .await?;
-        invalidation.completed = true;
-    }
     invalidation.id = Some(id);
     Ok(invalidation)
+}
+
+/// `--wait`: waits for the push's invalidation to complete. Called once the deploy lock is given
+/// back, so the next deploy need not wait for CloudFront too.
+async fn wait_for_invalidation(
+    cdn: &Option<(Clients, Job)>,
+    report: &mut PushReport,
+    job: &PushJob,
+) -> Result<()> {
+    let (Some((clients, routing_job)), Some(invalidation)) = (cdn, report.invalidation.as_mut())
+    else {
+        return Ok(());
+    };
+    let Some(id) = invalidation.id.clone() else {
+        return Ok(());
+    };
+    if job.invalidation != Invalidation::CreateAndWait {
+        return Ok(());
+    }
+    job.output.progress.note(&format!(
+        "waiting for invalidation {id} ({})",
+        invalidation.paths.join(" ")
+    ));
+    invalidation::wait(
+        &clients.cloudfront,
+        &routing_job.request.distribution,
+        &id,
+        WAIT_TIMEOUT,
+        &clients.endpoint,
+        &|status, elapsed| {
+            job.output.progress.note(&format!(
+                "  invalidation {id}: {status} after {} s",
+                elapsed.as_secs()
+            ))
+        },
+    )
+    .await?;
+    invalidation.completed = true;
+    Ok(())
 }
 
 /// The releases recorded in `target`, oldest first.
