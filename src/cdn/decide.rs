@@ -139,12 +139,11 @@ impl RoutingPlan {
 }
 
 /// The route table of a release (`keys`, relative to the target) as the distribution serves it.
-pub fn route_table(observed: &Observed, job: &Job, keys: &[String]) -> Result<Routes, SetupError> {
+pub fn route_table(observed: &Observed, job: &Job, keys: &[&str]) -> Result<Routes, SetupError> {
     let origin_path =
         distribution::origin_path(&observed.dist.config, &observed.analysis.origin_id);
     let base = site_base(&job.prefix, &origin_path).map_err(SetupError::Config)?;
-    Routes::derive(&job.request.rules, &base, keys.iter().map(String::as_str))
-        .map_err(SetupError::Config)
+    Routes::derive(&job.request.rules, &base, keys.iter().copied()).map_err(SetupError::Config)
 }
 
 /// Decides what must change for the release holding `keys` (replacing the one holding
@@ -154,8 +153,8 @@ pub fn route_table(observed: &Observed, job: &Job, keys: &[String]) -> Result<Ro
 pub fn decide(
     observed: &Observed,
     job: &Job,
-    keys: &[String],
-    previous: Option<&[String]>,
+    keys: &[&str],
+    previous: Option<&[&str]>,
 ) -> Result<RoutingPlan, SetupError> {
     let dist = &observed.dist;
     let analysis = &observed.analysis;
@@ -409,8 +408,8 @@ mod tests {
         }
     }
 
-    fn release() -> Vec<String> {
-        vec!["index.html".into(), "about/index.html".into()]
+    fn release() -> Vec<&'static str> {
+        vec!["index.html", "about/index.html"]
     }
 
     fn job(mode: Option<Mode>, fix_origin: bool, allow_public_read: bool) -> Job {

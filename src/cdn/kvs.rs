@@ -159,7 +159,7 @@ pub async fn ensure(
         action: "cloudfront:DescribeKeyValueStore",
         resource: resource(name),
         code: String::new(),
-        detail: "the KeyValueStore did not become READY".into(),
+        detail: "the KeyValueStore did not become READY within a minute; the function was not changed, so the site keeps its previous route table: re-run the push once CloudFront reports the store READY".into(),
     })
 }
 

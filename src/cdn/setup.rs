@@ -33,8 +33,8 @@ pub struct Routing {
 pub fn plan(
     observed: Observed,
     job: &Job,
-    keys: &[String],
-    previous: Option<&[String]>,
+    keys: &[&str],
+    previous: Option<&[&str]>,
 ) -> Result<Routing, SetupError> {
     let plan = decide(&observed, job, keys, previous)?;
     Ok(Routing { observed, plan })

@@ -228,9 +228,11 @@ pub async fn plan_routing(
     // Before the first push there is no release: the table has no pages yet.
     let (live, observed) =
         tokio::join!(read_live(&store, &target), observe_routing(&clients, &job));
-    let keys: Vec<String> = live?
-        .map(|r| r.objects.into_keys().collect())
-        .unwrap_or_default();
+    let live = live?;
+    let keys: Vec<&str> = live
+        .iter()
+        .flat_map(|r| r.objects.keys().map(String::as_str))
+        .collect();
     let routing = setup::plan(observed?, &job, &keys, Some(&keys)).with_context(|| {
         format!(
             "cannot plan the routing of distribution {}",
@@ -492,11 +494,11 @@ async fn decide<S: ReadStore>(
     // The route table is the release's: the build's files, or the restored release's.
     let routing = match (cdn, observed) {
         (Some((_, routing_job)), Some(observed)) => {
-            let keys: Vec<String> = view.local.iter().map(|f| f.key.clone()).collect();
-            let previous: Option<Vec<String>> = view
+            let keys: Vec<&str> = view.local.iter().map(|f| f.key.as_str()).collect();
+            let previous: Option<Vec<&str>> = view
                 .live
                 .as_ref()
-                .map(|r| r.objects.keys().cloned().collect());
+                .map(|r| r.objects.keys().map(String::as_str).collect());
             Some(
                 setup::plan(observed, routing_job, &keys, previous.as_deref()).with_context(
                     || {
