@@ -328,6 +328,8 @@ struct View {
     files_read: Option<usize>,
     remote: Vec<RemoteObject>,
     live: Option<Record>,
+    /// The live record's change token, from the same read as `live`.
+    live_token: Option<String>,
     /// Progress of an interrupted push, or the release a rollback restores.
     trusted: Option<Record>,
     restored: Option<Record>,
@@ -342,7 +344,7 @@ struct Decision {
     report: PushReport,
     /// The commit recorded in the new release.
     source: Option<String>,
-    /// The live pointer's change token in the listing the decision was made from.
+    /// The change token of the live record the decision was made from.
     live_token: Option<String>,
     /// No deploy was running or had been interrupted when the target was read (no lock, no
     /// progress record in the listing).
@@ -577,11 +579,7 @@ async fn decide<S: ReadStore>(
         invalidation,
         report,
         source,
-        live_token: view
-            .remote
-            .iter()
-            .find(|r| r.key == LIVE_RECORD)
-            .map(|r| r.etag.clone()),
+        live_token: view.live_token,
         quiet,
         lock_listed: view.remote.iter().any(|r| r.key == LOCK_KEY),
         local: view.local,
@@ -857,8 +855,11 @@ async fn reread<S: ReadStore>(
     let read = |e| {
         anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
     };
-    let (live, remote) = tokio::join!(store.read_state(LIVE_RECORD), store.list_split(bounds));
-    let live = parse_record(LIVE_RECORD, live.map_err(read)?, &job.output.progress);
+    let (live, remote) = tokio::join!(
+        read_live_versioned(store, &job.output.progress),
+        store.list_split(bounds)
+    );
+    let (live, live_token) = live.map_err(read)?;
     let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
     let progress = read_record(store, &remote, PROGRESS_RECORD, &job.output.progress)
         .await
@@ -868,6 +869,7 @@ async fn reread<S: ReadStore>(
         files_read: None,
         remote,
         live,
+        live_token,
         trusted: progress,
         restored: None,
     })
@@ -876,11 +878,12 @@ async fn reread<S: ReadStore>(
 /// Lists the target, reads the live release and the one to restore (`id`, or the one before the
 /// live release), and finds a source in the target for each of its files.
 async fn restore_and_read<S: ReadStore>(store: &S, job: &PushJob, which: Release) -> Result<View> {
-    let remote = store
-        .list()
-        .await
-        .with_context(|| format!("cannot list {}", job.target))?;
-    let live = read_record(store, &remote, LIVE_RECORD, &job.output.progress).await?;
+    let (remote, live) = tokio::join!(
+        store.list(),
+        read_live_versioned(store, &job.output.progress)
+    );
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let (live, live_token) = live?;
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
     let which_kind = which.clone();
@@ -928,9 +931,25 @@ async fn restore_and_read<S: ReadStore>(store: &S, job: &PushJob, which: Release
         files_read: None,
         remote,
         live,
+        live_token,
         trusted: Some(release),
         restored,
     })
+}
+
+/// The live record and its change token, from one read: the token is the one of the record
+/// planned from (a listing's ETag would do too, but not every S3 server lists ETags).
+async fn read_live_versioned<S: ReadStore>(
+    store: &S,
+    progress: &Progress,
+) -> Result<(Option<Record>, Option<String>), crate::store::StoreError> {
+    let Some(found) = store.read_versioned(LIVE_RECORD).await? else {
+        return Ok((None, None));
+    };
+    Ok((
+        parse_record(LIVE_RECORD, Some(found.body), progress),
+        Some(found.token),
+    ))
 }
 
 /// Reads one of spadeploy's records if the listing shows it.
