@@ -230,6 +230,10 @@ async fn deploy(
                 .into()
         ));
     }
+    let keep_releases = args
+        .keep_releases
+        .or(manifest.keep_releases)
+        .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get);
     let job = PushJob {
         build: Build {
             scan: ScanOptions {
@@ -241,13 +245,14 @@ async fn deploy(
             source: crate::state::release::detect_source(&dir),
             dir,
         },
-        plan: PlanOptions { index, ..plan },
+        plan: PlanOptions {
+            index,
+            retain_replaced: keep_releases > 1,
+            ..plan
+        },
         run: run_mode(&args, manifest, dry_run),
         safety: Safety {
-            keep_releases: args
-                .keep_releases
-                .or(manifest.keep_releases)
-                .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get),
+            keep_releases,
             allow_mass_delete: args.allow_mass_delete,
             break_lock: args.break_lock,
             command,

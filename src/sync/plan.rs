@@ -169,6 +169,9 @@ pub struct PlanOptions {
     pub protect: Vec<Glob>,
     /// The root index document's key.
     pub index: String,
+    /// Keep the live content of replaced mutable files for rollback: pointless when the
+    /// keep-window holds the live release alone (the copy would be deleted by the next push).
+    pub retain_replaced: bool,
 }
 
 impl Default for PlanOptions {
@@ -178,6 +181,7 @@ impl Default for PlanOptions {
             force: false,
             protect: Vec::new(),
             index: INDEX_DOCUMENT.into(),
+            retain_replaced: true,
         }
     }
 }
@@ -294,7 +298,10 @@ pub fn plan(
 ) -> Plan {
     let listing = Listing::new(remote, known);
     let classified = classify(local, &listing, options);
-    let retain = retain_before_replacing(&classified.changes, &listing);
+    let retain = match options.retain_replaced {
+        true => retain_before_replacing(&classified.changes, &listing),
+        false => Vec::new(),
+    };
     let (stale_deletes, kept) = stale(local, &listing, options);
     let mut changes = classified.changes;
     changes.extend(stale_deletes);
@@ -747,6 +754,14 @@ mod tests {
         let mut with_blob = remote.clone();
         with_blob.push(remote_entry(&blob_key("i1")));
         assert!(plan(&build, &with_blob, live(&record), &opts())
+            .retain
+            .is_empty());
+        // A keep-window of one release has no rollback to retain for.
+        let live_only = PlanOptions {
+            retain_replaced: false,
+            ..opts()
+        };
+        assert!(plan(&build, &remote, live(&record), &live_only)
             .retain
             .is_empty());
     }
