@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use support::proxy::{Fault, Proxy};
+use support::proxy::{critical_path, Fault, FaultAction, Proxy, Recorded};
 use support::*;
 
 fn push_args<'a>(dir: &'a str, to: &'a str, endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
@@ -721,4 +721,137 @@ async fn the_transfer_window_grows_while_s3_keeps_up_and_halves_when_it_throttle
     run.assert_ok();
     assert_eq!(run.json()["transfers"]["peak"], 8);
     assert!(peak_in_flight(&proxy.take(), "PUT") <= 8);
+}
+
+/// s3s-fs, among others, lists objects without their ETags: the live record's change token then
+/// comes from reading it, so a push is planned once, not again under the lock every time.
+#[tokio::test]
+async fn a_store_that_lists_no_etags_is_planned_once() {
+    let bucket = unique_bucket("noetags");
+    create_bucket(&s3(), &bucket).await;
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::new(
+        "GET",
+        &format!("/{bucket}/"),
+        FaultAction::DropElement("ETag"),
+    ));
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&demo_spa(), tmp.path());
+    let (dir, to) = (tmp.path().to_str().unwrap(), format!("s3://{bucket}"));
+    spadeploy(&push_args(dir, &to, &proxy.url, &[]), None).assert_ok();
+    proxy.take();
+
+    write(tmp.path(), "index.html", "<h1>v2</h1>");
+    let changed = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
+    changed.assert_ok();
+    let requests = proxy.take();
+    let listings = |requests: &[Recorded]| {
+        requests
+            .iter()
+            .filter(|r| r.query.contains("list-type=2"))
+            .count()
+    };
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.path.ends_with(".spadeploy/progress.json")),
+        "the push was planned again under the lock"
+    );
+    let once = listings(&requests);
+    spadeploy(&push_args(dir, &to, &proxy.url, &[]), None).assert_ok();
+    let again = proxy.take();
+    assert!(
+        again.iter().all(|r| !r.is_write()),
+        "a no-op writes nothing"
+    );
+    assert_eq!(once, listings(&again), "the changed push listed once");
+}
+
+/// A push that changes the site waits for no lock check of its own: the confirmation before the
+/// index is read while the last assets go; the history copy is written while the lock is
+/// confirmed again; the live pointer and the deletes go together; the lock is given back last.
+#[tokio::test]
+async fn a_rebuild_confirms_its_lock_beside_its_writes() {
+    let bucket = unique_bucket("rebuildpath");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let build = |version: usize| {
+        std::fs::remove_dir_all(tmp.path().join("assets")).ok();
+        for i in 0..30 {
+            // A third of the assets get new names in each version.
+            let hash = if i % 3 == 0 { version } else { 0 };
+            write(
+                tmp.path(),
+                &format!("assets/chunk-{i:02}-{hash:08x}.js"),
+                format!("c{i}/{hash}"),
+            );
+        }
+        write(tmp.path(), "index.html", format!("<h1>v{version}</h1>"));
+    };
+    build(1);
+    let (dir, to) = (tmp.path().to_str().unwrap(), format!("s3://{bucket}"));
+    let now = ["--keep-releases", "1"];
+    spadeploy(&push_args(dir, &to, &moto(), &now), None).assert_ok();
+
+    build(2);
+    // Every request is 40 ms away, so what runs together and what waits is plain in the log.
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::new(
+        "*",
+        "",
+        FaultAction::Stall(std::time::Duration::from_millis(40)),
+    ));
+    spadeploy(&push_args(dir, &to, &proxy.url, &now), None).assert_ok();
+    let log = proxy.take();
+    let find = |method: &str, suffix: &str| -> Vec<&Recorded> {
+        log.iter()
+            .filter(|r| {
+                r.method == method && (r.path.ends_with(suffix) || r.query.contains(suffix))
+            })
+            .collect()
+    };
+    let assets = find("PUT", ".js");
+    let index = find("PUT", "/index.html")[0];
+    let history = find("PUT", ".json")
+        .into_iter()
+        .find(|r| r.path.contains("/.spadeploy/releases/"))
+        .unwrap();
+    let live = find("PUT", "/.spadeploy/live.json")[0];
+    let deletes = find("POST", "delete")[0];
+    let release = find("DELETE", "/.spadeploy/lock.json")[0];
+    let confirms = find("GET", "/.spadeploy/lock.json");
+    let assets_done = assets.iter().map(|r| r.finished).max().unwrap();
+
+    assert_eq!(assets.len(), 10);
+    assert!(
+        index.started >= assets_done,
+        "the index waits for every asset"
+    );
+    assert!(
+        confirms
+            .iter()
+            .any(|c| c.started < assets_done && c.finished <= index.started),
+        "the lock is confirmed while the assets go"
+    );
+    assert!(
+        confirms
+            .iter()
+            .any(|c| c.started < history.finished && c.finished <= live.started),
+        "the lock is confirmed while the history copy is written"
+    );
+    assert!(
+        history.finished <= live.started,
+        "history before the live pointer"
+    );
+    assert!(
+        index.finished <= deletes.started,
+        "nothing is deleted before the index"
+    );
+    assert!(
+        live.started < deletes.finished && deletes.started < live.finished,
+        "the live pointer and the deletes go together"
+    );
+    assert!(release.started >= live.finished.max(deletes.finished));
+    // Listing, lock, assets, index, history, live pointer with deletes, lock release.
+    assert_eq!(critical_path(&log), 7, "{log:#?}");
 }

@@ -1,18 +1,21 @@
 //! Executing a plan against a store, phase by phase, so the live site is never broken:
-//! `publish` (assets, then HTML, then the root index.html) and `settle` (spadeploy's record,
-//! then deletes).
+//! `publish` (assets, then HTML, then the root index.html) and `settle` (the release's history
+//! copy, then the live pointer with the deletes).
 
 use std::collections::HashMap;
 
 use std::future::Future;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::model::{release_key, LIVE_RECORD, PROGRESS_RECORD};
 use crate::state::lock::{self, LockError};
 use crate::state::release::Record;
-use crate::store::{StoreError, WriteStore};
+use crate::store::{ReadStore, StoreError, WriteStore};
 use crate::sync::plan::{Action, Change, Phase, Plan};
 use crate::sync::window::Window;
 
@@ -70,12 +73,15 @@ impl ApplyError {
     }
 }
 
-/// Puts the new release live under the `held` lock: assets, pages, then the root index,
-/// confirming the lock is still held before each step that changes what visitors see;
-/// `on_done` is called after each change lands. `still_valid` (is the plan still the right one?)
-/// is answered while the assets go, which replace nothing visitors see: when it says no,
-/// nothing visible is written (`ApplyError::Outdated`). `alongside_index` (the route table) runs
-/// at the same time as the root index's phase, after every other page landed. `settle` finishes.
+/// Puts the new release live under the `held` lock: assets, pages, then the root index;
+/// `on_done` is called after each change lands. Before each step that changes what visitors see,
+/// the lock is confirmed still held. The confirmation is read while the step before finishes
+/// (from the moment its last transfer starts), so it costs no round trip of its own, unless
+/// that step's last transfers outlast it (`Confirmed::still`).
+/// `still_valid` (is the plan still the right one?) is answered while the assets go, which
+/// replace nothing visitors see: when it says no, nothing visible is written
+/// (`ApplyError::Outdated`). `alongside_index` (the route table) runs at the same time as the
+/// root index's phase, after every other page landed. `settle` finishes.
 pub async fn publish<S: WriteStore, T>(
     store: &S,
     held: &lock::Held,
@@ -89,10 +95,20 @@ pub async fn publish<S: WriteStore, T>(
     let mut applied = Applied::default();
     // Copies of live content and new assets replace nothing visitors see: both go at once,
     // and both are done before any page is replaced.
-    let (retained, assets, valid) = tokio::join!(
+    let tail = Notify::new();
+    let (retained, assets, valid, confirmed) = tokio::join!(
         retain(store, plan, window),
-        write_phase(store, plan, Phase::Assets, window, on_done, &mut applied),
-        still_valid
+        write_phase(
+            store,
+            plan,
+            Phase::Assets,
+            window,
+            on_done,
+            &mut applied,
+            &tail
+        ),
+        still_valid,
+        Confirmed::after(store, held, &tail)
     );
     retained
         .and(assets)
@@ -103,17 +119,36 @@ pub async fn publish<S: WriteStore, T>(
         let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
         return Err(ApplyError::Outdated);
     }
+    let pages_error = |err, done| ApplyError::new(err, Phase::Pages, done, total);
+    confirmed
+        .map_err(|err| pages_error(err, applied.written.len()))?
+        .still(store, held)
+        .await
+        .map_err(|err| pages_error(err, applied.written.len()))?;
     if plan.phase(Phase::Pages).next().is_some() {
-        lock::confirm(store, held)
+        let tail = Notify::new();
+        let (pages, confirmed) = tokio::join!(
+            write_phase(
+                store,
+                plan,
+                Phase::Pages,
+                window,
+                on_done,
+                &mut applied,
+                &tail
+            ),
+            Confirmed::after(store, held, &tail)
+        );
+        pages.map_err(|err| pages_error(err.into(), applied.written.len()))?;
+        let index_error =
+            |err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total);
+        confirmed
+            .map_err(index_error)?
+            .still(store, held)
             .await
-            .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
+            .map_err(index_error)?;
     }
-    write_phase(store, plan, Phase::Pages, window, on_done, &mut applied)
-        .await
-        .map_err(|err| ApplyError::new(err, Phase::Pages, applied.written.len(), total))?;
-    lock::confirm(store, held)
-        .await
-        .map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
+    let unwatched = Notify::new();
     let index = write_phase(
         store,
         plan,
@@ -121,6 +156,7 @@ pub async fn publish<S: WriteStore, T>(
         window,
         on_done,
         &mut applied,
+        &unwatched,
     );
     let (index, alongside) = tokio::join!(index, alongside_index);
     index.map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
@@ -128,8 +164,47 @@ pub async fn publish<S: WriteStore, T>(
     Ok((applied, alongside))
 }
 
+/// A confirmation of the lock read alongside the step before the one it guards.
+struct Confirmed {
+    answered: Instant,
+    took: Duration,
+}
+
+impl Confirmed {
+    /// Confirms the lock once `tail` says the step before has started its last transfer.
+    async fn after<S: ReadStore>(
+        store: &S,
+        held: &lock::Held,
+        tail: &Notify,
+    ) -> Result<Confirmed, LockError> {
+        tail.notified().await;
+        Confirmed::now(store, held).await
+    }
+
+    async fn now<S: ReadStore>(store: &S, held: &lock::Held) -> Result<Confirmed, LockError> {
+        let sent = Instant::now();
+        lock::confirm(store, held).await?;
+        Ok(Confirmed {
+            answered: Instant::now(),
+            took: sent.elapsed(),
+        })
+    }
+
+    /// Before the guarded step: the confirmation stands if it was answered no longer ago than
+    /// it took to answer, i.e. it is about as fresh as one read right before the step would be.
+    /// Otherwise (a slow last transfer kept the step before running) it is read again.
+    async fn still<S: ReadStore>(self, store: &S, held: &lock::Held) -> Result<(), LockError> {
+        if self.answered.elapsed() > self.took {
+            Confirmed::now(store, held).await?;
+        }
+        Ok(())
+    }
+}
+
 /// After `publish`: records the release (`source`: the commit deployed) and deletes what the
-/// plan retires, the lock confirmed before each.
+/// plan retires. The release's history copy is written first, while the lock is confirmed; the
+/// live pointer and the deletes then go together: neither is needed by the other (the deletes
+/// remove nothing a release in the keep-window uses, the new one included).
 pub async fn settle<S: WriteStore>(
     store: &S,
     held: &lock::Held,
@@ -142,41 +217,36 @@ pub async fn settle<S: WriteStore>(
     let done = applied.written.len();
     let cleanup_error = |err: LockError| ApplyError::new(err, Phase::Cleanup, done, total);
     let deletes: Vec<String> = plan.deletes().map(|c| c.key.clone()).collect();
-    // The confirmation the deletes need goes with the step before them.
-    let confirm_for_deletes = || async {
+    let delete = || async {
         if deletes.is_empty() {
-            Ok(())
-        } else {
-            lock::confirm(store, held).await
+            return Ok(());
         }
+        store.delete(&deletes).await?;
+        plan.deletes().for_each(on_done);
+        Ok::<_, StoreError>(())
     };
     if plan.has_changes() && !plan.same_release {
         let mut release = plan.record_after(&applied.written);
         release.source = source;
         let json = release.to_json();
-        // The release's history copy changes nothing visitors see: it is written while the
-        // lock is confirmed; the live pointer only once it is.
         let history_key = release_key(&release.id);
         let (confirmed, history) = tokio::join!(
-            lock::confirm(store, held),
+            Confirmed::now(store, held),
             store.write_state(&history_key, json.clone())
         );
-        confirmed.map_err(cleanup_error)?;
         history.map_err(|err| cleanup_error(err.into()))?;
-        let (live, confirmed) =
-            tokio::join!(store.write_state(LIVE_RECORD, json), confirm_for_deletes());
-        live.map_err(|err| cleanup_error(err.into()))?;
-        confirmed.map_err(cleanup_error)?;
-        applied.release = Some(release);
-    } else {
-        confirm_for_deletes().await.map_err(cleanup_error)?;
-    }
-    if !deletes.is_empty() {
-        store
-            .delete(&deletes)
+        confirmed
+            .map_err(cleanup_error)?
+            .still(store, held)
             .await
-            .map_err(|err| cleanup_error(err.into()))?;
-        plan.deletes().for_each(on_done);
+            .map_err(cleanup_error)?;
+        let (live, deleted) = tokio::join!(store.write_state(LIVE_RECORD, json), delete());
+        live.map_err(|err| cleanup_error(err.into()))?;
+        deleted.map_err(|err| cleanup_error(err.into()))?;
+        applied.release = Some(release);
+    } else if !deletes.is_empty() {
+        lock::confirm(store, held).await.map_err(cleanup_error)?;
+        delete().await.map_err(|err| cleanup_error(err.into()))?;
     }
     Ok(applied)
 }
@@ -197,8 +267,9 @@ async fn retain<S: WriteStore>(
     .await
 }
 
-/// Writes one phase's changes, as many at once as the window allows. On a failure, what did
-/// land is noted in the progress record, so a re-run does not send it again.
+/// Writes one phase's changes, as many at once as the window allows; `tail` is told when the
+/// last one has started (or the phase ended). On a failure, what did land is noted in the
+/// progress record, so a re-run does not send it again.
 async fn write_phase<S: WriteStore>(
     store: &S,
     plan: &Plan,
@@ -206,11 +277,16 @@ async fn write_phase<S: WriteStore>(
     window: &Mutex<Window>,
     on_done: &dyn Fn(&Change),
     applied: &mut Applied,
+    tail: &Notify,
 ) -> Result<(), StoreError> {
+    let last_started = std::iter::from_fn(|| {
+        tail.notify_one();
+        None
+    });
     let written = windowed(
         store,
         window,
-        plan.phase(phase),
+        plan.phase(phase).chain(last_started),
         |change| write(store, change),
         |change, etag| {
             applied.written.insert(change.key.clone(), etag);
@@ -219,6 +295,7 @@ async fn write_phase<S: WriteStore>(
         },
     )
     .await;
+    tail.notify_one();
     if written.is_err() {
         let progress = plan.record_after(&applied.written);
         let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;

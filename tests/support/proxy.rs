@@ -26,6 +26,22 @@ pub struct Recorded {
     pub finished: std::time::Instant,
 }
 
+/// The longest chain of requests each starting after the one before it ended: the round trips
+/// a run waited for one after another, however many ran beside them.
+pub fn critical_path(requests: &[Recorded]) -> usize {
+    let mut sorted: Vec<&Recorded> = requests.iter().collect();
+    sorted.sort_by_key(|r| r.started);
+    let mut depth = vec![0; sorted.len()];
+    for i in 0..sorted.len() {
+        let before = (0..i)
+            .filter(|&j| sorted[j].finished <= sorted[i].started)
+            .map(|j| depth[j])
+            .max();
+        depth[i] = before.unwrap_or(0) + 1;
+    }
+    depth.into_iter().max().unwrap_or(0)
+}
+
 impl Recorded {
     pub fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
@@ -43,6 +59,9 @@ pub enum FaultAction {
     Drop,
     /// Forward without this header (a store that ignores it).
     StripHeader(&'static str),
+    /// Forward, then drop every `<name>…</name>` element from the answer (a store that does not
+    /// return that field, e.g. s3s-fs lists no ETags).
+    DropElement(&'static str),
 }
 
 /// Acts on requests matching `method` (`*`: any) and a path ending with `path_suffix`.
@@ -300,7 +319,7 @@ fn relay(
             return client.shutdown(Shutdown::Both);
         }
         Some(FaultAction::Stall(duration)) => thread::sleep(duration),
-        Some(FaultAction::StripHeader(_)) | None => {}
+        Some(FaultAction::StripHeader(_) | FaultAction::DropElement(_)) | None => {}
     }
     let stripped = match &fault {
         Some(FaultAction::StripHeader(name)) => Some(*name),
@@ -332,10 +351,43 @@ fn relay(
         .and_then(|s| s.split_whitespace().nth(1))
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    if let Some(FaultAction::DropElement(name)) = &fault {
+        response = drop_element(&response, name);
+    }
     record.finished = std::time::Instant::now();
     log.lock().unwrap().push(record);
     client.write_all(&response)?;
     client.shutdown(Shutdown::Both)
+}
+
+/// The answer without any `<name>…</name>` element, its Content-Length adjusted (moto answers
+/// with a length, not in chunks).
+fn drop_element(response: &[u8], name: &str) -> Vec<u8> {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return response.to_vec();
+    };
+    let (open, close) = (format!("<{name}>"), format!("</{name}>"));
+    let mut kept = String::new();
+    let mut rest = body;
+    while let Some(start) = rest.find(&open) {
+        kept.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find(&close)
+            .map_or(rest.len(), |e| start + e + close.len());
+        rest = &rest[end..];
+    }
+    kept.push_str(rest);
+    let head: Vec<String> = head
+        .split("\r\n")
+        .map(|line| match line.split_once(':') {
+            Some((h, _)) if h.eq_ignore_ascii_case("content-length") => {
+                format!("Content-Length: {}", kept.len())
+            }
+            _ => line.to_string(),
+        })
+        .collect();
+    format!("{}\r\n\r\n{kept}", head.join("\r\n")).into_bytes()
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> std::io::Result<Vec<u8>> {
