@@ -4,7 +4,7 @@
 //! takes it over.
 
 use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
@@ -162,6 +162,9 @@ pub struct Held {
     /// The change token of the lock as this deploy last wrote it (renewals move it), so giving
     /// it back is one conditional delete, without reading it first.
     token: Mutex<String>,
+    /// The last confirmation that the lock is still this deploy's: when its answer came, and
+    /// how long it took to come.
+    confirmed: Mutex<Option<(Instant, Duration)>>,
 }
 
 impl Held {
@@ -170,6 +173,16 @@ impl Held {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone()
+    }
+
+    /// Confirmed recently enough to act on: the answer came no longer ago than it took to come,
+    /// so it is about as fresh as one read right now would be when the next request lands.
+    fn freshly_confirmed(&self) -> bool {
+        let confirmed = *self
+            .confirmed
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        confirmed.is_some_and(|(answered, took)| answered.elapsed() <= took)
     }
 
     fn set_token(&self, token: String) {
@@ -233,6 +246,7 @@ pub async fn acquire<S: WriteStore>(
         broke: holder,
         exclusive,
         token: Mutex::new(token),
+        confirmed: Mutex::new(None),
     };
     Ok(held)
 }
@@ -241,10 +255,29 @@ pub async fn acquire<S: WriteStore>(
 /// index, the live pointer, deletes, routing): a deploy whose lock was broken must not write
 /// over the deploy that broke it.
 pub async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
-    match read_holder(store).await? {
-        Some(current) if current.is(held) => Ok(()),
-        other => Err(lost(other)),
+    let sent = Instant::now();
+    let current = read_holder(store).await?;
+    let ours = current.as_ref().is_some_and(|c| c.is(held));
+    // A lost lock is never taken as freshly confirmed by an earlier answer.
+    *held
+        .confirmed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        ours.then(|| (Instant::now(), sent.elapsed()));
+    match ours {
+        true => Ok(()),
+        false => Err(lost(current)),
     }
+}
+
+/// `confirm`, unless a confirmation read while the step before went is still fresh: a deploy
+/// reads it alongside its previous step, so it costs no round trip of its own, and reads it
+/// again only when that step outlasted it (a slow last transfer).
+pub async fn confirm_unless_fresh<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
+    if held.freshly_confirmed() {
+        return Ok(());
+    }
+    confirm(store, held).await
 }
 
 /// Renews a held lock every `every` for as long as the deploy runs (it runs until dropped).
@@ -293,9 +326,12 @@ async fn read_holder<S: ReadStore>(store: &S) -> Result<Option<Holder>, StoreErr
 
 /// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder):
 /// one conditional delete on the token this deploy last wrote. A store that ignores conditions
-/// is asked first whose lock it is.
+/// is asked first whose lock it is, unless the deploy has just confirmed it.
 pub async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreError> {
-    if !held.exclusive && !read_holder(store).await?.is_some_and(|c| c.is(&held)) {
+    if !held.exclusive
+        && !held.freshly_confirmed()
+        && !read_holder(store).await?.is_some_and(|c| c.is(&held))
+    {
         return Ok(());
     }
     store.delete_state_if(LOCK_KEY, &held.token()).await?;
@@ -458,6 +494,27 @@ mod tests {
         let err = confirm(&store, &first).await.unwrap_err();
         assert!(matches!(err, LockError::Lost(_)), "{err}");
         assert!(err.to_string().contains("spadeploy rollback"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_confirmation_counts_while_it_is_younger_than_it_took_to_read() {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = LocalStore::new(tmp.path().to_path_buf());
+        let first = take(&store, "spadeploy push", false).await.unwrap();
+        // An answer that took a minute to come is fresh for a minute: no read of its own.
+        *first.confirmed.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        assert!(first.freshly_confirmed());
+        // A local read takes microseconds, so its confirmation is stale a few ms later.
+        confirm(&store, &first).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(!first.freshly_confirmed());
+        let _second = take(&store, "spadeploy rollback", true).await.unwrap();
+        let err = confirm_unless_fresh(&store, &first).await.unwrap_err();
+        assert!(matches!(err, LockError::Lost(_)), "{err}");
+        // A lost lock is never fresh, whatever was confirmed before.
+        *first.confirmed.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        assert!(confirm(&store, &first).await.is_err());
+        assert!(!first.freshly_confirmed());
     }
 
     #[tokio::test]

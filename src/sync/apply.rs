@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -77,7 +76,7 @@ impl ApplyError {
 /// `on_done` is called after each change lands. Before each step that changes what visitors see,
 /// the lock is confirmed still held. The confirmation is read while the step before finishes
 /// (from the moment its last transfer starts), so it costs no round trip of its own, unless
-/// that step's last transfers outlast it (`Confirmed::still`).
+/// that step's last transfers outlast it (`lock::confirm_unless_fresh`).
 /// `still_valid` (is the plan still the right one?) is answered while the assets go, which
 /// replace nothing visitors see: when it says no, nothing visible is written
 /// (`ApplyError::Outdated`). `alongside_index` (the route table) runs at the same time as the
@@ -108,7 +107,7 @@ pub async fn publish<S: WriteStore, T>(
             &tail
         ),
         still_valid,
-        Confirmed::after(store, held, &tail)
+        confirm_after(store, held, &tail)
     );
     retained
         .and(assets)
@@ -120,9 +119,8 @@ pub async fn publish<S: WriteStore, T>(
         return Err(ApplyError::Outdated);
     }
     let pages_error = |err, done| ApplyError::new(err, Phase::Pages, done, total);
-    confirmed
-        .map_err(|err| pages_error(err, applied.written.len()))?
-        .still(store, held)
+    confirmed.map_err(|err| pages_error(err, applied.written.len()))?;
+    lock::confirm_unless_fresh(store, held)
         .await
         .map_err(|err| pages_error(err, applied.written.len()))?;
     if plan.phase(Phase::Pages).next().is_some() {
@@ -137,14 +135,13 @@ pub async fn publish<S: WriteStore, T>(
                 &mut applied,
                 &tail
             ),
-            Confirmed::after(store, held, &tail)
+            confirm_after(store, held, &tail)
         );
         pages.map_err(|err| pages_error(err.into(), applied.written.len()))?;
         let index_error =
             |err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total);
-        confirmed
-            .map_err(index_error)?
-            .still(store, held)
+        confirmed.map_err(index_error)?;
+        lock::confirm_unless_fresh(store, held)
             .await
             .map_err(index_error)?;
     }
@@ -164,41 +161,15 @@ pub async fn publish<S: WriteStore, T>(
     Ok((applied, alongside))
 }
 
-/// A confirmation of the lock read alongside the step before the one it guards.
-struct Confirmed {
-    answered: Instant,
-    took: Duration,
-}
-
-impl Confirmed {
-    /// Confirms the lock once `tail` says the step before has started its last transfer.
-    async fn after<S: ReadStore>(
-        store: &S,
-        held: &lock::Held,
-        tail: &Notify,
-    ) -> Result<Confirmed, LockError> {
-        tail.notified().await;
-        Confirmed::now(store, held).await
-    }
-
-    async fn now<S: ReadStore>(store: &S, held: &lock::Held) -> Result<Confirmed, LockError> {
-        let sent = Instant::now();
-        lock::confirm(store, held).await?;
-        Ok(Confirmed {
-            answered: Instant::now(),
-            took: sent.elapsed(),
-        })
-    }
-
-    /// Before the guarded step: the confirmation stands if it was answered no longer ago than
-    /// it took to answer, i.e. it is about as fresh as one read right before the step would be.
-    /// Otherwise (a slow last transfer kept the step before running) it is read again.
-    async fn still<S: ReadStore>(self, store: &S, held: &lock::Held) -> Result<(), LockError> {
-        if self.answered.elapsed() > self.took {
-            Confirmed::now(store, held).await?;
-        }
-        Ok(())
-    }
+/// Confirms the lock once `tail` says the step before has started its last transfer; the step
+/// after checks it is still fresh (`lock::confirm_unless_fresh`).
+async fn confirm_after<S: ReadStore>(
+    store: &S,
+    held: &lock::Held,
+    tail: &Notify,
+) -> Result<(), LockError> {
+    tail.notified().await;
+    lock::confirm(store, held).await
 }
 
 /// After `publish`: records the release (`source`: the commit deployed) and deletes what the
@@ -231,13 +202,12 @@ pub async fn settle<S: WriteStore>(
         let json = release.to_json();
         let history_key = release_key(&release.id);
         let (confirmed, history) = tokio::join!(
-            Confirmed::now(store, held),
+            lock::confirm(store, held),
             store.write_state(&history_key, json.clone())
         );
         history.map_err(|err| cleanup_error(err.into()))?;
-        confirmed
-            .map_err(cleanup_error)?
-            .still(store, held)
+        confirmed.map_err(cleanup_error)?;
+        lock::confirm_unless_fresh(store, held)
             .await
             .map_err(cleanup_error)?;
         let (live, deleted) = tokio::join!(store.write_state(LIVE_RECORD, json), delete());

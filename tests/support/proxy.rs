@@ -42,6 +42,23 @@ pub fn critical_path(requests: &[Recorded]) -> usize {
     depth.into_iter().max().unwrap_or(0)
 }
 
+/// One line per request, in ms from the first: "start–end METHOD path?query".
+pub fn timeline(requests: &[Recorded]) -> String {
+    let mut sorted: Vec<&Recorded> = requests.iter().collect();
+    sorted.sort_by_key(|r| r.started);
+    let Some(first) = sorted.first().map(|r| r.started) else {
+        return String::new();
+    };
+    let ms = |t: std::time::Instant| t.duration_since(first).as_millis();
+    sorted
+        .iter()
+        .map(|r| {
+            let (start, end) = (ms(r.started), ms(r.finished));
+            format!("{start:>6}–{end:<6} {} {}?{}\n", r.method, r.path, r.query)
+        })
+        .collect()
+}
+
 impl Recorded {
     pub fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
