@@ -514,7 +514,7 @@ async fn decide<S: ReadStore>(
         }
         _ => None,
     };
-    let window = read_window(
+    let older = read_window(
         store,
         &view.remote,
         &view.local,
@@ -524,6 +524,11 @@ async fn decide<S: ReadStore>(
     )
     .await
     .with_context(|| format!("cannot read the release history of {}", job.target))?;
+    // The live release is in the window by reference: it can hold 200,000 entries.
+    let window: Vec<&Record> = match &older {
+        Some(older) => view.live.iter().chain(older).collect(),
+        None => Vec::new(),
+    };
     let known = Known {
         live: view.live.as_ref(),
         trusted: view.trusted.as_ref(),
@@ -977,8 +982,9 @@ fn parse_record(key: &str, bytes: Option<Vec<u8>>, progress: &Progress) -> Optio
     })
 }
 
-/// The releases in the keep-window: the live one and the `keep_releases - 1` newest, read only
-/// when something could be deleted (a stale object, or a retained copy the build does not use).
+/// The releases in the keep-window besides the live one: the `keep_releases - 1` newest, read
+/// only when something could be deleted (a stale object, or a retained copy the build does not
+/// use). None when the window is the new release alone (`--keep-releases 1`).
 async fn read_window<S: ReadStore>(
     store: &S,
     remote: &[RemoteObject],
@@ -986,7 +992,10 @@ async fn read_window<S: ReadStore>(
     live: Option<&Record>,
     keep_releases: usize,
     progress: &Progress,
-) -> Result<Vec<Record>, crate::store::StoreError> {
+) -> Result<Option<Vec<Record>>, crate::store::StoreError> {
+    if keep_releases <= 1 {
+        return Ok(None);
+    }
     let in_build: HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
     let shas: HashSet<&str> = local.iter().map(|f| f.sha256.as_str()).collect();
     let deletable = remote
@@ -995,12 +1004,8 @@ async fn read_window<S: ReadStore>(
             Some(sha) => !shas.contains(sha),
             None => !is_state_key(&r.key) && !in_build.contains(r.key.as_str()),
         });
-    if keep_releases <= 1 {
-        return Ok(Vec::new());
-    }
-    let mut window: Vec<Record> = live.cloned().into_iter().collect();
     if !deletable {
-        return Ok(window);
+        return Ok(Some(Vec::new()));
     }
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let newest = ids
@@ -1015,10 +1020,11 @@ async fn read_window<S: ReadStore>(
             .map(|key| read_record(store, remote, key, progress)),
     )
     .await;
+    let mut older = Vec::new();
     for record in records {
-        window.extend(record?);
+        older.extend(record?);
     }
-    Ok(window)
+    Ok(Some(older))
 }
 
 async fn invalidate(

@@ -129,21 +129,29 @@ impl HashCache {
     /// changed it. Failing to write only costs the next run some hashing, so it is silent.
     pub fn save<'a>(self, files: impl Iterator<Item = (&'a str, Option<Stamp>, &'a str)>) {
         let Some(file) = &self.file else { return };
-        let remembered: HashMap<String, Entry> = files
+        let settled: Vec<(&str, Stamp, &str)> = files
             .filter_map(|(key, stamp, sha256)| {
                 let stamp = stamp.filter(|s| s.settled_before(self.horizon_ns))?;
-                Some((
-                    key.to_string(),
-                    Entry {
-                        stamp,
-                        sha256: sha256.to_string(),
-                    },
-                ))
+                Some((key, stamp, sha256))
             })
             .collect();
-        if remembered == self.files {
+        // Compared before anything is copied: a no-op push of a large build changes nothing.
+        let unchanged = settled.len() == self.files.len()
+            && settled.iter().all(|(key, stamp, sha256)| {
+                self.files
+                    .get(*key)
+                    .is_some_and(|e| e.stamp == *stamp && e.sha256 == *sha256)
+            });
+        if unchanged {
             return;
         }
+        let remembered: HashMap<String, Entry> = settled
+            .into_iter()
+            .map(|(key, stamp, sha256)| {
+                let sha256 = sha256.to_string();
+                (key.to_string(), Entry { stamp, sha256 })
+            })
+            .collect();
         let stored = Stored {
             format: FORMAT,
             dir: self.dir,

@@ -195,7 +195,7 @@ pub struct Known<'a> {
     /// interrupted push had already written, or the release a rollback restores.
     pub trusted: Option<&'a Record>,
     /// The previous releases still in the keep-window (the live one included), newest first.
-    pub window: &'a [Record],
+    pub window: &'a [&'a Record],
 }
 
 /// Refuse a build holding fewer files than this share of the live release's (a wrong DIR, an
@@ -466,6 +466,10 @@ fn stale(
 /// spadeploy's own leftovers: retained copies no release in the window (nor the new build)
 /// needs, and the progress record of an interrupted push this one finishes.
 fn expired(local: &[LocalFile], listing: &Listing<'_>, options: &PlanOptions) -> Vec<Change> {
+    let has_blobs = listing.all.keys().any(|k| k.starts_with(BLOBS_PREFIX));
+    if !has_blobs && !listing.all.contains_key(PROGRESS_RECORD) {
+        return Vec::new(); // nothing of spadeploy's to clean up: no set of every sha256 needed
+    }
     let needed: HashSet<&str> = listing
         .known
         .window
@@ -775,7 +779,7 @@ mod tests {
         let old = [local("index.html", "i1"), local("assets/app-1.js", "a1")];
         let (remote, record) = deployed(&old);
         let build = [local("index.html", "i2"), local("assets/app-2.js", "a2")];
-        let window = [record.clone()];
+        let window = [&record];
         let in_window = Known {
             live: Some(&record),
             window: &window,
@@ -809,7 +813,7 @@ mod tests {
         for key in [blob_key("i1"), blob_key("i0"), PROGRESS_RECORD.to_string()] {
             remote.push(remote_entry(&key));
         }
-        let window = [record.clone(), old_release];
+        let window = [&record, &old_release];
         let known = Known {
             live: Some(&record),
             window: &window,
