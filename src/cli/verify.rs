@@ -63,8 +63,7 @@ pub(super) async fn verify(
         crate::tools::verify::verify(&url, &api, &expected, nonce)
     })
     .await
-    .context("verify was interrupted")?
-    .map_err(|e| anyhow::anyhow!("cannot reach the site: {e}"))?;
+    .context("verify was interrupted")??;
     if format == OutputFormat::Json {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {

@@ -76,11 +76,22 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
-fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, String> {
+/// The site did not answer a probe at all (DNS, TLS, connection, a cut-off body).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot reach the site: {url}: {reason}")]
+pub struct Unreachable {
+    /// Without credentials (`redacted`).
+    url: String,
+    reason: String,
+}
+
+fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, Unreachable> {
     let shown = redacted(url);
     // ureq's own messages repeat the URL as given.
-    let failed =
-        |err: &dyn std::fmt::Display| format!("{shown}: {}", err.to_string().replace(url, &shown));
+    let failed = |err: &dyn std::fmt::Display| Unreachable {
+        url: shown.clone(),
+        reason: err.to_string().replace(url, &shown),
+    };
     let response = match agent.get(url).call() {
         Ok(response) => response,
         Err(ureq::Error::Status(_, response)) => response,
@@ -134,7 +145,7 @@ pub fn verify(
     api: &[ApiProbe],
     expected: &Expected,
     nonce: u64,
-) -> Result<Verification, String> {
+) -> Result<Verification, Unreachable> {
     let base = base.trim_end_matches('/');
     let agent = ureq::AgentBuilder::new()
         .redirects(0)
@@ -275,9 +286,9 @@ fn manifest_headers_probe(got: &Fetched, path: &str, wanted: &[(String, String)]
 }
 
 fn missing_asset_probe(
-    get: &dyn Fn(&str) -> Result<Fetched, String>,
+    get: &dyn Fn(&str) -> Result<Fetched, Unreachable>,
     nonce: u64,
-) -> Result<Probe, String> {
+) -> Result<Probe, Unreachable> {
     let asset = format!("/assets/spadeploy-verify-{:08x}.js", nonce as u32);
     let missing = get(&asset)?;
     Ok(Probe {
@@ -366,7 +377,8 @@ mod tests {
             1,
         )
         .map(|_| ())
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(!err.contains("s3cret") && !err.contains("user"), "{err}");
         assert!(err.contains("http://127.0.0.1:9"), "{err}");
     }
