@@ -14,6 +14,10 @@ use crate::store::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 /// A lock older than this is considered abandoned.
 pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
 
+/// The longest a confirmation counts, however long it took to read (retries can make a read slow
+/// without making its answer any older).
+const FRESH_AT_MOST: Duration = Duration::from_secs(1);
+
 /// How often a running deploy pushes its lock's expiry forward, so a long push never looks
 /// abandoned.
 pub const LOCK_RENEWAL: Duration = Duration::from_secs(10 * 60);
@@ -175,14 +179,15 @@ impl Held {
             .clone()
     }
 
-    /// Confirmed recently enough to act on: the answer came no longer ago than it took to come,
-    /// so it is about as fresh as one read right now would be when the next request lands.
+    /// Confirmed recently enough to act on: the answer came no longer ago than it took to come
+    /// (and within FRESH_AT_MOST), so it is about as fresh as one read right now would be when the
+    /// next request lands.
     fn freshly_confirmed(&self) -> bool {
         let confirmed = *self
             .confirmed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        confirmed.is_some_and(|(answered, took)| answered.elapsed() <= took)
+        confirmed.is_some_and(|(answered, took)| answered.elapsed() <= took.min(FRESH_AT_MOST))
     }
 
     fn set_token(&self, token: String) {
@@ -501,9 +506,12 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = LocalStore::new(tmp.path().to_path_buf());
         let first = take(&store, "spadeploy push", false).await.unwrap();
-        // An answer that took a minute to come is fresh for a minute: no read of its own.
-        *first.confirmed.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        // An answer that took long to come is fresh as long, up to a second: no read of its own.
+        let slow = |ago: Duration| Some((Instant::now() - ago, Duration::from_secs(60)));
+        *first.confirmed.lock().unwrap() = slow(Duration::ZERO);
         assert!(first.freshly_confirmed());
+        *first.confirmed.lock().unwrap() = slow(FRESH_AT_MOST * 2);
+        assert!(!first.freshly_confirmed());
         // A local read takes microseconds, so its confirmation is stale a few ms later.
         confirm(&store, &first).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -512,7 +520,7 @@ mod tests {
         let err = confirm_unless_fresh(&store, &first).await.unwrap_err();
         assert!(matches!(err, LockError::Lost(_)), "{err}");
         // A lost lock is never fresh, whatever was confirmed before.
-        *first.confirmed.lock().unwrap() = Some((Instant::now(), Duration::from_secs(60)));
+        *first.confirmed.lock().unwrap() = slow(Duration::ZERO);
         assert!(confirm(&store, &first).await.is_err());
         assert!(!first.freshly_confirmed());
     }
