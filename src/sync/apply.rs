@@ -256,7 +256,7 @@ async fn write_phase<S: WriteStore>(
     let written = windowed(
         store,
         window,
-        plan.largest_first(phase).into_iter().chain(last_started),
+        plan.phase(phase).chain(last_started),
         |change| write(store, change),
         |change, etag| {
             applied.written.insert(change.key.clone(), etag);

@@ -555,14 +555,6 @@ impl Plan {
         self.changes.iter().map(Change::transfer_bytes).sum()
     }
 
-    /// A phase's changes in the order to send them: largest first, so that a big file is not
-    /// left to start last and keep the phase waiting long after the small ones are done.
-    pub fn largest_first(&self, phase: Phase) -> Vec<&Change> {
-        let mut changes: Vec<&Change> = self.phase(phase).collect();
-        changes.sort_by_key(|change| std::cmp::Reverse(change.transfer_bytes()));
-        changes
-    }
-
     /// The record of the target once every write has landed: carried entries plus each write
     /// with the change token the store returned for it (`written`: key → etag).
     pub fn record_after(&self, written: &HashMap<String, String>) -> Record {
@@ -864,21 +856,6 @@ mod tests {
         assert!(p.changes.iter().all(|c| c.action == Action::Upload));
         assert_eq!(p.changes[3].phase, Phase::EntryIndex);
         assert_eq!(p.transfer_bytes(), 4);
-    }
-
-    #[test]
-    fn a_phase_is_sent_largest_first_and_in_key_order_among_equals() {
-        let mut files = build("a", 4);
-        files[3].size = 9_000_000; // last by key, largest by far
-        files[1].size = 50;
-        let p = plan(&files, &[], Known::default(), &opts());
-        let order: Vec<&str> = p
-            .largest_first(Phase::Assets)
-            .iter()
-            .map(|c| c.key.as_str())
-            .collect();
-        let keys: Vec<&str> = files.iter().map(|f| f.key.as_str()).collect();
-        assert_eq!(order, [keys[3], keys[1], keys[0], keys[2]]);
     }
 
     #[test]
