@@ -738,8 +738,8 @@ async fn apply_under_lock<S: WriteStore>(
     if decision.quiet && held.broke.is_none() {
         // Only a deploy changes the target under spadeploy, and it moves the live pointer
         // when it finishes: when none was running at the read and the lock was taken
-        // cleanly, the plan stands unless the pointer moved since the listing. Its change
-        // token is read (without the record) while the assets go, before anything visible.
+        // cleanly, the plan stands unless the pointer moved since it was read. Its change
+        // token is read again (without the record) while the assets go, before anything visible.
         mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
         let live_token = decision.live_token.clone();
         let still_valid = async {
@@ -888,7 +888,8 @@ async fn restore_and_read<S: ReadStore>(store: &S, job: &PushJob, which: Release
         read_live_versioned(store, &job.output.progress)
     );
     let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
-    let (live, live_token) = live?;
+    let (live, live_token) =
+        live.with_context(|| format!("cannot read the live release of {}", job.target))?;
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
     let which_kind = which.clone();
