@@ -1,0 +1,1 @@
+import{t as e}from"./index-r_wZJbYF.js";var t=e();function n(){return(0,t.jsx)(`p`,{children:`FIXTURE-vite-react-lazy`})}export{n as default};
