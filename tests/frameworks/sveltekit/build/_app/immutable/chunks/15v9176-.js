@@ -1,0 +1,1 @@
+import{N as e}from"./C0itsBst.js";e();

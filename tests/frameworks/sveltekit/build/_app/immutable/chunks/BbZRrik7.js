@@ -1,0 +1,1 @@
+import{T as e}from"./C0itsBst.js";e(),typeof window<`u`&&((globalThis.__svelte??={}).v??=new Set).add(`5`);

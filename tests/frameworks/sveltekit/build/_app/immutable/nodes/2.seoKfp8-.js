@@ -1,0 +1,1 @@
+import"../chunks/BbZRrik7.js";import"../chunks/15v9176-.js";import{f as e,m as t}from"../chunks/C0itsBst.js";var n=t(`<p>FIXTURE-sveltekit-home</p>`);function r(t){var r=n();e(t,r)}export{r as component};

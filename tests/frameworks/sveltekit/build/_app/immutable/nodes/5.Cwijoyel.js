@@ -1,0 +1,1 @@
+import"../chunks/BbZRrik7.js";import{E as e,F as t,M as n,b as r,d as i,f as a,j as o,m as s}from"../chunks/C0itsBst.js";var c=t({load:()=>l,prerender:()=>!1,ssr:()=>!1});function l({params:e}){return{id:e.id}}var u=s(`<p> </p>`);function d(t,s){n(s,!0);var c=u(),l=e(c);r(()=>i(l,`FIXTURE-sveltekit-user-${s.data.id??``}`)),a(t,c),o()}export{d as component,c as universal};
