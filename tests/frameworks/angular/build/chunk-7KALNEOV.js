@@ -1,0 +1,1 @@
+import{Ba as o,Ca as i,Ea as s,ra as n}from"./chunk-YLDKWNCK.js";var e=class a{static \u0275fac=function(t){return new(t||a)};static \u0275cmp=n({type:a,selectors:[["app-about"]],decls:2,vars:0,template:function(t,p){t&1&&(o(0,"p"),s(1,"FIXTURE-angular-about"),i())},encapsulation:2})};export{e as default};
