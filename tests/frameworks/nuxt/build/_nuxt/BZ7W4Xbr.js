@@ -1,0 +1,1 @@
+import{a as e,c as t,i as n,l as r,n as i,o as a,r as o,s,u as c}from"#entry";var l=e({__name:`hello`,setup(e){let l=t(!1);return a(()=>l.value=!0),(e,t)=>(s(),n(i,null,[t[0]||=o(`p`,null,`FIXTURE-nuxt-blog-hello`,-1),o(`p`,null,c(r(l)?`FIXTURE-nuxt-hydrated`:`not hydrated`),1)],64))}});export{l as default};

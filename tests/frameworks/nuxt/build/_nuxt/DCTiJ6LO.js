@@ -1,0 +1,1 @@
+import{i as e,s as t,t as n}from"#entry";var r={};function i(n,r){return t(),e(`p`,null,`FIXTURE-nuxt-home`)}var a=n(r,[[`render`,i]]);export{a as default};
