@@ -61,4 +61,4 @@ if [ "${#failed[@]}" -gt 0 ]; then
   echo "rebuild: failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "rebuild: done (${#names[@]} fixtures); total without node_modules: $(du -sh --exclude=node_modules "$here" | cut -f1)"
+echo "rebuild: done (${#names[@]} fixtures); all build/ folders: $(du -shc "$here"/*/build | tail -n1 | cut -f1)"
