@@ -11,6 +11,8 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use serde_json::json;
+
 use support::cdn::{create_distribution, widen_edge_role, EDGE_ROLE as ROLE};
 use support::proxy::{Fault, FaultAction, Proxy, Recorded};
 use support::*;
@@ -119,21 +121,33 @@ fn granted(policy: &serde_json::Value) -> BTreeSet<String> {
 }
 
 fn policy_for(bucket: &str, distribution: &str, mode: &str) -> serde_json::Value {
-    let run = spadeploy(
-        &[
-            "iam-policy",
-            "--to",
-            &format!("s3://{bucket}"),
-            "--distribution",
-            distribution,
-            "--mode",
-            mode,
-        ],
-        None,
-    );
+    policy_with(bucket, distribution, mode, &[])
+}
+
+fn policy_with(bucket: &str, distribution: &str, mode: &str, extra: &[&str]) -> serde_json::Value {
+    let to = format!("s3://{bucket}");
+    let mut args = vec![
+        "iam-policy",
+        "--to",
+        &to,
+        "--distribution",
+        distribution,
+        "--mode",
+        mode,
+    ];
+    args.extend_from_slice(extra);
+    let run = spadeploy(&args, None);
     run.assert_ok();
     serde_json::from_str(&run.stdout).unwrap()
 }
+
+/// The bucket-wide writes IAM cannot limit to a prefix.
+const BUCKET_WRITES: [&str; 4] = [
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketTagging",
+    "s3:PutBucketWebsite",
+];
 
 /// Removes the shared edge role, so the next install creates it.
 async fn delete_edge_role() {
@@ -225,7 +239,25 @@ fn fail_the_next_part_upload(proxy: &Proxy) {
 
 /// Every action the recorded requests needed.
 fn called(proxy: &Proxy) -> BTreeSet<String> {
-    proxy.take().iter().flat_map(actions_of).collect()
+    actions(&proxy.take())
+}
+
+fn actions(records: &[Recorded]) -> BTreeSet<String> {
+    records.iter().flat_map(actions_of).collect()
+}
+
+/// The stores the KeyValueStore data-plane requests named (`/key-value-stores/{ARN}/...`).
+fn stores_written(records: &[Recorded]) -> BTreeSet<String> {
+    records
+        .iter()
+        .filter_map(|r| r.path.strip_prefix("/key-value-stores/"))
+        .map(|rest| {
+            let arn = rest.split('/').next().unwrap_or_default();
+            percent_encoding::percent_decode_str(arn)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect()
 }
 
 fn assert_policy_matches(policy: &serde_json::Value, called: &BTreeSet<String>, mode: &str) {
@@ -359,7 +391,8 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
     site.run("push", &["--mode", "private"])
         .assert_fails_with(1, "UpdateKeys");
     site.run("push", &["--mode", "private"]).assert_ok();
-    let private = called(&proxy);
+    let records = proxy.take();
+    let private = actions(&records);
     assert!(
         private.contains("cloudfront-keyvaluestore:ListKeys"),
         "the rare path ran: {private:?}"
@@ -369,4 +402,135 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
         &private,
         "private",
     );
+
+    // Once the store exists, its ARN narrows the store actions to it: every store request went
+    // to that store, and all but creating one are granted on it alone.
+    let stores = stores_written(&records);
+    assert_eq!(stores.len(), 1, "one store: {stores:?}");
+    let store = stores.iter().next().unwrap();
+    let pinned = policy_with(
+        &bucket,
+        &distribution,
+        "private",
+        &["--account-id", "123456789012", "--key-value-store", store],
+    );
+    let statement = pinned["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "SpadeployRouteStore")
+        .unwrap();
+    assert_eq!(statement["Resource"], store.as_str());
+    let store_calls: BTreeSet<String> = private
+        .iter()
+        .filter(|a| a.contains("KeyValueStore") || a.starts_with("cloudfront-keyvaluestore:"))
+        .filter(|a| *a != "cloudfront:CreateKeyValueStore")
+        .cloned()
+        .collect();
+    assert_eq!(granted(&json!({ "Statement": [statement] })), store_calls);
+
+    // The bucket is wired now: a push with --no-bucket-policy needs no bucket-wide write, and
+    // the policy printed with --no-bucket-policy grants all it calls.
+    write(&dir, "index.html", "<h1>private 3</h1>");
+    site.run("push", &["--mode", "private", "--no-bucket-policy"])
+        .assert_ok();
+    let content_only = called(&proxy);
+    let narrowed = policy_with(&bucket, &distribution, "private", &["--no-bucket-policy"]);
+    let narrowed = granted(&narrowed);
+    let missing: Vec<_> = content_only.difference(&narrowed).collect();
+    assert!(missing.is_empty(), "called but not granted: {missing:?}");
+    assert!(narrowed
+        .iter()
+        .all(|a| !BUCKET_WRITES.contains(&a.as_str())));
+}
+
+/// A bucket that is not wired yet: `push --no-bucket-policy` fails before any bucket-wide write
+/// and says what is missing and how to fix it.
+#[tokio::test]
+async fn a_push_without_bucket_writes_never_writes_the_bucket_configuration() {
+    let bucket = unique_bucket("iamnopol");
+    create_bucket(&s3(), &bucket).await;
+    let distribution = create_distribution(&bucket, "rest").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    copy_dir(&demo_spa(), &dir);
+    let proxy = Proxy::start(&moto());
+    let site = Site {
+        dir: &dir,
+        bucket: &bucket,
+        distribution: &distribution,
+        proxy: &proxy,
+    };
+    for command in ["push", "diff"] {
+        let run = site.run(
+            command,
+            &["--mode", "private", "--fix-origin", "--no-bucket-policy"],
+        );
+        assert_ne!(run.code, 0, "{command}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("--no-bucket-policy")
+                && run.stderr.contains("the bucket policy lacks")
+                && run.stderr.contains("spadeploy iam-policy"),
+            "{command}: {}",
+            run.stderr
+        );
+    }
+    let calls = called(&proxy);
+    let written: Vec<_> = calls
+        .iter()
+        .filter(|a| BUCKET_WRITES.contains(&a.as_str()))
+        .collect();
+    assert!(written.is_empty(), "bucket-wide writes: {written:?}");
+    let policy = s3().get_bucket_policy().bucket(&bucket).send().await;
+    assert!(policy.is_err(), "no policy was written: {policy:?}");
+    let objects = s3().list_objects_v2().bucket(&bucket).send().await.unwrap();
+    assert_eq!(objects.key_count(), Some(0), "nothing was written");
+}
+
+/// Input that would put a wildcard or a policy variable into an ARN is refused, with what a
+/// valid value looks like, and no policy is printed.
+#[test]
+fn iam_policy_refuses_input_that_would_widen_a_grant() {
+    let cases: [(&[&str], &str); 7] = [
+        (
+            &["--to", "s3://my-site", "--distribution", "*"],
+            "invalid distribution id `*`",
+        ),
+        (
+            &["--to", "s3://my-site", "--distribution", "${aws:username}"],
+            "invalid distribution id",
+        ),
+        (
+            &["--to", "s3://my-site/*", "--distribution", "E2QWRUHAPOMQZL"],
+            "invalid key prefix",
+        ),
+        (&["--to", "s3://my-site/a?"], "invalid key prefix `a?`"),
+        (
+            &["--to", "s3://my-site/${aws:username}"],
+            "invalid key prefix",
+        ),
+        (
+            &["--to", "s3://my-site", "--account-id", "1:*"],
+            "invalid account id `1:*`",
+        ),
+        (
+            &[
+                "--to",
+                "s3://my-site",
+                "--distribution",
+                "E1",
+                "--key-value-store",
+                "arn:aws:cloudfront::123456789012:key-value-store/*",
+            ],
+            "invalid KeyValueStore ARN",
+        ),
+    ];
+    for (args, error) in cases {
+        let mut argv = vec!["iam-policy"];
+        argv.extend_from_slice(args);
+        let run = spadeploy(&argv, None);
+        assert_ne!(run.code, 0, "{args:?} is refused");
+        assert!(run.stderr.contains(error), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?} printed {}", run.stdout);
+    }
 }

@@ -420,6 +420,7 @@ mod tests {
                 rules: RouteRules::default(),
                 fix_origin,
                 allow_public_read,
+                bucket_config: crate::cdn::iam::BucketConfig::Write,
             },
             bucket: "my-site".into(),
             prefix: String::new(),

@@ -1,11 +1,17 @@
 //! `spadeploy iam-policy`: the least-privilege IAM policy the configured target, distribution and
 //! routing mode need — S3 actions on exactly that bucket and prefix, CloudFront on exactly that
 //! distribution, and Lambda/IAM only for Lambda@Edge.
+//!
+//! Every value that reaches an ARN or a condition is validated first: in IAM `*` and `?` are
+//! wildcards and `${...}` is a policy variable, so an unchecked `--distribution '*'` or prefix
+//! `a?` would grant far more than the one site. The only wildcards in the policy are spadeploy's
+//! own (`prefix*` for the prefix's keys, `*` for an account id or store id it cannot know).
 
 use serde_json::{json, Value};
 
 use crate::cdn::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
 use crate::config::routing::Mode;
+use crate::config::target::{self, TargetError};
 
 pub struct PolicyScope<'a> {
     pub bucket: &'a str,
@@ -15,14 +21,126 @@ pub struct PolicyScope<'a> {
     /// `None` with a distribution: both modes' statements (the mode is detected at push time).
     pub mode: Option<Mode>,
     pub function_name: &'a str,
-    /// `*` when unknown.
-    pub account: &'a str,
+    /// `None` when unknown: `*` in the ARNs.
+    pub account: Option<&'a str>,
+    pub bucket_config: BucketConfig,
+    /// The ARN of the route table's KeyValueStore, when it exists: its data is then writable in
+    /// that store only. A store's ARN ends with an id CloudFront picks at creation (not its name),
+    /// so without it the store actions cover the account's stores.
+    pub key_value_store: Option<&'a str>,
 }
 
-pub fn policy(scope: &PolicyScope<'_>) -> Value {
+/// Whether the deploy credentials may change the bucket's configuration (policy, Block Public
+/// Access and its record tag, website configuration). These are bucket-wide: IAM cannot limit
+/// them to a prefix, so credentials for `s3://b/app` that hold them could open all of `b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketConfig {
+    /// spadeploy wires the bucket on the push that needs it.
+    Write,
+    /// The bucket is wired once by someone else (an administrator, IaC, or a push with the
+    /// writes); pushes only read it (`push --no-bucket-policy`).
+    ReadOnly,
+}
+
+/// An input that would put a wildcard, a policy variable or a malformed value into the policy.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ScopeError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("invalid distribution id `{0}`: a CloudFront distribution id is uppercase letters and digits, e.g. E2QWRUHAPOMQZL (see the ID column of `aws cloudfront list-distributions`)")]
+    Distribution(String),
+    #[error("invalid account id `{0}`: an AWS account id is 12 digits, e.g. 123456789012 (`aws sts get-caller-identity` prints it); leave --account-id out to write `*`")]
+    Account(String),
+    #[error("invalid function name `{0}` ([routing] function_name): CloudFront and Lambda function names are 1-64 letters, digits, `-` and `_`")]
+    FunctionName(String),
+    #[error("invalid KeyValueStore ARN `{0}`: give the ARN CloudFront reports for the store, arn:aws:cloudfront::ACCOUNT:key-value-store/ID (`aws cloudfront describe-key-value-store --name NAME`)")]
+    KeyValueStore(String),
+    #[error("the KeyValueStore ARN `{store}` belongs to account {store_account}, not --account-id {account}")]
+    KeyValueStoreAccount {
+        store: String,
+        store_account: String,
+        account: String,
+    },
+}
+
+impl PolicyScope<'_> {
+    /// Refuses any value that is not what it claims to be, so nothing from the input can widen a
+    /// grant: each check is an allow-list of the characters the real identifier has.
+    pub fn validate(&self) -> Result<(), ScopeError> {
+        target::check_bucket(self.bucket)?;
+        // The stored prefix is already normalised: normalising again must change nothing.
+        if target::normalize_prefix(self.prefix)? != self.prefix {
+            return Err(TargetError::Prefix {
+                prefix: self.prefix.to_string(),
+                why: "it must be empty or end with `/`",
+            }
+            .into());
+        }
+        if let Some(id) = self.distribution {
+            if !is_distribution_id(id) {
+                return Err(ScopeError::Distribution(id.to_string()));
+            }
+        }
+        if let Some(account) = self.account {
+            if !is_account_id(account) {
+                return Err(ScopeError::Account(account.to_string()));
+            }
+        }
+        let name = self.function_name;
+        let name_ok = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !name_ok {
+            return Err(ScopeError::FunctionName(name.to_string()));
+        }
+        if let Some(store) = self.key_value_store {
+            let Some(store_account) = key_value_store_account(store) else {
+                return Err(ScopeError::KeyValueStore(store.to_string()));
+            };
+            if let Some(account) = self.account.filter(|a| *a != store_account) {
+                return Err(ScopeError::KeyValueStoreAccount {
+                    store: store.to_string(),
+                    store_account: store_account.to_string(),
+                    account: account.to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn account(&self) -> &str {
+        self.account.unwrap_or("*")
+    }
+}
+
+/// CloudFront distribution ids: uppercase letters and digits (`E2QWRUHAPOMQZL`).
+fn is_distribution_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The account of a KeyValueStore ARN, if it has CloudFront's form
+/// (`arn:aws:cloudfront::[0-9]{12}:key-value-store/[0-9a-fA-F-]{36}`).
+fn key_value_store_account(arn: &str) -> Option<&str> {
+    let rest = arn.strip_prefix("arn:aws:cloudfront::")?;
+    let (account, id) = rest.split_once(":key-value-store/")?;
+    let id_ok = id.len() == 36 && id.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-');
+    (is_account_id(account) && id_ok).then_some(account)
+}
+
+/// The policy for `scope`, once every input in it is validated.
+pub fn policy(scope: &PolicyScope<'_>) -> Result<Value, ScopeError> {
+    scope.validate()?;
     let mut statements = objects(scope);
     let Some(distribution) = scope.distribution else {
-        return document(statements);
+        return Ok(document(statements));
     };
     statements.extend(distribution_statements(scope, distribution));
     if scope.mode != Some(Mode::Website) {
@@ -32,7 +150,7 @@ pub fn policy(scope: &PolicyScope<'_>) -> Value {
         statements.extend(lambda_edge(scope));
         statements.extend(edge_role(scope));
     }
-    document(statements)
+    Ok(document(statements))
 }
 
 fn bucket_arn(scope: &PolicyScope<'_>) -> String {
@@ -66,15 +184,27 @@ fn objects(scope: &PolicyScope<'_>) -> Vec<Value> {
 /// With a distribution, in either mode: the bucket's policy and access settings, and the
 /// distribution itself.
 fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<Value> {
+    // Reads always (a push checks the wiring); writes only when the push may wire the bucket.
+    let bucket_actions = match scope.bucket_config {
+        BucketConfig::Write => json!([
+            "s3:GetBucketPolicy",
+            "s3:PutBucketPolicy",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:GetBucketTagging",
+            "s3:PutBucketTagging"
+        ]),
+        BucketConfig::ReadOnly => json!([
+            "s3:GetBucketPolicy",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:GetBucketTagging"
+        ]),
+    };
     vec![
         json!({
             "Sid": "SpadeployBucketRouting",
             "Effect": "Allow",
-            "Action": [
-                "s3:GetBucketPolicy", "s3:PutBucketPolicy",
-                "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock",
-                "s3:GetBucketTagging", "s3:PutBucketTagging"
-            ],
+            "Action": bucket_actions,
             "Resource": bucket_arn(scope),
         }),
         json!({
@@ -85,7 +215,7 @@ fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<V
                 "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
                 "cloudfront:GetInvalidation"
             ],
-            "Resource": format!("arn:aws:cloudfront::{}:distribution/{distribution}", scope.account),
+            "Resource": format!("arn:aws:cloudfront::{}:distribution/{distribution}", scope.account()),
         }),
     ]
 }
@@ -93,6 +223,37 @@ fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<V
 /// Private mode: the CloudFront Function, the KeyValueStore of large route tables, and Origin
 /// Access Control.
 fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
+    let account = scope.account();
+    let read_write = json!([
+        "cloudfront:DescribeKeyValueStore",
+        "cloudfront-keyvaluestore:DescribeKeyValueStore",
+        "cloudfront-keyvaluestore:GetKey",
+        "cloudfront-keyvaluestore:ListKeys",
+        "cloudfront-keyvaluestore:UpdateKeys"
+    ]);
+    let store = match scope.key_value_store {
+        // The store exists: its data, and no other store's, and no new store.
+        Some(arn) => json!({
+            "Sid": "SpadeployRouteStore",
+            "Effect": "Allow",
+            "Action": read_write,
+            "Resource": arn,
+        }),
+        // IAM names a store by the id CloudFront gives it at creation, never by its name, and
+        // has no condition key for the name: before the store exists, the account's stores.
+        None => {
+            let mut actions = read_write;
+            if let Value::Array(list) = &mut actions {
+                list.insert(1, json!("cloudfront:CreateKeyValueStore"));
+            }
+            json!({
+                "Sid": "SpadeployRouteStore",
+                "Effect": "Allow",
+                "Action": actions,
+                "Resource": format!("arn:aws:cloudfront::{account}:key-value-store/*"),
+            })
+        }
+    };
     vec![
         json!({
             "Sid": "SpadeployCloudFrontFunction",
@@ -101,19 +262,10 @@ fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
                 "cloudfront:DescribeFunction", "cloudfront:GetFunction", "cloudfront:CreateFunction",
                 "cloudfront:UpdateFunction", "cloudfront:PublishFunction"
             ],
-            "Resource": format!("arn:aws:cloudfront::{}:function/{}", scope.account, scope.function_name),
+            "Resource": format!("arn:aws:cloudfront::{account}:function/{}", scope.function_name),
         }),
-        // A store's ARN carries an id CloudFront picks, so it cannot be named here.
-        json!({
-            "Sid": "SpadeployRouteStore",
-            "Effect": "Allow",
-            "Action": [
-                "cloudfront:DescribeKeyValueStore", "cloudfront:CreateKeyValueStore",
-                "cloudfront-keyvaluestore:DescribeKeyValueStore", "cloudfront-keyvaluestore:GetKey",
-                "cloudfront-keyvaluestore:ListKeys", "cloudfront-keyvaluestore:UpdateKeys"
-            ],
-            "Resource": format!("arn:aws:cloudfront::{}:key-value-store/*", scope.account),
-        }),
+        store,
+        // Listing has no resource; a new control's id is not known before it exists.
         json!({
             "Sid": "SpadeployOriginAccessControl",
             "Effect": "Allow",
@@ -127,13 +279,19 @@ fn cloudfront_function(scope: &PolicyScope<'_>) -> Vec<Value> {
 fn lambda_edge(scope: &PolicyScope<'_>) -> Vec<Value> {
     let function = format!(
         "arn:aws:lambda:us-east-1:{}:function:{}",
-        scope.account, scope.function_name
+        scope.account(),
+        scope.function_name
     );
+    // The website configuration is bucket-wide too (its routing rules could redirect any prefix).
+    let website_actions = match scope.bucket_config {
+        BucketConfig::Write => json!(["s3:GetBucketWebsite", "s3:PutBucketWebsite"]),
+        BucketConfig::ReadOnly => json!(["s3:GetBucketWebsite"]),
+    };
     vec![
         json!({
             "Sid": "SpadeployBucketWebsite",
             "Effect": "Allow",
-            "Action": ["s3:GetBucketWebsite", "s3:PutBucketWebsite"],
+            "Action": website_actions,
             "Resource": bucket_arn(scope),
         }),
         json!({
@@ -153,7 +311,7 @@ fn lambda_edge(scope: &PolicyScope<'_>) -> Vec<Value> {
 /// its permissions boundary, given only that policy, and passed only to Lambda: leaked deploy
 /// credentials cannot turn it into an administrator that runs their code.
 fn edge_role(scope: &PolicyScope<'_>) -> Vec<Value> {
-    let account = scope.account;
+    let account = scope.account();
     let role = format!("arn:aws:iam::{account}:role/{EDGE_ROLE}");
     vec![
         json!({
@@ -176,10 +334,22 @@ fn edge_role(scope: &PolicyScope<'_>) -> Vec<Value> {
             "Resource": role,
             "Condition": { "ArnEquals": { "iam:PolicyARN": LOGS_POLICY } },
         }),
+        // Removing what someone added only ever takes permissions away.
         json!({
             "Sid": "SpadeployEdgeRoleRepair",
             "Effect": "Allow",
-            "Action": ["iam:UpdateAssumeRolePolicy", "iam:DetachRolePolicy", "iam:DeleteRolePolicy"],
+            "Action": ["iam:DetachRolePolicy", "iam:DeleteRolePolicy"],
+            "Resource": role,
+        }),
+        // Putting back a widened trust policy. IAM has no condition key on a trust policy's
+        // content, so this is limited to the one role and kept in its own statement: with it,
+        // leaked credentials could let another principal assume a role that can only write logs
+        // (its boundary and its one policy); without it, a widened trust fails the push, naming
+        // this action, for an administrator to repair.
+        json!({
+            "Sid": "SpadeployEdgeRoleTrust",
+            "Effect": "Allow",
+            "Action": "iam:UpdateAssumeRolePolicy",
             "Resource": role,
         }),
         json!({
@@ -215,8 +385,41 @@ mod tests {
             distribution,
             mode,
             function_name: "spadeploy-my-site",
-            account: "123456789012",
+            account: Some("123456789012"),
+            bucket_config: BucketConfig::Write,
+            key_value_store: None,
         }
+    }
+
+    fn policy(scope: &PolicyScope<'_>) -> Value {
+        super::policy(scope).unwrap()
+    }
+
+    /// Every action granted anywhere in the policy.
+    fn actions(policy: &Value) -> Vec<String> {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|s| match &s["Action"] {
+                Value::String(one) => vec![one.clone()],
+                many => many
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    fn statement<'p>(policy: &'p Value, sid: &str) -> &'p Value {
+        policy["Statement"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .unwrap()
     }
 
     fn sids(policy: &Value) -> Vec<&str> {
@@ -304,5 +507,188 @@ mod tests {
             sids(&both).contains(&"SpadeployLambdaEdge")
                 && sids(&both).contains(&"SpadeployCloudFrontFunction")
         );
+    }
+
+    #[test]
+    fn input_that_would_be_a_wildcard_or_variable_in_an_arn_is_refused() {
+        let base = || scope(Some("E2QWRUHAPOMQZL"), Some(Mode::Private));
+        let refused = |scope: PolicyScope<'_>| super::policy(&scope).unwrap_err();
+        for id in [
+            "*",
+            "E1*",
+            "E?",
+            "${aws:username}",
+            "e2qwruhapomqzl",
+            "",
+            "E1/x",
+        ] {
+            assert_eq!(
+                refused(PolicyScope {
+                    distribution: Some(id),
+                    ..base()
+                }),
+                ScopeError::Distribution(id.into())
+            );
+        }
+        for account in [
+            "*",
+            "1:*",
+            "12345678901",
+            "1234567890123",
+            "${aws:PrincipalAccount}",
+        ] {
+            assert_eq!(
+                refused(PolicyScope {
+                    account: Some(account),
+                    ..base()
+                }),
+                ScopeError::Account(account.into())
+            );
+        }
+        for prefix in ["*/", "a?/", "${aws:username}/", "app*/", "app", "/app/"] {
+            assert!(matches!(
+                refused(PolicyScope { prefix, ..base() }),
+                ScopeError::Target(_)
+            ));
+        }
+        for bucket in [
+            "my-site*",
+            "my?site",
+            "${aws:username}",
+            "My-Site",
+            "my..site",
+        ] {
+            assert!(matches!(
+                refused(PolicyScope { bucket, ..base() }),
+                ScopeError::Target(TargetError::Bucket { .. })
+            ));
+        }
+        for name in ["*", "spadeploy-*", "a?", "${aws:username}", ""] {
+            assert_eq!(
+                refused(PolicyScope {
+                    function_name: name,
+                    ..base()
+                }),
+                ScopeError::FunctionName(name.into())
+            );
+        }
+        for store in [
+            "*",
+            "arn:aws:cloudfront::123456789012:key-value-store/*",
+            "arn:aws:cloudfront::*:key-value-store/0a1b2c3d-0000-4000-8000-00000000000a",
+        ] {
+            assert_eq!(
+                refused(PolicyScope {
+                    key_value_store: Some(store),
+                    ..base()
+                }),
+                ScopeError::KeyValueStore(store.into())
+            );
+        }
+        assert!(matches!(
+            refused(PolicyScope {
+                key_value_store: Some(
+                    "arn:aws:cloudfront::999999999999:key-value-store/0a1b2c3d-0000-4000-8000-00000000000a"
+                ),
+                ..base()
+            }),
+            ScopeError::KeyValueStoreAccount { .. }
+        ));
+    }
+
+    #[test]
+    fn no_wildcard_or_variable_reaches_the_policy_but_spadeploys_own() {
+        // spadeploy's own: the prefix's keys, the OAC actions (no resource), a new store, and
+        // the function's versions.
+        let own = [
+            "arn:aws:s3:::my-site/app/*",
+            "app/*",
+            "*",
+            "arn:aws:cloudfront::123456789012:key-value-store/*",
+            "arn:aws:lambda:us-east-1:123456789012:function:spadeploy-my-site:*",
+        ];
+        for mode in [None, Some(Mode::Private), Some(Mode::Website)] {
+            let p = policy(&scope(Some("E2QWRUHAPOMQZL"), mode));
+            let text = p.to_string();
+            assert!(!text.contains('?') && !text.contains("${"), "{text}");
+            let mut values = Vec::new();
+            for statement in p["Statement"].as_array().unwrap() {
+                let resource = &statement["Resource"];
+                values.extend(
+                    resource
+                        .as_array()
+                        .cloned()
+                        .unwrap_or(vec![resource.clone()]),
+                );
+                if let Some(prefixes) = statement.pointer("/Condition/StringLike/s3:prefix") {
+                    values.extend(prefixes.as_array().unwrap().iter().cloned());
+                }
+            }
+            for value in values {
+                let value = value.as_str().unwrap();
+                assert!(
+                    !value.contains('*') || own.contains(&value),
+                    "{value} in {mode:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn credentials_without_bucket_writes_cannot_change_the_bucket_configuration() {
+        for mode in [None, Some(Mode::Private), Some(Mode::Website)] {
+            let read_only = policy(&PolicyScope {
+                bucket_config: BucketConfig::ReadOnly,
+                ..scope(Some("E1"), mode)
+            });
+            let granted = actions(&read_only);
+            for write in [
+                "s3:PutBucketPolicy",
+                "s3:PutBucketPublicAccessBlock",
+                "s3:PutBucketTagging",
+                "s3:PutBucketWebsite",
+            ] {
+                assert!(!granted.iter().any(|a| a == write), "{write} in {mode:?}");
+            }
+            // The wiring is still read, so a push can say what is missing.
+            assert!(granted.iter().any(|a| a == "s3:GetBucketPolicy"));
+            let full = actions(&policy(&scope(Some("E1"), mode)));
+            assert!(granted.iter().all(|a| full.contains(a)));
+        }
+    }
+
+    #[test]
+    fn a_known_store_is_the_only_store_the_policy_reaches() {
+        let arn =
+            "arn:aws:cloudfront::123456789012:key-value-store/0a1b2c3d-0000-4000-8000-00000000000a";
+        let pinned = policy(&PolicyScope {
+            key_value_store: Some(arn),
+            ..scope(Some("E1"), Some(Mode::Private))
+        });
+        let store = statement(&pinned, "SpadeployRouteStore");
+        assert_eq!(store["Resource"], arn);
+        assert!(!actions(&pinned).contains(&"cloudfront:CreateKeyValueStore".to_string()));
+        assert!(actions(&pinned).contains(&"cloudfront-keyvaluestore:UpdateKeys".to_string()));
+        let unknown = policy(&scope(Some("E1"), Some(Mode::Private)));
+        assert_eq!(
+            statement(&unknown, "SpadeployRouteStore")["Resource"],
+            "arn:aws:cloudfront::123456789012:key-value-store/*"
+        );
+    }
+
+    #[test]
+    fn the_trust_policy_repair_is_a_statement_of_its_own_on_the_one_role() {
+        let website = policy(&scope(Some("E1"), Some(Mode::Website)));
+        let trust = statement(&website, "SpadeployEdgeRoleTrust");
+        assert_eq!(trust["Action"], "iam:UpdateAssumeRolePolicy");
+        assert_eq!(
+            trust["Resource"],
+            format!("arn:aws:iam::123456789012:role/{EDGE_ROLE}")
+        );
+        let repair = statement(&website, "SpadeployEdgeRoleRepair");
+        assert!(!repair["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("iam:UpdateAssumeRolePolicy")));
     }
 }

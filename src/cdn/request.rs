@@ -24,6 +24,8 @@ pub struct RoutingRequest {
     pub rules: RouteRules,
     pub fix_origin: bool,
     pub allow_public_read: bool,
+    /// `ReadOnly` (`--no-bucket-policy`): the bucket's configuration is checked, never written.
+    pub bucket_config: crate::cdn::iam::BucketConfig,
 }
 
 /// A routing request for a concrete bucket.

@@ -16,6 +16,7 @@ use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::decide::{decide, RoutingPlan, Step};
 use crate::cdn::distribution::{self, Distribution, Edge};
 use crate::cdn::edge::{self, Installed};
+use crate::cdn::iam::BucketConfig;
 use crate::cdn::kvs;
 use crate::cdn::observe::{new_referer_secret, read_distribution, read_policy, Clients, Observed};
 use crate::cdn::request::{Job, SetupError};
@@ -36,8 +37,62 @@ pub fn plan(
     keys: &[&str],
     previous: Option<&[&str]>,
 ) -> Result<Routing, SetupError> {
-    let plan = decide(&observed, job, keys, previous)?;
+    let mut plan = decide(&observed, job, keys, previous)?;
+    if job.request.bucket_config == BucketConfig::ReadOnly {
+        plan = without_bucket_writes(plan, job)?;
+    }
     Ok(Routing { observed, plan })
+}
+
+/// `--no-bucket-policy`: the bucket's configuration is bucket-wide, so credentials for one
+/// prefix may lack the right to write it. A plan that needs such a write fails here, before
+/// anything is written, naming what is missing; turning Block Public Access back on is left
+/// for later with a warning (the site works without it).
+fn without_bucket_writes(mut plan: RoutingPlan, job: &Job) -> Result<RoutingPlan, SetupError> {
+    let mut missing = Vec::new();
+    if plan.bucket_policy == Step::Update || plan.writes.referer.is_some() {
+        missing.push(format!(
+            "the bucket policy lacks what this target needs ({})",
+            match plan.mode {
+                Mode::Private => "CloudFront's read of the prefix through Origin Access Control",
+                Mode::Website =>
+                    "the website endpoint's read, limited to the distribution's secret Referer",
+            }
+        ));
+    }
+    if plan.public_access_block == AccessBlockStep::Relax {
+        missing.push(
+            "Block Public Access refuses the website endpoint's read policy (BlockPublicPolicy or \
+             RestrictPublicBuckets is on)"
+                .into(),
+        );
+    }
+    if plan.website == Step::Update {
+        missing
+            .push("the bucket's website configuration (index and error documents) differs".into());
+    }
+    if !missing.is_empty() {
+        return Err(SetupError::Config(format!(
+            "--no-bucket-policy: bucket `{}` is not wired for s3://{}/{}: {}. Nothing was written. \
+             Run one push without --no-bucket-policy using credentials that may write the bucket's \
+             configuration (`spadeploy iam-policy` without --no-bucket-policy prints them), or have \
+             an administrator do it; pushes with --no-bucket-policy then need none of it",
+            job.bucket,
+            job.bucket,
+            job.prefix,
+            missing.join("; ")
+        )));
+    }
+    if plan.public_access_block == AccessBlockStep::Restore {
+        plan.public_access_block = AccessBlockStep::Unchanged;
+        plan.warnings.push(format!(
+            "no public read grant is left in bucket `{}`, so the Block Public Access settings \
+             spadeploy turned off could be turned back on; --no-bucket-policy leaves that to a push \
+             without it (or to an administrator)",
+            job.bucket
+        ));
+    }
+    Ok(plan)
 }
 
 /// Applies `routing.plan`: the function, the bucket's configuration and the OAC together, then
@@ -258,6 +313,13 @@ pub async fn rotate_secret(
     wait: std::time::Duration,
     on_wait: &dyn Fn(std::time::Duration),
 ) -> Result<Rotation, SetupError> {
+    if job.request.bucket_config == BucketConfig::ReadOnly {
+        return Err(SetupError::Config(
+            "--rotate-secret writes the bucket policy (both secrets, then the new one): drop \
+             --no-bucket-policy and use credentials that may write it"
+                .into(),
+        ));
+    }
     let dist = read_distribution(clients, &job.request.distribution).await?;
     let analysis =
         distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;

@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::cdn::iam::BucketConfig;
 use crate::config::manifest::{self, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
@@ -21,9 +22,19 @@ pub(super) struct IamPolicyArgs {
     /// Routing mode [default: the manifest's; without one, both modes' permissions]
     #[arg(long, value_enum)]
     mode: Option<Mode>,
-    /// AWS account id for the ARNs [default: *]
-    #[arg(long, value_name = "ID", default_value = "*")]
-    account_id: String,
+    /// AWS account id (12 digits) for the ARNs [default: *]
+    #[arg(long, value_name = "ID")]
+    account_id: Option<String>,
+    /// Leave out every write to the bucket's configuration (policy, Block Public Access, its
+    /// tag, website configuration): they are bucket-wide, so credentials for one prefix should
+    /// not hold them. For pushes with `push --no-bucket-policy` to a bucket already wired
+    #[arg(long)]
+    no_bucket_policy: bool,
+    /// ARN of the route table's KeyValueStore (private mode), once it exists: the store actions
+    /// then reach that store only [default: the account's stores, as a store's ARN holds an id
+    /// CloudFront picks at creation]
+    #[arg(long, value_name = "ARN")]
+    key_value_store: Option<String>,
 }
 
 pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<Outcome> {
@@ -35,17 +46,40 @@ pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<O
         );
     };
     let distribution = args.distribution.or(manifest.cdn.distribution.clone());
+    let mode = args.mode.or(manifest.routing.mode);
+    let function_name = crate::cdn::routing::function_name(&manifest.routing, &bucket);
     let scope = crate::cdn::iam::PolicyScope {
         bucket: &bucket,
         prefix: &prefix,
         distribution: distribution.as_deref(),
-        mode: args.mode.or(manifest.routing.mode),
-        function_name: &crate::cdn::routing::function_name(&manifest.routing, &bucket),
-        account: &args.account_id,
+        mode,
+        function_name: &function_name,
+        account: args.account_id.as_deref(),
+        bucket_config: if args.no_bucket_policy {
+            BucketConfig::ReadOnly
+        } else {
+            BucketConfig::Write
+        },
+        key_value_store: args.key_value_store.as_deref(),
     };
-    println!(
-        "{}",
-        serde_json::to_string_pretty(&crate::cdn::iam::policy(&scope))?
-    );
+    let policy = crate::cdn::iam::policy(&scope)?;
+    println!("{}", serde_json::to_string_pretty(&policy)?);
+    // What the JSON cannot say: the grants IAM could not narrow to this site.
+    if distribution.is_some() {
+        if scope.bucket_config == BucketConfig::Write && !prefix.is_empty() {
+            eprintln!(
+                "note: the bucket policy, Block Public Access and website configuration are bucket-wide: \
+                 these credentials could open all of s3://{bucket}, not only {prefix}. Once the bucket \
+                 is wired, print the policy with --no-bucket-policy and push with --no-bucket-policy"
+            );
+        }
+        if mode != Some(Mode::Website) && scope.key_value_store.is_none() {
+            eprintln!(
+                "note: the KeyValueStore actions reach every store in the account (a store's ARN holds \
+                 an id CloudFront picks, not its name); once the store `{function_name}` exists, pass \
+                 --key-value-store with its ARN to limit them to it"
+            );
+        }
+    }
     Ok(Outcome::Done)
 }

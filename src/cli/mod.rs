@@ -23,6 +23,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use crate::cdn::iam::BucketConfig;
 use crate::cdn::request::RoutingRequest;
 use crate::config::manifest::{self, TargetSettings};
 use crate::config::routing::Mode;
@@ -140,6 +141,12 @@ struct CdnArgs {
     /// limited to requests carrying a secret Referer header only the distribution sends
     #[arg(long)]
     allow_public_read: bool,
+    /// Never write the bucket's configuration (policy, Block Public Access, website
+    /// configuration), which is bucket-wide: check it, and fail saying what is missing when it
+    /// is not as this push needs. For credentials limited to a prefix (`iam-policy
+    /// --no-bucket-policy`)
+    #[arg(long)]
+    no_bucket_policy: bool,
     /// Do not invalidate CloudFront after the push
     #[arg(long)]
     no_invalidate: bool,
@@ -161,6 +168,11 @@ impl CdnArgs {
             rules: manifest.route_rules(),
             fix_origin: self.fix_origin,
             allow_public_read: self.allow_public_read || manifest.routing.allow_public_read,
+            bucket_config: if self.no_bucket_policy {
+                BucketConfig::ReadOnly
+            } else {
+                BucketConfig::Write
+            },
         })
     }
 }

@@ -30,6 +30,8 @@ pub enum TargetError {
     Bucket { bucket: String, why: &'static str },
     #[error("invalid key prefix `{prefix}`: {why}")]
     Prefix { prefix: String, why: &'static str },
+    #[error("invalid key prefix `{prefix}`: {character:?} is not allowed (a prefix is ASCII letters, digits and `!-_.'()`, segments separated by `/`; `*`, `?` and `$` would be wildcards or variables in the bucket and IAM policies)")]
+    PrefixCharacter { prefix: String, character: char },
 }
 
 impl Target {
@@ -79,7 +81,9 @@ impl FromStr for Target {
     }
 }
 
-fn check_bucket(bucket: &str) -> Result<String, TargetError> {
+/// A bucket name by S3's naming rules. Also what keeps a bucket name that reaches an ARN (the
+/// policies `iam-policy` prints and `push` writes) free of wildcards and policy variables.
+pub fn check_bucket(bucket: &str) -> Result<String, TargetError> {
     let fail = |why| {
         Err(TargetError::Bucket {
             bucket: bucket.to_string(),
@@ -102,10 +106,33 @@ fn check_bucket(bucket: &str) -> Result<String, TargetError> {
     if !edge_ok(bucket.bytes().next()) || !edge_ok(bucket.bytes().last()) {
         return fail("it must start and end with a letter or digit");
     }
+    if bucket.contains("..") {
+        return fail("it contains two adjacent periods");
+    }
+    if bucket.split('.').count() == 4 && bucket.split('.').all(|p| p.parse::<u8>().is_ok()) {
+        return fail("it is formatted as an IP address");
+    }
+    // Prefixes and suffixes S3 reserves for access points, Object Lambda and directory buckets.
+    let reserved_prefix = ["xn--", "sthree-", "amzn-s3-demo-"]
+        .into_iter()
+        .find(|p| bucket.starts_with(p));
+    let reserved_suffix = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"]
+        .into_iter()
+        .find(|s| bucket.ends_with(s));
+    if reserved_prefix.is_some() || reserved_suffix.is_some() {
+        return fail("it uses a prefix or suffix S3 reserves");
+    }
     Ok(bucket.to_string())
 }
 
-fn normalize_prefix(prefix: &str) -> Result<String, TargetError> {
+/// Characters a key prefix may hold besides ASCII letters and digits: S3's "safe" characters
+/// without `*`. The prefix reaches ARNs and conditions (the bucket policy a push writes, the
+/// policy `iam-policy` prints), where `*` and `?` are wildcards and `${...}` a policy variable, and
+/// the site's URL path, where `?`, `#`, `%` and spaces change what a URL means.
+const PREFIX_PUNCTUATION: &str = "!-_.'()/";
+
+/// The prefix as stored: empty, or its segments joined by `/` and ending with `/`.
+pub fn normalize_prefix(prefix: &str) -> Result<String, TargetError> {
     let trimmed = prefix.trim_matches('/');
     if trimmed.is_empty() {
         return Ok(String::new());
@@ -116,6 +143,15 @@ fn normalize_prefix(prefix: &str) -> Result<String, TargetError> {
             why,
         })
     };
+    if let Some(c) = trimmed
+        .chars()
+        .find(|c| !c.is_ascii_alphanumeric() && !PREFIX_PUNCTUATION.contains(*c))
+    {
+        return Err(TargetError::PrefixCharacter {
+            prefix: prefix.to_string(),
+            character: c,
+        });
+    }
     for segment in trimmed.split('/') {
         if segment.is_empty() {
             return fail("it contains an empty segment (`//`)");
@@ -195,6 +231,49 @@ mod tests {
             err("s3://bucket/a//b"),
             TargetError::Prefix { .. }
         ));
+    }
+
+    #[test]
+    fn rejects_prefixes_that_would_be_wildcards_or_variables_in_a_policy() {
+        for prefix in [
+            "*",
+            "a?",
+            "app*",
+            "${aws:username}",
+            "a b",
+            "a#b",
+            "a%2Fb",
+            "a\\b",
+        ] {
+            assert!(
+                matches!(
+                    format!("s3://bucket/{prefix}").parse::<Target>(),
+                    Err(TargetError::PrefixCharacter { .. })
+                ),
+                "{prefix}"
+            );
+        }
+        assert_eq!(
+            "s3://bucket/v1.2/app_(old)/".parse(),
+            Ok(s3("bucket", "v1.2/app_(old)/"))
+        );
+    }
+
+    #[test]
+    fn rejects_bucket_names_s3_does_not_allow() {
+        for bucket in [
+            "my..site",
+            "192.168.1.1",
+            "xn--site",
+            "site-s3alias",
+            "site--ol-s3",
+        ] {
+            assert!(
+                matches!(check_bucket(bucket), Err(TargetError::Bucket { .. })),
+                "{bucket}"
+            );
+        }
+        assert!(check_bucket("my.site-1").is_ok());
     }
 
     #[test]
