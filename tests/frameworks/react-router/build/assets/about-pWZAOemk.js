@@ -1,0 +1,1 @@
+import{D as e,t}from"./jsx-runtime-8Aid9cvx.js";var n=t(),r=e(function({loaderData:e}){return(0,n.jsx)(`p`,{children:e.message})});export{r as default};

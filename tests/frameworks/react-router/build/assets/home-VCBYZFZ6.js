@@ -1,0 +1,1 @@
+import{D as e,t}from"./jsx-runtime-8Aid9cvx.js";var n=t(),r=e(function(){return(0,n.jsx)(`p`,{children:`FIXTURE-react-router-home`})});export{r as default};

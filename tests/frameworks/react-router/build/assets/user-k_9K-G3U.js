@@ -1,0 +1,1 @@
+import{D as e,t}from"./jsx-runtime-8Aid9cvx.js";var n=t();async function r({params:e}){return{id:e.id}}var i=e(function({loaderData:e}){return(0,n.jsxs)(`p`,{children:[`FIXTURE-react-router-user-`,e.id]})});export{r as clientLoader,i as default};

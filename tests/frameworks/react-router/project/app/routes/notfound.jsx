@@ -1,0 +1,3 @@
+export default function NotFound() {
+  return <p>FIXTURE-react-router-notfound</p>;
+}
