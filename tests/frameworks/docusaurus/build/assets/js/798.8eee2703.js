@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self.webpackChunkfixture_docusaurus)?self.webpackChunkfixture_docusaurus:self.webpackChunkfixture_docusaurus=[]).push([[798],{2798(u,r,s){s.r(r),s.d(r,{default:()=>c});var e=s(1656),a=s(4848);function c(){return(0,a.jsx)(e.A,{title:"not found",children:(0,a.jsx)("p",{children:"FIXTURE-docusaurus-404"})})}}}]);

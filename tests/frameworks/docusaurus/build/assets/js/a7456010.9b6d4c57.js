@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self.webpackChunkfixture_docusaurus)?self.webpackChunkfixture_docusaurus:self.webpackChunkfixture_docusaurus=[]).push([[235],{8552(u){u.exports=JSON.parse('{"name":"docusaurus-plugin-content-pages","id":"default"}')}}]);

@@ -1,0 +1,1 @@
+"use strict";(Array.isArray(self.webpackChunkfixture_docusaurus)?self.webpackChunkfixture_docusaurus:self.webpackChunkfixture_docusaurus=[]).push([[742],{7093(u){u.exports=JSON.parse('{"name":"docusaurus-plugin-content-docs","id":"default"}')}}]);
