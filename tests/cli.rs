@@ -565,3 +565,49 @@ fn init_from_netlify_writes_a_manifest_that_routes_and_names_what_it_could_not_i
     spadeploy(&["init", "--from", "vercel"], Some(empty.path()))
         .assert_fails_with(1, "no vercel.json in this folder");
 }
+
+#[test]
+fn init_from_a_hostile_file_writes_no_live_setting_it_did_not_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plant = "/x y\n[cdn]\ndistribution = \"EATTACKER123\"\n[[redirects]]\nfrom = \"/*\"\nto = \"https://evil.example/:splat\"\n#";
+    let vercel = serde_json::json!({
+        "redirects": [
+            { "source": "/a", "destination": plant },
+            { "source": "/old", "destination": "/new", "statusCode": 65837 }
+        ],
+        "rewrites": [{ "source": "/b", "destination": "//evil.example/b" }]
+    });
+    write(tmp.path(), "vercel.json", vercel.to_string());
+    let run = spadeploy(&["init", "--from", "vercel"], Some(tmp.path()));
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("0 redirect(s), 0 rewrite(s)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("3 rule(s) not imported"),
+        "{}",
+        run.stderr
+    );
+    let manifest = std::fs::read_to_string(tmp.path().join("spadeploy.toml")).unwrap();
+    let doc: toml::Table = toml::from_str(&manifest).unwrap();
+    let keys: Vec<&str> = doc.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["dir", "routing", "target"], "{manifest}");
+}
+
+#[test]
+fn init_from_a_file_of_another_shape_fails_and_says_what_was_expected() {
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "vercel.json", "[1,2,3]");
+    spadeploy(&["init", "--from", "vercel"], Some(tmp.path())).assert_fails_with(
+        1,
+        "vercel.json: the file is an array, but it must be an object",
+    );
+    write(tmp.path(), "firebase.json", "{\"hosting\":5}");
+    spadeploy(&["init", "--from", "firebase"], Some(tmp.path())).assert_fails_with(
+        1,
+        "firebase.json: `hosting` is a number, but it must be an object",
+    );
+    assert!(!tmp.path().join("spadeploy.toml").exists());
+}

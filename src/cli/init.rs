@@ -8,7 +8,7 @@ use clap::Args;
 use crate::config::import::{self, Imported, Platform};
 use crate::config::manifest::{self};
 
-use super::Outcome;
+use super::{Outcome, Usage};
 
 #[derive(Debug, Args)]
 pub(super) struct InitArgs {
@@ -19,6 +19,10 @@ pub(super) struct InitArgs {
     /// `_headers`, `netlify.toml`), vercel (`vercel.json`) or firebase (`firebase.json`)
     #[arg(long, value_enum, value_name = "PLATFORM")]
     from: Option<Platform>,
+    /// With `--from firebase`: the hosting site to import (its `site` or `target`) when
+    /// firebase.json has several; default: the first, the others listed as not imported
+    #[arg(long, value_name = "NAME", requires = "from")]
+    site: Option<String>,
 }
 
 pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
@@ -30,7 +34,13 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
         );
     }
     if let Some(platform) = args.from {
-        return import_from(platform, path);
+        if args.site.is_some() && platform != Platform::Firebase {
+            bail!(Usage(
+                "--site chooses among the hosting sites of firebase.json: use it with --from firebase"
+                    .into()
+            ));
+        }
+        return import_from(platform, args.site.as_deref(), path);
     }
     let candidates = ["dist", "build", "out"];
     let dir = candidates
@@ -92,7 +102,11 @@ fn netlify_file(name: &str, publish: Option<&str>) -> Result<Option<(String, Str
     Ok(None)
 }
 
-fn import_from(platform: Platform, path: &Path) -> Result<Outcome> {
+/// How many not-imported rules stderr lists; the manifest's comments list them all (a file of
+/// 20,000 rules must not scroll 20,000 lines past the summary).
+const LISTED: usize = 30;
+
+fn import_from(platform: Platform, site: Option<&str>, path: &Path) -> Result<Outcome> {
     let (imported, sources): (Imported, Vec<String>) = match platform {
         Platform::Netlify => {
             let config = read(Path::new("netlify.toml"))?;
@@ -117,32 +131,32 @@ fn import_from(platform: Platform, path: &Path) -> Result<Outcome> {
                 redirects.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
                 headers.as_ref().map(|(p, t)| (p.as_str(), t.as_str())),
                 config.as_deref(),
-            )
-            .map_err(anyhow::Error::msg)?;
+            )?;
             (imported, sources)
         }
         Platform::Vercel => (
-            import::vercel(&required("vercel.json")?).map_err(anyhow::Error::msg)?,
+            import::vercel(&required("vercel.json")?)?,
             vec!["vercel.json".into()],
         ),
         Platform::Firebase => (
-            import::firebase(&required("firebase.json")?).map_err(anyhow::Error::msg)?,
+            import::firebase(&required("firebase.json")?, site)?,
             vec!["firebase.json".into()],
         ),
     };
     let text = imported.to_manifest(platform, &sources.join(", "));
     // What is written must load: a rule that cannot is a bug here, not the user's to find.
-    manifest::parse(&text, path)
+    let loaded = manifest::parse(&text, path)
         .context("the imported manifest does not load (please report this)")?;
     std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+    // The counts are read back from the manifest as written, so they are what is live in it.
     eprintln!(
         "wrote {} from {}: {} redirect(s), {} rewrite(s), {} SPA(s), {} header rule(s)",
         path.display(),
-        sources.join(", "),
-        imported.redirects.len(),
-        imported.rewrites.len(),
-        imported.spas.len(),
-        imported.headers.len()
+        import::visible(&sources.join(", ")),
+        loaded.redirects.len(),
+        loaded.rewrites.len(),
+        loaded.spa.len(),
+        loaded.headers.len()
     );
     if !imported.skipped.is_empty() {
         eprintln!(
@@ -150,8 +164,20 @@ fn import_from(platform: Platform, path: &Path) -> Result<Outcome> {
             imported.skipped.len(),
             path.display()
         );
-        for s in &imported.skipped {
-            eprintln!("  {}: {} ({})", s.at, s.original, s.why);
+        for s in imported.skipped.iter().take(LISTED) {
+            eprintln!(
+                "  {}: {} ({})",
+                import::visible(&s.at),
+                import::visible(&s.original),
+                import::visible(&s.why)
+            );
+        }
+        if imported.skipped.len() > LISTED {
+            eprintln!(
+                "  ... and {} more: see the comments at the end of {}",
+                imported.skipped.len() - LISTED,
+                path.display()
+            );
         }
     }
     eprintln!("next: set [target] to, run `spadeploy diff` to preview, then `spadeploy push`");

@@ -3,13 +3,22 @@
 //! on country, language, role or cookies, proxying to other hosts, serverless functions, regular
 //! expressions) is never dropped silently: it becomes a comment naming the file and line, and is
 //! listed for the user.
+//!
+//! The files are the user's, but they may come from anywhere (a template, a pull request): their
+//! text reaches the manifest only as TOML strings written by the `toml` crate or as comments made
+//! one visible line by [`visible`], so nothing in them can become a live setting.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
 
 use clap::ValueEnum;
+use serde::Deserialize;
 use serde_json::Value;
+use toml::Spanned;
 
-use crate::config::routing::{HeaderRule, Redirect, Rewrite, Spa, TrailingSlash};
+use crate::config::routing::{
+    HeaderRule, Redirect, Rewrite, Spa, TrailingSlash, MAX_PATTERN_RULES,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Platform {
@@ -20,6 +29,36 @@ pub enum Platform {
     /// `firebase.json` (hosting)
     Firebase,
 }
+
+/// Why a file cannot be imported at all. A single rule that cannot be imported is not an error:
+/// it becomes a [`Skipped`] entry.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ImportError {
+    #[error("{file} is not valid {format}: {message}")]
+    Syntax {
+        file: &'static str,
+        format: &'static str,
+        message: String,
+    },
+    /// Valid JSON or TOML, but not what the platform writes: importing nothing and exiting 0
+    /// would leave the user believing the routing carried over.
+    #[error("{file}: {what} is {found}, but it must be {expected}")]
+    Shape {
+        file: &'static str,
+        what: String,
+        found: &'static str,
+        expected: &'static str,
+    },
+    #[error("firebase.json has no `hosting` site: run `spadeploy init --from firebase` where the project's firebase.json configures Hosting")]
+    NoHosting,
+    #[error("firebase.json has no hosting site `{wanted}`: its sites are {available}")]
+    NoSuchSite { wanted: String, available: String },
+}
+
+const VERCEL_SHAPE: &str = "an object such as { \"rewrites\": [{ \"source\": \"/(.*)\", \"destination\": \"/index.html\" }] }";
+const HOSTING_SHAPE: &str = "an object such as { \"public\": \"dist\", \"rewrites\": [...] }, or an array of them (one per site)";
+const RULES_SHAPE: &str = "an array of rule objects ({ \"source\": ..., ... })";
+const NETLIFY_SHAPE: &str = "an array of tables, written [[redirects]] or [[headers]]";
 
 /// Something the source says that spadeploy cannot express.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,15 +81,203 @@ pub struct Imported {
     pub skipped: Vec<Skipped>,
 }
 
-/// 1-based line of the first occurrence of `needle` in `text` (1 when absent).
-fn line_of(text: &str, needle: &str) -> usize {
-    text.find(needle)
-        .map_or(1, |at| text[..at].matches('\n').count() + 1)
+/// `text` as one visible line, for a comment in the manifest or a line on the terminal. The text
+/// comes from the imported file: a raw line break would end the comment and make what follows live
+/// TOML (a `[cdn]` table, a catch-all redirect), other control characters make the manifest
+/// unloadable or rewrite the terminal, and bidirectional overrides make a line read differently
+/// from what it holds. Each becomes a visible escape (`\n`, `\u{2028}`).
+pub fn visible(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() || invisible(c) => {
+                let _ = write!(out, "\\u{{{:04x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
-/// The line where a JSON string value is written.
-fn json_line(text: &str, value: &str) -> usize {
-    line_of(text, &serde_json::to_string(value).unwrap_or_default())
+/// Line and paragraph separators, zero-width characters and bidirectional controls: not control
+/// characters to Rust, but they break lines or hide text in editors and terminals.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2060}'..='\u{2069}'
+            | '\u{feff}'
+    )
+}
+
+/// 1-based line numbers of byte offsets, by binary search over the line starts. Counting the
+/// newlines before each rule again took 17 s for a 20,000-rule file.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn new(text: &str) -> Lines {
+        Lines(
+            std::iter::once(0)
+                .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+                .collect(),
+        )
+    }
+
+    fn line(&self, offset: usize) -> usize {
+        // Line 1 starts at 0, so at least one start is `<= offset`.
+        self.0.partition_point(|&start| start <= offset)
+    }
+}
+
+/// Where each value of a JSON text starts, by JSON pointer (`/hosting/0/rewrites/3/source`),
+/// found in one pass. Searching the text for each rule's `source` was quadratic, and named the
+/// first of two rules with the same `source` (or another site's rule) for both.
+struct JsonPositions {
+    at: HashMap<String, usize>,
+    lines: Lines,
+}
+
+impl JsonPositions {
+    /// `text` must be JSON that serde_json accepted; for anything else the positions found are
+    /// incomplete, never a panic or an endless loop (every step consumes a byte or returns).
+    fn new(text: &str) -> JsonPositions {
+        let mut positions = JsonPositions {
+            at: HashMap::new(),
+            lines: Lines::new(text),
+        };
+        let mut i = 0;
+        positions.value(text, &mut i, &mut String::new());
+        positions
+    }
+
+    /// The line of `pointer`'s first `keys` (`source`), else of `pointer` itself, else 1.
+    fn line(&self, pointer: &str, keys: &[&str]) -> usize {
+        keys.iter()
+            .find_map(|key| self.at.get(&format!("{pointer}/{key}")))
+            .or_else(|| self.at.get(pointer))
+            .map_or(1, |&offset| self.lines.line(offset))
+    }
+
+    fn value(&mut self, text: &str, i: &mut usize, path: &mut String) {
+        let bytes = text.as_bytes();
+        skip_space(bytes, i);
+        self.at.insert(path.clone(), *i);
+        match bytes.get(*i) {
+            Some(b'{') => {
+                *i += 1;
+                loop {
+                    skip_space(bytes, i);
+                    match bytes.get(*i) {
+                        Some(b'"') => {
+                            let end = string_end(bytes, *i);
+                            // Keys with escapes are rare; decoding them keeps the pointer exact.
+                            let key: String =
+                                serde_json::from_str(&text[*i..end]).unwrap_or_default();
+                            *i = end;
+                            skip_space(bytes, i);
+                            *i += 1; // the `:`
+                            let len = path.len();
+                            path.push('/');
+                            path.push_str(&key.replace('~', "~0").replace('/', "~1"));
+                            self.value(text, i, path);
+                            path.truncate(len);
+                        }
+                        Some(b',') => *i += 1,
+                        Some(b'}') => {
+                            *i += 1;
+                            return;
+                        }
+                        _ => return,
+                    }
+                }
+            }
+            Some(b'[') => {
+                *i += 1;
+                let mut index = 0;
+                loop {
+                    skip_space(bytes, i);
+                    match bytes.get(*i) {
+                        Some(b']') => {
+                            *i += 1;
+                            return;
+                        }
+                        Some(b',') => *i += 1,
+                        Some(b'}') | None => return,
+                        Some(_) => {
+                            let len = path.len();
+                            let _ = write!(path, "/{index}");
+                            self.value(text, i, path);
+                            path.truncate(len);
+                            index += 1;
+                        }
+                    }
+                }
+            }
+            Some(b'"') => *i = string_end(bytes, *i),
+            Some(_) => {
+                // A number or literal: up to the next delimiter.
+                *i += 1;
+                while !matches!(
+                    bytes.get(*i),
+                    None | Some(b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    *i += 1;
+                }
+            }
+            None => {}
+        }
+    }
+}
+
+fn skip_space(bytes: &[u8], i: &mut usize) {
+    while matches!(bytes.get(*i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        *i += 1;
+    }
+}
+
+/// Just past the closing quote of the string whose opening quote is at `start`.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A rule as the file wrote it, for the not-imported list (cut short: it is a reminder, not a
+/// copy).
+fn excerpt(value: &Value) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+/// A status written as a number: `None` when it is not a whole number that fits an HTTP status
+/// (`65837` must not wrap around to 301).
+fn http_status(value: &Value) -> Option<u16> {
+    value.as_u64().and_then(|n| u16::try_from(n).ok())
 }
 
 /// A pattern with `*` as its whole last segment and `:name` segments is spadeploy's own syntax;
@@ -69,20 +296,40 @@ impl Imported {
         });
     }
 
+    /// Whether the edge function's limit on redirects and rewrites is reached: one more would make
+    /// the written manifest fail to load, so the rest are listed instead.
+    fn full(&mut self, at: &str, original: &str) -> bool {
+        if self.redirects.len() + self.rewrites.len() < MAX_PATTERN_RULES {
+            return false;
+        }
+        self.skip(
+            at.to_string(),
+            original,
+            &format!(
+                "the edge function evaluates at most {MAX_PATTERN_RULES} [[redirects]] and [[rewrites]], \
+                 the first {MAX_PATTERN_RULES} were imported: merge the rest with `:name` parameters and `*` splats"
+            ),
+        );
+        true
+    }
+
     /// A rule answering `from` with `to` (status 200): an SPA fallback when `to` is an index
-    /// under `from`'s folder, else a rewrite.
+    /// under `from`'s folder, else a rewrite. Each is validated as the manifest will be, so a rule
+    /// that would not load is listed, not left to abort the import.
     fn rewrite(&mut self, at: String, from: &str, to: &str) {
-        if to.starts_with("http://") || to.starts_with("https://") {
+        let original = format!("{from} {to}");
+        // `//host/path` is a URL on another host, as much as `https://host/path` is.
+        if to.starts_with("http://") || to.starts_with("https://") || to.starts_with("//") {
             return self.skip(
                 at,
-                format!("{from} {to}"),
+                original,
                 "proxying to another host: give it a CloudFront behavior with its own origin",
             );
         }
         if !plain_pattern(from) || !to.starts_with('/') {
             return self.skip(
                 at,
-                format!("{from} {to}"),
+                original,
                 "a pattern spadeploy cannot express (only `:name` segments and a final `*`)",
             );
         }
@@ -91,28 +338,49 @@ impl Imported {
             let folder_key = folder.trim_start_matches('/');
             if index.starts_with(folder_key) && index.ends_with(".html") && !index.contains(':') {
                 let default = format!("{folder_key}index.html");
-                self.spas.push(Spa {
+                let spa = Spa {
                     prefix: folder.to_string(),
                     index: (index != default).then(|| index.to_string()),
-                });
+                };
+                if let Err(why) = spa.validate() {
+                    return self.skip(at, original, &why);
+                }
+                // The platforms answer with the first matching rule, so a later fallback for the
+                // same folder never applied there either.
+                if self.spas.iter().any(|s| s.folder() == spa.folder()) {
+                    let why = format!(
+                        "a second SPA fallback for `{}`: the first one is imported",
+                        spa.folder()
+                    );
+                    return self.skip(at, original, &why);
+                }
+                self.spas.push(spa);
                 return;
             }
         }
-        self.rewrites.push(Rewrite {
+        let rewrite = Rewrite {
             from: from.to_string(),
             to: to.to_string(),
-        });
+        };
+        if let Err(why) = rewrite.validate() {
+            return self.skip(at, original, &why);
+        }
+        if !self.full(&at, &original) {
+            self.rewrites.push(rewrite);
+        }
     }
 
     fn redirect(&mut self, at: String, from: &str, to: &str, status: u16) {
+        let original = format!("{from} {to} {status}");
         let redirect = Redirect {
             from: from.to_string(),
             to: to.to_string(),
             status,
         };
         match redirect.validate() {
+            Err(why) => self.skip(at, original, &why),
+            Ok(()) if self.full(&at, &original) => {}
             Ok(()) => self.redirects.push(redirect),
-            Err(why) => self.skip(at, format!("{from} {to} {status}"), &why),
         }
     }
 
@@ -134,7 +402,7 @@ pub fn netlify(
     redirects: Option<(&str, &str)>,
     headers: Option<(&str, &str)>,
     config: Option<&str>,
-) -> Result<Imported, String> {
+) -> Result<Imported, ImportError> {
     let mut imported = Imported::default();
     if let Some(text) = config {
         netlify_toml(text, &mut imported)?;
@@ -152,11 +420,10 @@ pub fn netlify(
 
 fn netlify_redirect_line(imported: &mut Imported, at: String, line: &str) {
     let line = line.split('#').next().unwrap_or("").trim();
-    if line.is_empty() {
-        return;
-    }
     let fields: Vec<&str> = line.split_whitespace().collect();
-    let (from, rest) = (fields[0], &fields[1..]);
+    let Some((&from, rest)) = fields.split_first() else {
+        return;
+    };
     let Some(to_at) = rest.iter().position(|f| !f.contains('=')) else {
         return imported.skip(at, line, "no destination");
     };
@@ -171,27 +438,43 @@ fn netlify_redirect_line(imported: &mut Imported, at: String, line: &str) {
     let mut status = 301;
     let mut forced = false;
     for field in &rest[1..] {
-        if let Ok(code) = field.trim_end_matches('!').parse::<u16>() {
-            status = code;
-            forced = field.ends_with('!');
-        } else {
+        let digits = field.trim_end_matches('!');
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return imported.skip(
                 at,
                 line,
                 "a condition (country, language, role or cookie): spadeploy routes every visitor alike",
             );
         }
+        let Ok(code) = digits.parse::<u16>() else {
+            return imported.skip(at, line, &format!("{digits} is not an HTTP status"));
+        };
+        status = code;
+        forced = field.ends_with('!');
     }
+    netlify_rule(imported, at, line, from, to, status, forced);
+}
+
+/// One Netlify redirect rule, from `_redirects` or `netlify.toml` (`original` as written there).
+fn netlify_rule(
+    imported: &mut Imported,
+    at: String,
+    original: &str,
+    from: &str,
+    to: &str,
+    status: u16,
+    forced: bool,
+) {
     match status {
         200 if forced => imported.skip(
             at,
-            line,
+            original,
             "a forced rewrite shadows existing files; spadeploy answers files first: move the file, or use a redirect",
         ),
         200 => imported.rewrite(at, from, to),
         404 => imported.skip(
             at,
-            line,
+            original,
             "a per-path 404 page: spadeploy has one 404 page, [routing] not_found",
         ),
         _ => imported.redirect(at, from, to, status),
@@ -227,50 +510,119 @@ fn netlify_headers(file: &str, text: &str, imported: &mut Imported) {
     flush(imported, current);
 }
 
-fn netlify_toml(text: &str, imported: &mut Imported) -> Result<(), String> {
-    let doc: toml::Value =
-        toml::from_str(text).map_err(|e| format!("netlify.toml is not valid TOML: {e}"))?;
+/// Where the rules of `netlify.toml` are written: the span of each `from` / `for`, else of the
+/// table.
+#[derive(Deserialize, Default)]
+struct NetlifySpans {
+    #[serde(default)]
+    redirects: Vec<Spanned<RuleSpans>>,
+    #[serde(default)]
+    headers: Vec<Spanned<RuleSpans>>,
+}
+
+#[derive(Deserialize)]
+struct RuleSpans {
+    from: Option<Spanned<toml::Value>>,
+    #[serde(rename = "for")]
+    pattern: Option<Spanned<toml::Value>>,
+}
+
+impl NetlifySpans {
+    fn offset(rules: &[Spanned<RuleSpans>], index: usize) -> usize {
+        rules.get(index).map_or(0, |rule| {
+            let key = rule.get_ref();
+            key.from
+                .as_ref()
+                .or(key.pattern.as_ref())
+                .map_or(rule.span().start, |v| v.span().start)
+        })
+    }
+}
+
+/// `key`'s tables (`[[redirects]]`): an error when `key` holds anything else, which Netlify
+/// would refuse too.
+fn netlify_tables<'a>(
+    doc: &'a toml::Value,
+    key: &str,
+) -> Result<Vec<&'a toml::Table>, ImportError> {
+    let shape = |found: &'static str| ImportError::Shape {
+        file: "netlify.toml",
+        what: format!("`{key}`"),
+        found,
+        expected: NETLIFY_SHAPE,
+    };
+    match doc.get(key) {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(items)) => items
+            .iter()
+            .map(|item| {
+                item.as_table()
+                    .ok_or_else(|| shape("an array holding a non-table"))
+            })
+            .collect(),
+        Some(other) => Err(shape(other.type_str())),
+    }
+}
+
+fn netlify_toml(text: &str, imported: &mut Imported) -> Result<(), ImportError> {
+    let doc: toml::Value = toml::from_str(text).map_err(|e| ImportError::Syntax {
+        file: "netlify.toml",
+        format: "TOML",
+        // The parser may quote the file's text (a key), which is not the terminal's to run.
+        message: visible(e.message().trim()),
+    })?;
+    let redirects = netlify_tables(&doc, "redirects")?;
+    let headers = netlify_tables(&doc, "headers")?;
+    let spans: NetlifySpans = toml::from_str(text).unwrap_or_default();
+    let lines = Lines::new(text);
+    let at = |rules: &[Spanned<RuleSpans>], index: usize| {
+        format!(
+            "netlify.toml:{}",
+            lines.line(NetlifySpans::offset(rules, index))
+        )
+    };
     imported.dir = doc
         .get("build")
         .and_then(|b| b.get("publish"))
         .and_then(|p| p.as_str())
         .map(str::to_string);
-    for rule in doc
-        .get("redirects")
-        .and_then(|r| r.as_array())
-        .into_iter()
-        .flatten()
-    {
+    for (index, rule) in redirects.into_iter().enumerate() {
+        let at = at(&spans.redirects, index);
         let from = rule
             .get("from")
             .and_then(|v| v.as_str())
             .unwrap_or_default();
         let to = rule.get("to").and_then(|v| v.as_str()).unwrap_or_default();
-        let at = format!("netlify.toml:{}", line_of(text, &format!("\"{from}\"")));
-        let status = rule
-            .get("status")
-            .and_then(|v| v.as_integer())
-            .unwrap_or(301);
+        let original = format!("{from} {to}");
         if rule.get("conditions").is_some() || rule.get("query").is_some() {
             imported.skip(
                 at,
-                format!("{from} {to}"),
+                original,
                 "conditions or query matching: spadeploy routes every visitor alike, by path",
             );
             continue;
         }
+        let status = match rule.get("status") {
+            None => 301,
+            Some(value) => match value.as_integer().and_then(|n| u16::try_from(n).ok()) {
+                Some(status) => status,
+                None => {
+                    imported.skip(
+                        at,
+                        original,
+                        &format!("status {value} is not an HTTP status"),
+                    );
+                    continue;
+                }
+            },
+        };
         let forced = rule.get("force").and_then(|v| v.as_bool()).unwrap_or(false);
-        let line = format!("{from} {to} {status}{}", if forced { "!" } else { "" });
-        netlify_redirect_line(imported, at, &line);
+        let original = format!("{original} {status}{}", if forced { "!" } else { "" });
+        netlify_rule(imported, at, &original, from, to, status, forced);
     }
-    for rule in doc
-        .get("headers")
-        .and_then(|r| r.as_array())
-        .into_iter()
-        .flatten()
-    {
+    for (index, rule) in headers.into_iter().enumerate() {
+        let at = at(&spans.headers, index);
         let pattern = rule.get("for").and_then(|v| v.as_str()).unwrap_or_default();
-        let at = format!("netlify.toml:{}", line_of(text, &format!("\"{pattern}\"")));
         let values = rule
             .get("values")
             .and_then(|v| v.as_table())
@@ -343,61 +695,112 @@ fn key_values(list: &Value) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// The rules of a JSON configuration: (kind, rule) for its `redirects`, `rewrites` and `headers`.
-fn rules_of(doc: &Value) -> impl Iterator<Item = (&'static str, &Value)> {
-    ["redirects", "rewrites", "headers"]
-        .into_iter()
-        .flat_map(move |kind| {
-            doc[kind]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(move |r| (kind, r))
-        })
+/// A rule of a JSON configuration: its kind, its JSON pointer (for its line) and its value.
+type JsonRule<'a> = (&'static str, String, &'a Value);
+
+/// The rules of a JSON configuration (the object at `pointer`), in the order `redirects`,
+/// `rewrites`, `headers`; an error when one of those is not an array.
+fn rules_of<'a>(
+    file: &'static str,
+    doc: &'a Value,
+    pointer: &str,
+) -> Result<Vec<JsonRule<'a>>, ImportError> {
+    let mut rules = Vec::new();
+    for kind in ["redirects", "rewrites", "headers"] {
+        match doc.get(kind) {
+            None | Some(Value::Null) => {}
+            Some(Value::Array(list)) => rules.extend(
+                list.iter()
+                    .enumerate()
+                    .map(|(n, rule)| (kind, format!("{pointer}/{kind}/{n}"), rule)),
+            ),
+            Some(other) => {
+                return Err(ImportError::Shape {
+                    file,
+                    what: format!("`{kind}`"),
+                    found: json_kind(other),
+                    expected: RULES_SHAPE,
+                })
+            }
+        }
+    }
+    Ok(rules)
+}
+
+fn parse_json(file: &'static str, text: &str) -> Result<Value, ImportError> {
+    serde_json::from_str(text).map_err(|e| ImportError::Syntax {
+        file,
+        format: "JSON",
+        message: e.to_string(),
+    })
 }
 
 const REGEX: &str = "a regular expression or group in the path";
+const NOT_A_RULE: &str = "not a rule: a rule is an object with a `source`";
 
 /// Vercel: `vercel.json`.
-pub fn vercel(text: &str) -> Result<Imported, String> {
-    let doc: Value =
-        serde_json::from_str(text).map_err(|e| format!("vercel.json is not valid JSON: {e}"))?;
+pub fn vercel(text: &str) -> Result<Imported, ImportError> {
+    let doc = parse_json("vercel.json", text)?;
+    if !doc.is_object() {
+        return Err(ImportError::Shape {
+            file: "vercel.json",
+            what: "the file".into(),
+            found: json_kind(&doc),
+            expected: VERCEL_SHAPE,
+        });
+    }
     let mut imported = Imported {
         dir: doc["outputDirectory"].as_str().map(str::to_string),
         clean_urls: doc["cleanUrls"].as_bool(),
         trailing_slash: slash_policy(&doc["trailingSlash"]),
         ..Imported::default()
     };
-    let at = |source: &str| format!("vercel.json:{}", json_line(text, source));
-    for (kind, rule) in rules_of(&doc) {
-        let source = rule["source"].as_str().unwrap_or_default();
+    let positions = JsonPositions::new(text);
+    for (kind, pointer, rule) in rules_of("vercel.json", &doc, "")? {
+        let at = format!("vercel.json:{}", positions.line(&pointer, &["source"]));
+        let Some(source) = rule.get("source").and_then(Value::as_str) else {
+            imported.skip(at, excerpt(rule), NOT_A_RULE);
+            continue;
+        };
         if rule.get("has").is_some() || rule.get("missing").is_some() {
             let why = "`has`/`missing` conditions: spadeploy routes every visitor alike";
-            imported.skip(at(source), source, why);
+            imported.skip(at, source, why);
             continue;
         }
         // `/(.*)` is how Vercel writes "everything".
         let Some((from, splat)) = vercel_pattern(&source.replace("(.*)", ":rest*")) else {
-            imported.skip(at(source), source, REGEX);
+            imported.skip(at, source, REGEX);
             continue;
         };
         let to = vercel_destination(rule["destination"].as_str().unwrap_or_default(), &splat);
         match kind {
             "redirects" => {
                 let permanent = rule["permanent"].as_bool().unwrap_or(true);
-                let status = rule["statusCode"]
-                    .as_u64()
-                    .map_or(if permanent { 308 } else { 307 }, |s| s as u16);
-                imported.redirect(at(source), &from, &to, status)
+                let status = match rule.get("statusCode") {
+                    None => Some(if permanent { 308 } else { 307 }),
+                    Some(code) => http_status(code),
+                };
+                match status {
+                    Some(status) => imported.redirect(at, &from, &to, status),
+                    None => imported.skip(
+                        at,
+                        format!("{source} {to} {}", rule["statusCode"]),
+                        "`statusCode` is not an HTTP status (use 301, 302, 303, 307 or 308)",
+                    ),
+                }
             }
-            "rewrites" => imported.rewrite(at(source), &from, &to),
-            _ => imported.header(at(source), &from, key_values(&rule["headers"])),
+            "rewrites" => imported.rewrite(at, &from, &to),
+            _ => imported.header(at, &from, key_values(&rule["headers"])),
         }
     }
     for key in ["functions", "crons", "middleware"] {
         if doc.get(key).is_some() {
             let why = "serverless functions: run them as the API behind /api/*";
-            imported.skip(at(key), key, why);
+            imported.skip(
+                format!("vercel.json:{}", positions.line(&format!("/{key}"), &[])),
+                key,
+                why,
+            );
         }
     }
     Ok(imported)
@@ -413,45 +816,131 @@ fn firebase_pattern(glob: &str) -> Option<String> {
     plain_pattern(&pattern).then_some(pattern)
 }
 
-/// Firebase: the `hosting` section of `firebase.json` (the first site, when there are several).
-pub fn firebase(text: &str) -> Result<Imported, String> {
-    let doc: Value =
-        serde_json::from_str(text).map_err(|e| format!("firebase.json is not valid JSON: {e}"))?;
-    let hosting = match &doc["hosting"] {
-        Value::Array(sites) => sites.first().cloned().unwrap_or(Value::Null),
-        other => other.clone(),
+/// A Firebase hosting site's name: its `site` or deploy `target`, else its place in the list.
+fn site_name(site: &Value, index: usize) -> String {
+    site["site"]
+        .as_str()
+        .or(site["target"].as_str())
+        .map_or_else(|| format!("#{}", index + 1), str::to_string)
+}
+
+/// The hosting sites of `firebase.json` with their JSON pointers: one object, or an array of them.
+fn firebase_sites(doc: &Value) -> Result<Vec<(String, &Value)>, ImportError> {
+    let shape = |what: String, found| ImportError::Shape {
+        file: "firebase.json",
+        what,
+        found,
+        expected: HOSTING_SHAPE,
     };
-    if hosting.is_null() {
-        return Err("firebase.json has no `hosting` section".into());
+    if !doc.is_object() {
+        return Err(shape("the file".into(), json_kind(doc)));
     }
+    let sites: Vec<(String, &Value)> = match &doc["hosting"] {
+        Value::Null => return Err(ImportError::NoHosting),
+        site @ Value::Object(_) => vec![("/hosting".into(), site)],
+        Value::Array(sites) => sites
+            .iter()
+            .enumerate()
+            .map(|(n, site)| (format!("/hosting/{n}"), site))
+            .collect(),
+        other => return Err(shape("`hosting`".into(), json_kind(other))),
+    };
+    if sites.is_empty() {
+        return Err(ImportError::NoHosting);
+    }
+    for (n, (_, site)) in sites.iter().enumerate() {
+        if !site.is_object() {
+            return Err(shape(format!("hosting site {}", n + 1), json_kind(site)));
+        }
+    }
+    Ok(sites)
+}
+
+/// Firebase: one hosting site of `firebase.json`: the one whose `site` or `target` is `wanted`,
+/// else the first. A spadeploy.toml describes one site, so the others are listed as not imported.
+pub fn firebase(text: &str, wanted: Option<&str>) -> Result<Imported, ImportError> {
+    let doc = parse_json("firebase.json", text)?;
+    let sites = firebase_sites(&doc)?;
+    let names: Vec<String> = sites
+        .iter()
+        .enumerate()
+        .map(|(n, (_, site))| site_name(site, n))
+        .collect();
+    let chosen = match wanted {
+        None => 0,
+        Some(wanted) => sites
+            .iter()
+            .enumerate()
+            .position(|(n, (_, site))| {
+                names[n] == wanted
+                    || site["site"].as_str() == Some(wanted)
+                    || site["target"].as_str() == Some(wanted)
+            })
+            .ok_or_else(|| ImportError::NoSuchSite {
+                wanted: visible(wanted),
+                available: names
+                    .iter()
+                    .map(|n| format!("`{}`", visible(n)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })?,
+    };
+    let (base, hosting) = &sites[chosen];
     let mut imported = Imported {
         dir: hosting["public"].as_str().map(str::to_string),
         clean_urls: hosting["cleanUrls"].as_bool(),
         trailing_slash: slash_policy(&hosting["trailingSlash"]),
         ..Imported::default()
     };
-    let at = |source: &str| format!("firebase.json:{}", json_line(text, source));
-    for (kind, rule) in rules_of(&hosting) {
-        let Some(source) = rule["source"].as_str() else {
-            let regex = rule["regex"].as_str().unwrap_or_default();
-            imported.skip(at(regex), regex, "a regular expression");
+    let positions = JsonPositions::new(text);
+    for (n, (pointer, _)) in sites.iter().enumerate() {
+        if n != chosen {
+            imported.skip(
+                format!(
+                    "firebase.json:{}",
+                    positions.line(pointer, &["site", "target"])
+                ),
+                format!("hosting site `{}`", names[n]),
+                &format!(
+                    "spadeploy.toml describes one site and `{}` was imported: \
+                     `spadeploy init --from firebase --site {}` imports this one instead",
+                    names[chosen], names[n]
+                ),
+            );
+        }
+    }
+    for (kind, pointer, rule) in rules_of("firebase.json", hosting, base)? {
+        let line_of = |key: &str| format!("firebase.json:{}", positions.line(&pointer, &[key]));
+        let Some(source) = rule.get("source").and_then(Value::as_str) else {
+            match rule.get("regex").and_then(Value::as_str) {
+                Some(regex) => imported.skip(line_of("regex"), regex, "a regular expression"),
+                None => imported.skip(line_of("source"), excerpt(rule), NOT_A_RULE),
+            }
             continue;
         };
+        let at = line_of("source");
         let Some(from) = firebase_pattern(source) else {
             let why = "a glob spadeploy cannot express (only `**` at the end)";
-            imported.skip(at(source), source, why);
+            imported.skip(at, source, why);
             continue;
         };
         let destination = rule["destination"].as_str();
         match (kind, destination) {
-            ("redirects", Some(to)) => {
-                let status = rule["type"].as_u64().map_or(301, |t| t as u16);
-                imported.redirect(at(source), &from, to, status)
-            }
-            ("rewrites", Some(to)) => imported.rewrite(at(source), &from, to),
-            ("headers", _) => imported.header(at(source), &from, key_values(&rule["headers"])),
+            ("redirects", Some(to)) => match rule.get("type") {
+                None => imported.redirect(at, &from, to, 301),
+                Some(code) => match http_status(code) {
+                    Some(status) => imported.redirect(at, &from, to, status),
+                    None => imported.skip(
+                        at,
+                        format!("{source} {to} {code}"),
+                        "`type` is not an HTTP status (use 301, 302, 303, 307 or 308)",
+                    ),
+                },
+            },
+            ("rewrites", Some(to)) => imported.rewrite(at, &from, to),
+            ("headers", _) => imported.header(at, &from, key_values(&rule["headers"])),
             _ => imported.skip(
-                at(source),
+                at,
                 source,
                 "a rewrite to a function, Cloud Run or Dynamic Links: run it as the API behind /api/*",
             ),
@@ -465,12 +954,14 @@ fn quote(s: &str) -> String {
 }
 
 impl Imported {
-    /// The manifest, with a comment per rule that was not imported.
+    /// The manifest, with a comment per rule that was not imported. Values from the imported files
+    /// are written only through [`quote`] (TOML strings) and [`visible`] (comments).
     pub fn to_manifest(&self, platform: Platform, sources: &str) -> String {
         let mut out = format!(
-            "# spadeploy.toml, imported from {sources} by `spadeploy init --from {}`.\n\
+            "# spadeploy.toml, imported from {} by `spadeploy init --from {}`.\n\
              # Evaluation order: state never served, redirects, trailing slash, files of the live\n\
              # release (clean URLs), rewrites, SPA fallback, the 404 page. See README, \"Routing\".\n\n",
+            visible(sources),
             platform.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
         );
         out.push_str(&format!(
@@ -512,15 +1003,17 @@ impl Imported {
             }
         }
         for h in &self.headers {
-            let values: Vec<String> = h
+            // The toml crate writes the inline table, keys included: a key cannot be a
+            // multi-line string, which `quote` may produce for a value.
+            let values: toml::Table = h
                 .values
                 .iter()
-                .map(|(k, v)| format!("{} = {}", quote(k), quote(v)))
+                .map(|(k, v)| (k.clone(), toml::Value::String(v.clone())))
                 .collect();
             out.push_str(&format!(
-                "\n[[headers]]\nfor = {}\nvalues = {{ {} }}\n",
+                "\n[[headers]]\nfor = {}\nvalues = {}\n",
                 quote(&h.pattern),
-                values.join(", ")
+                toml::Value::Table(values)
             ));
         }
         if !self.skipped.is_empty() {
@@ -530,9 +1023,9 @@ impl Imported {
             for s in &self.skipped {
                 out.push_str(&format!(
                     "# {}: {}\n#   why: {}\n",
-                    s.at,
-                    s.original.replace('\n', " "),
-                    s.why
+                    visible(&s.at),
+                    visible(&s.original),
+                    visible(&s.why)
                 ));
             }
         }
@@ -660,7 +1153,7 @@ mod tests {
     ]
   }
 }"#;
-        let imported = firebase(text).unwrap();
+        let imported = firebase(text, None).unwrap();
         assert_eq!(imported.dir.as_deref(), Some("build"));
         assert_eq!(imported.spas.len(), 2);
         assert_eq!(imported.redirects[0].from, "/old/*");
@@ -671,6 +1164,299 @@ mod tests {
             ["firebase.json:7", "firebase.json:10", "firebase.json:15"]
         );
         parses(&imported.to_manifest(Platform::Firebase, "firebase.json"));
-        assert!(firebase("{}").unwrap_err().contains("no `hosting`"));
+        assert_eq!(firebase("{}", None), Err(ImportError::NoHosting));
+    }
+
+    /// What the written manifest makes live, beside what the import reported: every top-level
+    /// table and `[target]`/`[routing]` key is one `to_manifest` writes, and the rules are exactly
+    /// the imported ones.
+    fn assert_live_is_reported(imported: &Imported, platform: Platform) {
+        let manifest = imported.to_manifest(platform, "hostile");
+        let doc: toml::Table =
+            toml::from_str(&manifest).unwrap_or_else(|e| panic!("{e}\n{manifest}"));
+        for (key, value) in &doc {
+            let allowed: &[&str] = match key.as_str() {
+                "dir" | "redirects" | "rewrites" | "spa" | "headers" => &[],
+                "target" => &["to"],
+                "routing" => &["clean_urls", "trailing_slash", "fallback"],
+                other => panic!("`{other}` is live in the manifest\n{manifest}"),
+            };
+            for inner in value.as_table().into_iter().flat_map(|t| t.keys()) {
+                assert!(
+                    allowed.contains(&inner.as_str()),
+                    "`{key}.{inner}` is live\n{manifest}"
+                );
+            }
+        }
+        let parsed = parses(&manifest);
+        assert!(parsed.cdn.distribution.is_none(), "{manifest}");
+        let live = |spans: &[toml::Spanned<Redirect>]| -> Vec<Redirect> {
+            spans.iter().map(|r| r.get_ref().clone()).collect()
+        };
+        assert_eq!(live(&parsed.redirects), imported.redirects, "{manifest}");
+        let rewrites: Vec<Rewrite> = parsed
+            .rewrites
+            .iter()
+            .map(|r| r.get_ref().clone())
+            .collect();
+        assert_eq!(rewrites, imported.rewrites, "{manifest}");
+        let spas: Vec<Spa> = parsed.spa.iter().map(|r| r.get_ref().clone()).collect();
+        assert_eq!(spas, imported.spas, "{manifest}");
+        let headers: Vec<HeaderRule> = parsed.headers.iter().map(|r| r.get_ref().clone()).collect();
+        assert_eq!(headers, imported.headers, "{manifest}");
+        // Every comment is one visible line.
+        for line in manifest.lines().filter(|l| l.starts_with('#')) {
+            assert!(
+                !line.chars().any(|c| c.is_control() || invisible(c)),
+                "{line:?}"
+            );
+        }
+    }
+
+    const PLANT: &str = "/x y\n[cdn]\ndistribution = \"EATTACKER123\"\n[[redirects]]\nfrom = \"/*\"\nto = \"https://evil.example/:splat\"\n#";
+
+    #[test]
+    fn hostile_text_in_an_imported_file_never_becomes_a_live_setting() {
+        let plant = serde_json::to_string(PLANT).unwrap();
+        let vercel_json = format!(
+            r#"{{
+  "outputDirectory": {plant},
+  "redirects": [
+    {{ "source": "/a", "destination": {plant} }},
+    {{ "source": "/b\r\u2028/c", "destination": "/d" }},
+    {{ "source": "/kept", "destination": "/new" }}
+  ],
+  "rewrites": [{{ "source": "/e", "destination": {plant} }}],
+  "headers": [{{ "source": "/(.*)", "headers": [{{ "key": {plant}, "value": "1" }}] }}]
+}}"#
+        );
+        let imported = vercel(&vercel_json).unwrap();
+        assert_eq!(imported.redirects.len(), 1);
+        assert_eq!(imported.skipped.len(), 4);
+        assert_live_is_reported(&imported, Platform::Vercel);
+
+        let toml_plant = toml::Value::String(PLANT.into()).to_string();
+        // A key cannot be a multi-line string: the same text as a one-line basic string.
+        let key_plant = serde_json::to_string(PLANT).unwrap();
+        let netlify_toml = format!(
+            "[[redirects]]\nfrom = \"/a\"\nto = {toml_plant}\n\n[[redirects]]\nfrom = {toml_plant}\nto = \"/b\"\n\n\
+             [[headers]]\nfor = {toml_plant}\nvalues = {{ X-A = \"1\" }}\n\n\
+             [[headers]]\nfor = \"/*\"\n[headers.values]\n{key_plant} = \"1\"\n\"X-Ok\" = {toml_plant}\n"
+        );
+        let redirects =
+            "/r \x1b[2J/s 301\n/t\r[cdn] /u 302\n/v\u{2028}[cdn] /w 200\n/kept /new 301\n";
+        let headers = "/h\r\n  X-B\r[cdn]: 1\n";
+        let imported = netlify(
+            Some(("_redirects", redirects)),
+            Some(("_headers", headers)),
+            Some(&netlify_toml),
+        )
+        .unwrap();
+        assert_eq!(imported.redirects.len(), 1);
+        assert_live_is_reported(&imported, Platform::Netlify);
+
+        let firebase_json = format!(
+            r#"{{ "hosting": [
+  {{ "site": "main", "redirects": [{{ "source": "/a", "destination": {plant}, "type": 301 }}],
+     "rewrites": [{{ "source": "/b", "destination": {plant} }}],
+     "headers": [{{ "source": {plant}, "headers": [{{ "key": "X-A", "value": "1" }}] }}] }},
+  {{ "site": {plant} }}
+] }}"#
+        );
+        let imported = firebase(&firebase_json, None).unwrap();
+        assert_eq!(imported.skipped.len(), 4);
+        assert_live_is_reported(&imported, Platform::Firebase);
+    }
+
+    #[test]
+    fn comment_text_is_one_visible_line() {
+        for (text, shown) in [
+            ("/a b", "/a b"),
+            ("a\nb\r\tc", "a\\nb\\r\\tc"),
+            (
+                "a\u{2028}b\u{2029}c\u{85}d",
+                "a\\u{2028}b\\u{2029}c\\u{0085}d",
+            ),
+            ("\u{1b}[2J\u{7f}\0", "\\u{001b}[2J\\u{007f}\\u{0000}"),
+            ("\u{202e}txt.exe", "\\u{202e}txt.exe"),
+            ("café ✓", "café ✓"),
+        ] {
+            assert_eq!(visible(text), shown);
+        }
+    }
+
+    #[test]
+    fn a_status_that_does_not_fit_is_not_imported_as_another() {
+        // 65837 is 301 modulo 65536.
+        let imported = vercel(
+            r#"{ "redirects": [{ "source": "/a", "destination": "/b", "statusCode": 65837 }] }"#,
+        )
+        .unwrap();
+        assert!(imported.redirects.is_empty(), "{imported:?}");
+        assert!(imported.skipped[0].why.contains("not an HTTP status"));
+        let imported = firebase(
+            r#"{ "hosting": { "redirects": [
+              { "source": "/a", "destination": "/b", "type": 65837 },
+              { "source": "/c", "destination": "/d", "type": -1 },
+              { "source": "/e", "destination": "/f", "type": 301.5 } ] } }"#,
+            None,
+        )
+        .unwrap();
+        assert!(imported.redirects.is_empty(), "{imported:?}");
+        assert_eq!(imported.skipped.len(), 3);
+        let imported = netlify(
+            Some(("_redirects", "/a /b 65837\n/c /d 99999999999999999999\n")),
+            None,
+            Some("[[redirects]]\nfrom = \"/e\"\nto = \"/f\"\nstatus = 65837\n\n[[redirects]]\nfrom = \"/g\"\nto = \"/h\"\nstatus = -301\n"),
+        )
+        .unwrap();
+        assert!(imported.redirects.is_empty(), "{imported:?}");
+        let whys: Vec<&str> = imported.skipped.iter().map(|s| s.why.as_str()).collect();
+        assert_eq!(whys.len(), 4);
+        assert!(
+            whys.iter().all(|w| w.contains("not an HTTP status")),
+            "{whys:?}"
+        );
+    }
+
+    #[test]
+    fn a_file_of_another_shape_is_an_error_not_an_empty_manifest() {
+        for (text, found) in [
+            ("[1,2,3]", "the file is an array"),
+            ("\"x\"", "the file is a string"),
+            (r#"{ "redirects": 5 }"#, "`redirects` is a number"),
+            (
+                r#"{ "rewrites": { "source": "/a" } }"#,
+                "`rewrites` is an object",
+            ),
+        ] {
+            let err = vercel(text).unwrap_err().to_string();
+            assert!(
+                err.contains(found) && err.contains("must be"),
+                "{text}: {err}"
+            );
+        }
+        for (text, found) in [
+            (r#"{ "hosting": 5 }"#, "`hosting` is a number"),
+            (r#"{ "hosting": "dist" }"#, "`hosting` is a string"),
+            (r#"{ "hosting": [5] }"#, "hosting site 1 is a number"),
+            ("[1]", "the file is an array"),
+            (
+                r#"{ "hosting": { "rewrites": 5 } }"#,
+                "`rewrites` is a number",
+            ),
+        ] {
+            let err = firebase(text, None).unwrap_err().to_string();
+            assert!(
+                err.contains(found) && err.contains("must be"),
+                "{text}: {err}"
+            );
+        }
+        assert_eq!(
+            firebase(r#"{ "hosting": [] }"#, None),
+            Err(ImportError::NoHosting)
+        );
+        for text in ["redirects = 5", "headers = \"/*\"", "redirects = [1]"] {
+            let err = netlify(None, None, Some(text)).unwrap_err().to_string();
+            assert!(err.contains("must be an array of tables"), "{text}: {err}");
+        }
+    }
+
+    const TWO_SITES: &str = r#"{
+  "hosting": [
+    {
+      "site": "main",
+      "public": "dist",
+      "rewrites": [{ "source": "**", "destination": "/index.html" }]
+    },
+    {
+      "target": "blog",
+      "public": "blog/dist",
+      "redirects": [{ "source": "/old", "destination": "/new", "type": 301 }],
+      "rewrites": [{ "source": "**", "function": "api" }]
+    }
+  ]
+}"#;
+
+    #[test]
+    fn extra_firebase_sites_are_listed_and_one_can_be_chosen() {
+        let first = firebase(TWO_SITES, None).unwrap();
+        assert_eq!(first.dir.as_deref(), Some("dist"));
+        assert_eq!(first.skipped.len(), 1, "{first:?}");
+        let skipped = &first.skipped[0];
+        assert_eq!(skipped.at, "firebase.json:9");
+        assert_eq!(skipped.original, "hosting site `blog`");
+        assert!(skipped.why.contains("--site blog"), "{}", skipped.why);
+
+        let blog = firebase(TWO_SITES, Some("blog")).unwrap();
+        assert_eq!(blog.dir.as_deref(), Some("blog/dist"));
+        assert_eq!(blog.redirects.len(), 1);
+        // Its rule is named by its own line, not by the first site's rule with the same source.
+        let at: Vec<&str> = blog.skipped.iter().map(|s| s.at.as_str()).collect();
+        assert_eq!(at, ["firebase.json:4", "firebase.json:12"]);
+
+        let err = firebase(TWO_SITES, Some("docs")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "firebase.json has no hosting site `docs`: its sites are `main`, `blog`"
+        );
+    }
+
+    #[test]
+    fn a_rule_the_manifest_would_refuse_is_listed_instead_of_aborting() {
+        let redirects = "/x //evil.example/x 200\n/app/* /app/index.html 200\n/app/* /app/other.html 200\n/docs/* /docs/../x.html 200\n";
+        let imported = netlify(Some(("_redirects", redirects)), None, None).unwrap();
+        assert!(imported.rewrites.is_empty(), "{imported:?}");
+        assert_eq!(imported.spas.len(), 1);
+        let at: Vec<&str> = imported.skipped.iter().map(|s| s.at.as_str()).collect();
+        assert_eq!(at, ["_redirects:1", "_redirects:3", "_redirects:4"]);
+        assert_live_is_reported(&imported, Platform::Netlify);
+
+        let rules: Vec<String> = (0..150)
+            .map(|n| format!(r#"{{ "source": "/r{n}", "destination": "/s{n}" }}"#))
+            .collect();
+        let imported =
+            vercel(&format!("{{ \"redirects\": [\n{}\n] }}", rules.join(",\n"))).unwrap();
+        assert_eq!(imported.redirects.len(), MAX_PATTERN_RULES);
+        assert_eq!(imported.skipped.len(), 50);
+        assert_eq!(imported.skipped[0].at, "vercel.json:102");
+        assert!(
+            imported.skipped[0].why.contains("at most 100"),
+            "{}",
+            imported.skipped[0].why
+        );
+        assert_live_is_reported(&imported, Platform::Vercel);
+    }
+
+    /// 20,000 rules (1.3 MB) took 17 s when each rule's line was searched for from the start of
+    /// the file; this is not timed, it only has to finish, with every line right.
+    #[test]
+    fn twenty_thousand_rules_are_located_in_one_pass() {
+        let rules: Vec<String> = (0..20_000)
+            .map(|n| {
+                format!(r#"{{ "source": "/p{n}/:slug", "destination": "/n{n}/:slug", "permanent": true }}"#)
+            })
+            .collect();
+        let text = format!("{{ \"redirects\": [\n{}\n] }}", rules.join(",\n"));
+        let imported = vercel(&text).unwrap();
+        assert_eq!(imported.redirects.len(), MAX_PATTERN_RULES);
+        assert_eq!(imported.skipped.len(), 20_000 - MAX_PATTERN_RULES);
+        assert_eq!(
+            imported.skipped.last().map(|s| s.at.as_str()),
+            Some("vercel.json:20001")
+        );
+        assert_live_is_reported(&imported, Platform::Vercel);
+    }
+
+    #[test]
+    fn json_positions_follow_pointers() {
+        let text = "{\"a\": [1, {\"b\\\"\": \"x\"}],\n \"c/d\": {\"e\": \"[{\"},\n \"f\": [[], {}, \"\\\\\"]}";
+        let positions = JsonPositions::new(text);
+        assert_eq!(positions.at[""], 0);
+        assert_eq!(&text[positions.at["/a/1/b\""]..][..3], "\"x\"");
+        assert_eq!(&text[positions.at["/c~1d/e"]..][..4], "\"[{\"");
+        assert_eq!(&text[positions.at["/f/2"]..][..4], "\"\\\\\"");
+        assert_eq!(positions.line("/f/1", &["none"]), 3);
+        assert_eq!(positions.line("/nowhere", &["x"]), 1);
     }
 }
