@@ -108,6 +108,12 @@ pub fn is_state_key(key: &str) -> bool {
     key.starts_with(STATE_PREFIX)
 }
 
+/// A header value spadeploy sets or reads back: non-empty printable ASCII on one line (no CR/LF
+/// to inject headers into responses or generated code).
+pub fn is_header_value(value: &str) -> bool {
+    !value.is_empty() && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
 /// A key stays inside the target: no empty, `.` or `..` parts, no backslash.
 pub fn is_safe_key(key: &str) -> bool {
     !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))

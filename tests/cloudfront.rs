@@ -137,6 +137,67 @@ async fn two_targets_in_one_bucket_keep_each_others_grants() {
     assert_eq!(policy_of(&bucket).await, policy);
 }
 
+/// The CloudFront Function a distribution's default behavior runs, and its LIVE code.
+async fn default_function_code(id: &str) -> (String, String) {
+    let config = config_of(id).await;
+    let default = config.default_cache_behavior.unwrap();
+    let arn = default.function_associations.unwrap().items()[0]
+        .function_arn
+        .clone();
+    let name = arn.rsplit('/').next().unwrap().to_string();
+    let live = cloudfront()
+        .get_function()
+        .name(&name)
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .unwrap();
+    let code = String::from_utf8(live.function_code().unwrap().as_ref().to_vec()).unwrap();
+    (name, code)
+}
+
+#[tokio::test]
+async fn two_sites_in_one_bucket_each_keep_their_own_edge_function() {
+    let bucket = unique_bucket("twofn");
+    create_bucket(&s3(), &bucket).await;
+    let app = create_distribution(&bucket, "rest").await;
+    let blog = create_distribution(&bucket, "rest").await;
+    push_to(&format!("s3://{bucket}/app"), &app, &["--fix-origin"]).assert_ok();
+    push_to(&format!("s3://{bucket}/blog"), &blog, &["--fix-origin"]).assert_ok();
+    let (app_fn, app_code) = default_function_code(&app).await;
+    let (blog_fn, blog_code) = default_function_code(&blog).await;
+    assert_ne!(app_fn, blog_fn);
+    assert!(app_code.contains(r#""base":"/app/""#), "{app_code}");
+    assert!(blog_code.contains(r#""base":"/blog/""#), "{blog_code}");
+    // A second push of the first site changes nothing of the second's, and the reverse.
+    let again = push_to(&format!("s3://{bucket}/app"), &app, &[]);
+    again.assert_ok();
+    assert_eq!(again.json()["routing"]["function"]["action"], "unchanged");
+    assert_eq!(default_function_code(&blog).await.1, blog_code);
+    // Two sites made to share a name: the second refuses to take the first's function over.
+    let shared = format!("[routing]\nfunction_name = \"{app_fn}\"\n");
+    let project = tempfile::tempdir().unwrap();
+    write(project.path(), "spadeploy.toml", shared);
+    let endpoint = moto();
+    let demo = demo_spa();
+    let run = spadeploy(
+        &[
+            "push",
+            demo.to_str().unwrap(),
+            "--to",
+            &format!("s3://{bucket}/blog"),
+            "--endpoint-url",
+            &endpoint,
+            "--distribution",
+            &blog,
+            "-q",
+        ],
+        Some(project.path()),
+    );
+    run.assert_fails_with(1, "serves another target");
+    assert_eq!(default_function_code(&app).await.1, app_code);
+}
+
 #[tokio::test]
 async fn website_mode_on_an_already_public_bucket_still_hides_the_state() {
     let bucket = unique_bucket("public");

@@ -504,6 +504,66 @@ async fn a_five_thousand_page_site_routes_through_a_key_value_store() {
     .assert_ok();
     assert_eq!(store_items(&arn), first_items);
     assert_eq!(live_code(&name).await, first_code);
+
+    // A push killed while writing the store (marker at `updating`, stale keys) and 40 keys
+    // deleted by hand: the function's code is current, the store is not. `routing --check` says
+    // so, and the next push repairs it.
+    let gone: Vec<String> = (0..40).map(|i| format!("/docs/page-{i}")).collect();
+    let deletes: Vec<&str> = gone.iter().map(String::as_str).collect();
+    edit_store(
+        &arn,
+        &[("spadeploy:table", "updating"), ("/stale", "/stale.html")],
+        &[],
+    );
+    edit_store(&arn, &[], &deletes);
+    let check = spadeploy(
+        &[
+            "routing",
+            "--check",
+            "--to",
+            &to,
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+        ],
+        Some(dir.path()),
+    );
+    assert_eq!(check.code, 2, "{}{}", check.stdout, check.stderr);
+    rebuild(dir.path(), &large_site(0..5000));
+    let repaired = push(dir.path(), &to, &proxy, &id, &[]);
+    repaired.assert_ok();
+    assert_eq!(
+        repaired.json()["routing"]["route_store"],
+        "update",
+        "{}",
+        repaired.stdout
+    );
+    assert_eq!(store_items(&arn), first_items);
+    assert_eq!(live_code(&name).await, first_code);
+}
+
+/// Writes to the emulated store's data plane directly, as a cut-short push or a hand edit would.
+fn edit_store(arn: &str, puts: &[(&str, &str)], deletes: &[&str]) {
+    let addr = moto().trim_start_matches("http://").to_string();
+    let path = format!(
+        "/key-value-stores/{}",
+        percent_encoding::utf8_percent_encode(arn, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let described = support::http::request(&addr, "GET", &path);
+    let etag = described.headers["etag"].clone();
+    let body = serde_json::json!({
+        "Puts": puts.iter().map(|(k, v)| serde_json::json!({"Key": k, "Value": v})).collect::<Vec<_>>(),
+        "Deletes": deletes.iter().map(|k| serde_json::json!({"Key": k})).collect::<Vec<_>>(),
+    });
+    let got = support::http::send(
+        &addr,
+        "POST",
+        &format!("{path}/keys"),
+        &[("If-Match", &etag), ("Content-Type", "application/json")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
 }
 
 /// scripts/moto_server.py's KeyValueStore data plane (correction 7), as AWS documents it.

@@ -85,6 +85,9 @@ pub struct RoutingPlan {
     pub website: Step,
     pub public_access_block: AccessBlockStep,
     pub bucket_policy: Step,
+    /// The KeyValueStore of a current function holds another table than its code names (a push
+    /// cut short while writing it, or keys changed by hand): written again.
+    pub route_store: Step,
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub writes: Writes,
@@ -124,6 +127,7 @@ impl RoutingPlan {
                 self.referer_header,
                 self.website,
                 self.bucket_policy,
+                self.route_store,
             ]
             .contains(&Step::Update)
     }
@@ -164,9 +168,17 @@ pub fn decide(
         return Err(mode_mismatch(mode, &analysis.origin_id, &dist.id));
     }
     let routes = route_table(observed, job, keys)?;
+    let owner = job.target_id();
     let EdgeCode { code, store } =
-        edge::function_code(&routes, mode, false).map_err(SetupError::Config)?;
+        edge::function_code(&routes, mode, false, &owner).map_err(SetupError::Config)?;
     let name = job.function_name();
+    if let Some(other) = observed.function.foreign_owner(&owner) {
+        return Err(SetupError::Config(format!(
+            "the edge function `{name}` serves another target (spadeploy target {other}; this one is \
+             {owner}): two sites cannot share one function and its route table. Give this site its \
+             own with [routing] function_name, or remove the setting that made them share a name"
+        )));
+    }
     let store = store.map(|table| StoreWrites {
         name: name.clone(),
         table,
@@ -186,6 +198,13 @@ pub fn decide(
         Installed::Current { arn } => Some(arn.clone()),
         _ => None,
     };
+    // Code that is current names the table; the store must hold it too (its marker says so).
+    let route_store = Step::when(
+        matches!(installed, Installed::Current { .. })
+            && store.as_ref().is_some_and(|s| {
+                observed.store_marker.as_deref() != Some(kvs::table_hash(&s.table).as_str())
+            }),
+    );
     let has_oac = distribution::has_origin_access_control(&dist.config, &analysis.origin_id);
     // --fix-origin also attaches Origin Access Control to a private-mode origin without one.
     let origin_switch = Step::when(
@@ -232,6 +251,7 @@ pub fn decide(
         website: Step::when(website.is_some()),
         public_access_block: bucket.access,
         bucket_policy: Step::when(bucket.policy.is_some()),
+        route_store,
         warnings,
         writes: Writes {
             code,
@@ -401,6 +421,7 @@ mod tests {
             dist,
             analysis,
             function: Default::default(),
+            store_marker: None,
             website: None,
             policy: None,
             access: Default::default(),
@@ -455,9 +476,10 @@ mod tests {
         observed.analysis = distribution::analyze(&observed.dist.config, "my-site", "E1").unwrap();
         observed.function = edge::Published {
             exists: true,
-            etag: None,
             versions: vec![(edge::code_hash(&writes.code), arn.into())],
+            ..Default::default()
         };
+        observed.store_marker = writes.store.as_ref().map(|s| kvs::table_hash(&s.table));
         observed.website = writes.website.clone().or(observed.website);
         observed.policy = writes.policy.clone().or(observed.policy);
         observed
@@ -595,6 +617,43 @@ mod tests {
                 .iter()
                 .all(|b| b.action != BehaviorAction::Associate));
         }
+    }
+
+    #[test]
+    fn a_store_that_holds_another_table_than_the_current_code_is_repaired() {
+        // Enough pages that the table moves to a KeyValueStore.
+        let keys: Vec<String> = (0..2000)
+            .map(|i| format!("page-{i}/index.html"))
+            .chain(["index.html".to_string()])
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let j = job(None, true, false);
+        let first = decide(&observed(REST), &j, &keys, None).unwrap();
+        assert!(first.writes.store.is_some());
+        let mut settled = after(observed(REST), &first, "arn:aws:edge:fn:1");
+        assert!(!decide(&settled, &j, &keys, None).unwrap().has_changes());
+        // A push cut short while writing the store (or keys deleted by hand and the marker
+        // left): the code is current, the store is not.
+        for marker in [Some("updating".to_string()), None] {
+            settled.store_marker = marker;
+            let again = decide(&settled, &j, &keys, None).unwrap();
+            assert_eq!(again.function.action, FunctionAction::Unchanged);
+            assert_eq!(again.route_store, Step::Update);
+            assert!(again.has_changes());
+        }
+    }
+
+    #[test]
+    fn a_function_serving_another_target_is_never_taken_over() {
+        let j = job(None, true, false);
+        let mut taken = observed(REST);
+        taken.function = edge::Published {
+            exists: true,
+            owners: vec!["another-target".into()],
+            ..Default::default()
+        };
+        let err = decide(&taken, &j, &release(), None).unwrap_err();
+        assert!(err.to_string().contains("serves another target"), "{err}");
     }
 
     #[test]

@@ -175,7 +175,7 @@ pub async fn write(
 ) -> Result<usize, ApiError> {
     let (described, marker) = tokio::join!(
         kvs.describe_key_value_store().kvs_arn(arn).send(),
-        kvs.get_key().kvs_arn(arn).key(MARKER).send()
+        marker(kvs, arn, endpoint)
     );
     let mut etag = described
         .map_err(|e| {
@@ -188,21 +188,7 @@ pub async fn write(
         })?
         .e_tag()
         .to_string();
-    let marker = match marker {
-        Ok(out) => Some(out.value().to_string()),
-        Err(err) => {
-            let err = api_error(
-                err,
-                "cloudfront-keyvaluestore:GetKey",
-                arn.to_string(),
-                endpoint,
-            );
-            if err.code() != Some("ResourceNotFoundException") {
-                return Err(err);
-            }
-            None
-        }
-    };
+    let marker = marker?;
     let hash = table_hash(wanted);
     if marker.as_deref() == Some(hash.as_str()) {
         return Ok(0);
@@ -260,6 +246,63 @@ pub async fn write(
     }
     // The marker itself is not a route.
     Ok(changed.saturating_sub(1))
+}
+
+/// What the store's marker says it holds: a table's hash, `updating`, or nothing.
+async fn marker(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    endpoint: &str,
+) -> Result<Option<String>, ApiError> {
+    match kvs.get_key().kvs_arn(arn).key(MARKER).send().await {
+        Ok(out) => Ok(Some(out.value().to_string())),
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront-keyvaluestore:GetKey",
+                arn.to_string(),
+                endpoint,
+            );
+            match err.code() {
+                Some("ResourceNotFoundException") => Ok(None),
+                _ => Err(err),
+            }
+        }
+    }
+}
+
+/// The marker of the store named `name` (none when the store does not exist): read on every
+/// push whose function reads a store, so a store a cut-short push left half-written is repaired.
+pub async fn read_marker(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<Option<String>, ApiError> {
+    let described = cloudfront
+        .describe_key_value_store()
+        .name(name)
+        .send()
+        .await;
+    let arn = match described {
+        Ok(out) => out.key_value_store.map(|store| store.arn().to_string()),
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:DescribeKeyValueStore",
+                resource(name),
+                endpoint,
+            );
+            if err.code() != Some("EntityNotFound") {
+                return Err(err);
+            }
+            None
+        }
+    };
+    match arn {
+        Some(arn) => marker(kvs, &arn, endpoint).await,
+        None => Ok(None),
+    }
 }
 
 /// Every key and value the store holds, the marker aside.

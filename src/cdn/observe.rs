@@ -7,6 +7,7 @@ use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block;
 use crate::cdn::distribution::{self, Analysis, Distribution};
 use crate::cdn::edge::{self, Published};
+use crate::cdn::kvs;
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
@@ -27,6 +28,8 @@ pub struct Observed {
     pub analysis: Analysis,
     /// What is published of the edge function of the distribution's mode.
     pub function: Published,
+    /// The marker of the function's KeyValueStore, when its live code reads one.
+    pub store_marker: Option<String>,
     /// The bucket's website configuration (read in website mode only).
     pub website: Option<website::Website>,
     pub policy: Option<String>,
@@ -49,13 +52,27 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
     let name = job.function_name();
     let function = async {
         let probed = match mode {
-            Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await,
+            Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await?,
             Mode::Private => {
                 let arn = edge::function_arn_in(&dist.arn, &name);
-                edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await
+                edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await?
             }
         };
-        Ok::<_, SetupError>(probed?)
+        // A function that reads a store: what the store says it holds (two more requests, for
+        // sites whose table outgrew the function only).
+        let marker = match probed.table {
+            Some(_) => {
+                kvs::read_marker(
+                    &clients.cloudfront,
+                    &clients.key_value_store,
+                    &name,
+                    &clients.endpoint,
+                )
+                .await?
+            }
+            None => None,
+        };
+        Ok::<_, SetupError>((probed, marker))
     };
     let website = async {
         match mode {
@@ -81,11 +98,12 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
             access_block::observe(&clients.s3, &job.bucket, &clients.endpoint, needed).await?,
         )
     };
-    let (function, website, access) = tokio::try_join!(function, website, access)?;
+    let ((function, store_marker), website, access) = tokio::try_join!(function, website, access)?;
     Ok(Observed {
         dist,
         analysis,
         function,
+        store_marker,
         website,
         policy,
         access,

@@ -39,7 +39,12 @@ pub struct Job {
 
 impl Job {
     pub fn function_name(&self) -> String {
-        crate::cdn::routing::function_name(&self.request.rules.settings, &self.bucket)
+        crate::cdn::routing::function_name(&self.request.rules.settings, &self.bucket, &self.prefix)
+    }
+
+    /// What the generated code names as the target it serves.
+    pub fn target_id(&self) -> String {
+        crate::cdn::routing::target_id(&self.bucket, &self.prefix)
     }
 
     /// The mode asked for, else the one the SPA origin is set up for.

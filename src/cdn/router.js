@@ -23,6 +23,29 @@ function withQuery(location, query) {
   if (!query) return location;
   return location + (location.indexOf("?") === -1 ? "?" : "&") + query;
 }
+// A path Location starting with `//` or `/\` (or their percent-encodings) leaves the site in a
+// browser: the run collapses to one `/` (same_site in routing.rs).
+function sameSite(location) {
+  var run = /^\/(?:[\/\\]|%2f|%5c)+/i.exec(location);
+  return run ? "/" + location.substring(run[0].length) : location;
+}
+function redirect(status, location, query) {
+  return { redirect: status, location: sameSite(withQuery(location, query)) };
+}
+// State however it is spelled (S3 decodes %2E): segments decoded, case-folded, without empty or
+// "." parts (names_state in routing.rs).
+function namesState(path) {
+  var decoded;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch (e) {
+    return path.toLowerCase().indexOf("spadeploy") !== -1;
+  }
+  var parts = decoded.toLowerCase().split(/[\/\\]/).filter(function (p) { return p !== "" && p !== "."; });
+  var base = R.base.toLowerCase().split("/").filter(function (p) { return p !== ""; });
+  for (var i = 0; i < base.length; i++) if (parts[i] !== base[i]) return false;
+  return parts[base.length] === ".spadeploy";
+}
 function extension(path) {
   var last = path.substring(path.lastIndexOf("/") + 1), dot = last.lastIndexOf(".");
   return dot === -1 ? "" : last.substring(dot + 1);
@@ -55,25 +78,25 @@ function fallbackFor(method, path) {
 }
 // The evaluation order of the README's "Routing"; mirrors Routes::route in routing.rs.
 function route(method, path, query, found) {
-  var state = R.base + ".spadeploy", i, params;
-  if (path === state || path.indexOf(state + "/") === 0) return { deny: true };
+  var i, params;
+  if (namesState(path)) return { deny: true };
   for (i = 0; i < R.redirects.length; i++) {
     params = matchPattern(R.redirects[i].from, path);
-    if (params) return { redirect: R.redirects[i].status, location: withQuery(fill(R.redirects[i].to, params), query) };
+    if (params) return redirect(R.redirects[i].status, fill(R.redirects[i].to, params), query);
   }
   var ext = extension(path), last = path.substring(path.lastIndexOf("/") + 1);
   if (found === path) {
     var notFound = R.not_found === path;
     if (R.clean_urls && ext === "html" && last !== R.index && !notFound) {
-      return { redirect: 301, location: withQuery(path.substring(0, path.length - 5), query) };
+      return redirect(301, path.substring(0, path.length - 5), query);
     }
     return { serve: path, status: notFound ? 404 : 200 };
   }
   if (ext === "" && path !== R.base) {
     var slash = path.charAt(path.length - 1) === "/";
-    if (R.trailing_slash === "add" && !slash) return { redirect: 308, location: withQuery(path + "/", query) };
+    if (R.trailing_slash === "add" && !slash) return redirect(308, path + "/", query);
     if (R.trailing_slash === "remove" && slash && path !== "/") {
-      return { redirect: 308, location: withQuery(path.substring(0, path.length - 1), query) };
+      return redirect(308, path.substring(0, path.length - 1), query);
     }
   }
   if (found) return { serve: found, status: 200 };
@@ -91,7 +114,7 @@ function answeredPath(outcome, path) {
   return outcome.serve || path;
 }
 function headersFor(path) {
-  var out = {};
+  var out = Object.create(null);
   for (var i = 0; i < R.headers.length; i++) {
     if (!matchPattern(R.headers[i].pattern, path)) continue;
     for (var j = 0; j < R.headers[i].values.length; j++) {

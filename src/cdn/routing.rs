@@ -10,9 +10,10 @@ use std::collections::BTreeSet;
 
 use percent_encoding::utf8_percent_encode;
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::config::routing::{
-    Fallback, Redirect, Rewrite, RouteRules, RoutingSettings, TrailingSlash,
+    same_site, Fallback, Redirect, Rewrite, RouteRules, RoutingSettings, TrailingSlash,
 };
 use crate::model::{STATE_PREFIX, URL_PATH_ENCODE};
 
@@ -190,6 +191,33 @@ fn with_query(location: &str, query: &str) -> String {
     }
 }
 
+fn redirect(status: u16, location: &str, query: &str) -> Outcome {
+    Outcome::Redirect {
+        status,
+        location: same_site(&with_query(location, query)),
+    }
+}
+
+/// Whether a request path names spadeploy's state however it is spelled: S3 decodes `%2E`, and
+/// the edge must not depend on the bucket policy to hide `/%2Espadeploy/`, `/.SPADEPLOY/` or
+/// `//.spadeploy/`. Segments are compared decoded, case-folded, without empty or `.` parts.
+fn names_state(base: &str, path: &str) -> bool {
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
+        // Not UTF-8 once decoded: no key of the release is named so; refuse only state look-alikes.
+        return path.to_ascii_lowercase().contains("spadeploy");
+    };
+    let decoded = decoded.to_lowercase();
+    let mut parts = decoded
+        .split(['/', '\\'])
+        .filter(|part| !matches!(*part, "" | "."));
+    let base = base.to_lowercase();
+    let state = STATE_PREFIX.trim_end_matches('/');
+    base.split('/')
+        .filter(|part| !part.is_empty())
+        .all(|want| parts.next() == Some(want))
+        && parts.next() == Some(state)
+}
+
 impl Routes {
     /// The table for a release holding `keys` (relative to the site), served under `base`.
     /// Fails when the manifest names a file the release lacks.
@@ -348,8 +376,7 @@ impl Routes {
     }
 
     fn is_state(&self, path: &str) -> bool {
-        let state = join(&self.base, STATE_PREFIX.trim_end_matches('/'));
-        path == state || path.starts_with(&format!("{state}/"))
+        names_state(&self.base, path)
     }
 
     /// The answer for a request, with `found` = `resolve(path)` (the edge looks it up itself).
@@ -359,10 +386,7 @@ impl Routes {
         }
         for r in &self.redirects {
             if let Some(params) = match_pattern(&r.from, path) {
-                return Outcome::Redirect {
-                    status: r.status,
-                    location: with_query(&fill(&r.to, &params), query),
-                };
+                return redirect(r.status, &fill(&r.to, &params), query);
             }
         }
         let ext = extension(path);
@@ -370,10 +394,7 @@ impl Routes {
         if found == Some(path) {
             let not_found = self.not_found.as_deref() == Some(path);
             if self.clean_urls && ext == "html" && last != self.index && !not_found {
-                return Outcome::Redirect {
-                    status: 301,
-                    location: with_query(&path[..path.len() - ".html".len()], query),
-                };
+                return redirect(301, &path[..path.len() - ".html".len()], query);
             }
             let status = if not_found { 404 } else { 200 };
             return Outcome::Serve {
@@ -392,10 +413,7 @@ impl Routes {
                 _ => None,
             };
             if let Some(target) = target {
-                return Outcome::Redirect {
-                    status: 308,
-                    location: with_query(&target, query),
-                };
+                return redirect(308, &target, query);
             }
         }
         if let Some(found) = found {
@@ -472,17 +490,38 @@ impl Routes {
     }
 }
 
-/// The edge function's name: `[routing] function_name`, else `spadeploy-<bucket>`; function names
-/// allow letters, digits, `-` and `_`, up to 64 characters.
-pub fn function_name(settings: &RoutingSettings, bucket: &str) -> String {
-    let name = settings.function_name.clone().unwrap_or_else(|| {
-        let base: String = bucket
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect();
-        format!("spadeploy-{base}")
-    });
-    name.chars().take(64).collect()
+/// A short, stable name for a target (bucket and key prefix), recorded in the edge code it
+/// generates so that a function serving another target is recognised.
+pub fn target_id(bucket: &str, prefix: &str) -> String {
+    let digest = sha2::Sha256::digest(format!("{bucket}/{}", prefix.trim_matches('/')));
+    hex::encode(digest)[..16].to_string()
+}
+
+/// The edge function's (and its KeyValueStore's) name: `[routing] function_name`, else derived
+/// from the bucket and the prefix, so two sites in one bucket never share one. Names allow
+/// letters, digits, `-` and `_`, up to 64 characters. A bucket at its root with a name of
+/// letters, digits and `-` keeps the name earlier versions gave it (`spadeploy-<bucket>`); any
+/// other target gets a readable part and `_` plus a hash of bucket and prefix (bucket names
+/// never hold `_`, so the two forms cannot meet, and `my.site` / `my-site` stay apart).
+pub fn function_name(settings: &RoutingSettings, bucket: &str, prefix: &str) -> String {
+    if let Some(name) = &settings.function_name {
+        return name.clone();
+    }
+    let prefix = prefix.trim_matches('/');
+    let plain = format!("spadeploy-{bucket}");
+    let readable = bucket
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if prefix.is_empty() && readable && plain.len() <= 64 {
+        return plain;
+    }
+    let text: String = format!("{bucket}-{prefix}")
+        .trim_end_matches('-')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(64 - "spadeploy-".len() - 1 - 16)
+        .collect();
+    format!("spadeploy-{text}_{}", target_id(bucket, prefix))
 }
 
 #[cfg(test)]
@@ -730,5 +769,75 @@ mod tests {
         assert!(Routes::derive(&rules, "/", ["index.html"])
             .unwrap_err()
             .contains("admin/index.html"));
+    }
+
+    #[test]
+    fn two_sites_in_one_bucket_get_functions_of_their_own() {
+        let settings = RoutingSettings::default();
+        let name = |bucket: &str, prefix: &str| function_name(&settings, bucket, prefix);
+        // A bucket's root keeps the name earlier versions gave it.
+        assert_eq!(name("my-site", ""), "spadeploy-my-site");
+        let (app, blog) = (name("b", "app/"), name("b", "blog/"));
+        assert_ne!(app, blog);
+        assert_ne!(app, name("b", ""));
+        assert_ne!(name("my.site", ""), name("my-site", ""));
+        assert_ne!(name("b", "a/b"), name("b", "a-b"));
+        for long in [name(&"x".repeat(63), ""), name("b", &"deep/".repeat(40))] {
+            assert!(long.len() <= 64, "{long}");
+            assert!(long
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        }
+        assert_ne!(
+            name(&"x".repeat(63), "a"),
+            name(&"x".repeat(63), "b"),
+            "names over the limit still differ"
+        );
+        let pinned = RoutingSettings {
+            function_name: Some("mine".into()),
+            ..Default::default()
+        };
+        assert_eq!(function_name(&pinned, "b", "app/"), "mine");
+    }
+
+    #[test]
+    fn no_location_leaves_the_site() {
+        for (given, safe) in [
+            ("//evil.example/x", "/evil.example/x"),
+            ("/\\evil.example", "/evil.example"),
+            ("/%2F%2fevil.example", "/evil.example"),
+            ("/%5c/evil.example", "/evil.example"),
+            ("/ok/x", "/ok/x"),
+            ("https://example.org/x", "https://example.org/x"),
+        ] {
+            assert_eq!(same_site(given), safe, "{given}");
+        }
+        let mut r = routes("/");
+        r.trailing_slash = TrailingSlash::Add;
+        assert_eq!(
+            r.evaluate("GET", "//evil.example.com/x", ""),
+            redirect(308, "/evil.example.com/x/")
+        );
+        r.trailing_slash = TrailingSlash::Remove;
+        assert_eq!(
+            r.evaluate("GET", "//evil.example.com/", ""),
+            redirect(308, "/evil.example.com")
+        );
+    }
+
+    #[test]
+    fn state_is_denied_however_its_path_is_spelled() {
+        let r = routes("/app/");
+        for path in [
+            "/app/.spadeploy/live.json",
+            "/app/%2Espadeploy/live.json",
+            "/app/.SPADEPLOY/live.json",
+            "//app//.spadeploy/live.json",
+            "/app/./.spadeploy/x",
+            "/app/%2e%73padeploy",
+        ] {
+            assert_eq!(r.evaluate("GET", path, ""), Outcome::Deny, "{path}");
+        }
+        assert_ne!(r.evaluate("GET", "/app/x/.spadeploy", ""), Outcome::Deny);
     }
 }

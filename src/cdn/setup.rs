@@ -169,11 +169,13 @@ async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result
 }
 
 /// Installs the function; a private-mode one reading a KeyValueStore gets the store filled first
-/// (the code names the table, so code that is current means a store that is).
+/// (the code names the table), and a current one gets its store repaired when the marker says
+/// the store holds another table.
 async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<String, ApiError> {
     let (name, code) = (&plan.function.name, &plan.writes.code);
-    let store = match (&plan.writes.store, &plan.writes.installed) {
-        (Some(store), Installed::Missing | Installed::Stale { .. }) => {
+    let stale = !matches!(plan.writes.installed, Installed::Current { .. });
+    let store = match &plan.writes.store {
+        Some(store) if stale || plan.route_store == Step::Update => {
             let arn = kvs::ensure(&clients.cloudfront, &store.name, &clients.endpoint).await?;
             kvs::write(
                 &clients.key_value_store,

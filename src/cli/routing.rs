@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use crate::cdn::edge;
-use crate::cdn::routing::Routes;
+use crate::cdn::routing::{self, Routes};
 use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
@@ -116,9 +116,9 @@ async fn print_routes(
         bail!("{target} has no live release yet: the route table is made from one, so push first");
     };
     let keys: Vec<String> = live.objects.into_keys().collect();
-    let prefix = match &target {
-        Target::S3 { prefix, .. } => prefix.as_str(),
-        Target::Local { .. } => "",
+    let (prefix, owner) = match &target {
+        Target::S3 { bucket, prefix } => (prefix.as_str(), routing::target_id(bucket, prefix)),
+        Target::Local { .. } => ("", routing::target_id(&target.to_string(), "")),
     };
     let base = base.resolve(prefix)?;
     let routes = Routes::derive(
@@ -128,8 +128,8 @@ async fn print_routes(
     )
     .map_err(anyhow::Error::msg)?;
     if let Print::Function { key_value_store } = print {
-        let code =
-            edge::function_code(&routes, mode, key_value_store).map_err(anyhow::Error::msg)?;
+        let code = edge::function_code(&routes, mode, key_value_store, &owner)
+            .map_err(anyhow::Error::msg)?;
         print!("{}", code.code);
     } else {
         let events = match (mode, edge::needs_viewer_response(&routes)) {

@@ -289,7 +289,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             .into_iter()
             .flatten()
         {
-            if !crate::config::routing::is_header_value(value) {
+            if !crate::model::is_header_value(value) {
                 return Err(invalid(
                     rule.span().start,
                     format!("header value {value:?} must be non-empty printable ASCII on one line"),

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use clap::ValueEnum;
 use serde::{Deserialize, Serialize};
 
-use crate::model::CACHE_HTML;
+use crate::model::{is_header_value, CACHE_HTML};
 
 /// How CloudFront reaches the SPA and where the fallback happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
@@ -150,10 +150,16 @@ impl Default for RoutingSettings {
     }
 }
 
-/// A header value a manifest may set: non-empty printable ASCII on one line (no CR/LF to inject
-/// headers into responses or generated code).
-pub fn is_header_value(value: &str) -> bool {
-    !value.is_empty() && value.bytes().all(|b| (b' '..=b'~').contains(&b))
+/// A file a setting names inside the build (`index.html`, `admin/index.html`): printable ASCII
+/// without spaces, `?` or `#` (it becomes a request URI at the edge as written), no `..`, `.` or
+/// empty parts, not spadeploy's state.
+fn is_build_file(document: &str) -> bool {
+    let file = document.trim_start_matches('/');
+    !file.is_empty()
+        && file.bytes().all(|b| (b'!'..=b'~').contains(&b))
+        && !file.contains(['?', '#', '%'])
+        && crate::model::is_safe_key(file)
+        && !crate::model::is_state_key(file)
 }
 
 impl RoutingSettings {
@@ -176,19 +182,29 @@ impl RoutingSettings {
         .into_iter()
         .chain(not_found)
         {
-            let file = document.trim_start_matches('/');
-            let printable = file.bytes().all(|b| (b'!'..=b'~').contains(&b));
-            if file.is_empty()
-                || !printable
-                || file.contains(['?', '#'])
-                || !crate::model::is_safe_key(file)
-                || crate::model::is_state_key(file)
-            {
+            if !is_build_file(document) {
                 return Err((
                     key,
                     format!(
                         "{key} {document:?} must name a file inside the build, like \"index.html\" \
                          (no `..`, `.` or empty parts, no spaces, `?` or `#`)"
+                    ),
+                ));
+            }
+        }
+        for prefix in &self.no_fallback {
+            // An empty entry is a prefix of every path: it would turn the fallback off silently.
+            let valid = prefix.starts_with('/')
+                && prefix.len() > 1
+                && prefix.bytes().all(|b| (b'!'..=b'~').contains(&b))
+                && !prefix.contains(['?', '#', '*']);
+            if !valid {
+                return Err((
+                    "no_fallback",
+                    format!(
+                        "no_fallback entry {prefix:?} must be a URL folder such as \"/assets/\" \
+                         (printable ASCII starting with `/`, no spaces, `?`, `#` or `*`); to turn \
+                         the SPA fallback off, set fallback = \"none\""
                     ),
                 ));
             }
@@ -209,6 +225,25 @@ impl RoutingSettings {
             }
         }
         Ok(())
+    }
+}
+
+/// A path Location that starts with `//` or `/\` (or their percent-encodings) is read by browsers
+/// as another host: the run collapses to one `/`, as `sameSite` in router.js. A request path or a
+/// splat supplies such a run (`//evil.example/x`); an absolute `to` is left as written.
+pub fn same_site(location: &str) -> String {
+    let Some(mut rest) = location.strip_prefix('/') else {
+        return location.to_string();
+    };
+    loop {
+        let lower = rest.get(..3).map(str::to_ascii_lowercase);
+        rest = if let Some(tail) = rest.strip_prefix(['/', '\\']) {
+            tail
+        } else if matches!(lower.as_deref(), Some("%2f" | "%5c")) {
+            &rest[3..]
+        } else {
+            return format!("/{rest}");
+        };
     }
 }
 
@@ -328,6 +363,25 @@ impl Redirect {
                 self.from, self.to
             ));
         }
+        if !absolute && same_site(&self.to) != self.to || self.to.contains('\\') {
+            return Err(format!(
+                "redirect `{}` → `{}`: browsers read a `to` starting with `//` or `/\\` (or a backslash \
+                 anywhere) as another host; write another site as an absolute URL (`https://example.org/…`)",
+                self.from, self.to
+            ));
+        }
+        if absolute {
+            let host = self.to.split_once("://").map_or("", |(_, rest)| {
+                rest.split(['/', '?', '#']).next().unwrap_or_default()
+            });
+            if host.is_empty() || !destination_parameters(host).is_empty() || host.contains('@') {
+                return Err(format!(
+                    "redirect `{}` → `{}`: the host of an absolute `to` is written out in full \
+                     (parameters may follow the first `/`, never in the host)",
+                    self.from, self.to
+                ));
+            }
+        }
         let normalized = self.normalized();
         check_destination(&normalized.from, &normalized.to)?;
         if ![301, 302, 303, 307, 308].contains(&self.status) {
@@ -343,7 +397,7 @@ impl Redirect {
 impl Rewrite {
     pub fn validate(&self) -> Result<(), String> {
         validate_pattern(&self.from)?;
-        if !self.to.starts_with('/') || self.to.starts_with("//") {
+        if !self.to.starts_with('/') || same_site(&self.to) != self.to || self.to.contains('\\') {
             return Err(format!(
                 "rewrite `{}` → `{}`: `to` must be a file of this site, starting with `/` (proxying to other hosts is not supported: use a CloudFront behavior with its own origin)",
                 self.from, self.to
@@ -381,11 +435,10 @@ impl Spa {
             ));
         }
         if let Some(index) = &self.index {
-            let key = index.trim_start_matches('/');
-            if key.is_empty() || !crate::model::is_safe_key(key) || crate::model::is_state_key(key)
-            {
+            if !is_build_file(index) {
                 return Err(format!(
-                    "[[spa]] index {index:?} must name a file inside the build"
+                    "[[spa]] index {index:?} must name a file inside the build, like \"admin/index.html\" \
+                     (printable ASCII, no spaces, `?`, `#`, `%`, `..` or empty parts)"
                 ));
             }
         }
@@ -394,8 +447,9 @@ impl Spa {
 }
 
 /// Headers a manifest may not set: they describe the message or the connection, which CloudFront
-/// and the origin own.
-const RESERVED_HEADERS: [&str; 10] = [
+/// and the origin own; with AWS's disallowed and read-only headers of both edge runtimes (adding one fails the
+/// response with a 502): "Restrictions on all edge functions", HTTP headers.
+const RESERVED_HEADERS: [&str; 22] = [
     "connection",
     "content-length",
     "content-encoding",
@@ -406,7 +460,21 @@ const RESERVED_HEADERS: [&str; 10] = [
     "via",
     "location",
     "set-cookie",
+    "expect",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "trailer",
+    "x-cache",
+    "x-forwarded-proto",
+    "x-real-ip",
+    "warning",
+    "date",
+    "server",
+    "status",
 ];
+/// Name prefixes CloudFront owns (`X-Amz-Cf-*`, `X-Amzn-*`, `X-Edge-*`, `X-Accel-*`).
+const RESERVED_PREFIXES: [&str; 4] = ["x-amz-", "x-amzn-", "x-edge-", "x-accel-"];
 
 impl HeaderRule {
     pub fn validate(&self) -> Result<(), String> {
@@ -415,17 +483,18 @@ impl HeaderRule {
             return Err(format!("[[headers]] for `{}` sets no header: add `values = {{ \"X-Frame-Options\" = \"DENY\" }}`", self.pattern));
         }
         for (name, value) in &self.values {
-            let token = !name.is_empty()
-                && name
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-            if !token {
-                return Err(format!("[[headers]] `{name}` is not a header name"));
+            // Letters, digits and `-`: every response header has this shape, and a name such as
+            // `__proto__` would otherwise become a property of the edge code's header objects.
+            let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+            if !valid {
+                return Err(format!(
+                    "[[headers]] {name:?} is not a header name (letters, digits and `-`, like `X-Frame-Options`)"
+                ));
             }
             let lower = name.to_ascii_lowercase();
             if RESERVED_HEADERS.contains(&lower.as_str())
-                || lower.starts_with("x-amz-")
-                || lower.starts_with("x-edge-")
+                || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
             {
                 return Err(format!(
                     "[[headers]] `{name}` cannot be set by spadeploy: CloudFront or the origin owns it"
@@ -528,5 +597,69 @@ mod tests {
             .validate()
             .unwrap_err()
             .contains("one line"));
+    }
+
+    #[test]
+    fn a_destination_that_browsers_read_as_another_host_is_refused() {
+        for to in [
+            "//evil.com",
+            "/\\evil.com",
+            "/%2F%2Fevil.com",
+            "/a\\b",
+            "https://:splat",
+        ] {
+            let err = redirect("/old/*", to, 301).validate().unwrap_err();
+            assert!(err.contains("host"), "{to}: {err}");
+        }
+        assert!(redirect("/go/*", "https://example.org:splat", 301)
+            .validate()
+            .is_err());
+        assert!(redirect("/go/*", "https://user@evil.example/", 301)
+            .validate()
+            .is_err());
+        assert!(redirect("/old/*", "/:splat", 301).validate().is_ok());
+        assert!(redirect("/go/*", "https://example.org:8443/:splat", 301)
+            .validate()
+            .is_ok());
+        let rewrite = Rewrite {
+            from: "/a".into(),
+            to: "/\\evil.com".into(),
+        };
+        assert!(rewrite.validate().is_err());
+    }
+
+    #[test]
+    fn values_that_reach_the_edge_code_are_checked() {
+        let with = |no_fallback: &[&str]| RoutingSettings {
+            no_fallback: no_fallback.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        };
+        for bad in [&[""][..], &["/assets/\u{2028}"], &["assets/"], &["/a b/"]] {
+            let (key, _) = with(bad).validate().unwrap_err();
+            assert_eq!(key, "no_fallback", "{bad:?}");
+        }
+        assert!(with(&["/assets/"]).validate().is_ok());
+        for index in ["a b.html", "app/\u{2028}.html", "x%20.html"] {
+            let spa = Spa {
+                prefix: "/app/".into(),
+                index: Some(index.into()),
+            };
+            assert!(spa.validate().is_err(), "{index}");
+        }
+        for name in [
+            "__proto__",
+            "X-Cache",
+            "Date",
+            "Server",
+            "Status",
+            "X-Amzn-Trace",
+            "X_A",
+        ] {
+            let rule = HeaderRule {
+                pattern: "/*".into(),
+                values: [(name.to_string(), "1".to_string())].into(),
+            };
+            assert!(rule.validate().is_err(), "{name}");
+        }
     }
 }

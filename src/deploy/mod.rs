@@ -999,13 +999,20 @@ async fn read_window<S: ReadStore>(
     }
     let in_build: HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
     let shas: HashSet<&str> = local.iter().map(|f| f.sha256.as_str()).collect();
-    let deletable = remote
+    // The window is read when it can decide something: what may be deleted, or a build file
+    // the live release does not record (an earlier release may, as after `push v1; push v2;
+    // push v1`).
+    let needed = remote
         .iter()
         .any(|r| match r.key.strip_prefix(BLOBS_PREFIX) {
             Some(sha) => !shas.contains(sha),
-            None => !is_state_key(&r.key) && !in_build.contains(r.key.as_str()),
+            None if is_state_key(&r.key) => false,
+            None if in_build.contains(r.key.as_str()) => {
+                live.is_none_or(|live| !live.objects.contains_key(&r.key))
+            }
+            None => true,
         });
-    if !deletable {
+    if !needed {
         return Ok(Some(Vec::new()));
     }
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));

@@ -102,6 +102,13 @@ pub(super) fn write_routing(
         "  policy    {}",
         step(r.bucket_policy, "update", "updated")
     )?;
+    if r.route_store == Step::Update {
+        writeln!(
+            f,
+            "  route table store {}",
+            step(r.route_store, "repair", "repaired")
+        )?;
+    }
     for warning in &r.warnings {
         writeln!(f, "  warning: {warning}")?;
     }

@@ -4,8 +4,8 @@
 //! object's sha256 and headers without a HEAD per object, and without trusting ETags to be MD5s.
 
 use crate::model::{
-    blob_key, is_safe_key, Interner, LocalFile, ObjectHeaders, RemoteObject, Source, LIVE_RECORD,
-    RELEASES_PREFIX,
+    blob_key, is_header_value, is_safe_key, is_state_key, Interner, LocalFile, ObjectHeaders,
+    RemoteObject, Source, LIVE_RECORD, RELEASES_PREFIX,
 };
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -99,6 +99,10 @@ pub enum RecordError {
     Unreadable(serde_json::Error),
     #[error("a spadeploy record in the target names the key `{0}`, whose empty, `.` or `..` parts would lead outside the target: spadeploy never writes such a record, so someone edited it; delete the record (the next push re-uploads everything)")]
     UnsafeKey(String),
+    #[error("a spadeploy record in the target names the key `{0}` inside spadeploy's own state (.spadeploy/): spadeploy never writes such a record, so someone edited it; delete the record")]
+    StateKey(String),
+    #[error("a spadeploy record in the target gives `{key}` the header value {value:?}, which is not printable ASCII on one line: spadeploy never writes such a record, so someone edited it; delete the record")]
+    UnsafeHeader { key: String, value: String },
 }
 
 impl Record {
@@ -128,8 +132,22 @@ impl Record {
 
     pub fn from_json(bytes: &[u8]) -> Result<Record, RecordError> {
         let mut record: Record = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
-        if let Some(key) = record.objects.keys().find(|key| !is_safe_key(key)) {
-            return Err(RecordError::UnsafeKey(key.clone()));
+        // A record is read back from the target, where anyone with write access could have
+        // edited it; rollback writes what it names, so nothing in it may leave the site's files.
+        for (key, object) in &record.objects {
+            if !is_safe_key(key) {
+                return Err(RecordError::UnsafeKey(key.clone()));
+            }
+            if is_state_key(key) {
+                return Err(RecordError::StateKey(key.clone()));
+            }
+            let headers = [&object.headers.content_type, &object.headers.cache_control];
+            if let Some(value) = headers.into_iter().find(|v| !is_header_value(v)) {
+                return Err(RecordError::UnsafeHeader {
+                    key: key.clone(),
+                    value: value.to_string(),
+                });
+            }
         }
         // Each object was read with its own copy of values most objects share.
         let mut values = Interner::default();
@@ -198,7 +216,6 @@ pub fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::is_state_key;
 
     #[test]
     fn round_trips_through_json() {
@@ -221,6 +238,31 @@ mod tests {
         assert!(String::from_utf8(record.to_json())
             .unwrap()
             .contains(r#""cache_control":"no-cache""#));
+    }
+
+    #[test]
+    fn a_crafted_record_cannot_write_state_or_inject_headers() {
+        let entry = |content_type: &str| RecordedObject {
+            sha256: "ab".into(),
+            size: 2,
+            etag: "e".into(),
+            headers: ObjectHeaders {
+                content_type: content_type.into(),
+                cache_control: "no-cache".into(),
+            },
+        };
+        let record = |key: &str, content_type: &str| {
+            Record::new([(key.to_string(), entry(content_type))].into()).to_json()
+        };
+        let state = Record::from_json(&record(".spadeploy/live.json", "text/html")).unwrap_err();
+        assert!(matches!(state, RecordError::StateKey(_)), "{state}");
+        let header =
+            Record::from_json(&record("index.html", "text/html\r\nX-Evil: 1")).unwrap_err();
+        assert!(
+            matches!(header, RecordError::UnsafeHeader { .. }),
+            "{header}"
+        );
+        assert!(Record::from_json(&record("index.html", "text/html")).is_ok());
     }
 
     #[test]

@@ -277,11 +277,14 @@ impl<'a> Listing<'a> {
     }
 
     /// A recorded entry is trusted only while the store still shows the object as we wrote it.
+    /// Releases of the keep-window vouch too: going back to an earlier build finds its files
+    /// still there, as that release wrote them, and sends none of them again.
     fn recorded(&self, key: &str) -> Option<&'a RecordedObject> {
         let listed = self.site.get(key)?;
         [self.known.live, self.known.trusted]
             .into_iter()
             .flatten()
+            .chain(self.known.window.iter().copied())
             .filter_map(|record| record.objects.get(key))
             .find(|entry| entry.matches(listed))
     }
@@ -800,6 +803,37 @@ mod tests {
             p.deletes().map(|c| c.key.as_str()).collect::<Vec<_>>(),
             ["assets/app-1.js"]
         );
+    }
+
+    #[test]
+    fn going_back_to_a_release_in_the_window_sends_only_what_it_lacks() {
+        // v1 pushed, then v2 (v1's asset kept for open tabs): the target holds both assets,
+        // the live record (v2) knows only v2's.
+        let v1 = [local("index.html", "i1"), local("assets/app-1.js", "a1")];
+        let v2 = [local("index.html", "i2"), local("assets/app-2.js", "a2")];
+        let (_, first) = deployed(&v1);
+        let (mut listed, second) = deployed(&v2);
+        listed.push(remote("assets/app-1.js", 2, "e-a1"));
+        let window = [&second, &first];
+        let known = Known {
+            live: Some(&second),
+            window: &window,
+            ..Known::default()
+        };
+        let p = plan(&v1, &listed, known, &opts());
+        assert_eq!(
+            summary(&p),
+            [(
+                "index.html".to_string(),
+                Action::Update,
+                "content changed".to_string()
+            )]
+        );
+        assert_eq!(p.unchanged, 1);
+        // An object someone replaced since that release wrote it is sent again.
+        listed.last_mut().unwrap().etag = "edited".into();
+        let p = plan(&v1, &listed, known, &opts());
+        assert_eq!(p.changes.len(), 2, "{:?}", summary(&p));
     }
 
     #[test]

@@ -58,6 +58,8 @@ pub enum ScanError {
     Unreadable { path: PathBuf, source: io::Error },
     #[error("{} has a name that is not valid UTF-8, which S3 keys must be: rename it", .0.display())]
     NonUtf8Name(PathBuf),
+    #[error("{} has a backslash or a control character in its name: browsers read `\\` as `/`, and the release history cannot record such a key; rename it or exclude it", .0.display())]
+    UnsafeName(PathBuf),
 }
 
 /// Lists the files of `dir` to deploy (cheap: no file is read), checking that it looks like a
@@ -188,6 +190,9 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
             return Err(ScanError::NotAFile(display_path(dir, &root, path)));
         }
         let key = key_of(&root, path).ok_or_else(|| ScanError::NonUtf8Name(path.into()))?;
+        if key.contains(|c: char| c == '\\' || c.is_control()) {
+            return Err(ScanError::UnsafeName(display_path(dir, &root, path)));
+        }
         if key.starts_with(STATE_PREFIX) || exclude.iter().any(|glob| glob.is_match(&key)) {
             continue;
         }
@@ -336,5 +341,21 @@ mod tests {
         let err = run(d, &options(&[], true)).unwrap_err();
         assert!(matches!(err, ScanError::Unreadable { .. }), "{err}");
         assert!(err.to_string().contains("app.js"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_backslash_in_a_file_name_is_refused_before_it_reaches_the_history() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "index.html", "i");
+        write(d, "back\\slash.html", "b");
+        let err = run(d, &options(&[], true)).unwrap_err();
+        assert!(matches!(err, ScanError::UnsafeName(_)), "{err}");
+        assert!(err.to_string().contains("back\\slash.html"), "{err}");
+        fs::remove_file(d.join("back\\slash.html")).unwrap();
+        write(d, "line\nbreak.html", "b");
+        let err = run(d, &options(&[], true)).unwrap_err();
+        assert!(matches!(err, ScanError::UnsafeName(_)), "{err}");
     }
 }

@@ -302,6 +302,9 @@ pub async fn run(
 const MAX_CONNECTIONS: usize = 256;
 /// A client must send its request headers within this time.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// A client must send a request body within this time: a body trickled a byte a second would
+/// otherwise hold one of the connections forever.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest request body forwarded to an API.
 const MAX_BODY: usize = 16 * 1024 * 1024;
 /// Headers that describe one connection, not the message: never forwarded (RFC 9110 §7.6.1).
@@ -353,7 +356,17 @@ fn end_to_end(headers: &HeaderMap) -> HeaderMap {
 
 impl Server {
     async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
-        let host = request.headers().get(HOST).and_then(|h| h.to_str().ok());
+        // One Host, and a request target in origin form: an absolute-form target
+        // (`GET http://evil.example/`) or a second Host names another site than the one checked.
+        let mut hosts = request.headers().get_all(HOST).iter();
+        let (host, second) = (hosts.next(), hosts.next());
+        if second.is_some() || request.uri().authority().is_some() {
+            return plain(
+                StatusCode::BAD_REQUEST,
+                "send one Host header and a path as the request target".into(),
+            );
+        }
+        let host = host.and_then(|h| h.to_str().ok());
         if !host_allowed(host) {
             return plain(
                 StatusCode::MISDIRECTED_REQUEST,
@@ -402,7 +415,18 @@ impl Server {
         let (parts, body) = request.into_parts();
         let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let target = format!("{}{path_and_query}", api.upstream);
-        let body = match Limited::new(body, MAX_BODY).collect().await {
+        let collect =
+            tokio::time::timeout(BODY_READ_TIMEOUT, Limited::new(body, MAX_BODY).collect());
+        let Ok(collected) = collect.await else {
+            return Ok(plain(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {} s",
+                    BODY_READ_TIMEOUT.as_secs()
+                ),
+            ));
+        };
+        let body = match collected {
             Ok(body) => body.to_bytes(),
             Err(e) if e.is::<LengthLimitError>() => {
                 return Ok(plain(
