@@ -448,6 +448,25 @@ fn serve_refuses_foreign_hosts_and_drops_clients_that_never_finish_their_headers
 }
 
 #[test]
+fn a_reader_that_goes_away_ends_the_command_quietly() {
+    let site = table_site("root");
+    let to = site.served_folder();
+    // `spadeploy routing --print-table | head -0`: the pipe is closed before anything is written.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args(["routing", "--print-table", "--to", to.to_str().unwrap()])
+        .current_dir(site.dir.path())
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn serve_refuses_absolute_form_targets_and_a_second_host() {
     let tmp = project();
     let served = serve(tmp.path(), "private", &start_fake_api());

@@ -4,6 +4,7 @@
 //! (by a person, or by leaked deploy credentials) is put back before code runs as it.
 
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::Role;
 use aws_sdk_iam::Client;
 use serde_json::Value;
 
@@ -77,24 +78,33 @@ fn normalised(policy: &Value) -> Value {
 }
 
 /// The execution role's ARN: created with the logging policy (and as its boundary) if missing;
-/// checked and put back if it exists.
+/// checked and put back if it exists. Two deploys may create it at once: the one whose create
+/// finds the role already there checks the other's role as it would any it found.
 pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
-    let existing = match iam.get_role().role_name(EDGE_ROLE).send().await {
-        Ok(out) => out.role,
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let Some(role) = read(iam, endpoint).await? else {
+            match create(iam, endpoint).await {
+                Err(err) if err.code() == Some("EntityAlreadyExists") && attempts < 3 => continue,
+                created => return created,
+            }
+        };
+        let found = observe_drift(iam, &role, endpoint).await?;
+        repair(iam, &found, endpoint).await?;
+        return Ok(role.arn);
+    }
+}
+
+async fn read(iam: &Client, endpoint: &str) -> Result<Option<Role>, ApiError> {
+    match iam.get_role().role_name(EDGE_ROLE).send().await {
+        Ok(out) => Ok(out.role),
         Err(err) => {
             let err = failed("iam:GetRole", endpoint)(err);
             if err.code() != Some("NoSuchEntity") {
                 return Err(err);
             }
-            None
-        }
-    };
-    match existing {
-        None => create(iam, endpoint).await,
-        Some(role) => {
-            let found = observe_drift(iam, &role, endpoint).await?;
-            repair(iam, &found, endpoint).await?;
-            Ok(role.arn)
+            Ok(None)
         }
     }
 }
@@ -132,11 +142,7 @@ async fn attach_logs(iam: &Client, endpoint: &str) -> Result<(), ApiError> {
 }
 
 /// Reads the role's policies and compares the whole role with what it must be.
-async fn observe_drift(
-    iam: &Client,
-    role: &aws_sdk_iam::types::Role,
-    endpoint: &str,
-) -> Result<RoleDrift, ApiError> {
+async fn observe_drift(iam: &Client, role: &Role, endpoint: &str) -> Result<RoleDrift, ApiError> {
     let attached: Vec<String> = iam
         .list_attached_role_policies()
         .role_name(EDGE_ROLE)

@@ -63,7 +63,7 @@ pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<O
         key_value_store: args.key_value_store.as_deref(),
     };
     let policy = crate::cdn::iam::policy(&scope)?;
-    println!("{}", serde_json::to_string_pretty(&policy)?);
+    crate::report::stdout::println(serde_json::to_string_pretty(&policy)?);
     // What the JSON cannot say: the grants IAM could not narrow to this site.
     if distribution.is_some() {
         if scope.bucket_config == BucketConfig::Write && !prefix.is_empty() {

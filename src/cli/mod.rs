@@ -228,7 +228,7 @@ pub fn main() -> ExitCode {
             annotate(&err, json);
             if json {
                 let doc = serde_json::json!({ "ok": false, "error": message });
-                println!("{doc:#}");
+                crate::report::stdout::println(format_args!("{doc:#}"));
             }
             status
         }
@@ -255,10 +255,10 @@ fn annotate(err: &anyhow::Error, json: bool) {
         .replace('%', "%25")
         .replace('\r', "%0D")
         .replace('\n', "%0A");
-    println!(
+    crate::report::stdout::println(format_args!(
         "::error file={},line={line},col={column}::{message}",
         path.display()
-    );
+    ));
 }
 
 /// "what failed: why: what to do", each cause once (typed errors often quote their source).

@@ -26,11 +26,13 @@ pub(super) async fn releases(
     let target = target_of(&settings)?;
     let list = crate::deploy::releases(&target, &settings).await?;
     if format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&list)?);
+        crate::report::stdout::println(serde_json::to_string_pretty(&list)?);
     } else if list.is_empty() {
-        println!("no releases in {target} yet: `spadeploy push` creates the first");
+        crate::report::stdout::println(
+            "no releases in {target} yet: `spadeploy push` creates the first",
+        );
     } else {
-        print!("{}", crate::report::releases_table(&list));
+        crate::report::stdout::print(crate::report::releases_table(&list));
     }
     Ok(Outcome::Done)
 }

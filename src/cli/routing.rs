@@ -71,20 +71,20 @@ pub(super) async fn routing(
     if args.rotate_secret {
         let rotation = crate::deploy::rotate_secret(&settings, request, bucket, prefix).await?;
         if format == OutputFormat::Json {
-            println!("{}", serde_json::to_string_pretty(&rotation)?);
+            crate::report::stdout::println(serde_json::to_string_pretty(&rotation)?);
         } else {
-            println!(
+            crate::report::stdout::println(format_args!(
                 "rotated the Referer secret of distribution {} (deployed after {}s); the old value is no longer allowed",
                 rotation.distribution, rotation.deployed_after_s
-            );
+            ));
         }
         return Ok(Outcome::Done);
     }
     let plan = crate::deploy::plan_routing(&settings, request, bucket, prefix).await?;
     if format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&plan)?);
+        crate::report::stdout::println(serde_json::to_string_pretty(&plan)?);
     } else {
-        print!("{plan}");
+        crate::report::stdout::print(&plan);
     }
     if args.check && plan.has_changes() {
         eprintln!("routing has drifted from the manifest: `spadeploy push` repairs it");
@@ -130,7 +130,7 @@ async fn print_routes(
     if let Print::Function { key_value_store } = print {
         let code = edge::function_code(&routes, mode, key_value_store, &owner)
             .map_err(anyhow::Error::msg)?;
-        print!("{}", code.code);
+        crate::report::stdout::print(code.code);
     } else {
         let events = match (mode, edge::needs_viewer_response(&routes)) {
             (Mode::Website, _) => vec!["origin-request", "origin-response"],
@@ -144,7 +144,7 @@ async fn print_routes(
             "events": events,
             "key_value_store": routes.lookup_table(),
         });
-        println!("{}", serde_json::to_string_pretty(&table)?);
+        crate::report::stdout::println(serde_json::to_string_pretty(&table)?);
     }
     Ok(())
 }

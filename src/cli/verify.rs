@@ -65,9 +65,9 @@ pub(super) async fn verify(
     .await
     .context("verify was interrupted")??;
     if format == OutputFormat::Json {
-        println!("{}", serde_json::to_string_pretty(&result)?);
+        crate::report::stdout::println(serde_json::to_string_pretty(&result)?);
     } else {
-        print!("{result}");
+        crate::report::stdout::print(&result);
     }
     Ok(if result.ok {
         Outcome::Done

@@ -450,9 +450,9 @@ async fn under_lock<S: WriteStore>(
 fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()> {
     report.duration_ms = started.elapsed().as_millis();
     if job.output.format == OutputFormat::Json {
-        println!("{}", report.to_json());
+        crate::report::stdout::println(report.to_json());
     } else {
-        print!("{}", report.human(job.output.list_drift));
+        crate::report::stdout::print(report.human(job.output.list_drift));
     }
     // In GitHub Actions: a step summary and step outputs; anywhere: --summary-md FILE.
     let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);

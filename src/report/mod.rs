@@ -5,6 +5,7 @@ mod markdown;
 mod progress;
 mod push;
 mod routing;
+pub mod stdout;
 mod table;
 
 pub use progress::Progress;
