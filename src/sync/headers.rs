@@ -103,12 +103,46 @@ fn looks_like_hash(token: &str, after_dash: bool) -> bool {
     if hex {
         return digits > 0 && lower > 0;
     }
+    // Words a designer or a font foundry writes (`Inter-SemiBold`, `hero-Desktop1`,
+    // `OpenSans-ExtraBold`): capitalised words and numbers only. Rollup's base64 hashes
+    // (`CwnRBQyK`, `BjK3x9_a`) break that shape with a capital run, a lone lowercase letter or
+    // an `_`/`-`; the rare hash that happens to read as words costs a 5-minute cache, nothing more.
+    if is_words(token) {
+        return false;
+    }
     let esbuild_base32 = after_dash
         && upper + digits == len
         && token
             .bytes()
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b));
     len == 8 && ((digits > 0 && upper + lower > 0) || (upper >= 2 && lower >= 1) || esbuild_base32)
+}
+
+/// `SemiBold`, `Desktop1`, `Bold700`: capitalised words (a capital, then two or more lowercase
+/// letters) and digit runs, starting with a word.
+fn is_words(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    if !bytes.first().is_some_and(u8::is_ascii_uppercase) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i].is_ascii_uppercase() {
+            let run = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_lowercase())
+                .count();
+            if run < 2 {
+                return false;
+            }
+            i += 1 + run;
+        } else if bytes[i].is_ascii_digit() {
+            i += bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+        } else {
+            return false;
+        }
+    }
+    true
 }
 
 pub fn default_cache_control(key: &str) -> &'static str {
