@@ -99,7 +99,8 @@ function route(method, path, query, found) {
       return redirect(308, path.substring(0, path.length - 1), query);
     }
   }
-  if (found) return { serve: found, status: 200 };
+  // The 404 page by any of its URLs (/404, /404/) is a 404 too, as by its own name.
+  if (found) return { serve: found, status: found === R.not_found ? 404 : 200 };
   if (!isPage(path)) return { pass: true };
   for (i = 0; i < R.rewrites.length; i++) {
     params = matchPattern(R.rewrites[i].from, path);

@@ -417,9 +417,15 @@ impl Routes {
             }
         }
         if let Some(found) = found {
+            // The 404 page by any of its URLs (`/404`, `/404/`) is a 404 too, as by its name.
+            let status = if self.not_found.as_deref() == Some(found) {
+                404
+            } else {
+                200
+            };
             return Outcome::Serve {
                 path: found.to_string(),
-                status: 200,
+                status,
                 fallback: false,
             };
         }

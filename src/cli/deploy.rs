@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, TargetSettings};
 use crate::deploy::{Build, Invalidation, Output, PushJob, Run, Safety, What};
 use crate::report::Progress;
@@ -92,13 +93,22 @@ pub(super) async fn push(
     format: OutputFormat,
     diff: bool,
 ) -> Result<Outcome> {
-    let loaded = manifest::load(config)?;
+    let mut loaded = manifest::load(config)?;
     let base = loaded.base_dir();
-    let manifest = loaded.manifest;
     let dir = args
         .dir
-        .or_else(|| manifest.dir.as_ref().map(|d| base.join(d)))
+        .or_else(|| loaded.manifest.dir.as_ref().map(|d| base.join(d)))
+        .or_else(|| loaded.framework_output().filter(|d| d.is_dir()))
         .unwrap_or_else(|| PathBuf::from("dist"));
+    if let Some(found) = loaded.apply_framework(&BuildShape::of_dir(&dir)) {
+        if !args.deploy.quiet {
+            eprintln!("{}", found.summary());
+        }
+        for warning in &found.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
+    let manifest = loaded.manifest;
     let kind = Kind {
         plan: PlanOptions {
             delete: !args.no_delete,
@@ -121,7 +131,7 @@ pub(super) async fn prune(
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let manifest = manifest::load(config)?.manifest;
+    let manifest = records_manifest(config, &args)?;
     let kind = Kind::from_records(&manifest, What::Prune);
     deploy(args, &manifest, kind, format).await
 }
@@ -131,9 +141,17 @@ pub(super) async fn rollback(
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let manifest = manifest::load(config)?.manifest;
+    let manifest = records_manifest(config, &args.deploy)?;
     let kind = Kind::from_records(&manifest, What::Rollback(args.release));
     deploy(args.deploy, &manifest, kind, format).await
+}
+
+/// The manifest of a run that works from the target's records, with the framework rules the
+/// push applied (detected from the project, and from a local target's files).
+fn records_manifest(config: Option<&Path>, args: &DeployArgs) -> Result<manifest::Manifest> {
+    let loaded = manifest::load(config)?;
+    let to = args.target.to.clone().or(loaded.manifest.target.to.clone());
+    Ok(loaded.resolve(&BuildShape::of_target(to.as_ref())))
 }
 
 /// What differs between `push`, `diff`, `rollback` and `prune`.

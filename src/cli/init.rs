@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::config::framework::{self, BuildShape};
 use crate::config::import::{self, Imported, Platform};
 use crate::config::manifest::{self};
 
@@ -42,16 +43,44 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
         }
         return import_from(platform, args.site.as_deref(), path);
     }
-    let candidates = ["dist", "build", "out"];
+    // The framework's documented build folder first, then the usual names.
+    let mut loaded = manifest::Loaded::default();
+    let framework_dir = loaded
+        .framework_output()
+        .and_then(|d| d.to_str().map(str::to_string));
+    let candidates: Vec<String> = framework_dir
+        .iter()
+        .cloned()
+        .chain(["dist", "build", "out"].map(String::from))
+        .collect();
     let dir = candidates
         .iter()
         .find(|d| Path::new(d).join("index.html").is_file())
         .or_else(|| candidates.iter().find(|d| Path::new(d).is_dir()))
-        .copied();
-    std::fs::write(path, manifest::starter(dir.unwrap_or("dist")))
-        .with_context(|| format!("cannot write {}", path.display()))?;
+        .or(framework_dir.as_ref())
+        .cloned();
+    let build = dir.as_deref().map(Path::new).unwrap_or(Path::new("dist"));
+    let found = loaded.apply_framework(&BuildShape::of_dir(build));
+    let (top, tables) = found
+        .as_ref()
+        .map(framework::manifest_lines)
+        .unwrap_or_default();
+    let text = manifest::starter(dir.as_deref().unwrap_or("dist"), &top, &tables);
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some(found) = &found {
+        eprintln!("{}", found.summary());
+        for warning in &found.warnings {
+            eprintln!("warning: {warning}");
+        }
+    }
     match dir {
-        Some(dir) => eprintln!("wrote {} (build directory: {dir}/)", path.display()),
+        Some(dir) if Path::new(&dir).is_dir() => {
+            eprintln!("wrote {} (build directory: {dir}/)", path.display())
+        }
+        Some(dir) => eprintln!(
+            "wrote {} with dir = \"{dir}\" (not built yet: run the build first)",
+            path.display()
+        ),
         None => eprintln!(
             "wrote {} with dir = \"dist\" (no dist/, build/ or out/ found: edit `dir` to your build output)",
             path.display()

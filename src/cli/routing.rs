@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::cdn::edge;
 use crate::cdn::routing::{self, Routes};
+use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
@@ -48,8 +49,9 @@ pub(super) async fn routing(
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let manifest = manifest::load(config)?.manifest;
-    let settings = args.target.or(manifest.target.clone());
+    let loaded = manifest::load(config)?;
+    let settings = args.target.or(loaded.manifest.target.clone());
+    let manifest = loaded.resolve(&BuildShape::of_target(settings.to.as_ref()));
     if args.print_function || args.print_table {
         let mode = args.cdn.mode.or(manifest.routing.mode);
         let print = if args.print_table {

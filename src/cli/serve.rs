@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 
+use crate::config::framework::BuildShape;
 use crate::config::manifest::{self};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
@@ -32,17 +33,23 @@ pub(super) struct ServeArgs {
 }
 
 pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
-    let loaded = manifest::load(config)?;
+    let mut loaded = manifest::load(config)?;
     let base = loaded.base_dir();
-    let manifest = loaded.manifest;
-    let root = match (&args.path, &manifest.target.to) {
+    let root = match (&args.path, &loaded.manifest.target.to) {
         (Some(path), _) => path.clone(),
         (None, Some(Target::Local { path })) => path.clone(),
-        (None, _) => manifest
+        (None, _) => loaded
+            .manifest
             .dir
             .as_ref()
             .map_or_else(|| PathBuf::from("dist"), |d| base.join(d)),
     };
+    // The routing the push applied: the framework detected from the project here and from the
+    // served files.
+    if let Some(found) = loaded.apply_framework(&BuildShape::of_dir(&root)) {
+        eprintln!("{}", found.summary());
+    }
+    let manifest = loaded.manifest;
     if !root.is_dir() {
         bail!(
             "{} is not a directory: pass what to serve (a local target such as ./site, or a build directory)",

@@ -6,6 +6,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use crate::cdn::routing::Routes;
+use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::target::Target;
 use crate::state::release::Record;
@@ -35,7 +36,9 @@ pub(super) async fn verify(
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let manifest = manifest::load(config)?.manifest;
+    let loaded = manifest::load(config)?;
+    let to = args.target.to.clone().or(loaded.manifest.target.to.clone());
+    let manifest = loaded.resolve(&BuildShape::of_target(to.as_ref()));
     let api = if args.api_probe.is_empty() {
         manifest.verify.api.clone()
     } else {

@@ -19,6 +19,8 @@ pub const FILE_NAME: &str = "spadeploy.toml";
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// The framework whose static-hosting rules apply (`none`: no detection); default: detected.
+    pub framework: Option<crate::config::framework::Framework>,
     /// The build output to deploy, relative to the manifest.
     pub dir: Option<PathBuf>,
     #[serde(default)]
@@ -227,9 +229,42 @@ pub enum ManifestError {
 pub struct Loaded {
     pub manifest: Manifest,
     pub path: Option<PathBuf>,
+    /// The keys the file sets itself (`dir`, `routing.fallback`...): a framework's preset never
+    /// overrides them.
+    pub explicit: crate::config::framework::Explicit,
 }
 
 impl Loaded {
+    /// Applies the framework's static-hosting rules (pinned by `framework`, else detected from
+    /// the project beside the manifest, or in the current folder, and from `build`) under the
+    /// manifest's own settings; returns what was detected, for the one line that says so.
+    pub fn apply_framework(
+        &mut self,
+        build: &crate::config::framework::BuildShape,
+    ) -> Option<crate::config::framework::Detected> {
+        use crate::config::framework;
+        let project = framework::Project::read(&self.base_dir());
+        let found = framework::detect(self.manifest.framework, &project, build)?;
+        framework::apply(&found.preset, &mut self.manifest, &self.explicit);
+        Some(found)
+    }
+
+    /// The manifest with the framework's rules applied, for commands that work from a
+    /// deployed release rather than a build: the same routing the push that made it had, as long
+    /// as they run beside the same project (`build`: the release's files when they are local).
+    pub fn resolve(mut self, build: &crate::config::framework::BuildShape) -> Manifest {
+        self.apply_framework(build);
+        self.manifest
+    }
+
+    /// Where the framework writes its build, relative to the project (`dist/app/browser`).
+    pub fn framework_output(&self) -> Option<PathBuf> {
+        use crate::config::framework;
+        let project = framework::Project::read(&self.base_dir());
+        let found = framework::detect(self.manifest.framework, &project, &Default::default())?;
+        found.output_dir.map(|dir| self.base_dir().join(dir))
+    }
+
     pub fn base_dir(&self) -> PathBuf {
         self.path
             .as_deref()
@@ -259,7 +294,21 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ManifestError> {
     Ok(Loaded {
         manifest,
         path: Some(path),
+        explicit: explicit_keys(&text),
     })
+}
+
+/// Top-level keys and `routing.<key>` of a manifest that parsed.
+fn explicit_keys(text: &str) -> crate::config::framework::Explicit {
+    let Ok(table) = text.parse::<toml::Table>() else {
+        return Default::default();
+    };
+    let routing = table
+        .get("routing")
+        .and_then(toml::Value::as_table)
+        .into_iter()
+        .flat_map(|t| t.keys().map(|k| format!("routing.{k}")));
+    table.keys().cloned().chain(routing).collect()
 }
 
 pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
@@ -404,15 +453,16 @@ impl Manifest {
     }
 }
 
-/// The commented starter manifest written by `spadeploy init`.
-pub fn starter(dir: &str) -> String {
+/// The commented starter manifest written by `spadeploy init`, with a detected framework's
+/// top-level keys (`top`) and tables (`tables`, appended).
+pub fn starter(dir: &str, top: &str, tables: &str) -> String {
     format!(
         r#"# spadeploy.toml: how this app is deployed. Flags on the command line win over this file.
 # Reference: see README.md, "Manifest reference".
 
 # The build output to deploy (relative to this file).
 dir = "{dir}"
-
+{top}
 # Files never uploaded (globs relative to dir; a glob without "/" matches in any folder).
 # exclude = ["*.map"]
 
@@ -473,7 +523,7 @@ to = "./site"
 # [[headers]]
 # for = "/*"
 # values = {{ "X-Frame-Options" = "DENY", "Referrer-Policy" = "strict-origin-when-cross-origin" }}
-"#
+{tables}"#
     )
 }
 
@@ -650,7 +700,7 @@ cache_control = "public, max-age=60"
 
     #[test]
     fn starter_manifest_is_valid() {
-        let m = parse(&starter("dist"), Path::new("spadeploy.toml")).unwrap();
+        let m = parse(&starter("dist", "", ""), Path::new("spadeploy.toml")).unwrap();
         assert_eq!(m.dir.as_deref(), Some(Path::new("dist")));
     }
 

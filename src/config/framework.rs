@@ -1,0 +1,1077 @@
+//! Which framework built the site, and what its own static-hosting documentation prescribes:
+//! recognised from the project (`package.json`, the framework's config file) and from the
+//! build's shape (a build folder pushed without its project), then applied as defaults under the
+//! manifest's own settings. Hosted platforms do the same; spadeploy also checks its guess against
+//! the build's files and says where the project and the build disagree.
+//!
+//! Reading the project and the build is a few small file reads (`Project::read`,
+//! `BuildShape::of_dir`); everything else here is pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::manifest::{Glob, Manifest};
+use crate::config::routing::{Fallback, Spa, TrailingSlash};
+
+/// A framework spadeploy knows the static-hosting rules of; `none` in the manifest turns
+/// detection off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    Astro,
+    Nextjs,
+    Sveltekit,
+    Nuxt,
+    Angular,
+    Vitepress,
+    ReactRouter,
+    Docusaurus,
+    Gatsby,
+    Eleventy,
+    Hugo,
+    Jekyll,
+    Vite,
+    /// No framework's rules: the manifest (or spadeploy's defaults) alone.
+    None,
+}
+
+impl Framework {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Astro => "Astro",
+            Framework::Nextjs => "Next.js (static export)",
+            Framework::Sveltekit => "SvelteKit (adapter-static)",
+            Framework::Nuxt => "Nuxt (nuxt generate)",
+            Framework::Angular => "Angular",
+            Framework::Vitepress => "VitePress",
+            Framework::ReactRouter => "React Router (SPA mode)",
+            Framework::Docusaurus => "Docusaurus",
+            Framework::Gatsby => "Gatsby",
+            Framework::Eleventy => "Eleventy",
+            Framework::Hugo => "Hugo",
+            Framework::Jekyll => "Jekyll",
+            Framework::Vite => "Vite",
+            Framework::None => "none",
+        }
+    }
+
+    /// The manifest's spelling (`framework = "react-router"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Framework::Astro => "astro",
+            Framework::Nextjs => "nextjs",
+            Framework::Sveltekit => "sveltekit",
+            Framework::Nuxt => "nuxt",
+            Framework::Angular => "angular",
+            Framework::Vitepress => "vitepress",
+            Framework::ReactRouter => "react-router",
+            Framework::Docusaurus => "docusaurus",
+            Framework::Gatsby => "gatsby",
+            Framework::Eleventy => "eleventy",
+            Framework::Hugo => "hugo",
+            Framework::Jekyll => "jekyll",
+            Framework::Vite => "vite",
+            Framework::None => "none",
+        }
+    }
+}
+
+/// A build of pages (each URL its own HTML file, a missing one a real 404) or an SPA (client
+/// routes answered by one fallback file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    Pages,
+    Spa,
+}
+
+/// What a framework's documentation prescribes for a static host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Preset {
+    pub framework: Framework,
+    pub kind: Kind,
+    /// The SPA fallback file (`index.html`, `200.html`, `__spa-fallback.html`).
+    pub fallback: Option<String>,
+    pub trailing_slash: TrailingSlash,
+    /// Globs of content-addressed files beyond the hash shapes spadeploy recognises anyway.
+    pub immutable: Vec<String>,
+    /// URL folders whose missing files stay 404 (asset folders).
+    pub no_fallback: Vec<String>,
+    /// The documentation this preset follows.
+    pub docs: &'static str,
+}
+
+/// The project's files that say which framework it uses: dependency names from `package.json`
+/// and the text of the framework config files present (by file name).
+#[derive(Debug, Clone, Default)]
+pub struct Project {
+    pub dependencies: BTreeSet<String>,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// Config files read from a project folder (the first of each family found).
+const CONFIG_FILES: &[&str] = &[
+    "astro.config.mjs",
+    "astro.config.ts",
+    "astro.config.js",
+    "next.config.js",
+    "next.config.mjs",
+    "next.config.ts",
+    "svelte.config.js",
+    "svelte.config.ts",
+    "vite.config.js",
+    "vite.config.ts",
+    "vite.config.mjs",
+    "vite.config.mts",
+    "nuxt.config.ts",
+    "nuxt.config.js",
+    "angular.json",
+    "react-router.config.ts",
+    "react-router.config.js",
+    "docusaurus.config.js",
+    "docusaurus.config.ts",
+    "gatsby-config.js",
+    "gatsby-config.ts",
+    "eleventy.config.js",
+    "eleventy.config.mjs",
+    ".eleventy.js",
+    "hugo.toml",
+    "hugo.yaml",
+    "hugo.json",
+    "config.toml",
+    "_config.yml",
+    "Gemfile",
+    "src/routes/+layout.js",
+    "src/routes/+layout.ts",
+    "docs/.vitepress/config.mts",
+    "docs/.vitepress/config.ts",
+    "docs/.vitepress/config.js",
+    "docs/.vitepress/config.mjs",
+    ".vitepress/config.mts",
+    ".vitepress/config.ts",
+    ".vitepress/config.js",
+    ".vitepress/config.mjs",
+];
+
+/// Config files larger than this are not read (no framework config is).
+const MAX_CONFIG_BYTES: u64 = 256 * 1024;
+
+impl Project {
+    /// Reads `dir`'s package.json and framework config files; a folder without them is an
+    /// empty project (detection then goes by the build alone).
+    pub fn read(dir: &Path) -> Project {
+        let mut project = Project::default();
+        let read = |name: &str| {
+            let path = dir.join(name);
+            let small =
+                std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.len() <= MAX_CONFIG_BYTES);
+            small.then(|| std::fs::read_to_string(path).ok()).flatten()
+        };
+        if let Some(package) = read("package.json") {
+            project.dependencies = dependencies(&package);
+        }
+        for name in CONFIG_FILES.iter().copied() {
+            if let Some(text) = read(name) {
+                project.configs.insert(name.to_string(), text);
+            }
+        }
+        project
+    }
+
+    fn config(&self, stem: &str) -> Option<(&str, &str)> {
+        self.configs
+            .iter()
+            .find(|(name, _)| name.starts_with(stem))
+            .map(|(name, text)| (name.as_str(), text.as_str()))
+    }
+
+    fn uses(&self, dependency: &str) -> bool {
+        self.dependencies.contains(dependency)
+    }
+}
+
+/// Names under `dependencies` and `devDependencies`; a file that is not JSON has none.
+fn dependencies(package: &str) -> BTreeSet<String> {
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(package) else {
+        return BTreeSet::new();
+    };
+    ["dependencies", "devDependencies"]
+        .iter()
+        .filter_map(|field| value.get(field)?.as_object())
+        .flat_map(|deps| deps.keys().cloned())
+        .collect()
+}
+
+/// The build's shape: its top-level entries and the nested marker folders frameworks leave.
+#[derive(Debug, Clone, Default)]
+pub struct BuildShape {
+    entries: BTreeSet<String>,
+    index_html: Option<String>,
+}
+
+/// Nested paths whose presence names a framework.
+const NESTED_MARKERS: [&str; 4] = [
+    "_next/static",
+    "_app/immutable",
+    "assets/js",
+    "_nuxt/builds",
+];
+
+impl BuildShape {
+    /// Top-level names of `dir`, the nested markers present, and the root index's text.
+    pub fn of_dir(dir: &Path) -> BuildShape {
+        let mut entries: BTreeSet<String> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect();
+        entries.extend(
+            NESTED_MARKERS
+                .iter()
+                .filter(|m| dir.join(m).exists())
+                .map(|m| m.to_string()),
+        );
+        let index_html = std::fs::metadata(dir.join("index.html"))
+            .is_ok_and(|m| m.len() <= MAX_CONFIG_BYTES)
+            .then(|| std::fs::read_to_string(dir.join("index.html")).ok())
+            .flatten();
+        BuildShape {
+            entries,
+            index_html,
+        }
+    }
+
+    /// The files of a target, when it is a local folder; nothing for a bucket (detection then
+    /// goes by the project alone).
+    pub fn of_target(target: Option<&crate::config::target::Target>) -> BuildShape {
+        match target {
+            Some(crate::config::target::Target::Local { path }) => BuildShape::of_dir(path),
+            _ => BuildShape::default(),
+        }
+    }
+
+    /// The same from a release's keys (a build already deployed).
+    #[cfg(test)]
+    pub fn of_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> BuildShape {
+        let mut entries = BTreeSet::new();
+        for key in keys {
+            entries.insert(key.split('/').next().unwrap_or(key).to_string());
+            for marker in NESTED_MARKERS {
+                if key.starts_with(marker) && key[marker.len()..].starts_with('/') {
+                    entries.insert(marker.to_string());
+                }
+            }
+        }
+        BuildShape {
+            entries,
+            index_html: None,
+        }
+    }
+
+    fn has(&self, entry: &str) -> bool {
+        self.entries.contains(entry)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Angular's application builder: `main-<8 base32>.js` at the root.
+    fn has_esbuild_main(&self) -> bool {
+        self.entries.iter().any(|e| {
+            e.strip_prefix("main-")
+                .and_then(|rest| rest.strip_suffix(".js"))
+                .is_some_and(|hash| {
+                    hash.len() == 8
+                        && hash
+                            .bytes()
+                            .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b))
+                })
+        })
+    }
+}
+
+/// What detection found: the preset, where the framework writes its build (relative to the
+/// project), why, and where the project and the build disagree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Detected {
+    pub preset: Preset,
+    pub output_dir: Option<String>,
+    pub evidence: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+impl Detected {
+    /// One line: what was assumed and why.
+    pub fn summary(&self) -> String {
+        let p = &self.preset;
+        let routing = match (&p.kind, &p.fallback) {
+            (Kind::Spa, Some(index)) => format!("an SPA falling back to {index}"),
+            _ => "pre-rendered pages, a missing page answers 404".to_string(),
+        };
+        let slash = match p.trailing_slash {
+            TrailingSlash::Keep => String::new(),
+            TrailingSlash::Add => ", trailing slash added".into(),
+            TrailingSlash::Remove => ", trailing slash removed".into(),
+        };
+        format!(
+            "detected {} ({}): {routing}{slash}; per {}",
+            p.framework.name(),
+            self.evidence.join(", "),
+            p.docs
+        )
+    }
+}
+
+/// The framework of `project` and `build`: pinned by the manifest, else from the project's
+/// dependencies and config, else from the build's shape. `None` when nothing is recognised (a
+/// lone `index.html` keeps spadeploy's SPA defaults) or detection is off.
+pub fn detect(
+    pinned: Option<Framework>,
+    project: &Project,
+    build: &BuildShape,
+) -> Option<Detected> {
+    if pinned == Some(Framework::None) {
+        return None;
+    }
+    let from_project = from_project(project);
+    let from_build = from_build(build);
+    let (framework, mut evidence) = match (pinned, &from_project, &from_build) {
+        (Some(framework), _, _) => (framework, vec!["framework in spadeploy.toml".to_string()]),
+        (None, Some((framework, why)), _) => (*framework, vec![why.clone()]),
+        (None, None, Some((framework, why))) => (*framework, vec![why.clone()]),
+        (None, None, None) => return None,
+    };
+    let mut warnings = Vec::new();
+    match &from_build {
+        Some((built, why)) if *built != framework && !build.is_empty() => warnings.push(format!(
+            "the project is {} but the build looks like {} ({why}): is DIR the right folder?",
+            framework.name(),
+            built.name()
+        )),
+        Some((_, why)) if from_project.is_some() || pinned.is_some() => evidence.push(why.clone()),
+        _ => {}
+    }
+    let (preset, output_dir) = preset(framework, project, build, &mut warnings);
+    Some(Detected {
+        preset,
+        output_dir,
+        evidence,
+        warnings,
+    })
+}
+
+/// The framework a project's dependencies and config files name (the most specific first: a
+/// SvelteKit or VitePress project also depends on Vite).
+fn from_project(p: &Project) -> Option<(Framework, String)> {
+    let dep = |name: &str, framework| {
+        p.uses(name)
+            .then(|| (framework, format!("{name} in package.json")))
+    };
+    dep("@react-router/dev", Framework::ReactRouter)
+        .or_else(|| dep("@sveltejs/kit", Framework::Sveltekit))
+        .or_else(|| dep("astro", Framework::Astro))
+        .or_else(|| dep("next", Framework::Nextjs))
+        .or_else(|| dep("nuxt", Framework::Nuxt))
+        .or_else(|| dep("vitepress", Framework::Vitepress))
+        .or_else(|| dep("@angular/core", Framework::Angular))
+        .or_else(|| dep("@docusaurus/core", Framework::Docusaurus))
+        .or_else(|| dep("gatsby", Framework::Gatsby))
+        .or_else(|| dep("@11ty/eleventy", Framework::Eleventy))
+        .or_else(|| dep("vite", Framework::Vite))
+        .or_else(|| {
+            let hugo = p.config("hugo.").map(|(name, _)| name).or_else(|| {
+                p.config("config.toml")
+                    .filter(|(_, text)| text.contains("baseURL") || text.contains("baseurl"))
+                    .map(|(name, _)| name)
+            });
+            hugo.map(|name| (Framework::Hugo, name.to_string()))
+        })
+        .or_else(|| {
+            let jekyll = p.config("_config.yml").is_some()
+                && p.config("Gemfile")
+                    .is_none_or(|(_, text)| text.contains("jekyll"));
+            jekyll.then(|| (Framework::Jekyll, "_config.yml".to_string()))
+        })
+}
+
+/// The framework a build's files betray, for a build folder pushed without its project.
+fn from_build(b: &BuildShape) -> Option<(Framework, String)> {
+    let marker = |entry: &str, framework| {
+        b.has(entry)
+            .then(|| (framework, format!("{entry}/ in the build")))
+    };
+    marker("_astro", Framework::Astro)
+        .or_else(|| marker("_next/static", Framework::Nextjs))
+        .or_else(|| marker("_app/immutable", Framework::Sveltekit))
+        .or_else(|| marker("_nuxt", Framework::Nuxt))
+        .or_else(|| {
+            b.has("__spa-fallback.html").then(|| {
+                (
+                    Framework::ReactRouter,
+                    "__spa-fallback.html in the build".into(),
+                )
+            })
+        })
+        .or_else(|| {
+            (b.has("hashmap.json") && b.has("assets"))
+                .then(|| (Framework::Vitepress, "hashmap.json in the build".into()))
+        })
+        .or_else(|| marker("page-data", Framework::Gatsby))
+        .or_else(|| {
+            b.has_esbuild_main().then(|| {
+                (
+                    Framework::Angular,
+                    "main-<hash>.js at the build's root".into(),
+                )
+            })
+        })
+        .or_else(|| {
+            (b.has("assets/js") && b.has("404.html")).then(|| {
+                (
+                    Framework::Docusaurus,
+                    "assets/js/ and 404.html in the build".into(),
+                )
+            })
+        })
+}
+
+fn globs(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// A quoted string value of `key` in a config file's text (`key: 'value'`, `key = "value"`).
+fn config_string<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    let mut rest = text;
+    while let Some(at) = rest.find(key) {
+        let after = rest[at + key.len()..].trim_start();
+        rest = &rest[at + key.len()..];
+        let Some(after) = after.strip_prefix([':', '=']) else {
+            continue;
+        };
+        let after = after.trim_start();
+        let Some(quote) = after
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '\'' | '"' | '`'))
+        else {
+            continue;
+        };
+        let value = &after[1..];
+        if let Some(end) = value.find(quote) {
+            return Some(&value[..end]);
+        }
+    }
+    None
+}
+
+/// A boolean `key: true|false` in a config file's text.
+fn config_bool(text: &str, key: &str) -> Option<bool> {
+    let at = text.find(key)?;
+    let after = text[at + key.len()..]
+        .trim_start()
+        .strip_prefix([':', '='])?
+        .trim_start();
+    if after.starts_with("true") {
+        Some(true)
+    } else if after.starts_with("false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// The preset each framework's static-hosting documentation prescribes, refined by what its
+/// config says; and the folder its build lands in.
+fn preset(
+    framework: Framework,
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let pages = |trailing_slash, immutable: &[&str], no_fallback: &[&str], docs| Preset {
+        framework,
+        kind: Kind::Pages,
+        fallback: None,
+        trailing_slash,
+        immutable: globs(immutable),
+        no_fallback: globs(no_fallback),
+        docs,
+    };
+    let spa = |fallback: &str, immutable: &[&str], no_fallback: &[&str], docs| Preset {
+        framework,
+        kind: Kind::Spa,
+        fallback: Some(fallback.to_string()),
+        trailing_slash: TrailingSlash::Keep,
+        immutable: globs(immutable),
+        no_fallback: globs(no_fallback),
+        docs,
+    };
+    match framework {
+        // Static output pre-renders every route; `trailingSlash` defaults to 'ignore'.
+        Framework::Astro => {
+            let config = project.config("astro.config").map_or("", |(_, t)| t);
+            let slash = match config_string(config, "trailingSlash") {
+                Some("always") => TrailingSlash::Add,
+                Some("never") => TrailingSlash::Remove,
+                _ => TrailingSlash::Keep,
+            };
+            let out =
+                config_string(config, "outDir").map(|d| d.trim_start_matches("./").to_string());
+            (
+                pages(
+                    slash,
+                    &["_astro/**"],
+                    &["/_astro/"],
+                    "https://docs.astro.build/en/guides/deploy/",
+                ),
+                Some(out.unwrap_or_else(|| "dist".into())),
+            )
+        }
+        // `output: 'export'` writes `out/`: `about.html` (or `about/index.html` with
+        // `trailingSlash: true`) and the export's `404.html`.
+        Framework::Nextjs => {
+            let config = project.config("next.config").map_or("", |(_, t)| t);
+            if !project.configs.is_empty()
+                && project.config("next.config").is_some()
+                && config_string(config, "output") != Some("export")
+            {
+                warnings.push(
+                    "next.config has no `output: 'export'`: only a static export (out/) can be served from S3"
+                        .into(),
+                );
+            }
+            let slash = if config_bool(config, "trailingSlash") == Some(true) {
+                TrailingSlash::Add
+            } else {
+                TrailingSlash::Remove
+            };
+            (
+                pages(
+                    slash,
+                    &["_next/static/**"],
+                    &["/_next/"],
+                    "https://nextjs.org/docs/app/guides/static-exports",
+                ),
+                Some("out".into()),
+            )
+        }
+        // adapter-static: pages pre-rendered; a `fallback` page (e.g. 200.html) for routes
+        // that are not; `trailingSlash` defaults to 'never' (about.html, relative asset paths).
+        Framework::Sveltekit => {
+            let config = project
+                .config("svelte.config")
+                .or_else(|| project.config("vite.config"))
+                .map_or("", |(_, t)| t);
+            let fallback = config_string(config, "fallback")
+                .map(str::to_string)
+                .or_else(|| build.has("200.html").then(|| "200.html".to_string()));
+            let layout = project.config("src/routes/+layout").map_or("", |(_, t)| t);
+            let slash = match config_string(layout, "trailingSlash") {
+                Some("always") => TrailingSlash::Add,
+                Some("ignore") => TrailingSlash::Keep,
+                _ => TrailingSlash::Remove,
+            };
+            let out = config_string(config, "pages")
+                .unwrap_or("build")
+                .to_string();
+            let docs = "https://svelte.dev/docs/kit/adapter-static";
+            let mut p = match fallback {
+                Some(index) => spa(&index, &["_app/immutable/**"], &["/_app/"], docs),
+                None => pages(slash, &["_app/immutable/**"], &["/_app/"], docs),
+            };
+            p.trailing_slash = slash;
+            (p, Some(out))
+        }
+        // `nuxt generate` pre-renders every page with a 404.html; with `ssr: false` the app is an
+        // SPA whose fallback is 200.html. `_nuxt/builds/` is polled for new deploys: not immutable.
+        Framework::Nuxt => {
+            let config = project.config("nuxt.config").map_or("", |(_, t)| t);
+            let docs = "https://nuxt.com/docs/getting-started/deployment#static-hosting";
+            let p = if config_bool(config, "ssr") == Some(false) {
+                spa("200.html", &["_nuxt/*"], &["/_nuxt/"], docs)
+            } else {
+                pages(TrailingSlash::Keep, &["_nuxt/*"], &["/_nuxt/"], docs)
+            };
+            (p, Some(".output/public".into()))
+        }
+        // "Routed apps must fall back to index.html"; the application builder writes the
+        // browser files to `<outputPath>/browser`.
+        Framework::Angular => (
+            spa(
+                "index.html",
+                &["media/**"],
+                &["/media/"],
+                "https://angular.dev/tools/cli/deployment#server-configuration",
+            ),
+            angular_output(project),
+        ),
+        // Every page pre-rendered, `404.html`; `assets/` hashed.
+        Framework::Vitepress => {
+            let root = if project
+                .configs
+                .keys()
+                .any(|k| k.starts_with("docs/.vitepress/"))
+            {
+                "docs/.vitepress/dist"
+            } else {
+                ".vitepress/dist"
+            };
+            (
+                pages(
+                    TrailingSlash::Remove,
+                    &["assets/**"],
+                    &["/assets/"],
+                    "https://vitepress.dev/guide/deploy",
+                ),
+                Some(root.into()),
+            )
+        }
+        // SPA mode (`ssr: false`): build/client, falling back to `__spa-fallback.html` when
+        // routes are pre-rendered, else index.html.
+        Framework::ReactRouter => {
+            let fallback = if build.has("__spa-fallback.html") {
+                "__spa-fallback.html"
+            } else {
+                "index.html"
+            };
+            (
+                spa(
+                    fallback,
+                    &["assets/**"],
+                    &["/assets/"],
+                    "https://reactrouter.com/how-to/spa",
+                ),
+                Some("build/client".into()),
+            )
+        }
+        Framework::Docusaurus => (
+            pages(
+                TrailingSlash::Keep,
+                &["assets/**"],
+                &["/assets/"],
+                "https://docusaurus.io/docs/deployment",
+            ),
+            Some("build".into()),
+        ),
+        // Pages with trailing slashes (`trailingSlash: 'always'` by default); `static/` hashed,
+        // `page-data/` revalidated.
+        Framework::Gatsby => (
+            pages(
+                TrailingSlash::Add,
+                &["static/**"],
+                &["/static/", "/page-data/"],
+                "https://www.gatsbyjs.com/docs/caching/",
+            ),
+            Some("public".into()),
+        ),
+        // Permalinks are folders (`/about/` → about/index.html).
+        Framework::Eleventy => (
+            pages(
+                TrailingSlash::Add,
+                &[],
+                &[],
+                "https://www.11ty.dev/docs/deployment/",
+            ),
+            Some("_site".into()),
+        ),
+        Framework::Hugo => (
+            pages(
+                TrailingSlash::Add,
+                &[],
+                &[],
+                "https://gohugo.io/hosting-and-deployment/",
+            ),
+            Some("public".into()),
+        ),
+        Framework::Jekyll => (
+            pages(
+                TrailingSlash::Keep,
+                &[],
+                &[],
+                "https://jekyllrb.com/docs/deployment/",
+            ),
+            Some("_site".into()),
+        ),
+        // An SPA: every client route answers index.html; `assets/` hashed.
+        Framework::Vite => {
+            let config = project.config("vite.config").map_or("", |(_, t)| t);
+            if let Some(base) =
+                config_string(config, "base").filter(|b| b.starts_with('/') && *b != "/")
+            {
+                let built_with_base = build
+                    .index_html
+                    .as_deref()
+                    .is_none_or(|html| html.contains(&format!("\"{base}")));
+                if !built_with_base {
+                    warnings.push(format!(
+                        "vite.config sets base: '{base}', but the build's index.html does not load its assets from {base}: rebuild it, or check DIR"
+                    ));
+                }
+            }
+            let out = config_string(config, "outDir")
+                .unwrap_or("dist")
+                .to_string();
+            (
+                spa(
+                    "index.html",
+                    &["assets/**"],
+                    &["/assets/"],
+                    "https://vite.dev/guide/static-deploy",
+                ),
+                Some(out),
+            )
+        }
+        Framework::None => (pages(TrailingSlash::Keep, &[], &[], ""), None),
+    }
+}
+
+/// angular.json's default project's `outputPath` + `/browser` (the application builder's layout).
+fn angular_output(project: &Project) -> Option<String> {
+    let text = project.config("angular.json")?.1;
+    let json: serde_json::Value = serde_json::from_str(text).ok()?;
+    let projects = json.get("projects")?.as_object()?;
+    let (name, config) = projects.iter().next()?;
+    let build = config.pointer("/architect/build")?;
+    let output = build.pointer("/options/outputPath");
+    let base = match output {
+        Some(serde_json::Value::String(path)) => path.clone(),
+        Some(serde_json::Value::Object(parts)) => parts.get("base")?.as_str()?.to_string(),
+        _ => format!("dist/{name}"),
+    };
+    let application = build
+        .get("builder")
+        .and_then(|b| b.as_str())
+        .is_some_and(|b| b.ends_with(":application"));
+    Some(if application {
+        format!("{}/browser", base.trim_end_matches('/'))
+    } else {
+        base
+    })
+}
+
+/// The manifest keys a project wrote itself, which a preset never overrides: top-level names
+/// and `routing.<name>`.
+pub type Explicit = BTreeSet<String>;
+
+/// Applies `preset` as defaults under the manifest's own settings.
+pub fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {
+    let unset = |key: &str| !explicit.contains(key);
+    if unset("immutable") {
+        manifest.immutable = preset
+            .immutable
+            .iter()
+            .filter_map(|g| Glob::new(g).ok())
+            .collect();
+    }
+    let routing = &mut manifest.routing;
+    if unset("routing.trailing_slash") {
+        routing.trailing_slash = preset.trailing_slash;
+    }
+    if unset("routing.no_fallback") {
+        routing.no_fallback = preset.no_fallback.clone();
+    }
+    if unset("routing.fallback") {
+        routing.fallback = match preset.kind {
+            Kind::Pages => Fallback::None,
+            Kind::Spa => Fallback::Spa,
+        };
+    }
+    if let (Some(index), true) = (&preset.fallback, unset("spa")) {
+        if index != &routing.index_document {
+            manifest.spa = vec![toml::Spanned::new(
+                0..0,
+                Spa {
+                    prefix: "/".into(),
+                    index: Some(index.clone()),
+                },
+            )];
+        }
+    }
+}
+
+/// The manifest lines `init` writes for a detection: top-level keys, and the tables.
+pub fn manifest_lines(detected: &Detected) -> (String, String) {
+    let p = &detected.preset;
+    let list = |items: &[String]| {
+        items
+            .iter()
+            .map(|i| format!("{i:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut top = format!(
+        "# Detected {}: {}.\n# Settings from {}; edit any of them, or set framework = \"none\".\nframework = \"{}\"\n",
+        p.framework.name(),
+        detected.evidence.join(", "),
+        p.docs,
+        p.framework.key()
+    );
+    if !p.immutable.is_empty() {
+        top.push_str(&format!("immutable = [{}]\n", list(&p.immutable)));
+    }
+    let slash = match p.trailing_slash {
+        TrailingSlash::Keep => "keep",
+        TrailingSlash::Add => "add",
+        TrailingSlash::Remove => "remove",
+    };
+    let mut tables = format!(
+        "\n[routing]\n# {}\nfallback = \"{}\"\ntrailing_slash = \"{slash}\"\nno_fallback = [{}]\n",
+        match p.kind {
+            Kind::Pages =>
+                "Pre-rendered pages: a missing page answers the build's 404.html with status 404.",
+            Kind::Spa => "An SPA: client routes answer its fallback page with status 200.",
+        },
+        match p.kind {
+            Kind::Pages => "none",
+            Kind::Spa => "spa",
+        },
+        list(&p.no_fallback)
+    );
+    // The root SPA is written out, so a second [[spa]] added later does not drop it silently.
+    if let Some(index) = &p.fallback {
+        tables.push_str(&format!("\n[[spa]]\nprefix = \"/\"\nindex = {index:?}\n"));
+    }
+    (top, tables)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn fixture(name: &str) -> (Project, PathBuf) {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/frameworks")
+            .join(name);
+        (Project::read(&root.join("project")), root.join("build"))
+    }
+
+    /// Each real build of tests/frameworks, with its project and without it.
+    #[test]
+    fn real_builds_are_recognised_from_the_project_and_from_the_build_alone() {
+        for (name, framework, output, kind, fallback, slash) in [
+            (
+                "astro",
+                Framework::Astro,
+                "dist",
+                Kind::Pages,
+                None,
+                TrailingSlash::Keep,
+            ),
+            (
+                "nextjs",
+                Framework::Nextjs,
+                "out",
+                Kind::Pages,
+                None,
+                TrailingSlash::Remove,
+            ),
+            (
+                "sveltekit",
+                Framework::Sveltekit,
+                "build",
+                Kind::Spa,
+                Some("200.html"),
+                TrailingSlash::Remove,
+            ),
+            (
+                "nuxt",
+                Framework::Nuxt,
+                ".output/public",
+                Kind::Pages,
+                None,
+                TrailingSlash::Keep,
+            ),
+            (
+                "angular",
+                Framework::Angular,
+                "dist/fixture/browser",
+                Kind::Spa,
+                Some("index.html"),
+                TrailingSlash::Keep,
+            ),
+            (
+                "vitepress",
+                Framework::Vitepress,
+                "docs/.vitepress/dist",
+                Kind::Pages,
+                None,
+                TrailingSlash::Remove,
+            ),
+            (
+                "react-router",
+                Framework::ReactRouter,
+                "build/client",
+                Kind::Spa,
+                Some("__spa-fallback.html"),
+                TrailingSlash::Keep,
+            ),
+            (
+                "docusaurus",
+                Framework::Docusaurus,
+                "build",
+                Kind::Pages,
+                None,
+                TrailingSlash::Keep,
+            ),
+            (
+                "eleventy",
+                Framework::Eleventy,
+                "_site",
+                Kind::Pages,
+                None,
+                TrailingSlash::Add,
+            ),
+            (
+                "hugo",
+                Framework::Hugo,
+                "public",
+                Kind::Pages,
+                None,
+                TrailingSlash::Add,
+            ),
+            (
+                "vite-react",
+                Framework::Vite,
+                "dist",
+                Kind::Spa,
+                Some("index.html"),
+                TrailingSlash::Keep,
+            ),
+        ] {
+            let (project, build) = fixture(name);
+            let shape = BuildShape::of_dir(&build);
+            let found = detect(None, &project, &shape).unwrap_or_else(|| panic!("{name}: nothing"));
+            assert_eq!(found.preset.framework, framework, "{name}: {found:?}");
+            assert_eq!(found.output_dir.as_deref(), Some(output), "{name}");
+            assert_eq!(found.preset.kind, kind, "{name}");
+            assert_eq!(found.preset.fallback.as_deref(), fallback, "{name}");
+            assert_eq!(found.preset.trailing_slash, slash, "{name}");
+            assert!(found.warnings.is_empty(), "{name}: {:?}", found.warnings);
+            assert!(
+                !found.preset.docs.is_empty(),
+                "{name} cites its documentation"
+            );
+            // Pushed without its project: the build's own shape, where it has one.
+            let alone = detect(None, &Project::default(), &shape).map(|d| d.preset.framework);
+            let shaped = !matches!(
+                framework,
+                Framework::Eleventy | Framework::Hugo | Framework::Vite
+            );
+            if shaped {
+                assert_eq!(alone, Some(framework), "{name} from its build alone");
+            }
+        }
+    }
+
+    #[test]
+    fn a_pinned_framework_wins_and_none_turns_detection_off() {
+        let (project, build) = fixture("astro");
+        let shape = BuildShape::of_dir(&build);
+        assert_eq!(detect(Some(Framework::None), &project, &shape), None);
+        let pinned = detect(Some(Framework::Vite), &project, &shape).unwrap();
+        assert_eq!(pinned.preset.framework, Framework::Vite);
+        assert!(
+            pinned.warnings[0].contains("looks like Astro"),
+            "{:?}",
+            pinned.warnings
+        );
+    }
+
+    #[test]
+    fn the_project_and_the_build_disagreeing_is_said() {
+        let (project, _) = fixture("astro");
+        let (_, next) = fixture("nextjs");
+        let found = detect(None, &project, &BuildShape::of_dir(&next)).unwrap();
+        assert!(
+            found.warnings[0].contains("looks like Next.js"),
+            "{:?}",
+            found.warnings
+        );
+        let mut vite = Project::default();
+        vite.dependencies.insert("vite".into());
+        vite.configs.insert(
+            "vite.config.ts".into(),
+            "export default { base: '/app/' }".into(),
+        );
+        let (_, plain) = fixture("vite-react");
+        let found = detect(None, &vite, &BuildShape::of_dir(&plain)).unwrap();
+        assert!(
+            found.warnings[0].contains("base: '/app/'"),
+            "{:?}",
+            found.warnings
+        );
+    }
+
+    #[test]
+    fn a_lone_index_keeps_the_defaults() {
+        let shape = BuildShape::of_keys(["index.html", "app.js"]);
+        assert_eq!(detect(None, &Project::default(), &shape), None);
+    }
+
+    #[test]
+    fn the_preset_never_overrides_what_the_manifest_says() {
+        let (project, build) = fixture("astro");
+        let found = detect(None, &project, &BuildShape::of_dir(&build)).unwrap();
+        let mut manifest = Manifest::default();
+        apply(&found.preset, &mut manifest, &Explicit::new());
+        assert_eq!(manifest.routing.fallback, Fallback::None);
+        let mut own = Manifest::default();
+        own.routing.trailing_slash = TrailingSlash::Add;
+        let explicit: Explicit = ["routing.trailing_slash".to_string()].into();
+        apply(&found.preset, &mut own, &explicit);
+        assert_eq!(own.routing.trailing_slash, TrailingSlash::Add);
+        assert_eq!(own.routing.fallback, Fallback::None);
+    }
+
+    #[test]
+    fn config_values_are_read_from_either_quoting() {
+        assert_eq!(
+            config_string("  fallback: '200.html',", "fallback"),
+            Some("200.html")
+        );
+        assert_eq!(
+            config_string("output = \"export\"", "output"),
+            Some("export")
+        );
+        assert_eq!(config_string("// no fallback here", "fallback"), None);
+        assert_eq!(config_bool("ssr: false,", "ssr"), Some(false));
+    }
+
+    #[test]
+    fn init_writes_what_push_would_assume() {
+        for name in ["astro", "sveltekit", "react-router", "nextjs", "vite-react"] {
+            let (project, build) = fixture(name);
+            let found = detect(None, &project, &BuildShape::of_dir(&build)).unwrap();
+            let (top, tables) = manifest_lines(&found);
+            let text = crate::config::manifest::starter("dist", &top, &tables);
+            let written = crate::config::manifest::parse(&text, Path::new("spadeploy.toml"))
+                .unwrap_or_else(|e| panic!("{name}: {e}\n{text}"));
+            assert_eq!(written.framework, Some(found.preset.framework), "{name}");
+            let mut assumed = Manifest::default();
+            apply(&found.preset, &mut assumed, &Explicit::new());
+            assert_eq!(written.routing, assumed.routing, "{name}");
+            let spas = |m: &Manifest| {
+                m.spa
+                    .iter()
+                    .map(|s| s.get_ref().clone())
+                    .collect::<Vec<_>>()
+            };
+            match &found.preset.fallback {
+                Some(index) => assert_eq!(
+                    spas(&written),
+                    [Spa {
+                        prefix: "/".into(),
+                        index: Some(index.clone())
+                    }],
+                    "{name}: the root SPA is written out"
+                ),
+                None => assert!(spas(&written).is_empty(), "{name}"),
+            }
+        }
+    }
+}
