@@ -611,3 +611,117 @@ fn init_from_a_file_of_another_shape_fails_and_says_what_was_expected() {
     );
     assert!(!tmp.path().join("spadeploy.toml").exists());
 }
+
+#[test]
+fn spa_entries_that_leave_out_the_root_app_are_warned_about() {
+    let tmp = tempfile::tempdir().unwrap();
+    let build = tmp.path().join("dist");
+    write(&build, "index.html", "<h1>root</h1>");
+    write(&build, "admin/index.html", "<h1>admin</h1>");
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "[[spa]]\nprefix = \"/admin/\"\n",
+    );
+    let site = tmp.path().join("site");
+    let run = spadeploy(
+        &["push", "dist", "--to", site.to_str().unwrap(), "-q"],
+        Some(tmp.path()),
+    );
+    run.assert_ok();
+    assert!(
+        run.stderr.contains("no [[spa]] covers `/`"),
+        "{}",
+        run.stderr
+    );
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "[[spa]]\nprefix = \"/\"\n\n[[spa]]\nprefix = \"/admin/\"\n",
+    );
+    let run = spadeploy(
+        &["push", "dist", "--to", site.to_str().unwrap(), "-q"],
+        Some(tmp.path()),
+    );
+    run.assert_ok();
+    assert!(!run.stderr.contains("covers"), "{}", run.stderr);
+}
+
+#[test]
+fn a_zero_config_push_applies_the_frameworks_rules_and_says_so() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks/astro");
+    copy_project(&fixture.join("project"), tmp.path());
+    copy_dir(&fixture.join("build"), &tmp.path().join("dist"));
+    let site = tmp.path().join("site");
+    // No DIR and no manifest: Astro's own output folder, and its rules.
+    let run = spadeploy(&["push", "--to", site.to_str().unwrap()], Some(tmp.path()));
+    run.assert_ok();
+    assert!(run.stderr.contains("detected Astro"), "{}", run.stderr);
+    let table = spadeploy(
+        &["routing", "--print-table", "--to", site.to_str().unwrap()],
+        Some(tmp.path()),
+    );
+    table.assert_ok();
+    let table = table.json();
+    assert_eq!(table["routes"]["spas"], serde_json::json!([]), "{table}");
+    assert_eq!(table["routes"]["not_found"], "/404.html", "{table}");
+    // framework = "none" turns it off: the SPA defaults again.
+    write(tmp.path(), "spadeploy.toml", "framework = \"none\"\n");
+    let table = spadeploy(
+        &["routing", "--print-table", "--to", site.to_str().unwrap()],
+        Some(tmp.path()),
+    );
+    assert_ne!(table.json()["routes"]["spas"], serde_json::json!([]));
+}
+
+#[test]
+fn init_finds_the_frameworks_build_folder_and_writes_its_settings() {
+    for (name, dir) in [
+        ("angular", "dist/fixture/browser"),
+        ("nuxt", ".output/public"),
+        ("vitepress", "docs/.vitepress/dist"),
+    ] {
+        let tmp = tempfile::tempdir().unwrap();
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/frameworks")
+            .join(name);
+        copy_project(&fixture.join("project"), tmp.path());
+        copy_dir(&fixture.join("build"), &tmp.path().join(dir));
+        let run = spadeploy(&["init"], Some(tmp.path()));
+        run.assert_ok();
+        let written = std::fs::read_to_string(tmp.path().join("spadeploy.toml")).unwrap();
+        assert!(
+            written.contains(&format!("dir = \"{dir}\"")),
+            "{name}: {written}"
+        );
+        assert!(written.contains("framework = "), "{name}: {written}");
+        // The written manifest pushes as it is.
+        let site = tmp.path().join("site");
+        spadeploy(
+            &["push", "--to", site.to_str().unwrap(), "-q"],
+            Some(tmp.path()),
+        )
+        .assert_ok();
+    }
+}
+
+/// A framework project's own files (no node_modules, build output or links a build left).
+fn copy_project(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        let kind = entry.file_type().unwrap();
+        let skipped = ["node_modules", "dist", "build", "out", ".output", ".nuxt", ".astro"];
+        if kind.is_symlink() || skipped.iter().any(|s| name == *s) {
+            continue;
+        }
+        let target = to.join(&name);
+        if kind.is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_project(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}

@@ -222,11 +222,9 @@ pub fn decide(
     let site_host = dist.site_host();
     let website = match mode {
         Mode::Website => {
-            let desired = website::desired(
-                &job.request.rules.settings,
-                routes.not_found_key.as_deref(),
-                &job.prefix,
-            );
+            let settings = &job.request.rules.settings;
+            let error = routes.error_key(&settings.error_document);
+            let desired = website::desired(settings, &error, &job.prefix);
             (observed.website.as_ref() != Some(&desired)).then_some(desired)
         }
         Mode::Private => None,

@@ -476,6 +476,20 @@ impl Routes {
             .find(|spa| path.starts_with(&spa.prefix) || format!("{path}/") == spa.prefix)
     }
 
+    /// The website endpoint's error document (what S3 answers, with 404, for a key it lacks):
+    /// the 404 page, else the root SPA's fallback file (`200.html` of a SvelteKit build), else
+    /// `error_document`; never a pre-rendered page that is not the app's shell.
+    pub fn error_key(&self, error_document: &str) -> String {
+        if let Some(key) = &self.not_found_key {
+            return key.clone();
+        }
+        let root_spa = self.spas.iter().find(|spa| spa.prefix == self.base);
+        match root_spa.and_then(|spa| spa.index.strip_prefix(&self.base)) {
+            Some(key) => key.to_string(),
+            None => error_document.trim_start_matches('/').to_string(),
+        }
+    }
+
     pub fn evaluate(&self, method: &str, path: &str, query: &str) -> Outcome {
         self.route(method, path, query, self.resolve(path).as_deref())
     }
@@ -845,5 +859,23 @@ mod tests {
             assert_eq!(r.evaluate("GET", path, ""), Outcome::Deny, "{path}");
         }
         assert_ne!(r.evaluate("GET", "/app/x/.spadeploy", ""), Outcome::Deny);
+    }
+
+    #[test]
+    fn the_website_error_document_is_the_404_page_else_the_spas_fallback() {
+        let with_404 = routes("/");
+        assert_eq!(with_404.error_key("index.html"), "404.html");
+        let shell = RouteRules {
+            spas: vec![Spa {
+                prefix: "/".into(),
+                index: Some("200.html".into()),
+            }],
+            ..Default::default()
+        };
+        let keys = ["index.html", "200.html", "_app/immutable/a.js"];
+        let svelte = Routes::derive(&shell, "/app/", keys).unwrap();
+        assert_eq!(svelte.error_key("index.html"), "200.html");
+        let plain = Routes::derive(&RouteRules::default(), "/", ["index.html"]).unwrap();
+        assert_eq!(plain.error_key("index.html"), "index.html");
     }
 }

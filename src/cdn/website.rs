@@ -20,9 +20,9 @@ pub struct Website {
 }
 
 /// The website configuration for a target at `prefix`: its index document, and as the error
-/// document (what a missing asset answers) the 404 page when there is one, else `error_document`.
-pub fn desired(settings: &RoutingSettings, not_found: Option<&str>, prefix: &str) -> Website {
-    let error = not_found.unwrap_or(&settings.error_document);
+/// document (what a missing asset answers) `error`, relative to the site
+/// (`Routes::error_key`: the 404 page, else the SPA's fallback file).
+pub fn desired(settings: &RoutingSettings, error: &str, prefix: &str) -> Website {
     Website {
         index_suffix: settings.index_document.trim_start_matches('/').to_string(),
         error_key: format!("{prefix}{}", error.trim_start_matches('/')),
@@ -312,11 +312,11 @@ mod tests {
 
     #[test]
     fn desired_website_uses_prefix_keys_and_the_404_page() {
-        let site = desired(&RoutingSettings::default(), None, "app/");
+        let site = desired(&RoutingSettings::default(), "index.html", "app/");
         assert_eq!(site.index_suffix, "index.html");
         assert_eq!(site.error_key, "app/index.html");
         assert_eq!(site.routing_rules, 0);
-        let site = desired(&RoutingSettings::default(), Some("404.html"), "app/");
+        let site = desired(&RoutingSettings::default(), "404.html", "app/");
         assert_eq!(site.error_key, "app/404.html");
         assert!(site.to_sdk().unwrap().routing_rules().is_empty());
     }

@@ -109,6 +109,9 @@ pub(super) async fn push(
         }
     }
     let manifest = loaded.manifest;
+    if let Some(warning) = uncovered_root(&manifest, &dir) {
+        eprintln!("warning: {warning}");
+    }
     let kind = Kind {
         plan: PlanOptions {
             delete: !args.no_delete,
@@ -144,6 +147,22 @@ pub(super) async fn rollback(
     let manifest = records_manifest(config, &args.deploy)?;
     let kind = Kind::from_records(&manifest, What::Rollback(args.release));
     deploy(args.deploy, &manifest, kind, format).await
+}
+
+/// `[[spa]]` entries, none at `/`, beside a root index.html: the root's client routes answer 404
+/// (the root SPA is implied only while no `[[spa]]` is listed), which is seldom what was meant.
+fn uncovered_root(manifest: &manifest::Manifest, dir: &Path) -> Option<String> {
+    let spas = &manifest.spa;
+    let covered = spas.iter().any(|spa| spa.get_ref().folder() == "/");
+    let fallback = manifest.routing.fallback == crate::config::routing::Fallback::Spa;
+    let index = dir.join(manifest.routing.index_document.trim_start_matches('/'));
+    (!spas.is_empty() && !covered && fallback && index.is_file()).then(|| {
+        format!(
+            "no [[spa]] covers `/`, so client routes of the root app ({}) answer 404; add \
+             [[spa]] prefix = \"/\" if the root is an SPA too",
+            manifest.routing.index_document
+        )
+    })
 }
 
 /// The manifest of a run that works from the target's records, with the framework rules the

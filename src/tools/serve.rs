@@ -100,10 +100,7 @@ impl Site {
             recorded.keys().cloned().collect()
         };
         let routes = Routes::derive(rules, base, keys.iter().map(String::as_str))?;
-        let error_document = routes
-            .not_found_key
-            .clone()
-            .unwrap_or_else(|| rules.settings.error_document.trim_start_matches('/').into());
+        let error_document = routes.error_key(&rules.settings.error_document);
         let real_root = root
             .canonicalize()
             .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
