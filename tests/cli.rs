@@ -712,7 +712,15 @@ fn copy_project(from: &Path, to: &Path) {
         let entry = entry.unwrap();
         let name = entry.file_name();
         let kind = entry.file_type().unwrap();
-        let skipped = ["node_modules", "dist", "build", "out", ".output", ".nuxt", ".astro"];
+        let skipped = [
+            "node_modules",
+            "dist",
+            "build",
+            "out",
+            ".output",
+            ".nuxt",
+            ".astro",
+        ];
         if kind.is_symlink() || skipped.iter().any(|s| name == *s) {
             continue;
         }
@@ -724,4 +732,41 @@ fn copy_project(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).unwrap();
         }
     }
+}
+
+#[test]
+fn routing_explain_walks_the_evaluation_order_for_a_url() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/frameworks/astro");
+    copy_project(&fixture.join("project"), tmp.path());
+    copy_dir(&fixture.join("build"), &tmp.path().join("dist"));
+    let site = tmp.path().join("site");
+    let to = site.to_str().unwrap();
+    spadeploy(&["push", "--to", to, "-q"], Some(tmp.path())).assert_ok();
+    let page = spadeploy(
+        &["routing", "--explain", "/blog/hello/", "--to", to],
+        Some(tmp.path()),
+    );
+    page.assert_ok();
+    assert!(
+        page.stdout
+            .contains("names the page /blog/hello/index.html")
+            && page
+                .stdout
+                .contains("answer: 200 the file blog/hello/index.html")
+            && page.stdout.contains("cache-control: no-cache"),
+        "{}",
+        page.stdout
+    );
+    let missing = spadeploy(
+        &["routing", "--explain", "/nope", "--to", to, "--json"],
+        Some(tmp.path()),
+    );
+    missing.assert_ok();
+    let explained = missing.json();
+    assert_eq!(explained["status"], 404);
+    assert_eq!(explained["answer"], "the file 404.html");
+    let steps = explained["steps"].as_array().unwrap();
+    assert_eq!(steps.last().unwrap()[0], "not-found", "{explained}");
+    assert!(steps.iter().any(|s| s[0] == "spa-fallback"), "{explained}");
 }

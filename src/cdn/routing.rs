@@ -70,6 +70,33 @@ pub struct Routes {
     pub not_found_key: Option<String>,
 }
 
+/// A step of the evaluation order, as `routing --explain` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Step {
+    State,
+    Redirects,
+    TrailingSlash,
+    Files,
+    Rewrites,
+    SpaFallback,
+    NotFound,
+}
+
+impl Step {
+    pub fn label(self) -> &'static str {
+        match self {
+            Step::State => "state",
+            Step::Redirects => "redirects",
+            Step::TrailingSlash => "trailing slash",
+            Step::Files => "files",
+            Step::Rewrites => "rewrites",
+            Step::SpaFallback => "spa fallback",
+            Step::NotFound => "not found",
+        }
+    }
+}
+
 /// What answers a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -381,21 +408,52 @@ impl Routes {
 
     /// The answer for a request, with `found` = `resolve(path)` (the edge looks it up itself).
     pub fn route(&self, method: &str, path: &str, query: &str, found: Option<&str>) -> Outcome {
+        self.route_explained(method, path, query, found, &mut |_, _| {})
+    }
+
+    /// `route`, telling `note` what each step it reached decided (`routing --explain`): the
+    /// same code answers and explains.
+    pub fn route_explained(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        found: Option<&str>,
+        note: &mut dyn FnMut(Step, String),
+    ) -> Outcome {
         if self.is_state(path) {
+            note(
+                Step::State,
+                "spadeploy's own state: 404 made at the edge".into(),
+            );
             return Outcome::Deny;
         }
+        note(Step::State, "not spadeploy's state".into());
         for r in &self.redirects {
             if let Some(params) = match_pattern(&r.from, path) {
+                note(
+                    Step::Redirects,
+                    format!("`{}` → `{}` matches", r.from, r.to),
+                );
                 return redirect(r.status, &fill(&r.to, &params), query);
             }
         }
+        note(
+            Step::Redirects,
+            format!("none of {} matches", self.redirects.len()),
+        );
         let ext = extension(path);
         let last = path.rsplit('/').next().unwrap_or(path);
         if found == Some(path) {
             let not_found = self.not_found.as_deref() == Some(path);
             if self.clean_urls && ext == "html" && last != self.index && !not_found {
+                note(
+                    Step::Files,
+                    format!("{path} is a page; clean URLs drop `.html`"),
+                );
                 return redirect(301, &path[..path.len() - ".html".len()], query);
             }
+            note(Step::Files, format!("{path} is a file of the release"));
             let status = if not_found { 404 } else { 200 };
             return Outcome::Serve {
                 path: path.to_string(),
@@ -413,10 +471,22 @@ impl Routes {
                 _ => None,
             };
             if let Some(target) = target {
+                note(
+                    Step::TrailingSlash,
+                    format!("trailing_slash = \"{}\"", self.trailing_slash.as_str()),
+                );
                 return redirect(308, &target, query);
             }
         }
+        note(
+            Step::TrailingSlash,
+            format!(
+                "trailing_slash = \"{}\": nothing to do",
+                self.trailing_slash.as_str()
+            ),
+        );
         if let Some(found) = found {
+            note(Step::Files, format!("{path} names the page {found}"));
             // The 404 page by any of its URLs (`/404`, `/404/`) is a 404 too, as by its name.
             let status = if self.not_found.as_deref() == Some(found) {
                 404
@@ -430,10 +500,19 @@ impl Routes {
             };
         }
         if !is_page_path(path) {
+            note(
+                Step::Files,
+                format!("`.{ext}` is not a page: the origin answers {path} as asked"),
+            );
             return Outcome::Pass;
         }
+        note(
+            Step::Files,
+            format!("no page of the release is named by {path}"),
+        );
         for r in &self.rewrites {
             if let Some(params) = match_pattern(&r.from, path) {
+                note(Step::Rewrites, format!("`{}` → `{}` matches", r.from, r.to));
                 return Outcome::Serve {
                     path: fill(&r.to, &params),
                     status: 200,
@@ -441,20 +520,48 @@ impl Routes {
                 };
             }
         }
+        note(
+            Step::Rewrites,
+            format!("none of {} matches", self.rewrites.len()),
+        );
         if let Some(spa) = self.fallback_for(method, path) {
+            note(
+                Step::SpaFallback,
+                format!("a client route of the SPA at {}", spa.prefix),
+            );
             return Outcome::Serve {
                 path: spa.index.clone(),
                 status: 200,
                 fallback: true,
             };
         }
+        let why = if self.spas.is_empty() {
+            "no SPA (fallback = \"none\", or a site of pages)".to_string()
+        } else if !(method == "GET" || method == "HEAD") {
+            format!("{method} never falls back")
+        } else if let Some(prefix) = self
+            .no_fallback
+            .iter()
+            .find(|p| path.starts_with(p.as_str()))
+        {
+            format!("{prefix} is in no_fallback")
+        } else {
+            "no [[spa]] prefix covers it".to_string()
+        };
+        note(Step::SpaFallback, why);
         match &self.not_found {
-            Some(page) => Outcome::Serve {
-                path: page.clone(),
-                status: 404,
-                fallback: false,
-            },
-            None => Outcome::Pass,
+            Some(page) => {
+                note(Step::NotFound, format!("the 404 page {page}"));
+                Outcome::Serve {
+                    path: page.clone(),
+                    status: 404,
+                    fallback: false,
+                }
+            }
+            None => {
+                note(Step::NotFound, "no 404 page: the origin's own 404".into());
+                Outcome::Pass
+            }
         }
     }
 

@@ -12,6 +12,7 @@ use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
+use crate::report::Explanation;
 
 use super::{BaseArg, CdnArgs, Outcome};
 use crate::report::OutputFormat;
@@ -25,6 +26,14 @@ pub(super) struct RoutingArgs {
     /// Print the route table of the target's live release as JSON and stop
     #[arg(long, conflicts_with = "print_function")]
     print_table: bool,
+    /// Explain how a URL path is answered against the target's live release, step by step in
+    /// the evaluation order (which step answered, with which file or rule, status and headers),
+    /// and stop
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["print_function", "print_table"])]
+    explain: Option<String>,
+    /// With --explain: the request's method
+    #[arg(long, default_value = "GET", requires = "explain")]
+    method: String,
     /// With --print-function: the private-mode function that reads its pages from a
     /// KeyValueStore, whatever the table's size
     #[arg(long, requires = "print_function")]
@@ -52,14 +61,18 @@ pub(super) async fn routing(
     let loaded = manifest::load(config)?;
     let settings = args.target.or(loaded.manifest.target.clone());
     let manifest = loaded.resolve(&BuildShape::of_target(settings.to.as_ref()));
-    if args.print_function || args.print_table {
+    if args.print_function || args.print_table || args.explain.is_some() {
         let mode = args.cdn.mode.or(manifest.routing.mode);
-        let print = if args.print_table {
-            Print::Table
-        } else {
-            Print::Function {
+        let print = match (args.explain, args.print_table) {
+            (Some(path), _) => Print::Explain {
+                method: args.method.to_ascii_uppercase(),
+                path,
+                json: format == OutputFormat::Json,
+            },
+            (None, true) => Print::Table,
+            (None, false) => Print::Function {
                 key_value_store: args.key_value_store,
-            }
+            },
         };
         print_routes(&manifest, &settings, mode, &args.base, print).await?;
         return Ok(Outcome::Done);
@@ -107,9 +120,9 @@ async fn print_routes(
     let Some(target) = settings.to.clone() else {
         bail!("which target's release? pass --to TARGET, or set [target] to in spadeploy.toml");
     };
-    let mode = match (mode, print) {
+    let mode = match (mode, &print) {
         (Some(mode), _) => mode,
-        (None, Print::Table) => Mode::Private,
+        (None, Print::Table | Print::Explain { .. }) => Mode::Private,
         (None, Print::Function { .. }) => bail!(
             "which routing mode? pass --mode website|private, or set `mode` under [routing] in spadeploy.toml"
         ),
@@ -117,7 +130,7 @@ async fn print_routes(
     let Some(live) = crate::deploy::live_record(&target, settings).await? else {
         bail!("{target} has no live release yet: the route table is made from one, so push first");
     };
-    let keys: Vec<String> = live.objects.into_keys().collect();
+    let keys: Vec<String> = live.objects.keys().cloned().collect();
     let (prefix, owner) = match &target {
         Target::S3 { bucket, prefix } => (prefix.as_str(), routing::target_id(bucket, prefix)),
         Target::Local { .. } => ("", routing::target_id(&target.to_string(), "")),
@@ -129,7 +142,21 @@ async fn print_routes(
         keys.iter().map(String::as_str),
     )
     .map_err(anyhow::Error::msg)?;
-    if let Print::Function { key_value_store } = print {
+    if let Print::Explain { method, path, json } = print {
+        let explained = Explanation::of(
+            &routes,
+            &live,
+            mode,
+            &manifest.routing.error_document,
+            &method,
+            &path,
+        );
+        if json {
+            crate::report::stdout::println(serde_json::to_string_pretty(&explained)?);
+        } else {
+            crate::report::stdout::print(&explained);
+        }
+    } else if let Print::Function { key_value_store } = print {
         let code = edge::function_code(&routes, mode, key_value_store, &owner)
             .map_err(anyhow::Error::msg)?;
         crate::report::stdout::print(code.code);
@@ -151,8 +178,15 @@ async fn print_routes(
     Ok(())
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Print {
     Table,
-    Function { key_value_store: bool },
+    Function {
+        key_value_store: bool,
+    },
+    Explain {
+        method: String,
+        path: String,
+        json: bool,
+    },
 }

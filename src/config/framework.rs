@@ -813,11 +813,7 @@ pub fn manifest_lines(detected: &Detected) -> (String, String) {
     if !p.immutable.is_empty() {
         top.push_str(&format!("immutable = [{}]\n", list(&p.immutable)));
     }
-    let slash = match p.trailing_slash {
-        TrailingSlash::Keep => "keep",
-        TrailingSlash::Add => "add",
-        TrailingSlash::Remove => "remove",
-    };
+    let slash = p.trailing_slash.as_str();
     let mut tables = format!(
         "\n[routing]\n# {}\nfallback = \"{}\"\ntrailing_slash = \"{slash}\"\nno_fallback = [{}]\n",
         match p.kind {

@@ -50,6 +50,17 @@ pub enum TrailingSlash {
     Remove,
 }
 
+impl TrailingSlash {
+    /// The manifest's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrailingSlash::Keep => "keep",
+            TrailingSlash::Add => "add",
+            TrailingSlash::Remove => "remove",
+        }
+    }
+}
+
 /// `[[redirects]]`: `from` is a path pattern (`:name` segments, a final `*`), `to` a path or an
 /// absolute URL that may use the parameters and `:splat`. A `from` ending in `/` without
 /// parameters is a prefix (`/docs/` means `/docs/*` → `to:splat`), as in earlier versions.

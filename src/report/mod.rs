@@ -1,6 +1,7 @@
 //! Rendering what was planned or done, deciding nothing: a push's report (for people, as JSON,
 //! as a GitHub step summary), the routing plan, tables and progress.
 
+mod explain;
 mod markdown;
 mod progress;
 mod push;
@@ -8,6 +9,7 @@ mod routing;
 pub mod stdout;
 mod table;
 
+pub use explain::Explanation;
 pub use progress::Progress;
 pub use push::{InvalidationReport, PushReport};
 pub use table::releases_table;
