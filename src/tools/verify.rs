@@ -159,13 +159,27 @@ pub fn verify(
         .as_ref()
         .and_then(|r| r.spas.last().map(|spa| spa.prefix.clone()))
         .unwrap_or_else(|| "/".into());
-    let spa_index = if spa == "/" { None } else { Some(get(&spa)?) };
+    // A site of pages (`fallback = "none"`) has no client routes: a made-up route is a 404.
+    let pages_only = expected.routes.as_ref().is_some_and(|r| r.spas.is_empty());
+    let spa_index = if spa == "/" || pages_only { None } else { Some(get(&spa)?) };
     let route = format!("{spa}spadeploy-verify-{nonce:x}/deep/route");
     let deep = get(&route)?;
+    let route_probe = if pages_only {
+        missing_page_probe(&route, &deep)
+    } else {
+        client_route_probe(&route, &deep, spa_index.as_ref().unwrap_or(&index))
+    };
+    // The build's own asset folder (its first no-fallback folder), where a missing hashed file
+    // would be asked for.
+    let assets = expected
+        .routes
+        .as_ref()
+        .and_then(|r| r.no_fallback.first().cloned())
+        .unwrap_or_else(|| "/assets/".into());
     let mut probes = vec![
         index_probe(&index),
-        client_route_probe(&route, &deep, spa_index.as_ref().unwrap_or(&index)),
-        missing_asset_probe(&get, nonce)?,
+        route_probe,
+        missing_asset_probe(&get, &assets, nonce)?,
     ];
     for probe in api {
         probes.push(api_probe(&get(&probe.path)?, probe, &index));
@@ -285,11 +299,26 @@ fn manifest_headers_probe(got: &Fetched, path: &str, wanted: &[(String, String)]
     }
 }
 
+fn missing_page_probe(route: &str, got: &Fetched) -> Probe {
+    Probe {
+        check: "missing page".into(),
+        path: route.to_string(),
+        expected: "404 (a site of pages has no client routes)".into(),
+        got: got.describe(),
+        pass: got.status == 404,
+        hint: Some(
+            "a missing page of a pre-rendered site must answer 404, never the home page (a soft 404 search engines index): is the distribution running this release's function? (`spadeploy routing --check`)"
+                .into(),
+        ),
+    }
+}
+
 fn missing_asset_probe(
     get: &dyn Fn(&str) -> Result<Fetched, Unreachable>,
+    folder: &str,
     nonce: u64,
 ) -> Result<Probe, Unreachable> {
-    let asset = format!("/assets/spadeploy-verify-{:08x}.js", nonce as u32);
+    let asset = format!("{folder}spadeploy-verify-{:08x}.js", nonce as u32);
     let missing = get(&asset)?;
     Ok(Probe {
         check: "missing hashed asset".into(),
