@@ -5,11 +5,11 @@
 #[allow(dead_code)]
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 
 use support::http::{api_body, request, start_fake_api};
+use support::serve::{serve_folder, Served};
 use support::*;
 
 const ROUTES: &str = r#"
@@ -210,15 +210,6 @@ fn generated_edge_functions_pass_the_table_under_node() {
     );
 }
 
-struct Served(Child, String);
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 fn serve(dir: &Path, mode: &str, api: &str) -> Served {
     serve_with(
         dir,
@@ -228,27 +219,6 @@ fn serve(dir: &Path, mode: &str, api: &str) -> Served {
 
 fn serve_with(dir: &Path, args: &[&str]) -> Served {
     serve_folder(dir, "site", args)
-}
-
-fn serve_folder(dir: &Path, folder: &str, args: &[&str]) -> Served {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args(["serve", folder, "--port", "0"])
-        .args(args)
-        .current_dir(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let addr = first
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split(['/', ' ']).next())
-        .unwrap_or_else(|| panic!("serve printed no address: {first:?}"))
-        .to_string();
-    Served(child, addr)
 }
 
 fn check_table(addr: &str, site: &TableSite) -> Vec<String> {

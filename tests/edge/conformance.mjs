@@ -13,6 +13,8 @@
 //     holding the table spadeploy writes to the store.
 //   - the /api/* cache behavior: a fake API, with no edge function attached.
 // Usage: node conformance.mjs CASES.tsv SITE.json...
+// CASES.tsv: site, method, target, status, body (file:KEY, api, empty, any, contains:TEXT: the
+//            body contains TEXT, html: the body is an HTML document), headers (name=value|-name)
 // SITE.json: { name, root, table (routing --print-table), objects (live record), and the code to
 //              run: lambda, function, function_kvs (each optional), kvs_items (what the store
 //              holds; default: the table's) }
@@ -196,6 +198,12 @@ async function viaCloudFrontFunction(site, handler, method, uri, querystring, re
   return { status: response.statusCode, headers: plain, body: origin.body };
 }
 
+// An HTML document: after any BOM, whitespace and comments, a doctype or an <html> tag.
+function isHtmlDocument(body) {
+  const start = body.toString("utf8", 0, 4096).replace(/^\uFEFF/, "").replace(/^(\s|<!--[\s\S]*?-->)*/, "");
+  return /^<!doctype html|^<html[\s>]/i.test(start);
+}
+
 const sites = new Map();
 for (const file of siteFiles) {
   const site = await loadSite(file);
@@ -231,6 +239,12 @@ for (const line of readFileSync(casesFile, "utf8").split("\n")) {
     else if (bodyKind === "empty") expectedBody = empty;
     if (method === "HEAD") expectedBody = empty;
     if (expectedBody && !got.body.equals(expectedBody)) problems.push(`body is not ${bodyKind}`);
+    if (bodyKind.startsWith("contains:") && method !== "HEAD" && !got.body.includes(bodyKind.slice(9))) {
+      problems.push(`body does not contain ${JSON.stringify(bodyKind.slice(9))}`);
+    }
+    if (bodyKind === "html" && method !== "HEAD" && !isHtmlDocument(got.body)) {
+      problems.push(`body is not an HTML document: ${JSON.stringify(got.body.subarray(0, 80).toString())}`);
+    }
     for (const spec of headerSpec.split("|").filter(Boolean)) {
       if (spec.startsWith("-")) {
         const header = spec.slice(1).toLowerCase();

@@ -4,6 +4,7 @@
 pub mod cdn;
 pub mod http;
 pub mod proxy;
+pub mod serve;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
