@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: formatting, lints (Rust, and the GitHub workflows with actionlint and
 # zizmor), unit tests, and integration tests that run the built binary against moto's AWS
-# emulator. Installs moto (and the linters) into ./.venv on first use, starts moto on a free
+# emulator, the generated edge functions under Node.js and the framework builds in headless
+# Chromium. Installs moto (and the linters) into ./.venv on first use, starts moto on a free
 # 127.0.0.1 port, and stops it when done, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -11,6 +12,14 @@ command -v cargo >/dev/null || missing+=("cargo (Rust toolchain: https://rustup.
 command -v python3 >/dev/null || missing+=("python3 (apt-get install python3 python3-venv)")
 command -v node >/dev/null || missing+=("node, to run the generated edge functions (apt-get install nodejs)")
 command -v npm >/dev/null || missing+=("npm, to pack and install the npm packages offline (apt-get install npm)")
+# The browser test (tests/frameworks.rs) opens every framework fixture in headless Chromium:
+# Debian's package, installed here when missing and this is root.
+chromium=${CHROMIUM:-/usr/bin/chromium}
+if [ ! -x "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "test.sh: installing chromium for the browser test (apt-get install chromium)" >&2
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >&2 || true
+fi
+[ -x "$chromium" ] || missing+=("headless Chromium at $chromium, for the browser test (as root: apt-get install chromium; or set CHROMIUM to a Chromium or Chrome binary)")
 if [ ${#missing[@]} -gt 0 ]; then
   printf 'test.sh: missing prerequisite: %s\n' "${missing[@]}" >&2
   exit 1
