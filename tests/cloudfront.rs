@@ -485,7 +485,7 @@ async fn a_no_op_push_reads_the_target_and_the_distribution_at_once() {
     let bucket = unique_bucket("noopprivate");
     create_bucket(&s3(), &bucket).await;
     let id = create_distribution(&bucket, "rest").await;
-    push(&proxy, &bucket, &id, &[]).assert_ok();
+    push(&proxy, &bucket, &id, &["--fix-origin"]).assert_ok();
     proxy.take();
     push(&proxy, &bucket, &id, &[]).assert_ok();
     assert_no_op_reads(&proxy.take(), &id, 4);
@@ -932,7 +932,7 @@ async fn a_concurrent_distribution_change_is_retried_on_the_fresh_config() {
     let id = create_distribution(&bucket, "rest").await;
     let proxy = Proxy::start(&moto());
     proxy.inject(Fault::precondition_failed_once("PUT", "/config"));
-    let run = push(&proxy, &bucket, &id, &[]);
+    let run = push(&proxy, &bucket, &id, &["--fix-origin"]);
     run.assert_ok();
     let updates = proxy
         .take()

@@ -357,7 +357,7 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
     }
     proxy.take();
     fail_the_next_part_upload(&proxy);
-    site.run("push", &["--mode", "private"])
+    site.run("push", &["--fix-origin", "--mode", "private"])
         .assert_fails_with(1, "intro.bin");
     site.run("push", &["--fix-origin", "--mode", "private", "--wait"])
         .assert_ok();

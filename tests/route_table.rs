@@ -352,7 +352,7 @@ async fn framework_builds_answer_every_page_client_route_and_missing_asset_at_th
         } else {
             format!("s3://{bucket}/{}", f.prefix)
         };
-        let run = push(dir.path(), &to, &proxy, &id, &[]);
+        let run = push(dir.path(), &to, &proxy, &id, &["--fix-origin"]);
         run.assert_ok();
         let function = run.json()["routing"]["function"]["name"]
             .as_str()
@@ -398,7 +398,7 @@ async fn a_five_thousand_page_site_routes_through_a_key_value_store() {
     let to = format!("s3://{bucket}");
     let dir = project(LARGE_MANIFEST, &large_site(0..5000));
 
-    let first = push(dir.path(), &to, &proxy, &id, &[]);
+    let first = push(dir.path(), &to, &proxy, &id, &["--fix-origin"]);
     first.assert_ok();
     let function = first.json()["routing"]["function"].clone();
     let name = function["name"].as_str().unwrap().to_string();

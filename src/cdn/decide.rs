@@ -210,14 +210,16 @@ pub fn decide(
     let origin_switch = Step::when(
         mode != detected || (mode == Mode::Private && job.request.fix_origin && !has_oac),
     );
-    let mut warnings = analysis.warnings.clone();
+    // Unsigned requests to a private bucket are refused: the site would answer 403 to everything.
     if mode == Mode::Private && !has_oac && !job.request.fix_origin {
-        warnings.push(format!(
-            "the SPA origin `{}` has no Origin Access Control, so CloudFront's requests are unsigned and a \
-             private bucket answers 403: pass --fix-origin to attach one",
-            analysis.origin_id
-        ));
+        return Err(SetupError::Config(format!(
+            "the SPA origin `{}` of distribution {} has no Origin Access Control, so CloudFront's \
+             requests are unsigned and the private bucket answers 403 to every page: pass \
+             --fix-origin to attach one (nothing was changed)",
+            analysis.origin_id, dist.id
+        )));
     }
+    let warnings = analysis.warnings.clone();
     let bucket = decide_bucket(observed, job, mode)?;
     let site_host = dist.site_host();
     let website = match mode {
@@ -487,7 +489,8 @@ mod tests {
     fn the_mode_follows_the_origin_unless_asked_and_a_mismatch_needs_fix_origin() {
         for (domain, asked, fix, expected) in [
             (WEBSITE, None, false, Ok(Mode::Website)),
-            (REST, None, false, Ok(Mode::Private)),
+            (REST, None, true, Ok(Mode::Private)),
+            (REST, None, false, Err("no Origin Access Control")),
             (WEBSITE, Some(Mode::Website), false, Ok(Mode::Website)),
             (
                 WEBSITE,
@@ -576,13 +579,13 @@ mod tests {
     }
 
     #[test]
-    fn private_mode_without_origin_access_control_warns_and_fix_origin_attaches_it() {
-        let plan = decide(&observed(REST), &job(None, false, false), &release(), None).unwrap();
-        assert_eq!(plan.origin_switch, Step::Unchanged);
-        assert!(plan
-            .warnings
-            .iter()
-            .any(|w| w.contains("no Origin Access Control")));
+    fn private_mode_without_origin_access_control_is_refused_and_fix_origin_attaches_it() {
+        let err = decide(&observed(REST), &job(None, false, false), &release(), None).unwrap_err();
+        assert!(
+            err.to_string().contains("no Origin Access Control")
+                && err.to_string().contains("--fix-origin"),
+            "{err}"
+        );
         let plan = decide(&observed(REST), &job(None, true, false), &release(), None).unwrap();
         assert_eq!(plan.origin_switch, Step::Update);
         assert!(!plan

@@ -92,7 +92,8 @@ function route(method, path, query, found) {
     }
     return { serve: path, status: notFound ? 404 : 200 };
   }
-  if (ext === "" && path !== R.base) {
+  // Only where something other than a 404 answers after the redirect (routing.rs says why).
+  if (ext === "" && path !== R.base && (found || fallbackFor(method, path))) {
     var slash = path.charAt(path.length - 1) === "/";
     if (R.trailing_slash === "add" && !slash) return redirect(308, path + "/", query);
     if (R.trailing_slash === "remove" && slash && path !== "/") {

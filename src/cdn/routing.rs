@@ -461,7 +461,10 @@ impl Routes {
                 fallback: false,
             };
         }
-        if ext.is_empty() && path != self.base {
+        // A slash is added or removed only where something other than a 404 answers after the
+        // redirect: a page, or a client route (a missing page of a site of pages is a 404 at once).
+        let answered = found.is_some() || self.fallback_for(method, path).is_some();
+        if ext.is_empty() && path != self.base && answered {
             let slash = path.ends_with('/');
             let target = match self.trailing_slash {
                 TrailingSlash::Add if !slash => Some(format!("{path}/")),

@@ -302,6 +302,9 @@ pub struct Detected {
     pub output_dir: Option<String>,
     pub evidence: Vec<String>,
     pub warnings: Vec<String>,
+    /// Whether the preset was applied (no manifest, or one naming the framework), or only
+    /// suggested.
+    pub applied: bool,
 }
 
 impl Detected {
@@ -317,12 +320,21 @@ impl Detected {
             TrailingSlash::Add => ", trailing slash added".into(),
             TrailingSlash::Remove => ", trailing slash removed".into(),
         };
-        format!(
+        let line = format!(
             "detected {} ({}): {routing}{slash}; per {}",
             p.framework.name(),
             self.evidence.join(", "),
             p.docs
-        )
+        );
+        if self.applied {
+            line
+        } else {
+            format!(
+                "{line}. Not applied: spadeploy.toml names no framework; add framework = \"{}\" \
+                 to apply it (its settings win over the preset), or framework = \"none\" to silence this",
+                p.framework.key()
+            )
+        }
     }
 }
 
@@ -361,6 +373,7 @@ pub fn detect(
         output_dir,
         evidence,
         warnings,
+        applied: true,
     })
 }
 
@@ -774,7 +787,8 @@ pub fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {
     if unset("routing.no_fallback") {
         routing.no_fallback = preset.no_fallback.clone();
     }
-    if unset("routing.fallback") {
+    // Listed [[spa]] entries ask for a fallback themselves.
+    if unset("routing.fallback") && unset("spa") {
         routing.fallback = match preset.kind {
             Kind::Pages => Fallback::None,
             Kind::Spa => Fallback::Spa,

@@ -237,15 +237,21 @@ pub struct Loaded {
 impl Loaded {
     /// Applies the framework's static-hosting rules (pinned by `framework`, else detected from
     /// the project beside the manifest, or in the current folder, and from `build`) under the
-    /// manifest's own settings; returns what was detected, for the one line that says so.
+    /// manifest's own settings, when there is no manifest or it names a framework; returns what
+    /// was detected, for the one line that says so.
     pub fn apply_framework(
         &mut self,
         build: &crate::config::framework::BuildShape,
     ) -> Option<crate::config::framework::Detected> {
         use crate::config::framework;
         let project = framework::Project::read(&self.base_dir());
-        let found = framework::detect(self.manifest.framework, &project, build)?;
-        framework::apply(&found.preset, &mut self.manifest, &self.explicit);
+        let mut found = framework::detect(self.manifest.framework, &project, build)?;
+        // A manifest written without `framework` keeps routing as it states it: detection then
+        // only suggests (a new release of spadeploy never changes a stated site's routing).
+        found.applied = self.path.is_none() || self.manifest.framework.is_some();
+        if found.applied {
+            framework::apply(&found.preset, &mut self.manifest, &self.explicit);
+        }
         Some(found)
     }
 

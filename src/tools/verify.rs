@@ -161,7 +161,11 @@ pub fn verify(
         .unwrap_or_else(|| "/".into());
     // A site of pages (`fallback = "none"`) has no client routes: a made-up route is a 404.
     let pages_only = expected.routes.as_ref().is_some_and(|r| r.spas.is_empty());
-    let spa_index = if spa == "/" || pages_only { None } else { Some(get(&spa)?) };
+    let spa_index = if spa == "/" || pages_only {
+        None
+    } else {
+        Some(get(&spa)?)
+    };
     let route = format!("{spa}spadeploy-verify-{nonce:x}/deep/route");
     let deep = get(&route)?;
     let route_probe = if pages_only {
