@@ -770,3 +770,31 @@ fn routing_explain_walks_the_evaluation_order_for_a_url() {
     assert_eq!(steps.last().unwrap()[0], "not-found", "{explained}");
     assert!(steps.iter().any(|s| s[0] == "spa-fallback"), "{explained}");
 }
+
+#[test]
+fn serve_answers_with_the_routing_the_release_was_pushed_with_wherever_it_starts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("project");
+    copy_dir(&demo_spa(), &project.join("dist"));
+    write(
+        &project,
+        "spadeploy.toml",
+        "[[redirects]]\nfrom = \"/old/*\"\nto = \"/new/:splat\"\n\n[[headers]]\nfor = \"/*\"\nvalues = { \"X-Frame-Options\" = \"DENY\" }\n",
+    );
+    let site = tmp.path().join("site");
+    spadeploy(
+        &["push", "dist", "--to", site.to_str().unwrap(), "-q"],
+        Some(&project),
+    )
+    .assert_ok();
+    // Started in another folder, with no manifest: the release's own routing still answers.
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let served = support::serve::serve_folder(&elsewhere, site.to_str().unwrap(), &[]);
+    let got = support::http::request(&served.1, "GET", "/old/page");
+    assert_eq!(got.status, 301);
+    assert_eq!(got.headers["location"], "/new/page");
+    let got = support::http::request(&served.1, "GET", "/users/42");
+    assert_eq!(got.status, 200);
+    assert_eq!(got.headers["x-frame-options"], "DENY");
+}

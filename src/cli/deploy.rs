@@ -279,7 +279,10 @@ async fn deploy(
             },
             rules: HeaderRules::new(manifest.header_rules()),
             rehash,
-            source: crate::state::release::detect_source(&dir),
+            provenance: crate::state::release::Provenance {
+                source: crate::state::release::detect_source(&dir),
+                routing: serde_json::to_value(manifest.route_rules()).ok(),
+            },
             dir,
         },
         plan: PlanOptions {

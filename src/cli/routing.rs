@@ -136,12 +136,18 @@ async fn print_routes(
         Target::Local { .. } => ("", routing::target_id(&target.to_string(), "")),
     };
     let base = base.resolve(prefix)?;
-    let routes = Routes::derive(
-        &manifest.route_rules(),
-        &base,
-        keys.iter().map(String::as_str),
-    )
-    .map_err(anyhow::Error::msg)?;
+    // The routing the live release was pushed with; the manifest's for a release that predates
+    // recorded routing.
+    let rules = match &live.routing {
+        Some(value) => crate::config::routing::RouteRules::from_record(value).map_err(|e| {
+            anyhow::anyhow!(
+                "{target}'s live release records a routing that is not valid ({e}): push again"
+            )
+        })?,
+        None => manifest.route_rules(),
+    };
+    let routes = Routes::derive(&rules, &base, keys.iter().map(String::as_str))
+        .map_err(anyhow::Error::msg)?;
     if let Print::Explain { method, path, json } = print {
         let explained = Explanation::of(
             &routes,

@@ -77,11 +77,16 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
     .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", root.display()))?;
     let apis = args.api.clone();
     let site_base = site.routes.base.clone();
+    let serving = match (&site.release, site.routing_recorded) {
+        (Some(id), true) => format!("release {id}, with the routing it was pushed with"),
+        (Some(id), false) => format!("release {id}, with this folder's manifest routing"),
+        (None, _) => "a build directory, with this folder's manifest routing".to_string(),
+    };
     crate::tools::serve::run(site, args.api, args.port, |addr| {
         // The first stdout line is the address, so scripts can read it; a closed stdout must
         // not stop the server.
         let mut banner = format!(
-            "serving {} at http://{addr}{} ({mode} mode)\n",
+            "serving {} at http://{addr}{} ({mode} mode; {serving})\n",
             root.display(),
             site_base
         );

@@ -108,8 +108,10 @@ pub struct HeaderRule {
     pub values: BTreeMap<String, String>,
 }
 
-/// Everything a manifest states about routes, as the routing layers take it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Everything a manifest states about routes, as the routing layers take it (and as a release
+/// records it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RouteRules {
     pub settings: RoutingSettings,
     pub redirects: Vec<Redirect>,
@@ -118,11 +120,30 @@ pub struct RouteRules {
     pub headers: Vec<HeaderRule>,
 }
 
+impl RouteRules {
+    /// The routing a release recorded, checked as a manifest's would be: a record is read back
+    /// from the target, where it may have been edited.
+    pub fn from_record(value: &serde_json::Value) -> Result<RouteRules, String> {
+        let rules: RouteRules = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
+        rules.settings.validate().map_err(|(_, message)| message)?;
+        rules.redirects.iter().try_for_each(Redirect::validate)?;
+        rules.rewrites.iter().try_for_each(Rewrite::validate)?;
+        rules.spas.iter().try_for_each(Spa::validate)?;
+        rules.headers.iter().try_for_each(HeaderRule::validate)?;
+        if rules.redirects.len() + rules.rewrites.len() > MAX_PATTERN_RULES {
+            return Err(format!(
+                "more than {MAX_PATTERN_RULES} redirects and rewrites"
+            ));
+        }
+        Ok(rules)
+    }
+}
+
 /// Redirects and rewrites are evaluated by the edge function, whose code must stay small.
 pub const MAX_PATTERN_RULES: usize = 100;
 
 /// The `[routing]` table of the manifest.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RoutingSettings {
     pub mode: Option<Mode>,
@@ -672,5 +693,25 @@ mod tests {
             };
             assert!(rule.validate().is_err(), "{name}");
         }
+    }
+
+    #[test]
+    fn recorded_routing_round_trips_and_is_checked_like_a_manifest() {
+        let rules = RouteRules {
+            redirects: vec![redirect("/old/*", "/:splat", 301)],
+            spas: vec![Spa {
+                prefix: "/".into(),
+                index: Some("200.html".into()),
+            }],
+            ..Default::default()
+        };
+        let value = serde_json::to_value(&rules).unwrap();
+        assert_eq!(RouteRules::from_record(&value).unwrap(), rules);
+        let mut edited = value.clone();
+        edited["redirects"][0]["to"] = "//evil.example".into();
+        assert!(RouteRules::from_record(&edited).is_err());
+        edited = value;
+        edited["headers"] = serde_json::json!([{"for": "/*", "values": {"__proto__": "1"}}]);
+        assert!(RouteRules::from_record(&edited).is_err());
     }
 }

@@ -22,7 +22,7 @@ use crate::model::{
 };
 use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
 use crate::state::lock;
-use crate::state::release::{release_ids, Record, ReleaseSummary};
+use crate::state::release::{release_ids, Provenance, Record, ReleaseSummary};
 use crate::store::{LocalStore, ReadStore, S3Store, Store, WriteStore};
 use crate::sync::apply::{publish, settle, ApplyError};
 use crate::sync::hash_cache::HashCache;
@@ -57,8 +57,8 @@ pub struct Build {
     pub rules: HeaderRules,
     /// Read every file again, ignoring what the hash cache remembers.
     pub rehash: bool,
-    /// The commit deployed, recorded in the release.
-    pub source: Option<String>,
+    /// The commit deployed and the routing, recorded in the release.
+    pub provenance: Provenance,
 }
 
 /// Whether the run writes.
@@ -342,8 +342,8 @@ struct Decision {
     routing: Option<Routing>,
     invalidation: Option<InvalidationReport>,
     report: PushReport,
-    /// The commit recorded in the new release.
-    source: Option<String>,
+    /// The commit and routing recorded in the new release.
+    provenance: Provenance,
     /// The change token of the live record the decision was made from.
     live_token: Option<String>,
     /// No deploy was running or had been interrupted when the target was read (no lock, no
@@ -544,9 +544,12 @@ async fn decide<S: ReadStore>(
     report.restored = view.restored.as_ref().map(|r| r.id.clone());
     report.files_hashed = view.files_read;
     report.drift = plan.drift.clone();
-    let source = match &view.restored {
-        Some(release) => release.source.clone(),
-        None => job.build.source.clone(),
+    let provenance = match &view.restored {
+        Some(release) => Provenance {
+            source: release.source.clone(),
+            routing: release.routing.clone(),
+        },
+        None => job.build.provenance.clone(),
     };
     let invalidation = match (cdn, &routing) {
         (Some((_, routing_job)), Some(routing)) => Some(InvalidationReport {
@@ -583,7 +586,7 @@ async fn decide<S: ReadStore>(
         routing,
         invalidation,
         report,
-        source,
+        provenance,
         live_token: view.live_token,
         quiet,
         lock_listed: view.remote.iter().any(|r| r.key == LOCK_KEY),
@@ -656,7 +659,7 @@ async fn execute<S: WriteStore>(
         routing,
         invalidation,
         mut report,
-        source,
+        provenance,
         ..
     } = decision;
     let uploading = plan.has_changes().then(|| {
@@ -692,7 +695,7 @@ async fn execute<S: WriteStore>(
     let settled = async {
         match published {
             Some(applied) => Ok::<_, anyhow::Error>(Some(
-                settle(store, held, &plan, applied, source, &on_done).await?,
+                settle(store, held, &plan, applied, provenance, &on_done).await?,
             )),
             None => Ok(None),
         }

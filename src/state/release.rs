@@ -79,8 +79,21 @@ pub struct Record {
     /// The commit deployed, when known.
     #[serde(default)]
     pub source: Option<String>,
+    /// The routing the release was pushed with (the manifest's rules, a framework's preset
+    /// applied), so `serve` and `routing --explain` answer as it was deployed wherever they run.
+    /// Opaque here: the routing layer reads it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing: Option<serde_json::Value>,
     /// Keys relative to the target.
     pub objects: BTreeMap<String, RecordedObject>,
+}
+
+/// What a release records besides its files.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The commit deployed, when known.
+    pub source: Option<String>,
+    pub routing: Option<serde_json::Value>,
 }
 
 /// One line of `spadeploy releases`.
@@ -126,6 +139,7 @@ impl Record {
             tool: format!("spadeploy {}", env!("CARGO_PKG_VERSION")),
             pushed_at,
             source: None,
+            routing: None,
             objects,
         }
     }

@@ -13,7 +13,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::model::{release_key, LIVE_RECORD, PROGRESS_RECORD};
 use crate::state::lock::{self, LockError};
-use crate::state::release::Record;
+use crate::state::release::{Provenance, Record};
 use crate::store::{ReadStore, StoreError, WriteStore};
 use crate::sync::plan::{Action, Change, Phase, Plan};
 use crate::sync::window::Window;
@@ -172,7 +172,8 @@ async fn confirm_after<S: ReadStore>(
     lock::confirm(store, held).await
 }
 
-/// After `publish`: records the release (`source`: the commit deployed) and deletes what the
+/// After `publish`: records the release (with its provenance: the commit deployed and the
+/// routing) and deletes what the
 /// plan retires. The release's history copy is written first, while the lock is confirmed; the
 /// live pointer and the deletes then go together: neither is needed by the other (the deletes
 /// remove nothing a release in the keep-window uses, the new one included).
@@ -181,7 +182,7 @@ pub async fn settle<S: WriteStore>(
     held: &lock::Held,
     plan: &Plan,
     mut applied: Applied,
-    source: Option<String>,
+    provenance: Provenance,
     on_done: &dyn Fn(&Change),
 ) -> Result<Applied, ApplyError> {
     let total = plan.changes.len();
@@ -198,7 +199,8 @@ pub async fn settle<S: WriteStore>(
     };
     if plan.has_changes() && !plan.same_release {
         let mut release = plan.record_after(&applied.written);
-        release.source = source;
+        release.source = provenance.source;
+        release.routing = provenance.routing;
         let json = release.to_json();
         let history_key = release_key(&release.id);
         let (confirmed, history) = tokio::join!(

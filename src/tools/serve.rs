@@ -62,6 +62,10 @@ impl FromStr for ApiRoute {
 
 /// What `serve` serves: a local target (with spadeploy's record of headers) or a build directory.
 pub struct Site {
+    /// The live release served, when the folder is a target.
+    pub release: Option<String>,
+    /// Its routing is the one it recorded (not the manifest's here).
+    pub routing_recorded: bool,
     pub root: PathBuf,
     pub mode: Mode,
     pub routes: Routes,
@@ -85,15 +89,28 @@ impl Site {
         keys_of_build: impl FnOnce(&std::path::Path) -> Vec<String>,
     ) -> Result<Site, String> {
         let record_path = root.join(LIVE_RECORD);
-        let recorded: BTreeMap<String, ObjectHeaders> = match std::fs::read(&record_path) {
-            Ok(bytes) => Record::from_json(&bytes)
-                .map_err(|e| e.to_string())?
-                .objects
-                .into_iter()
-                .map(|(key, object)| (key, object.headers))
-                .collect(),
-            Err(_) => BTreeMap::new(),
+        let live = match std::fs::read(&record_path) {
+            Ok(bytes) => Some(Record::from_json(&bytes).map_err(|e| e.to_string())?),
+            Err(_) => None,
         };
+        // The live release's routing as it was pushed, wherever serve is started; a build
+        // directory (or a release recorded before routing was) uses the manifest's.
+        let recorded_rules = match live.as_ref().and_then(|l| l.routing.as_ref()) {
+            Some(value) => Some(RouteRules::from_record(value).map_err(|e| {
+                format!("the live release's recorded routing is not valid ({e}): push again")
+            })?),
+            None => None,
+        };
+        let rules = recorded_rules.as_ref().unwrap_or(rules);
+        let release = live.as_ref().map(|l| l.id.clone());
+        let recorded: BTreeMap<String, ObjectHeaders> = live
+            .map(|l| {
+                l.objects
+                    .into_iter()
+                    .map(|(key, object)| (key, object.headers))
+                    .collect()
+            })
+            .unwrap_or_default();
         let keys = if recorded.is_empty() {
             keys_of_build(&root)
         } else {
@@ -105,6 +122,8 @@ impl Site {
             .canonicalize()
             .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
         Ok(Site {
+            release,
+            routing_recorded: recorded_rules.is_some(),
             real_root,
             root,
             mode,
