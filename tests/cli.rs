@@ -666,8 +666,15 @@ fn a_zero_config_push_applies_the_frameworks_rules_and_says_so() {
     let table = table.json();
     assert_eq!(table["routes"]["spas"], serde_json::json!([]), "{table}");
     assert_eq!(table["routes"]["not_found"], "/404.html", "{table}");
-    // framework = "none" turns it off: the SPA defaults again.
-    write(tmp.path(), "spadeploy.toml", "framework = \"none\"\n");
+    // framework = "none" turns it off: the next push records the SPA defaults again.
+    write(
+        tmp.path(),
+        "spadeploy.toml",
+        "framework = \"none\"\ndir = \"dist\"\n",
+    );
+    let run = spadeploy(&["push", "--to", site.to_str().unwrap()], Some(tmp.path()));
+    run.assert_ok();
+    assert!(!run.stderr.contains("detected"), "{}", run.stderr);
     let table = spadeploy(
         &["routing", "--print-table", "--to", site.to_str().unwrap()],
         Some(tmp.path()),

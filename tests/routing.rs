@@ -520,7 +520,7 @@ fn verify_probes_pre_rendered_pages_the_404_page_and_the_manifests_headers() {
     let served = serve_folder(
         bare.path(),
         site.served_folder().to_str().unwrap(),
-        &["--mode", "private"],
+        &["--mode", "private", "--config", "spadeploy.toml"],
     );
     let url = format!("http://{}", served.1);
     let run = spadeploy(

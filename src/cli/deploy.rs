@@ -117,6 +117,7 @@ pub(super) async fn push(
             delete: !args.no_delete,
             force: args.force,
             protect: manifest.protect.clone(),
+            routing: serde_json::to_value(manifest.route_rules()).ok(),
             ..PlanOptions::default()
         },
         require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
@@ -281,7 +282,7 @@ async fn deploy(
             rehash,
             provenance: crate::state::release::Provenance {
                 source: crate::state::release::detect_source(&dir),
-                routing: serde_json::to_value(manifest.route_rules()).ok(),
+                routing: plan.routing.clone(),
             },
             dir,
         },

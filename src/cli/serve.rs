@@ -11,7 +11,7 @@ use crate::config::routing::Mode;
 use crate::config::target::Target;
 use crate::sync::headers::HeaderRules;
 use crate::sync::scan::{self, ScanOptions};
-use crate::tools::serve::{ApiRoute, Site};
+use crate::tools::serve::{ApiRoute, Routing, Site};
 
 use super::{BaseArg, Outcome};
 
@@ -66,11 +66,16 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
             .map(|found| found.into_iter().map(|f| f.key).collect())
             .unwrap_or_default()
     };
+    // `--config FILE` asks for that manifest's routing; otherwise the release's own.
+    let rules = match config {
+        Some(_) => Routing::Manifest(manifest.route_rules()),
+        None => Routing::Recorded(manifest.route_rules()),
+    };
     let site = Site::new(
         root.clone(),
         &args.base.resolve("")?,
         mode,
-        &manifest.route_rules(),
+        rules,
         HeaderRules::new(manifest.header_rules()),
         build_keys,
     )

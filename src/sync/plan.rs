@@ -172,6 +172,9 @@ pub struct PlanOptions {
     /// Keep the live content of replaced mutable files for rollback: pointless when the
     /// keep-window holds the live release alone (the copy would be deleted by the next push).
     pub retain_replaced: bool,
+    /// The routing this push records with the release; a new release is recorded when it
+    /// differs from the live one's, even when no file changed. `None`: not compared.
+    pub routing: Option<serde_json::Value>,
 }
 
 impl Default for PlanOptions {
@@ -182,6 +185,7 @@ impl Default for PlanOptions {
             protect: Vec::new(),
             index: INDEX_DOCUMENT.into(),
             retain_replaced: true,
+            routing: None,
         }
     }
 }
@@ -221,6 +225,9 @@ pub struct Plan {
     /// The new release would list exactly the live release's files (a prune, or bookkeeping
     /// only): no new release is recorded.
     pub same_release: bool,
+    /// The routing the live release recorded differs from this push's: a new release records
+    /// it, with the same files.
+    pub routing_changed: bool,
     /// Record entries that stay valid whatever the push writes (unchanged and kept objects).
     carried: BTreeMap<String, RecordedObject>,
 }
@@ -310,8 +317,14 @@ pub fn plan(
     changes.extend(stale_deletes);
     changes.extend(expired(local, &listing, options));
     changes.sort_by(|a, b| (a.phase, &a.key).cmp(&(b.phase, &b.key)));
+    let routing_changed = options.routing.as_ref().is_some_and(|routing| {
+        known
+            .live
+            .is_some_and(|live| live.routing.as_ref() != Some(routing))
+    });
     // With no writes, the record after this run is exactly the carried entries.
     let same_release = changes.iter().all(|c| c.action == Action::Delete)
+        && !routing_changed
         && known
             .live
             .is_some_and(|live| live.objects == classified.carried);
@@ -324,6 +337,7 @@ pub fn plan(
         live_files: known.live.map_or(listing.site.len(), |l| l.objects.len()),
         build_files: local.len(),
         same_release,
+        routing_changed,
         carried: classified.carried,
     }
 }
@@ -528,7 +542,7 @@ fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange>
 
 impl Plan {
     pub fn has_changes(&self) -> bool {
-        !self.changes.is_empty() || !self.retain.is_empty()
+        !self.changes.is_empty() || !self.retain.is_empty() || self.routing_changed
     }
 
     /// `Some((build files, live files))` when the new build holds fewer than half as many files
@@ -803,6 +817,26 @@ mod tests {
             p.deletes().map(|c| c.key.as_str()).collect::<Vec<_>>(),
             ["assets/app-1.js"]
         );
+    }
+
+    #[test]
+    fn a_routing_change_alone_records_a_new_release_with_the_same_files() {
+        let build = [local("index.html", "i1"), local("assets/app-1.js", "a1")];
+        let (remote, mut record) = deployed(&build);
+        record.routing = Some(serde_json::json!({"redirects": []}));
+        let same = PlanOptions {
+            routing: record.routing.clone(),
+            ..opts()
+        };
+        let p = plan(&build, &remote, live(&record), &same);
+        assert!(!p.has_changes() && p.same_release);
+        let changed = PlanOptions {
+            routing: Some(serde_json::json!({"redirects": [{"from": "/a", "to": "/b"}]})),
+            ..opts()
+        };
+        let p = plan(&build, &remote, live(&record), &changed);
+        assert!(p.changes.is_empty() && p.routing_changed && p.has_changes() && !p.same_release);
+        assert_eq!(p.record_after(&HashMap::new()).objects, record.objects);
     }
 
     #[test]

@@ -60,6 +60,14 @@ impl FromStr for ApiRoute {
     }
 }
 
+/// Which routing `serve` answers with.
+pub enum Routing {
+    /// The live release's own (these rules for a folder without one).
+    Recorded(RouteRules),
+    /// These rules, whatever the release recorded (`--config FILE`).
+    Manifest(RouteRules),
+}
+
 /// What `serve` serves: a local target (with spadeploy's record of headers) or a build directory.
 pub struct Site {
     /// The live release served, when the folder is a target.
@@ -84,7 +92,7 @@ impl Site {
         root: PathBuf,
         base: &str,
         mode: Mode,
-        rules: &RouteRules,
+        routing: Routing,
         header_rules: HeaderRules,
         keys_of_build: impl FnOnce(&std::path::Path) -> Vec<String>,
     ) -> Result<Site, String> {
@@ -95,13 +103,17 @@ impl Site {
         };
         // The live release's routing as it was pushed, wherever serve is started; a build
         // directory (or a release recorded before routing was) uses the manifest's.
-        let recorded_rules = match live.as_ref().and_then(|l| l.routing.as_ref()) {
-            Some(value) => Some(RouteRules::from_record(value).map_err(|e| {
-                format!("the live release's recorded routing is not valid ({e}): push again")
-            })?),
-            None => None,
+        let recorded = live.as_ref().and_then(|l| l.routing.as_ref());
+        let (recorded_rules, fallback) = match (routing, recorded) {
+            (Routing::Recorded(rules), Some(value)) => (
+                Some(RouteRules::from_record(value).map_err(|e| {
+                    format!("the live release's recorded routing is not valid ({e}): push again")
+                })?),
+                rules,
+            ),
+            (Routing::Recorded(rules) | Routing::Manifest(rules), _) => (None, rules),
         };
-        let rules = recorded_rules.as_ref().unwrap_or(rules);
+        let rules = recorded_rules.as_ref().unwrap_or(&fallback);
         let release = live.as_ref().map(|l| l.id.clone());
         let recorded: BTreeMap<String, ObjectHeaders> = live
             .map(|l| {
@@ -543,7 +555,7 @@ mod tests {
             root,
             "/",
             Mode::Private,
-            &RouteRules::default(),
+            Routing::Recorded(RouteRules::default()),
             HeaderRules::new(Vec::new()),
             |_| vec!["app.js".into(), "alias.js".into(), "shadow.txt".into()],
         )
