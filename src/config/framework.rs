@@ -8,75 +8,12 @@
 //! `BuildShape::of_dir`); everything else here is pure.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use crate::config::manifest::{Glob, Manifest};
+use crate::config::manifest::{Explicit, Framework, Glob, Loaded, Manifest};
 use crate::config::routing::{Fallback, Spa, TrailingSlash};
-
-/// A framework spadeploy knows the static-hosting rules of; `none` in the manifest turns
-/// detection off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framework {
-    Astro,
-    Nextjs,
-    Sveltekit,
-    Nuxt,
-    Angular,
-    Vitepress,
-    ReactRouter,
-    Docusaurus,
-    Gatsby,
-    Eleventy,
-    Hugo,
-    Jekyll,
-    Vite,
-    /// No framework's rules: the manifest (or spadeploy's defaults) alone.
-    None,
-}
-
-impl Framework {
-    pub fn name(self) -> &'static str {
-        match self {
-            Framework::Astro => "Astro",
-            Framework::Nextjs => "Next.js (static export)",
-            Framework::Sveltekit => "SvelteKit (adapter-static)",
-            Framework::Nuxt => "Nuxt (nuxt generate)",
-            Framework::Angular => "Angular",
-            Framework::Vitepress => "VitePress",
-            Framework::ReactRouter => "React Router (SPA mode)",
-            Framework::Docusaurus => "Docusaurus",
-            Framework::Gatsby => "Gatsby",
-            Framework::Eleventy => "Eleventy",
-            Framework::Hugo => "Hugo",
-            Framework::Jekyll => "Jekyll",
-            Framework::Vite => "Vite",
-            Framework::None => "none",
-        }
-    }
-
-    /// The manifest's spelling (`framework = "react-router"`).
-    pub fn key(self) -> &'static str {
-        match self {
-            Framework::Astro => "astro",
-            Framework::Nextjs => "nextjs",
-            Framework::Sveltekit => "sveltekit",
-            Framework::Nuxt => "nuxt",
-            Framework::Angular => "angular",
-            Framework::Vitepress => "vitepress",
-            Framework::ReactRouter => "react-router",
-            Framework::Docusaurus => "docusaurus",
-            Framework::Gatsby => "gatsby",
-            Framework::Eleventy => "eleventy",
-            Framework::Hugo => "hugo",
-            Framework::Jekyll => "jekyll",
-            Framework::Vite => "vite",
-            Framework::None => "none",
-        }
-    }
-}
 
 /// A build of pages (each URL its own HTML file, a missing one a real 404) or an SPA (client
 /// routes answered by one fallback file).
@@ -766,9 +703,38 @@ fn angular_output(project: &Project) -> Option<String> {
     })
 }
 
-/// The manifest keys a project wrote itself, which a preset never overrides: top-level names
-/// and `routing.<name>`.
-pub type Explicit = BTreeSet<String>;
+impl Loaded {
+    /// Applies the framework's static-hosting rules (pinned by `framework`, else detected from
+    /// the project beside the manifest, or in the current folder, and from `build`) under the
+    /// manifest's own settings, when there is no manifest or it names a framework; returns what
+    /// was detected, for the one line that says so.
+    pub fn apply_framework(&mut self, build: &BuildShape) -> Option<Detected> {
+        let project = Project::read(&self.base_dir());
+        let mut found = detect(self.manifest.framework, &project, build)?;
+        // A manifest written without `framework` keeps routing as it states it: detection then
+        // only suggests (a new release of spadeploy never changes a stated site's routing).
+        found.applied = self.path.is_none() || self.manifest.framework.is_some();
+        if found.applied {
+            apply(&found.preset, &mut self.manifest, &self.explicit);
+        }
+        Some(found)
+    }
+
+    /// The manifest with the framework's rules applied, for commands that work from a
+    /// deployed release rather than a build: the same routing the push that made it had, as long
+    /// as they run beside the same project (`build`: the release's files when they are local).
+    pub fn resolve(mut self, build: &BuildShape) -> Manifest {
+        self.apply_framework(build);
+        self.manifest
+    }
+
+    /// Where the framework writes its build, relative to the project (`dist/app/browser`).
+    pub fn framework_output(&self) -> Option<PathBuf> {
+        let project = Project::read(&self.base_dir());
+        let found = detect(self.manifest.framework, &project, &Default::default())?;
+        found.output_dir.map(|dir| self.base_dir().join(dir))
+    }
+}
 
 /// Applies `preset` as defaults under the manifest's own settings.
 pub fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {

@@ -1,6 +1,7 @@
 //! `spadeploy.toml`: the one place a project states its target, excludes and header rules.
 //! Every value is validated while it is read, so an error names the file, line and column.
 
+use std::collections::BTreeSet;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -16,11 +17,78 @@ use crate::config::target::Target;
 
 pub const FILE_NAME: &str = "spadeploy.toml";
 
+/// A framework spadeploy knows the static-hosting rules of; `none` in the manifest turns
+/// detection off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framework {
+    Astro,
+    Nextjs,
+    Sveltekit,
+    Nuxt,
+    Angular,
+    Vitepress,
+    ReactRouter,
+    Docusaurus,
+    Gatsby,
+    Eleventy,
+    Hugo,
+    Jekyll,
+    Vite,
+    /// No framework's rules: the manifest (or spadeploy's defaults) alone.
+    None,
+}
+
+impl Framework {
+    pub fn name(self) -> &'static str {
+        match self {
+            Framework::Astro => "Astro",
+            Framework::Nextjs => "Next.js (static export)",
+            Framework::Sveltekit => "SvelteKit (adapter-static)",
+            Framework::Nuxt => "Nuxt (nuxt generate)",
+            Framework::Angular => "Angular",
+            Framework::Vitepress => "VitePress",
+            Framework::ReactRouter => "React Router (SPA mode)",
+            Framework::Docusaurus => "Docusaurus",
+            Framework::Gatsby => "Gatsby",
+            Framework::Eleventy => "Eleventy",
+            Framework::Hugo => "Hugo",
+            Framework::Jekyll => "Jekyll",
+            Framework::Vite => "Vite",
+            Framework::None => "none",
+        }
+    }
+
+    /// The manifest's spelling (`framework = "react-router"`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Framework::Astro => "astro",
+            Framework::Nextjs => "nextjs",
+            Framework::Sveltekit => "sveltekit",
+            Framework::Nuxt => "nuxt",
+            Framework::Angular => "angular",
+            Framework::Vitepress => "vitepress",
+            Framework::ReactRouter => "react-router",
+            Framework::Docusaurus => "docusaurus",
+            Framework::Gatsby => "gatsby",
+            Framework::Eleventy => "eleventy",
+            Framework::Hugo => "hugo",
+            Framework::Jekyll => "jekyll",
+            Framework::Vite => "vite",
+            Framework::None => "none",
+        }
+    }
+}
+
+/// The manifest keys a project wrote itself, which a preset never overrides: top-level names
+/// and `routing.<name>`.
+pub type Explicit = BTreeSet<String>;
+
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// The framework whose static-hosting rules apply (`none`: no detection); default: detected.
-    pub framework: Option<crate::config::framework::Framework>,
+    pub framework: Option<Framework>,
     /// The build output to deploy, relative to the manifest.
     pub dir: Option<PathBuf>,
     #[serde(default)]
@@ -231,46 +299,10 @@ pub struct Loaded {
     pub path: Option<PathBuf>,
     /// The keys the file sets itself (`dir`, `routing.fallback`...): a framework's preset never
     /// overrides them.
-    pub explicit: crate::config::framework::Explicit,
+    pub explicit: Explicit,
 }
 
 impl Loaded {
-    /// Applies the framework's static-hosting rules (pinned by `framework`, else detected from
-    /// the project beside the manifest, or in the current folder, and from `build`) under the
-    /// manifest's own settings, when there is no manifest or it names a framework; returns what
-    /// was detected, for the one line that says so.
-    pub fn apply_framework(
-        &mut self,
-        build: &crate::config::framework::BuildShape,
-    ) -> Option<crate::config::framework::Detected> {
-        use crate::config::framework;
-        let project = framework::Project::read(&self.base_dir());
-        let mut found = framework::detect(self.manifest.framework, &project, build)?;
-        // A manifest written without `framework` keeps routing as it states it: detection then
-        // only suggests (a new release of spadeploy never changes a stated site's routing).
-        found.applied = self.path.is_none() || self.manifest.framework.is_some();
-        if found.applied {
-            framework::apply(&found.preset, &mut self.manifest, &self.explicit);
-        }
-        Some(found)
-    }
-
-    /// The manifest with the framework's rules applied, for commands that work from a
-    /// deployed release rather than a build: the same routing the push that made it had, as long
-    /// as they run beside the same project (`build`: the release's files when they are local).
-    pub fn resolve(mut self, build: &crate::config::framework::BuildShape) -> Manifest {
-        self.apply_framework(build);
-        self.manifest
-    }
-
-    /// Where the framework writes its build, relative to the project (`dist/app/browser`).
-    pub fn framework_output(&self) -> Option<PathBuf> {
-        use crate::config::framework;
-        let project = framework::Project::read(&self.base_dir());
-        let found = framework::detect(self.manifest.framework, &project, &Default::default())?;
-        found.output_dir.map(|dir| self.base_dir().join(dir))
-    }
-
     pub fn base_dir(&self) -> PathBuf {
         self.path
             .as_deref()
@@ -305,7 +337,7 @@ pub fn load(explicit: Option<&Path>) -> Result<Loaded, ManifestError> {
 }
 
 /// Top-level keys and `routing.<key>` of a manifest that parsed.
-fn explicit_keys(text: &str) -> crate::config::framework::Explicit {
+fn explicit_keys(text: &str) -> Explicit {
     let Ok(table) = text.parse::<toml::Table>() else {
         return Default::default();
     };
