@@ -12,7 +12,7 @@ command -v cargo >/dev/null || missing+=("cargo (Rust toolchain: https://rustup.
 command -v python3 >/dev/null || missing+=("python3 (apt-get install python3 python3-venv)")
 command -v node >/dev/null || missing+=("node, to run the generated edge functions (apt-get install nodejs)")
 command -v npm >/dev/null || missing+=("npm, to pack and install the npm packages offline (apt-get install npm)")
-# The browser test (tests/frameworks.rs) opens every framework fixture in headless Chromium:
+# The browser test (tests/integration/frameworks.rs) opens every framework fixture in headless Chromium:
 # Debian's package, installed here when missing and this is root.
 chromium=${CHROMIUM:-/usr/bin/chromium}
 if [ ! -x "$chromium" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -2,7 +2,7 @@
 # Builds the npm packages from release binaries and packs them (npm pack): `spadeploy` (the
 # launcher, npm/spadeploy) and one `@spadeploy/<os>-<cpu>` package per binary given, each
 # declaring its `os` and `cpu` so npm installs only the one that matches the machine. Versions
-# are set to VERSION throughout. Used by .github/workflows/release.yml and by tests/npm.rs.
+# are set to VERSION throughout. Used by .github/workflows/release.yml and by tests/integration/npm.rs.
 #   scripts/npm-packages.sh VERSION OUT_DIR TARGET=BINARY [TARGET=BINARY ...]
 # TARGET is a Rust target triple, e.g. x86_64-unknown-linux-musl=target/release/spadeploy.
 set -euo pipefail

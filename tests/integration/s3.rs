@@ -1,15 +1,17 @@
 //! `spadeploy push` against moto's S3, run as the built binary. Results are observed through the
 //! S3 API and through a recording proxy that sees every request spadeploy makes.
 
-#[allow(dead_code)]
-mod support;
-
 use std::collections::BTreeSet;
 
-use support::proxy::{critical_path, timeline, Fault, FaultAction, Proxy, Recorded};
-use support::*;
+use crate::support::proxy::{Fault, Proxy};
+use crate::support::*;
 
-fn push_args<'a>(dir: &'a str, to: &'a str, endpoint: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn push_args<'a>(
+    dir: &'a str,
+    to: &'a str,
+    endpoint: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
     let mut args = vec![
         "push",
         dir,
@@ -24,7 +26,7 @@ fn push_args<'a>(dir: &'a str, to: &'a str, endpoint: &'a str, extra: &[&'a str]
     args
 }
 
-fn keys(list: &serde_json::Value) -> BTreeSet<String> {
+pub(crate) fn keys(list: &serde_json::Value) -> BTreeSet<String> {
     list.as_array()
         .unwrap()
         .iter()
@@ -32,7 +34,7 @@ fn keys(list: &serde_json::Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn set(items: &[&str]) -> BTreeSet<String> {
+pub(crate) fn set(items: &[&str]) -> BTreeSet<String> {
     items.iter().map(|s| s.to_string()).collect()
 }
 
@@ -435,34 +437,6 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
 }
 
 #[tokio::test]
-async fn large_files_go_up_in_parts_streamed_from_disk() {
-    let client = s3();
-    let bucket = unique_bucket("multipart");
-    create_bucket(&client, &bucket).await;
-    let proxy = Proxy::start(&moto());
-    let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "index.html", "<h1>big</h1>");
-    let big: Vec<u8> = (0..20 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
-    write(tmp.path(), "media/intro.mp4", &big);
-    let to = format!("s3://{bucket}");
-    spadeploy(
-        &push_args(tmp.path().to_str().unwrap(), &to, &proxy.url, &[]),
-        None,
-    )
-    .assert_ok();
-    let requests = proxy.take();
-    let parts = requests
-        .iter()
-        .filter(|r| r.path.ends_with("/media/intro.mp4") && r.query.contains("partNumber="))
-        .count();
-    assert_eq!(parts, 3, "20 MiB in 8 MiB parts");
-    let object = get(&client, &bucket, "media/intro.mp4").await;
-    assert_eq!(sha256_hex(&object.body), sha256_hex(&big));
-    assert_eq!(object.content_type, "video/mp4");
-    assert_eq!(object.sha256_metadata, sha256_hex(&big));
-}
-
-#[tokio::test]
 async fn a_failed_push_keeps_the_live_site_and_a_rerun_finishes_it() {
     let client = s3();
     let bucket = unique_bucket("interrupted");
@@ -580,297 +554,5 @@ fn an_unreachable_endpoint_is_reported_after_retries() {
     run.assert_fails_with(
         1,
         &format!("cannot reach {endpoint} (gave up after 4 attempts)"),
-    );
-}
-
-#[tokio::test]
-async fn a_split_listing_sees_every_key_of_a_large_target() {
-    let client = s3();
-    let bucket = unique_bucket("split");
-    create_bucket(&client, &bucket).await;
-    let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "index.html", "<h1>many</h1>");
-    for i in 0..2500 {
-        write(tmp.path(), &format!("files/f-{i:05}.txt"), format!("{i}"));
-    }
-    let proxy = Proxy::start(&moto());
-    let to = format!("s3://{bucket}");
-    let dir = tmp.path().to_str().unwrap();
-    spadeploy(
-        &push_args(dir, &to, &proxy.url, &["--keep-releases", "1"]),
-        None,
-    )
-    .assert_ok();
-    // Objects the build never had, at the start, middle and end of the key space.
-    for key in ["aaa-first.txt", "files/f-01234x.txt", "zzz-last.txt"] {
-        client
-            .put_object()
-            .bucket(&bucket)
-            .key(key)
-            .body(b"x".to_vec().into())
-            .send()
-            .await
-            .unwrap();
-    }
-    proxy.take();
-    let run = spadeploy(
-        &push_args(dir, &to, &proxy.url, &["--keep-releases", "1"]),
-        None,
-    );
-    run.assert_ok();
-    let report = run.json();
-    assert_eq!(report["unchanged"], 2501);
-    assert_eq!(
-        keys(&report["delete"]),
-        set(&["aaa-first.txt", "files/f-01234x.txt", "zzz-last.txt"])
-    );
-    let listed: Vec<_> = proxy
-        .take()
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.query.contains("list-type=2"))
-        .collect();
-    let lists = listed.len();
-    assert_eq!(
-        lists, 3,
-        "three ranges of about 900 keys, listed concurrently, once: no other deploy ran, so the plan stands under the lock"
-    );
-    // Ranges, not one listing paged three times: two of them start after a bound.
-    let ranged = listed
-        .iter()
-        .filter(|r| r.query.contains("start-after=") && !r.query.contains("continuation-token"))
-        .count();
-    assert_eq!(ranged, 2, "{listed:?}");
-}
-
-/// In flight at once, at its busiest, among `requests` matching `method`.
-fn peak_in_flight(requests: &[support::proxy::Recorded], method: &str) -> usize {
-    let mut edges: Vec<(std::time::Instant, i32)> = requests
-        .iter()
-        .filter(|r| r.method == method)
-        .flat_map(|r| [(r.started, 1), (r.finished, -1)])
-        .collect();
-    edges.sort();
-    let mut now = 0;
-    let mut peak = 0;
-    for (_, step) in edges {
-        now += step;
-        peak = peak.max(now);
-    }
-    peak as usize
-}
-
-#[tokio::test]
-async fn the_transfer_window_grows_while_s3_keeps_up_and_halves_when_it_throttles() {
-    let tmp = tempfile::tempdir().unwrap();
-    for i in 0..400 {
-        write(
-            tmp.path(),
-            &format!("assets/chunk-{i:04}-3f9a1c2b.js"),
-            format!("c{i}"),
-        );
-    }
-    write(tmp.path(), "index.html", "<h1>window</h1>");
-    let dir = tmp.path().to_str().unwrap();
-
-    let bucket = unique_bucket("window");
-    create_bucket(&s3(), &bucket).await;
-    let proxy = Proxy::start(&moto());
-    // The store answers slowly, so transfers pile up as far as the window lets them.
-    proxy.inject(support::proxy::Fault::new(
-        "PUT",
-        ".js",
-        support::proxy::FaultAction::Stall(std::time::Duration::from_millis(20)),
-    ));
-    let to = format!("s3://{bucket}");
-    let run = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
-    run.assert_ok();
-    let transfers = run.json()["transfers"].clone();
-    assert_eq!(transfers["start"], 64);
-    assert!(transfers["peak"].as_u64().unwrap() > 64, "{transfers}");
-    assert_eq!(transfers["throttled"], 0);
-    assert!(peak_in_flight(&proxy.take(), "PUT") > 64);
-
-    // Throttled (503 SlowDown, retried by the SDK): the window halves.
-    let bucket = unique_bucket("throttled");
-    create_bucket(&s3(), &bucket).await;
-    proxy.clear_faults();
-    proxy.inject(Fault::server_error("PUT", ".js", 503).every(10).transient());
-    let to = format!("s3://{bucket}");
-    let run = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
-    run.assert_ok();
-    let transfers = run.json()["transfers"].clone();
-    assert!(
-        transfers["throttled"].as_u64().unwrap() >= 30,
-        "{transfers}"
-    );
-    assert!(
-        transfers["end"].as_u64().unwrap() < transfers["start"].as_u64().unwrap(),
-        "{transfers}"
-    );
-
-    // A concurrency the user set is never exceeded.
-    let bucket = unique_bucket("fixed");
-    create_bucket(&s3(), &bucket).await;
-    proxy.clear_faults();
-    proxy.take();
-    let to = format!("s3://{bucket}");
-    let run = spadeploy(
-        &push_args(dir, &to, &proxy.url, &["--concurrency", "8"]),
-        None,
-    );
-    run.assert_ok();
-    assert_eq!(run.json()["transfers"]["peak"], 8);
-    assert!(peak_in_flight(&proxy.take(), "PUT") <= 8);
-}
-
-/// s3s-fs, among others, lists objects without their ETags: the live record's change token then
-/// comes from reading it, so a push is planned once, not again under the lock every time.
-#[tokio::test]
-async fn a_store_that_lists_no_etags_is_planned_once() {
-    let bucket = unique_bucket("noetags");
-    create_bucket(&s3(), &bucket).await;
-    let proxy = Proxy::start(&moto());
-    proxy.inject(Fault::new(
-        "GET",
-        &format!("/{bucket}/"),
-        FaultAction::DropElement("ETag"),
-    ));
-    let tmp = tempfile::tempdir().unwrap();
-    copy_dir(&demo_spa(), tmp.path());
-    let (dir, to) = (tmp.path().to_str().unwrap(), format!("s3://{bucket}"));
-    spadeploy(&push_args(dir, &to, &proxy.url, &[]), None).assert_ok();
-    proxy.take();
-
-    write(tmp.path(), "index.html", "<h1>v2</h1>");
-    let changed = spadeploy(&push_args(dir, &to, &proxy.url, &[]), None);
-    changed.assert_ok();
-    let requests = proxy.take();
-    let listings = |requests: &[Recorded]| {
-        requests
-            .iter()
-            .filter(|r| r.query.contains("list-type=2"))
-            .count()
-    };
-    assert!(
-        !requests
-            .iter()
-            .any(|r| r.path.ends_with(".spadeploy/progress.json")),
-        "the push was planned again under the lock"
-    );
-    let once = listings(&requests);
-    spadeploy(&push_args(dir, &to, &proxy.url, &[]), None).assert_ok();
-    let again = proxy.take();
-    assert!(
-        again.iter().all(|r| !r.is_write()),
-        "a no-op writes nothing"
-    );
-    assert_eq!(once, listings(&again), "the changed push listed once");
-}
-
-/// A push that changes the site waits for no lock check of its own: the confirmation before the
-/// index is read while the last assets go; the history copy is written while the lock is
-/// confirmed again; the live pointer and the deletes go together; the lock is given back last.
-#[tokio::test]
-async fn a_rebuild_confirms_its_lock_beside_its_writes() {
-    let bucket = unique_bucket("rebuildpath");
-    create_bucket(&s3(), &bucket).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let build = |version: usize| {
-        std::fs::remove_dir_all(tmp.path().join("assets")).ok();
-        for i in 0..30 {
-            // A third of the assets get new names in each version.
-            let hash = if i % 3 == 0 { version } else { 0 };
-            write(
-                tmp.path(),
-                &format!("assets/chunk-{i:02}-{hash:08x}.js"),
-                format!("c{i}/{hash}"),
-            );
-        }
-        write(tmp.path(), "index.html", format!("<h1>v{version}</h1>"));
-    };
-    build(1);
-    let (dir, to) = (tmp.path().to_str().unwrap(), format!("s3://{bucket}"));
-    let now = ["--keep-releases", "1"];
-    spadeploy(&push_args(dir, &to, &moto(), &now), None).assert_ok();
-
-    build(2);
-    // Every request is 150 ms away, so what runs together and what waits is plain in the log,
-    // whatever the emulator's own time under load.
-    let proxy = Proxy::start(&moto());
-    proxy.inject(Fault::new(
-        "*",
-        "",
-        FaultAction::Stall(std::time::Duration::from_millis(150)),
-    ));
-    spadeploy(&push_args(dir, &to, &proxy.url, &now), None).assert_ok();
-    let log = proxy.take();
-    let find = |method: &str, suffix: &str| -> Vec<&Recorded> {
-        log.iter()
-            .filter(|r| {
-                r.method == method && (r.path.ends_with(suffix) || r.query.contains(suffix))
-            })
-            .collect()
-    };
-    let assets = find("PUT", ".js");
-    let index = find("PUT", "/index.html")[0];
-    let history = find("PUT", ".json")
-        .into_iter()
-        .find(|r| r.path.contains("/.spadeploy/releases/"))
-        .unwrap();
-    let live = find("PUT", "/.spadeploy/live.json")[0];
-    let deletes = find("POST", "delete")[0];
-    let release = find("DELETE", "/.spadeploy/lock.json")[0];
-    let confirms = find("GET", "/.spadeploy/lock.json");
-    let assets_done = assets.iter().map(|r| r.finished).max().unwrap();
-
-    assert_eq!(assets.len(), 10);
-    assert!(
-        index.started >= assets_done,
-        "the index waits for every asset"
-    );
-    assert!(
-        confirms
-            .iter()
-            .any(|c| c.started < assets_done && c.finished <= index.started),
-        "the lock is confirmed while the assets go"
-    );
-    assert!(
-        confirms
-            .iter()
-            .any(|c| c.started < history.finished && c.finished <= live.started),
-        "the lock is confirmed while the history copy is written"
-    );
-    assert!(
-        history.finished <= live.started,
-        "history before the live pointer"
-    );
-    assert!(
-        index.finished <= deletes.started,
-        "nothing is deleted before the index"
-    );
-    assert!(
-        live.started < deletes.finished && deletes.started < live.finished,
-        "the live pointer and the deletes go together"
-    );
-    assert!(release.started >= live.finished.max(deletes.finished));
-    // Listing, lock, assets, index, history, live pointer with deletes, lock release; plus a
-    // confirmation read again where the step before outlasted it (the emulator under load can
-    // take a few hundred ms over one PUT).
-    let rereads = confirms
-        .iter()
-        .filter(|c| {
-            (c.started >= assets_done && c.finished <= index.started)
-                || (c.started >= history.finished && c.finished <= live.started)
-        })
-        .count();
-    assert_eq!(critical_path(&log), 7 + rereads, "{}", timeline(&log));
-    // With one release kept there is nothing to roll back to: the replaced index was not
-    // copied aside, so the next push has nothing to expire and writes nothing.
-    assert!(!log.iter().any(|r| r.path.contains("/.spadeploy/blobs/")));
-    proxy.clear_faults();
-    spadeploy(&push_args(dir, &to, &proxy.url, &now), None).assert_ok();
-    assert!(
-        proxy.take().iter().all(|r| !r.is_write()),
-        "a no-op writes nothing"
     );
 }

@@ -2,20 +2,19 @@
 //! every code path of a mode (cold push, routing changes, a widened edge role, a failed multipart
 //! upload, rollback, prune, Block Public Access) runs against moto through the recording proxy,
 //! each request is named by the IAM action that authorizes it, and the policy must grant each one
-//! and nothing more (but for what AWS does on spadeploy's behalf). Its own test binary: it deletes
-//! and widens the shared edge role, which no other test may see meanwhile.
-
-#[allow(dead_code)]
-mod support;
+//! and nothing more (but for what AWS does on spadeploy's behalf). The website-mode test deletes
+//! and widens the shared edge role, so it holds the role alone (`edge_role_alone`) meanwhile.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
 use serde_json::json;
 
-use support::cdn::{create_distribution, widen_edge_role, EDGE_ROLE as ROLE};
-use support::proxy::{Fault, FaultAction, Proxy, Recorded};
-use support::*;
+use crate::support::cdn::{
+    create_distribution, edge_role_alone, edge_role_shared, widen_edge_role, EDGE_ROLE as ROLE,
+};
+use crate::support::proxy::{Fault, FaultAction, Proxy, Recorded};
+use crate::support::*;
 
 /// Granted for what AWS does on the caller's behalf, never requested by spadeploy itself:
 /// passing the role to Lambda (CreateFunction), and CloudFront replicating a Lambda@Edge function
@@ -286,7 +285,8 @@ fn build(root: &Path) -> std::path::PathBuf {
 }
 
 #[tokio::test]
-async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
+async fn the_website_policy_grants_exactly_what_website_mode_calls() {
+    let _role = edge_role_alone().await;
     // Website mode: every path, from a bucket that blocks public policies and no edge role.
     delete_edge_role().await;
     let tmp = tempfile::tempdir().unwrap();
@@ -326,20 +326,47 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
         &website,
         "website",
     );
+}
 
-    // Private mode: Origin Access Control attached, function published and updated, and Block
-    // Public Access restored after an earlier website mode relaxed it.
-    let bucket = unique_bucket("iampriv");
-    create_bucket(&s3(), &bucket).await;
-    let distribution = create_distribution(&bucket, "rest").await;
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = build(tmp.path());
-    let site = Site {
-        dir: &dir,
-        bucket: &bucket,
-        distribution: &distribution,
-        proxy: &proxy,
-    };
+/// A private-mode site on a fresh bucket and distribution, through `proxy`.
+struct PrivateSite {
+    _tmp: tempfile::TempDir,
+    dir: std::path::PathBuf,
+    bucket: String,
+    distribution: String,
+}
+
+impl PrivateSite {
+    async fn new() -> PrivateSite {
+        let bucket = unique_bucket("iampriv");
+        create_bucket(&s3(), &bucket).await;
+        let distribution = create_distribution(&bucket, "rest").await;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = build(tmp.path());
+        PrivateSite {
+            _tmp: tmp,
+            dir,
+            bucket,
+            distribution,
+        }
+    }
+
+    fn on<'a>(&'a self, proxy: &'a Proxy) -> Site<'a> {
+        Site {
+            dir: &self.dir,
+            bucket: &self.bucket,
+            distribution: &self.distribution,
+            proxy,
+        }
+    }
+}
+
+/// Private mode, every path: Origin Access Control attached, function published and updated,
+/// Block Public Access restored after an earlier website mode relaxed it, and a route table too
+/// large for the function, whose KeyValueStore filling is cut short once. Returns the requests.
+async fn every_private_path(private: &PrivateSite, proxy: &Proxy) -> Vec<Recorded> {
+    let site = private.on(proxy);
+    let (bucket, dir) = (&private.bucket, &private.dir);
     {
         use aws_sdk_s3::types::{Tag, Tagging};
         let tag = Tag::builder()
@@ -349,20 +376,20 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
             .unwrap();
         let tagging = Tagging::builder().tag_set(tag).build().unwrap();
         s3().put_bucket_tagging()
-            .bucket(&bucket)
+            .bucket(bucket)
             .tagging(tagging)
             .send()
             .await
             .unwrap();
     }
     proxy.take();
-    fail_the_next_part_upload(&proxy);
+    fail_the_next_part_upload(proxy);
     site.run("push", &["--fix-origin", "--mode", "private"])
         .assert_fails_with(1, "intro.bin");
     site.run("push", &["--fix-origin", "--mode", "private", "--wait"])
         .assert_ok();
     site.change_routing(1);
-    write(&dir, "index.html", "<h1>private 2</h1>");
+    write(dir, "index.html", "<h1>private 2</h1>");
     site.run("push", &["--mode", "private"]).assert_ok();
     site.run("rollback", &["--mode", "private"]).assert_ok();
     site.run("prune", &["--keep-releases", "1", "--mode", "private"])
@@ -370,11 +397,7 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
     // A route table too large for the function: a KeyValueStore, whose filling is cut short
     // once (the store is then listed to finish it).
     for i in 0..400 {
-        write(
-            &dir,
-            &format!("docs/page-{i}.html"),
-            format!("<h1>{i}</h1>"),
-        );
+        write(dir, &format!("docs/page-{i}.html"), format!("<h1>{i}</h1>"));
     }
     proxy.inject(
         Fault::new(
@@ -391,26 +414,43 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
     site.run("push", &["--mode", "private"])
         .assert_fails_with(1, "UpdateKeys");
     site.run("push", &["--mode", "private"]).assert_ok();
-    let records = proxy.take();
+    proxy.take()
+}
+
+#[tokio::test]
+async fn the_private_policy_grants_exactly_what_private_mode_calls() {
+    let _role = edge_role_shared().await;
+    let site = PrivateSite::new().await;
+    let proxy = Proxy::start(&moto());
+    let records = every_private_path(&site, &proxy).await;
     let private = actions(&records);
     assert!(
         private.contains("cloudfront-keyvaluestore:ListKeys"),
         "the rare path ran: {private:?}"
     );
     assert_policy_matches(
-        &policy_for(&bucket, &distribution, "private"),
+        &policy_for(&site.bucket, &site.distribution, "private"),
         &private,
         "private",
     );
+}
 
-    // Once the store exists, its ARN narrows the store actions to it: every store request went
-    // to that store, and all but creating one are granted on it alone.
+/// Once the store exists, its ARN narrows the store actions to it: every store request went
+/// to that store, and all but creating one are granted on it alone.
+#[tokio::test]
+async fn a_key_value_store_arn_narrows_the_store_actions_to_that_store() {
+    let _role = edge_role_shared().await;
+    let site = PrivateSite::new().await;
+    let proxy = Proxy::start(&moto());
+    let records = every_private_path(&site, &proxy).await;
+    let private = actions(&records);
+    let (bucket, distribution) = (&site.bucket, &site.distribution);
     let stores = stores_written(&records);
     assert_eq!(stores.len(), 1, "one store: {stores:?}");
     let store = stores.iter().next().unwrap();
     let pinned = policy_with(
-        &bucket,
-        &distribution,
+        bucket,
+        distribution,
         "private",
         &["--account-id", "123456789012", "--key-value-store", store],
     );
@@ -428,14 +468,25 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
         .cloned()
         .collect();
     assert_eq!(granted(&json!({ "Statement": [statement] })), store_calls);
+}
 
-    // The bucket is wired now: a push with --no-bucket-policy needs no bucket-wide write, and
-    // the policy printed with --no-bucket-policy grants all it calls.
-    write(&dir, "index.html", "<h1>private 3</h1>");
+/// The bucket is wired: a push with --no-bucket-policy needs no bucket-wide write, and the policy
+/// printed with --no-bucket-policy grants all it calls.
+#[tokio::test]
+async fn a_push_to_a_wired_bucket_with_no_bucket_policy_calls_only_what_that_policy_grants() {
+    let _role = edge_role_shared().await;
+    let private = PrivateSite::new().await;
+    let proxy = Proxy::start(&moto());
+    let site = private.on(&proxy);
+    let (bucket, distribution, dir) = (&private.bucket, &private.distribution, &private.dir);
+    site.run("push", &["--fix-origin", "--mode", "private"])
+        .assert_ok();
+    proxy.take();
+    write(dir, "index.html", "<h1>private 3</h1>");
     site.run("push", &["--mode", "private", "--no-bucket-policy"])
         .assert_ok();
     let content_only = called(&proxy);
-    let narrowed = policy_with(&bucket, &distribution, "private", &["--no-bucket-policy"]);
+    let narrowed = policy_with(bucket, distribution, "private", &["--no-bucket-policy"]);
     let narrowed = granted(&narrowed);
     let missing: Vec<_> = content_only.difference(&narrowed).collect();
     assert!(missing.is_empty(), "called but not granted: {missing:?}");
@@ -448,6 +499,7 @@ async fn the_deploy_policy_grants_exactly_what_each_mode_calls() {
 /// and says what is missing and how to fix it.
 #[tokio::test]
 async fn a_push_without_bucket_writes_never_writes_the_bucket_configuration() {
+    let _role = edge_role_shared().await;
     let bucket = unique_bucket("iamnopol");
     create_bucket(&s3(), &bucket).await;
     let distribution = create_distribution(&bucket, "rest").await;

@@ -1,13 +1,10 @@
 //! The GitHub Action's entry script, run as a workflow would run it: with a prebuilt binary, the
 //! action's inputs as INPUT_* variables, and temporary GITHUB_STEP_SUMMARY / GITHUB_OUTPUT files.
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn entry(dir: &Path, inputs: &[(&str, &str)]) -> (Run, String, String) {
     let mut with_binary = vec![("BINARY", env!("CARGO_BIN_EXE_spadeploy"))];

@@ -5,16 +5,13 @@
 //! (tests/edge/conformance.mjs), and the cases with a `text` are opened in headless Chromium
 //! (tests/browser/render.mjs), which must render them with no failed script or module load.
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::http::request;
+use crate::support::serve::serve_folder;
+use crate::support::*;
 use serde::Deserialize;
-use support::http::request;
-use support::serve::serve_folder;
-use support::*;
 
 #[derive(Deserialize)]
 struct Expect {

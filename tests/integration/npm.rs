@@ -2,13 +2,10 @@
 //! scripts/npm-packages.sh (the launcher and the linux-x64 package), installed offline into a
 //! fresh project, and run with `npx spadeploy`. Nothing is downloaded at install time.
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 fn run(command: &mut Command) -> Run {
     let out = command.output().unwrap();

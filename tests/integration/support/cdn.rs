@@ -1,5 +1,6 @@
 //! A full-stack CloudFront distribution in the emulator, as a team would have it before
-//! spadeploy: the SPA on the bucket, `/api/*` on an API origin, each with its own function.
+//! spadeploy: the SPA on the bucket, `/api/*` on an API origin, each with its own function; the
+//! shared edge role; and pushes to it and what the tests read back of it.
 
 use aws_sdk_cloudfront::types::{
     CacheBehavior, CacheBehaviors, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig,
@@ -7,7 +8,8 @@ use aws_sdk_cloudfront::types::{
     Origins, S3OriginConfig, ViewerProtocolPolicy,
 };
 
-use super::{cloudfront, iam, unique_bucket};
+use super::proxy::Proxy;
+use super::{cloudfront, demo_spa, iam, lambda, moto, s3, spadeploy, unique_bucket, Run};
 
 pub const HEADERS_LAMBDA: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:security-headers:4";
@@ -117,6 +119,20 @@ pub async fn create_distribution(bucket: &str, endpoint: &str) -> String {
 /// The shared role spadeploy's Lambda@Edge functions run as.
 pub const EDGE_ROLE: &str = "spadeploy-edge";
 
+/// Every test with a distribution may install edge code, which runs as the one shared edge role;
+/// a test that deletes or widens the role holds it alone meanwhile (the tests share one binary).
+static EDGE_ROLE_USERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// Held by a test that pushes with a distribution, for as long as it runs.
+pub async fn edge_role_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    EDGE_ROLE_USERS.read().await
+}
+
+/// Held by a test that deletes the edge role and counts the calls that recreate it.
+pub async fn edge_role_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    EDGE_ROLE_USERS.write().await
+}
+
 /// What leaked deploy credentials might do to the edge role (created here if no test has yet):
 /// a foreign trust, no boundary, administrator access and an inline policy.
 pub async fn widen_edge_role() {
@@ -153,4 +169,172 @@ pub async fn widen_edge_role() {
         .send()
         .await
         .unwrap();
+}
+
+/// The distribution's configuration as CloudFront holds it now.
+pub async fn config_of(id: &str) -> DistributionConfig {
+    cloudfront()
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .unwrap()
+        .distribution_config()
+        .unwrap()
+        .clone()
+}
+
+/// The `/api/*` behavior, which spadeploy must never modify.
+pub fn api_behavior(config: &DistributionConfig) -> CacheBehavior {
+    config
+        .cache_behaviors
+        .as_ref()
+        .unwrap()
+        .items
+        .as_ref()
+        .unwrap()[0]
+        .clone()
+}
+
+/// The default behavior's Lambda@Edge associations: (function ARN, event type).
+pub fn default_lambdas(config: &DistributionConfig) -> Vec<(String, String)> {
+    config
+        .default_cache_behavior
+        .as_ref()
+        .unwrap()
+        .lambda_function_associations
+        .as_ref()
+        .map(|l| {
+            l.items()
+                .iter()
+                .map(|a| {
+                    (
+                        a.lambda_function_arn.clone(),
+                        a.event_type.as_str().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Pushes the demo SPA to the bucket root through `proxy`, with `--json`.
+pub fn push(proxy: &Proxy, bucket: &str, distribution: &str, extra: &[&str]) -> Run {
+    let demo = demo_spa();
+    let mut args = vec![
+        "push",
+        demo.to_str().unwrap(),
+        "--to",
+        "",
+        "--endpoint-url",
+        &proxy.url,
+        "--distribution",
+        distribution,
+        "--json",
+        "-q",
+    ];
+    let to = format!("s3://{bucket}");
+    args[3] = &to;
+    args.extend_from_slice(extra);
+    spadeploy(&args, None)
+}
+
+/// Pushes the demo SPA to `to` straight to the emulator, with `--json`.
+pub fn push_to(to: &str, distribution: &str, extra: &[&str]) -> Run {
+    let demo = demo_spa();
+    let endpoint = moto();
+    let mut args = vec![
+        "push",
+        demo.to_str().unwrap(),
+        "--to",
+        to,
+        "--endpoint-url",
+        &endpoint,
+        "--distribution",
+        distribution,
+        "--json",
+        "-q",
+    ];
+    args.extend_from_slice(extra);
+    spadeploy(&args, None)
+}
+
+/// The writes the proxy saw since it was last taken, as "METHOD path".
+pub fn writes(proxy: &Proxy) -> Vec<String> {
+    proxy
+        .take()
+        .into_iter()
+        .filter(|r| r.is_write())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// The bucket's policy document.
+pub async fn policy_of(bucket: &str) -> String {
+    let out = s3()
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap();
+    out.policy().unwrap().to_string()
+}
+
+/// Whether some statement allows anything to anyone.
+pub fn public_allows(policy: &str) -> bool {
+    let policy: serde_json::Value = serde_json::from_str(policy).unwrap();
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["Effect"] == "Allow" && s["Principal"] == "*")
+}
+
+/// The Referer secret CloudFront sends to the website endpoint.
+pub fn origin_secret(config: &DistributionConfig) -> String {
+    config.origins.as_ref().unwrap().items[0]
+        .custom_headers
+        .as_ref()
+        .unwrap()
+        .items()
+        .iter()
+        .find(|h| h.header_name.eq_ignore_ascii_case("referer"))
+        .unwrap()
+        .header_value
+        .clone()
+}
+
+/// The CloudFront Function a distribution's default behavior runs, and its LIVE code.
+pub async fn default_function_code(id: &str) -> (String, String) {
+    let config = config_of(id).await;
+    let default = config.default_cache_behavior.unwrap();
+    let arn = default.function_associations.unwrap().items()[0]
+        .function_arn
+        .clone();
+    let name = arn.rsplit('/').next().unwrap().to_string();
+    let live = cloudfront()
+        .get_function()
+        .name(&name)
+        .stage(aws_sdk_cloudfront::types::FunctionStage::Live)
+        .send()
+        .await
+        .unwrap();
+    let code = String::from_utf8(live.function_code().unwrap().as_ref().to_vec()).unwrap();
+    (name, code)
+}
+
+/// The numbered versions of a Lambda function.
+pub async fn lambda_versions(name: &str) -> Vec<String> {
+    lambda()
+        .list_versions_by_function()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap()
+        .versions()
+        .iter()
+        .filter_map(|v| v.version())
+        .filter(|v| *v != "$LATEST")
+        .map(str::to_string)
+        .collect()
 }

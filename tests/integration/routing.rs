@@ -2,15 +2,12 @@
 //! Lambda@Edge and CloudFront Function under Node.js, and against `spadeploy serve` over HTTP
 //! with a loopback API, in both modes. All must agree with the table.
 
-#[allow(dead_code)]
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use support::http::{api_body, request, start_fake_api};
-use support::serve::{serve_folder, Served};
-use support::*;
+use crate::support::http::{api_body, request, start_fake_api};
+use crate::support::serve::{serve_folder, Served};
+use crate::support::*;
 
 const ROUTES: &str = r#"
 no_fallback = ["/assets/"]
@@ -63,7 +60,7 @@ to = "/new/"
 status = 301
 "#;
 
-const TABLE: &str = include_str!("data/routing-conformance.tsv");
+const TABLE: &str = include_str!("../data/routing-conformance.tsv");
 
 /// One site of the table: a project folder with its manifest and its build pushed to `site/`
 /// (`site/app/` for the one served under `/app/`).
