@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::distribution::{self, Edge, OriginKind};
-use crate::cdn::edge::{self, EdgeCode, FunctionAction, Installed};
+use crate::cdn::edge::{FunctionAction, Installed};
+use crate::cdn::edge_code::{self, EdgeCode};
 use crate::cdn::kvs;
 use crate::cdn::observe::Observed;
 use crate::cdn::request::{Job, SetupError};
@@ -34,7 +35,8 @@ impl Step {
 #[derive(Debug, Clone, Serialize)]
 pub struct FunctionPlan {
     pub name: String,
-    pub kind: &'static str,
+    /// The function's runtime and the events it runs on, e.g. `cloudfront-function viewer-request`.
+    pub kind: String,
     pub action: FunctionAction,
     /// Known when unchanged (or after apply).
     pub arn: Option<String>,
@@ -170,7 +172,7 @@ pub fn decide(
     let routes = route_table(observed, job, keys)?;
     let owner = job.target_id();
     let EdgeCode { code, store } =
-        edge::function_code(&routes, mode, false, &owner).map_err(SetupError::Config)?;
+        edge_code::function_code(&routes, mode, false, &owner).map_err(SetupError::Config)?;
     let name = job.function_name();
     if let Some(other) = observed.function.foreign_owner(&owner) {
         return Err(SetupError::Config(format!(
@@ -187,13 +189,8 @@ pub fn decide(
             .and_then(|keys| route_table(observed, job, keys).ok())
             .map(|routes| routes.lookup_table()),
     });
-    let viewer_response = edge::needs_viewer_response(&routes);
-    let kind = match (mode, viewer_response) {
-        (Mode::Website, _) => "lambda@edge origin-request + origin-response",
-        (Mode::Private, false) => "cloudfront-function viewer-request",
-        (Mode::Private, true) => "cloudfront-function viewer-request + viewer-response",
-    };
-    let installed = observed.function.installed(&edge::code_hash(&code));
+    let viewer_response = edge_code::needs_viewer_response(&routes);
+    let installed = observed.function.installed(&edge_code::code_hash(&code));
     let current_arn = match &installed {
         Installed::Current { arn } => Some(arn.clone()),
         _ => None,
@@ -237,7 +234,7 @@ pub fn decide(
         origin: analysis.origin_kind,
         function: FunctionPlan {
             name,
-            kind,
+            kind: function_kind(mode, viewer_response),
             action: installed.action(),
             arn: current_arn.clone(),
             pages_in: store
@@ -267,6 +264,19 @@ pub fn decide(
             origin_path: distribution::origin_path(&dist.config, &analysis.origin_id),
         },
     })
+}
+
+/// What the plan calls the mode's function: its runtime and the events it runs on.
+fn function_kind(mode: Mode, viewer_response: bool) -> String {
+    let runtime = match mode {
+        Mode::Website => "lambda@edge",
+        Mode::Private => "cloudfront-function",
+    };
+    let events: Vec<&str> = edge_code::events(mode, viewer_response)
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    format!("{runtime} {}", events.join(" + "))
 }
 
 fn mode_mismatch(mode: Mode, origin_id: &str, distribution: &str) -> SetupError {
@@ -399,6 +409,7 @@ fn no_consent(bucket: &str) -> SetupError {
 mod tests {
     use super::*;
     use crate::cdn::distribution::{Distribution, Edge};
+    use crate::cdn::edge;
     use crate::cdn::fixtures::config_with_spa_on;
     use crate::cdn::request::RoutingRequest;
     use crate::config::routing::RouteRules;
@@ -476,7 +487,7 @@ mod tests {
         observed.analysis = distribution::analyze(&observed.dist.config, "my-site", "E1").unwrap();
         observed.function = edge::Published {
             exists: true,
-            versions: vec![(edge::code_hash(&writes.code), arn.into())],
+            versions: vec![(edge_code::code_hash(&writes.code), arn.into())],
             ..Default::default()
         };
         observed.store_marker = writes.store.as_ref().map(|s| kvs::table_hash(&s.table));

@@ -10,6 +10,7 @@ use aws_sdk_cloudfront::types::{
 };
 use serde::Serialize;
 
+use crate::cdn::edge_code;
 use crate::config::routing::Mode;
 
 /// A distribution as read with GetDistribution: its config and the ETag to update it with.
@@ -235,15 +236,14 @@ impl Edge {
         }
     }
 
-    fn events(&self) -> &'static [EventType] {
-        match self {
-            Edge::Lambda { .. } => &[EventType::OriginRequest, EventType::OriginResponse],
+    fn events(&self) -> Vec<EventType> {
+        let events = match self {
+            Edge::Lambda { .. } => edge_code::events(Mode::Website, false),
             Edge::Function {
-                viewer_response: true,
-                ..
-            } => &[EventType::ViewerRequest, EventType::ViewerResponse],
-            Edge::Function { .. } => &[EventType::ViewerRequest],
-        }
+                viewer_response, ..
+            } => edge_code::events(Mode::Private, *viewer_response),
+        };
+        events.iter().map(|e| EventType::from(e.name())).collect()
     }
 }
 
@@ -393,7 +393,8 @@ pub fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
         )
         .collect();
     events.sort_by_key(|e| e.as_str());
-    let mut wanted: Vec<&EventType> = edge.events().iter().collect();
+    let wanted_events = edge.events();
+    let mut wanted: Vec<&EventType> = wanted_events.iter().collect();
     wanted.sort_by_key(|e| e.as_str());
     events == wanted
 }

@@ -4,9 +4,11 @@
 //! point at the SPA's bucket are never touched.
 
 pub(crate) mod access_block;
+pub(crate) mod apply;
 pub(crate) mod decide;
 pub(crate) mod distribution;
 pub(crate) mod edge;
+pub(crate) mod edge_code;
 pub(crate) mod edge_role;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -16,5 +18,7 @@ pub(crate) mod kvs;
 pub(crate) mod observe;
 pub(crate) mod request;
 pub(crate) mod routing;
-pub(crate) mod setup;
 pub(crate) mod website;
+
+/// The apply step's former name, kept while `deploy/` (being reorganised) moves to `cdn::apply`.
+pub(crate) use self::apply as setup;

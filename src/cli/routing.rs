@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use crate::cdn::edge;
+use crate::cdn::edge_code;
 use crate::cdn::routing::{self, Routes};
 use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, Manifest, TargetSettings};
@@ -163,15 +163,14 @@ async fn print_routes(
             crate::report::stdout::print(&explained);
         }
     } else if let Print::Function { key_value_store } = print {
-        let code = edge::function_code(&routes, mode, key_value_store, &owner)
+        let code = edge_code::function_code(&routes, mode, key_value_store, &owner)
             .map_err(anyhow::Error::msg)?;
         crate::report::stdout::print(code.code);
     } else {
-        let events = match (mode, edge::needs_viewer_response(&routes)) {
-            (Mode::Website, _) => vec!["origin-request", "origin-response"],
-            (Mode::Private, false) => vec!["viewer-request"],
-            (Mode::Private, true) => vec!["viewer-request", "viewer-response"],
-        };
+        let events: Vec<&str> = edge_code::events(mode, edge_code::needs_viewer_response(&routes))
+            .iter()
+            .map(|e| e.name())
+            .collect();
         let table = serde_json::json!({
             "routes": routes,
             "pages": routes.pages,
