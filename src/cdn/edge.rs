@@ -3,6 +3,9 @@
 //! numbered version published (old ones pruned); the CloudFront Function created or updated,
 //! associated with its KeyValueStore, and published to LIVE. Each published function's
 //! description names its code hash and the target it serves.
+//!
+//! Over 600 lines with its tests because both runtimes share the observed state (`Published`,
+//! `Installed`) and the descriptions; split it by runtime if either grows.
 
 use std::io::Write;
 use std::time::Duration;
