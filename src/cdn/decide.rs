@@ -148,8 +148,12 @@ impl RoutingPlan {
 pub fn route_table(observed: &Observed, job: &Job, keys: &[&str]) -> Result<Routes, SetupError> {
     let origin_path =
         distribution::origin_path(&observed.dist.config, &observed.analysis.origin_id);
-    let base = site_base(&job.prefix, &origin_path).map_err(SetupError::Config)?;
-    Routes::derive(&job.request.rules, &base, keys.iter().copied()).map_err(SetupError::Config)
+    let base = site_base(&job.prefix, &origin_path)?;
+    Ok(Routes::derive(
+        &job.request.rules,
+        &base,
+        keys.iter().copied(),
+    )?)
 }
 
 /// Decides what must change for the release holding `keys` (replacing the one holding

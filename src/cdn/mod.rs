@@ -19,6 +19,3 @@ pub(crate) mod observe;
 pub(crate) mod request;
 pub(crate) mod routing;
 pub(crate) mod website;
-
-/// The apply step's former name, kept while `deploy/` (being reorganised) moves to `cdn::apply`.
-pub(crate) use self::apply as setup;

@@ -14,6 +14,8 @@ pub enum SetupError {
     NoSuchDistribution(String),
     #[error("{0}")]
     Config(String),
+    #[error(transparent)]
+    Table(#[from] crate::cdn::routing::TableError),
 }
 
 /// What the user asked of the routing, from flags and manifest.

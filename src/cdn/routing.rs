@@ -126,9 +126,27 @@ impl Outcome {
     }
 }
 
+/// A route table that cannot be made for a release.
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error(
+        "the target's prefix `{prefix}` is outside the SPA origin's path `{origin_path}`, so \
+         CloudFront cannot reach it: push to a prefix under `{origin}/`, or change the origin path"
+    )]
+    OutsideOrigin {
+        prefix: String,
+        origin_path: String,
+        origin: String,
+    },
+    #[error("[routing] not_found = {page:?}, but the build has no {key}: add the page, or remove the setting")]
+    MissingNotFound { page: String, key: String },
+    #[error("[[spa]] prefix {prefix:?} falls back to {key}, which the build does not have: build that app into it, or set `index`")]
+    MissingSpaIndex { prefix: String, key: String },
+}
+
 /// The URL of a target's root folder: its key prefix, less the origin path CloudFront prepends
 /// (`app/` behind origin path `/app` is served at `/`, behind none at `/app/`).
-pub fn site_base(prefix: &str, origin_path: &str) -> Result<String, String> {
+pub fn site_base(prefix: &str, origin_path: &str) -> Result<String, TableError> {
     let folder = prefix.trim_matches('/');
     let origin = origin_path.trim_matches('/');
     let rest = if origin.is_empty() {
@@ -141,10 +159,11 @@ pub fn site_base(prefix: &str, origin_path: &str) -> Result<String, String> {
     match rest {
         Some("") => Ok("/".into()),
         Some(rest) => Ok(format!("/{rest}/")),
-        None => Err(format!(
-            "the target's prefix `{prefix}` is outside the SPA origin's path `{origin_path}`, so CloudFront \
-             cannot reach it: push to a prefix under `{origin}/`, or change the origin path"
-        )),
+        None => Err(TableError::OutsideOrigin {
+            prefix: prefix.to_string(),
+            origin_path: origin_path.to_string(),
+            origin: origin.to_string(),
+        }),
     }
 }
 
@@ -252,7 +271,7 @@ impl Routes {
         rules: &RouteRules,
         base: &str,
         keys: impl IntoIterator<Item = &'a str>,
-    ) -> Result<Routes, String> {
+    ) -> Result<Routes, TableError> {
         let keys: BTreeSet<&str> = keys.into_iter().collect();
         let settings: &RoutingSettings = &rules.settings;
         let index = settings.index_document.trim_start_matches('/').to_string();
@@ -265,9 +284,10 @@ impl Routes {
             Some(page) => {
                 let key = page.trim_start_matches('/');
                 if !keys.contains(key) {
-                    return Err(format!(
-                        "[routing] not_found = {page:?}, but the build has no {key}: add the page, or remove the setting"
-                    ));
+                    return Err(TableError::MissingNotFound {
+                        page: page.clone(),
+                        key: key.to_string(),
+                    });
                 }
                 Some(key.to_string())
             }
@@ -285,10 +305,10 @@ impl Routes {
                 for spa in &rules.spas {
                     let key = spa.index_key(&index);
                     if !keys.contains(key.as_str()) {
-                        return Err(format!(
-                            "[[spa]] prefix {:?} falls back to {key}, which the build does not have: build that app into it, or set `index`",
-                            spa.prefix
-                        ));
+                        return Err(TableError::MissingSpaIndex {
+                            prefix: spa.prefix.clone(),
+                            key,
+                        });
                     }
                     spas.push(SpaRoute {
                         prefix: join(base, &spa.folder()),
@@ -878,7 +898,10 @@ mod tests {
         assert_eq!(site_base("app/", "").unwrap(), "/app/");
         assert_eq!(site_base("app/", "/app").unwrap(), "/");
         assert_eq!(site_base("web/app/", "/web").unwrap(), "/app/");
-        assert!(site_base("app/", "/web").unwrap_err().contains("outside"));
+        assert!(site_base("app/", "/web")
+            .unwrap_err()
+            .to_string()
+            .contains("outside"));
         assert!(site_base("application/", "/app").is_err());
     }
 
@@ -888,6 +911,7 @@ mod tests {
         rules.settings.not_found = Some("missing.html".into());
         assert!(Routes::derive(&rules, "/", ["index.html"])
             .unwrap_err()
+            .to_string()
             .contains("no missing.html"));
         let rules = RouteRules {
             spas: vec![Spa {
@@ -898,6 +922,7 @@ mod tests {
         };
         assert!(Routes::derive(&rules, "/", ["index.html"])
             .unwrap_err()
+            .to_string()
             .contains("admin/index.html"));
     }
 

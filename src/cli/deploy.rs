@@ -8,13 +8,13 @@ use clap::Args;
 
 use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, TargetSettings};
-use crate::deploy::{Build, Invalidation, Output, PushJob, Run, Safety, What};
+use crate::deploy::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
 use crate::report::Progress;
 use crate::sync::headers::HeaderRules;
 use crate::sync::plan::PlanOptions;
 use crate::sync::scan::ScanOptions;
 
-use super::{target_of, CdnArgs, Outcome, Usage};
+use super::{target_of, CdnArgs, InvalidationArgs, Outcome, Usage};
 use crate::report::OutputFormat;
 
 const DEFAULT_KEEP_RELEASES: usize = 3;
@@ -53,6 +53,8 @@ pub(super) struct DeployArgs {
     summary_md: Option<PathBuf>,
     #[command(flatten)]
     cdn: CdnArgs,
+    #[command(flatten)]
+    invalidation: InvalidationArgs,
 }
 
 #[derive(Debug, Args)]
@@ -91,7 +93,7 @@ pub(super) async fn push(
     args: PushArgs,
     config: Option<&Path>,
     format: OutputFormat,
-    diff: bool,
+    intent: Intent,
 ) -> Result<Outcome> {
     let mut loaded = manifest::load(config)?;
     let base = loaded.base_dir();
@@ -112,7 +114,8 @@ pub(super) async fn push(
     if let Some(warning) = uncovered_root(&manifest, &dir) {
         eprintln!("warning: {warning}");
     }
-    let kind = Kind {
+    let missing_index = args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false);
+    let request = Request {
         plan: PlanOptions {
             delete: !args.no_delete,
             force: args.force,
@@ -120,14 +123,26 @@ pub(super) async fn push(
             routing: serde_json::to_value(manifest.route_rules()).ok(),
             ..PlanOptions::default()
         },
-        require_index: !(args.allow_missing_index || manifest.allow_missing_index.unwrap_or(false)),
-        diff,
-        verify_remote: args.verify_remote,
-        rehash: args.rehash || args.force,
+        index: if missing_index {
+            Index::Optional
+        } else {
+            Index::Required
+        },
+        intent,
+        drift: if args.verify_remote {
+            DriftListing::Every
+        } else {
+            DriftListing::Count
+        },
+        hashing: if args.rehash || args.force {
+            Hashing::Rehash
+        } else {
+            Hashing::Remembered
+        },
         what: What::Push,
         dir,
     };
-    deploy(args.deploy, &manifest, kind, format).await
+    deploy(args.deploy, &manifest, request, format).await
 }
 
 pub(super) async fn prune(
@@ -136,8 +151,8 @@ pub(super) async fn prune(
     format: OutputFormat,
 ) -> Result<Outcome> {
     let manifest = records_manifest(config, &args)?;
-    let kind = Kind::from_records(&manifest, What::Prune);
-    deploy(args, &manifest, kind, format).await
+    let request = Request::from_records(&manifest, What::Prune);
+    deploy(args, &manifest, request, format).await
 }
 
 pub(super) async fn rollback(
@@ -146,8 +161,8 @@ pub(super) async fn rollback(
     format: OutputFormat,
 ) -> Result<Outcome> {
     let manifest = records_manifest(config, &args.deploy)?;
-    let kind = Kind::from_records(&manifest, What::Rollback(args.release));
-    deploy(args.deploy, &manifest, kind, format).await
+    let request = Request::from_records(&manifest, What::Rollback(args.release));
+    deploy(args.deploy, &manifest, request, format).await
 }
 
 /// `[[spa]]` entries, none at `/`, beside a root index.html: the root's client routes answer 404
@@ -174,21 +189,49 @@ fn records_manifest(config: Option<&Path>, args: &DeployArgs) -> Result<manifest
     Ok(loaded.resolve(&BuildShape::of_target(to.as_ref())))
 }
 
-/// What differs between `push`, `diff`, `rollback` and `prune`.
-struct Kind {
+/// `push` applies its plan; `diff` only shows it (a dry run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Intent {
+    Apply,
+    Diff,
+}
+
+/// Whether the build must hold the index document at its top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Index {
+    Required,
+    Optional,
+}
+
+/// Changes made outside spadeploy: counted, or each listed (`--verify-remote`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DriftListing {
+    Count,
+    Every,
+}
+
+/// Whether files the hash cache knows unchanged are read again (`--rehash`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hashing {
+    Remembered,
+    Rehash,
+}
+
+/// What `push`, `diff`, `rollback` and `prune` ask of the shared deploy, beyond the flags.
+struct Request {
     dir: PathBuf,
     plan: PlanOptions,
-    require_index: bool,
-    diff: bool,
-    verify_remote: bool,
-    rehash: bool,
+    index: Index,
+    intent: Intent,
+    drift: DriftListing,
+    hashing: Hashing,
     what: What,
 }
 
-impl Kind {
+impl Request {
     /// Runs that work from spadeploy's records in the target, not from a build.
-    fn from_records(manifest: &manifest::Manifest, what: What) -> Kind {
-        Kind {
+    fn from_records(manifest: &manifest::Manifest, what: What) -> Request {
+        Request {
             dir: PathBuf::from("."),
             plan: PlanOptions {
                 delete: true,
@@ -196,10 +239,10 @@ impl Kind {
                 protect: manifest.protect.clone(),
                 ..PlanOptions::default()
             },
-            require_index: false,
-            diff: false,
-            verify_remote: false,
-            rehash: false,
+            index: Index::Optional,
+            intent: Intent::Apply,
+            drift: DriftListing::Count,
+            hashing: Hashing::Remembered,
             what,
         }
     }
@@ -221,8 +264,8 @@ fn run_mode(args: &DeployArgs, manifest: &manifest::Manifest, dry_run: bool) -> 
 
 /// `--no-invalidate` and `--wait`, or the manifest's `[cdn]`.
 fn invalidation(args: &DeployArgs, manifest: &manifest::Manifest) -> Invalidation {
-    let skip = args.cdn.no_invalidate || !manifest.cdn.invalidate.unwrap_or(true);
-    let wait = args.cdn.wait || manifest.cdn.wait.unwrap_or(false);
+    let skip = args.invalidation.no_invalidate || !manifest.cdn.invalidate.unwrap_or(true);
+    let wait = args.invalidation.wait || manifest.cdn.wait.unwrap_or(false);
     match (skip, wait) {
         (true, _) => Invalidation::Skip,
         (false, false) => Invalidation::Create,
@@ -234,18 +277,18 @@ fn invalidation(args: &DeployArgs, manifest: &manifest::Manifest) -> Invalidatio
 async fn deploy(
     args: DeployArgs,
     manifest: &manifest::Manifest,
-    kind: Kind,
+    request: Request,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let Kind {
+    let Request {
         dir,
         plan,
-        require_index,
-        diff,
-        verify_remote,
-        rehash,
+        index: index_rule,
+        intent,
+        drift,
+        hashing,
         what,
-    } = kind;
+    } = request;
     let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
     let routing = args.cdn.routing(manifest);
@@ -261,7 +304,7 @@ async fn deploy(
         .index_document
         .trim_start_matches('/')
         .to_string();
-    let dry_run = diff || args.dry_run;
+    let dry_run = intent == Intent::Diff || args.dry_run;
     if args.exit_code && !dry_run {
         bail!(Usage(
             "--exit-code reports pending changes, so it needs --dry-run (or `spadeploy diff`)"
@@ -276,10 +319,10 @@ async fn deploy(
         build: Build {
             scan: ScanOptions {
                 exclude: manifest.exclude.clone(),
-                require_index: require_index.then(|| index.clone()),
+                require_index: (index_rule == Index::Required).then(|| index.clone()),
             },
             rules: HeaderRules::new(manifest.header_rules()),
-            rehash,
+            rehash: hashing == Hashing::Rehash,
             provenance: crate::state::release::Provenance {
                 source: crate::state::release::detect_source(&dir),
                 routing: plan.routing.clone(),
@@ -303,14 +346,14 @@ async fn deploy(
             format,
             progress: Progress::new(args.quiet),
             summary_md: args.summary_md,
-            list_drift: verify_remote,
+            list_drift: drift == DriftListing::Every,
         },
         target,
     };
-    let pending = crate::deploy::run(job, &settings, routing, what).await?;
-    Ok(if pending {
-        Outcome::ChangesPending
-    } else {
-        Outcome::Done
-    })
+    Ok(
+        match crate::deploy::run(job, &settings, routing, what).await? {
+            Finished::ChangesPending => Outcome::ChangesPending,
+            Finished::Done => Outcome::Done,
+        },
+    )
 }

@@ -46,7 +46,7 @@ pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<O
         );
     };
     let distribution = args.distribution.or(manifest.cdn.distribution.clone());
-    let mode = args.mode.or(manifest.routing.mode);
+    let mode = manifest.mode(args.mode);
     let function_name = crate::cdn::routing::function_name(&manifest.routing, &bucket, &prefix);
     let scope = crate::cdn::iam::PolicyScope {
         bucket: &bucket,

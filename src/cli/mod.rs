@@ -9,7 +9,7 @@ mod routing;
 mod serve;
 mod verify;
 
-use deploy::{DeployArgs, PushArgs, RollbackArgs};
+use deploy::{DeployArgs, Intent, PushArgs, RollbackArgs};
 use iam_policy::IamPolicyArgs;
 use init::InitArgs;
 use releases::ReleasesArgs;
@@ -147,6 +147,12 @@ struct CdnArgs {
     /// --no-bucket-policy`)
     #[arg(long)]
     no_bucket_policy: bool,
+}
+
+/// Invalidation flags, for the commands that change what CloudFront serves (not `routing`,
+/// which only plans).
+#[derive(Debug, Args)]
+struct InvalidationArgs {
     /// Do not invalidate CloudFront after the push
     #[arg(long)]
     no_invalidate: bool,
@@ -164,7 +170,7 @@ impl CdnArgs {
             .or(manifest.cdn.distribution.clone())?;
         Some(RoutingRequest {
             distribution,
-            mode: self.mode.or(manifest.routing.mode),
+            mode: manifest.mode(self.mode),
             rules: manifest.route_rules(),
             fix_origin: self.fix_origin,
             allow_public_read: self.allow_public_read || manifest.routing.allow_public_read,
@@ -284,8 +290,8 @@ async fn run(cli: Cli) -> Result<Outcome> {
         OutputFormat::Human
     };
     match cli.command {
-        Command::Push(args) => deploy::push(args, config, format, false).await,
-        Command::Diff(args) => deploy::push(args, config, format, true).await,
+        Command::Push(args) => deploy::push(args, config, format, Intent::Apply).await,
+        Command::Diff(args) => deploy::push(args, config, format, Intent::Diff).await,
         Command::Init(args) => init::init(&args),
         Command::Rollback(args) => deploy::rollback(args, config, format).await,
         Command::Releases(args) => releases::releases(args, config, format).await,

@@ -62,7 +62,7 @@ pub(super) async fn routing(
     let settings = args.target.or(loaded.manifest.target.clone());
     let manifest = loaded.resolve(&BuildShape::of_target(settings.to.as_ref()));
     if args.print_function || args.print_table || args.explain.is_some() {
-        let mode = args.cdn.mode.or(manifest.routing.mode);
+        let mode = manifest.mode(args.cdn.mode);
         let print = match (args.explain, args.print_table) {
             (Some(path), _) => Print::Explain {
                 method: args.method.to_ascii_uppercase(),

@@ -56,7 +56,8 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
             root.display()
         );
     }
-    let mode = args.mode.or(manifest.routing.mode).unwrap_or(Mode::Website);
+    // A local preview has no origin to detect the mode from: website mode, the classic design.
+    let mode = manifest.mode(args.mode).unwrap_or(Mode::Website);
     let build_keys = |dir: &Path| {
         let options = ScanOptions {
             exclude: manifest.exclude.clone(),

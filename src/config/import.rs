@@ -343,7 +343,7 @@ impl Imported {
                     index: (index != default).then(|| index.to_string()),
                 };
                 if let Err(why) = spa.validate() {
-                    return self.skip(at, original, &why);
+                    return self.skip(at, original, &why.to_string());
                 }
                 // The platforms answer with the first matching rule, so a later fallback for the
                 // same folder never applied there either.
@@ -363,7 +363,7 @@ impl Imported {
             to: to.to_string(),
         };
         if let Err(why) = rewrite.validate() {
-            return self.skip(at, original, &why);
+            return self.skip(at, original, &why.to_string());
         }
         if !self.full(&at, &original) {
             self.rewrites.push(rewrite);
@@ -378,7 +378,7 @@ impl Imported {
             status,
         };
         match redirect.validate() {
-            Err(why) => self.skip(at, original, &why),
+            Err(why) => self.skip(at, original, &why.to_string()),
             Ok(()) if self.full(&at, &original) => {}
             Ok(()) => self.redirects.push(redirect),
         }
@@ -391,7 +391,7 @@ impl Imported {
         };
         match rule.validate() {
             Ok(()) => self.headers.push(rule),
-            Err(why) => self.skip(at, pattern, &why),
+            Err(why) => self.skip(at, pattern, &why.to_string()),
         }
     }
 }

@@ -11,7 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use toml::Spanned;
 
 use crate::config::routing::{
-    HeaderRule, Redirect, Rewrite, RouteRules, RoutingSettings, Spa, MAX_PATTERN_RULES,
+    HeaderRule, Mode, Redirect, Rewrite, RouteRules, RoutingSettings, RuleError, Spa,
+    MAX_PATTERN_RULES,
 };
 use crate::config::target::Target;
 
@@ -237,6 +238,14 @@ pub struct Rule {
     pub content_type: Option<String>,
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum GlobError {
+    #[error("empty glob: write a pattern such as `assets/**` or `*.map`")]
+    Empty,
+    #[error("invalid glob `{pattern}`: {why}")]
+    Invalid { pattern: String, why: String },
+}
+
 /// A path glob over `/`-separated keys: `*` stays within a segment, `**` crosses them, and a
 /// glob without `/` matches a file name in any directory (as in .gitignore).
 #[derive(Debug, Clone)]
@@ -245,10 +254,10 @@ pub struct Glob {
 }
 
 impl Glob {
-    pub fn new(pattern: &str) -> Result<Glob, String> {
+    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
         let trimmed = pattern.trim_start_matches('/');
         if trimmed.is_empty() {
-            return Err("empty glob: write a pattern such as `assets/**` or `*.map`".into());
+            return Err(GlobError::Empty);
         }
         let anchored = if trimmed.contains('/') {
             trimmed.to_string()
@@ -258,7 +267,10 @@ impl Glob {
         let matcher = globset::GlobBuilder::new(&anchored)
             .literal_separator(true)
             .build()
-            .map_err(|err| format!("invalid glob `{pattern}`: {}", err.kind()))?
+            .map_err(|err| GlobError::Invalid {
+                pattern: pattern.to_string(),
+                why: err.kind().to_string(),
+            })?
             .compile_matcher();
         Ok(Glob { matcher })
     }
@@ -384,13 +396,18 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
             }
         }
     }
-    if let Err((key, message)) = manifest.routing.validate() {
-        return Err(invalid(routing_key_offset(text, key), message));
+    if let Err(err) = manifest.routing.validate() {
+        let key = match &err {
+            RuleError::Setting { key, .. } => key,
+            _ => "",
+        };
+        return Err(invalid(routing_key_offset(text, key), err.to_string()));
     }
-    check_each(&manifest.redirects, Redirect::validate).map_err(|(at, m)| invalid(at, m))?;
-    check_each(&manifest.rewrites, Rewrite::validate).map_err(|(at, m)| invalid(at, m))?;
-    check_each(&manifest.spa, Spa::validate).map_err(|(at, m)| invalid(at, m))?;
-    check_each(&manifest.headers, HeaderRule::validate).map_err(|(at, m)| invalid(at, m))?;
+    let at = |(offset, err): (usize, RuleError)| invalid(offset, err.to_string());
+    check_each(&manifest.redirects, Redirect::validate).map_err(at)?;
+    check_each(&manifest.rewrites, Rewrite::validate).map_err(at)?;
+    check_each(&manifest.spa, Spa::validate).map_err(at)?;
+    check_each(&manifest.headers, HeaderRule::validate).map_err(at)?;
     let patterns = manifest.redirects.len() + manifest.rewrites.len();
     if patterns > MAX_PATTERN_RULES {
         let last = manifest
@@ -431,8 +448,8 @@ pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
 /// Validates each entry; an error carries the entry's offset.
 fn check_each<T>(
     entries: &[Spanned<T>],
-    check: impl Fn(&T) -> Result<(), String>,
-) -> Result<(), (usize, String)> {
+    check: impl Fn(&T) -> Result<(), RuleError>,
+) -> Result<(), (usize, RuleError)> {
     entries
         .iter()
         .try_for_each(|e| check(e.get_ref()).map_err(|message| (e.span().start, message)))
@@ -477,6 +494,12 @@ impl Manifest {
     }
 
     /// Everything the manifest states about routes.
+    /// The routing mode: the flag's, else the manifest's (`None`: detected from the origin).
+    /// The one place the two are merged.
+    pub fn mode(&self, flag: Option<Mode>) -> Option<Mode> {
+        flag.or(self.routing.mode)
+    }
+
     pub fn route_rules(&self) -> RouteRules {
         fn plain<T: Clone>(entries: &[Spanned<T>]) -> Vec<T> {
             entries.iter().map(|e| e.get_ref().clone()).collect()

@@ -120,20 +120,43 @@ pub struct RouteRules {
     pub headers: Vec<HeaderRule>,
 }
 
+/// A routing rule or setting spadeploy cannot serve as written: the message says what to write
+/// instead (and, for a manifest, the caller adds where).
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// A path pattern (`from`, `for`, a `[[spa]]` prefix).
+    #[error("{0}")]
+    Pattern(String),
+    /// Where a redirect or rewrite leads.
+    #[error("{0}")]
+    Destination(String),
+    #[error("{0}")]
+    Spa(String),
+    #[error("{0}")]
+    Header(String),
+    /// A `[routing]` key.
+    #[error("{message}")]
+    Setting { key: &'static str, message: String },
+    #[error("more than {MAX_PATTERN_RULES} redirects and rewrites: the edge function evaluates at most that many")]
+    TooMany,
+    /// A release record's routing that does not parse.
+    #[error("not a routing table")]
+    Unreadable(#[source] serde_json::Error),
+}
+
 impl RouteRules {
     /// The routing a release recorded, checked as a manifest's would be: a record is read back
     /// from the target, where it may have been edited.
-    pub fn from_record(value: &serde_json::Value) -> Result<RouteRules, String> {
-        let rules: RouteRules = serde_json::from_value(value.clone()).map_err(|e| e.to_string())?;
-        rules.settings.validate().map_err(|(_, message)| message)?;
+    pub fn from_record(value: &serde_json::Value) -> Result<RouteRules, RuleError> {
+        let rules: RouteRules =
+            serde_json::from_value(value.clone()).map_err(RuleError::Unreadable)?;
+        rules.settings.validate()?;
         rules.redirects.iter().try_for_each(Redirect::validate)?;
         rules.rewrites.iter().try_for_each(Rewrite::validate)?;
         rules.spas.iter().try_for_each(Spa::validate)?;
         rules.headers.iter().try_for_each(HeaderRule::validate)?;
         if rules.redirects.len() + rules.rewrites.len() > MAX_PATTERN_RULES {
-            return Err(format!(
-                "more than {MAX_PATTERN_RULES} redirects and rewrites"
-            ));
+            return Err(RuleError::TooMany);
         }
         Ok(rules)
     }
@@ -195,16 +218,16 @@ fn is_build_file(document: &str) -> bool {
 }
 
 impl RoutingSettings {
-    /// Checks the values that reach generated code, S3 and IAM ARNs; `Err((key, message))`.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Checks the values that reach generated code, S3 and IAM ARNs.
+    pub fn validate(&self) -> Result<(), RuleError> {
         if !is_header_value(&self.cache_control) {
-            return Err((
-                "cache_control",
-                format!(
+            return Err(RuleError::Setting {
+                key: "cache_control",
+                message: format!(
                     "cache_control {:?} must be non-empty printable ASCII on one line",
                     self.cache_control
                 ),
-            ));
+            });
         }
         let not_found = self.not_found.as_ref().map(|page| ("not_found", page));
         for (key, document) in [
@@ -215,13 +238,13 @@ impl RoutingSettings {
         .chain(not_found)
         {
             if !is_build_file(document) {
-                return Err((
+                return Err(RuleError::Setting {
                     key,
-                    format!(
+                    message: format!(
                         "{key} {document:?} must name a file inside the build, like \"index.html\" \
                          (no `..`, `.` or empty parts, no spaces, `?` or `#`)"
                     ),
-                ));
+                });
             }
         }
         for prefix in &self.no_fallback {
@@ -231,14 +254,14 @@ impl RoutingSettings {
                 && prefix.bytes().all(|b| (b'!'..=b'~').contains(&b))
                 && !prefix.contains(['?', '#', '*']);
             if !valid {
-                return Err((
-                    "no_fallback",
-                    format!(
+                return Err(RuleError::Setting {
+                    key: "no_fallback",
+                    message: format!(
                         "no_fallback entry {prefix:?} must be a URL folder such as \"/assets/\" \
                          (printable ASCII starting with `/`, no spaces, `?`, `#` or `*`); to turn \
                          the SPA fallback off, set fallback = \"none\""
                     ),
-                ));
+                });
             }
         }
         if let Some(name) = &self.function_name {
@@ -247,13 +270,13 @@ impl RoutingSettings {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !valid {
-                return Err((
-                    "function_name",
-                    format!(
+                return Err(RuleError::Setting {
+                    key: "function_name",
+                    message: format!(
                         "function_name {name:?} must be 1 to 64 letters, digits, `-` or `_` \
                          (it becomes part of the function's ARN and of IAM policies)"
                     ),
-                ));
+                });
             }
         }
         Ok(())
@@ -281,27 +304,29 @@ pub fn same_site(location: &str) -> String {
 
 /// Checks a path pattern: starts with `/`, `:name` parameters fill whole segments, a `*` only as
 /// the whole last segment.
-pub fn validate_pattern(pattern: &str) -> Result<(), String> {
+pub fn validate_pattern(pattern: &str) -> Result<(), RuleError> {
     if !pattern.starts_with('/') {
-        return Err(format!("`{pattern}`: a path pattern must start with `/`"));
+        return Err(RuleError::Pattern(format!(
+            "`{pattern}`: a path pattern must start with `/`"
+        )));
     }
     if !pattern.bytes().all(|b| (b'!'..=b'~').contains(&b)) || pattern.contains(['?', '#']) {
-        return Err(format!(
+        return Err(RuleError::Pattern(format!(
             "`{pattern}`: a path pattern is printable ASCII without spaces, `?` or `#` (query strings are kept, not matched)"
-        ));
+        )));
     }
     let segments: Vec<&str> = pattern.split('/').collect();
     for (i, segment) in segments.iter().enumerate() {
         if segment.contains('*') && (*segment != "*" || i + 1 != segments.len()) {
-            return Err(format!(
+            return Err(RuleError::Pattern(format!(
                 "`{pattern}`: `*` matches the rest of the path, so it must be the whole last segment (`/news/*`)"
-            ));
+            )));
         }
         if let Some(name) = segment.strip_prefix(':') {
             if !is_parameter_name(name) {
-                return Err(format!(
+                return Err(RuleError::Pattern(format!(
                     "`{pattern}`: `:{name}` is not a parameter name (letters, digits and `_`, starting with a letter)"
-                ));
+                )));
             }
         }
     }
@@ -344,25 +369,25 @@ pub fn destination_parameters(to: &str) -> Vec<&str> {
     names
 }
 
-fn check_destination(from: &str, to: &str) -> Result<(), String> {
+fn check_destination(from: &str, to: &str) -> Result<(), RuleError> {
     if !is_header_value(to) || to.contains(' ') {
-        return Err(format!(
+        return Err(RuleError::Destination(format!(
             "`{to}`: a destination is printable ASCII without spaces"
-        ));
+        )));
     }
     let captured = pattern_parameters(from);
     if let Some(missing) = destination_parameters(to)
         .into_iter()
         .find(|name| !captured.contains(name) && !to.contains("://"))
     {
-        return Err(format!(
+        return Err(RuleError::Destination(format!(
             "`{from}` → `{to}`: `:{missing}` is not captured by `from` (it captures: {})",
             if captured.is_empty() {
                 "nothing".to_string()
             } else {
                 captured.join(", ")
             }
-        ));
+        )));
     }
     Ok(())
 }
@@ -386,54 +411,54 @@ impl Redirect {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.from)?;
         let absolute = self.to.starts_with("https://") || self.to.starts_with("http://");
         if !self.to.starts_with('/') && !absolute {
-            return Err(format!(
+            return Err(RuleError::Destination(format!(
                 "redirect `{}` → `{}`: `to` must be a path starting with `/` or an absolute http(s) URL",
                 self.from, self.to
-            ));
+            )));
         }
         if !absolute && same_site(&self.to) != self.to || self.to.contains('\\') {
-            return Err(format!(
+            return Err(RuleError::Destination(format!(
                 "redirect `{}` → `{}`: browsers read a `to` starting with `//` or `/\\` (or a backslash \
                  anywhere) as another host; write another site as an absolute URL (`https://example.org/…`)",
                 self.from, self.to
-            ));
+            )));
         }
         if absolute {
             let host = self.to.split_once("://").map_or("", |(_, rest)| {
                 rest.split(['/', '?', '#']).next().unwrap_or_default()
             });
             if host.is_empty() || !destination_parameters(host).is_empty() || host.contains('@') {
-                return Err(format!(
+                return Err(RuleError::Destination(format!(
                     "redirect `{}` → `{}`: the host of an absolute `to` is written out in full \
                      (parameters may follow the first `/`, never in the host)",
                     self.from, self.to
-                ));
+                )));
             }
         }
         let normalized = self.normalized();
         check_destination(&normalized.from, &normalized.to)?;
         if ![301, 302, 303, 307, 308].contains(&self.status) {
-            return Err(format!(
+            return Err(RuleError::Destination(format!(
                 "redirect `{}`: status {} is not a redirect (use 301, 302, 303, 307 or 308)",
                 self.from, self.status
-            ));
+            )));
         }
         Ok(())
     }
 }
 
 impl Rewrite {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.from)?;
         if !self.to.starts_with('/') || same_site(&self.to) != self.to || self.to.contains('\\') {
-            return Err(format!(
+            return Err(RuleError::Destination(format!(
                 "rewrite `{}` → `{}`: `to` must be a file of this site, starting with `/` (proxying to other hosts is not supported: use a CloudFront behavior with its own origin)",
                 self.from, self.to
-            ));
+            )));
         }
         check_destination(&self.from, &self.to)
     }
@@ -458,20 +483,20 @@ impl Spa {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.prefix)?;
         if self.prefix.contains([':', '*']) {
-            return Err(format!(
+            return Err(RuleError::Spa(format!(
                 "[[spa]] prefix `{}` is a plain folder path such as `/admin/` (no parameters or `*`)",
                 self.prefix
-            ));
+            )));
         }
         if let Some(index) = &self.index {
             if !is_build_file(index) {
-                return Err(format!(
+                return Err(RuleError::Spa(format!(
                     "[[spa]] index {index:?} must name a file inside the build, like \"admin/index.html\" \
                      (printable ASCII, no spaces, `?`, `#`, `%`, `..` or empty parts)"
-                ));
+                )));
             }
         }
         Ok(())
@@ -509,10 +534,10 @@ const RESERVED_HEADERS: [&str; 22] = [
 const RESERVED_PREFIXES: [&str; 4] = ["x-amz-", "x-amzn-", "x-edge-", "x-accel-"];
 
 impl HeaderRule {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.pattern)?;
         if self.values.is_empty() {
-            return Err(format!("[[headers]] for `{}` sets no header: add `values = {{ \"X-Frame-Options\" = \"DENY\" }}`", self.pattern));
+            return Err(RuleError::Header(format!("[[headers]] for `{}` sets no header: add `values = {{ \"X-Frame-Options\" = \"DENY\" }}`", self.pattern)));
         }
         for (name, value) in &self.values {
             // Letters, digits and `-`: every response header has this shape, and a name such as
@@ -520,22 +545,22 @@ impl HeaderRule {
             let valid = name.starts_with(|c: char| c.is_ascii_alphanumeric())
                 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
             if !valid {
-                return Err(format!(
+                return Err(RuleError::Header(format!(
                     "[[headers]] {name:?} is not a header name (letters, digits and `-`, like `X-Frame-Options`)"
-                ));
+                )));
             }
             let lower = name.to_ascii_lowercase();
             if RESERVED_HEADERS.contains(&lower.as_str())
                 || RESERVED_PREFIXES.iter().any(|p| lower.starts_with(p))
             {
-                return Err(format!(
+                return Err(RuleError::Header(format!(
                     "[[headers]] `{name}` cannot be set by spadeploy: CloudFront or the origin owns it"
-                ));
+                )));
             }
             if !is_header_value(value) {
-                return Err(format!(
+                return Err(RuleError::Header(format!(
                     "[[headers]] `{name}`: value {value:?} must be non-empty printable ASCII on one line"
-                ));
+                )));
             }
         }
         Ok(())
@@ -560,7 +585,7 @@ mod tests {
         assert!(redirect("/blog/:slug", "https://example.com/:slug", 302)
             .validate()
             .is_ok());
-        let err = |r: Redirect| r.validate().unwrap_err();
+        let err = |r: Redirect| r.validate().unwrap_err().to_string();
         assert!(err(redirect("/a/", "/b/", 200)).contains("not a redirect"));
         assert!(err(redirect("a/", "/b/", 301)).contains("start with `/`"));
         assert!(err(redirect("/a/*/b", "/b", 301)).contains("last segment"));
@@ -591,6 +616,7 @@ mod tests {
         assert!(rewrite("/x", "https://api.example.com/x")
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("proxying"));
         let spa = Spa {
             prefix: "/admin".into(),
@@ -620,14 +646,17 @@ mod tests {
         assert!(headers("Content-Length", "1")
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("owns it"));
         assert!(headers("X Bad", "1")
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("not a header name"));
         assert!(headers("X-A", "a\nb")
             .validate()
             .unwrap_err()
+            .to_string()
             .contains("one line"));
     }
 
@@ -640,7 +669,10 @@ mod tests {
             "/a\\b",
             "https://:splat",
         ] {
-            let err = redirect("/old/*", to, 301).validate().unwrap_err();
+            let err = redirect("/old/*", to, 301)
+                .validate()
+                .unwrap_err()
+                .to_string();
             assert!(err.contains("host"), "{to}: {err}");
         }
         assert!(redirect("/go/*", "https://example.org:splat", 301)
@@ -667,8 +699,17 @@ mod tests {
             ..Default::default()
         };
         for bad in [&[""][..], &["/assets/\u{2028}"], &["assets/"], &["/a b/"]] {
-            let (key, _) = with(bad).validate().unwrap_err();
-            assert_eq!(key, "no_fallback", "{bad:?}");
+            let err = with(bad).validate().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    RuleError::Setting {
+                        key: "no_fallback",
+                        ..
+                    }
+                ),
+                "{bad:?}"
+            );
         }
         assert!(with(&["/assets/"]).validate().is_ok());
         for index in ["a b.html", "app/\u{2028}.html", "x%20.html"] {

@@ -21,7 +21,7 @@ mod read;
 mod releases;
 
 pub use cdn::{plan_routing, rotate_secret};
-pub use job::{Build, Invalidation, Output, PushJob, Run, Safety, What};
+pub use job::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
 pub use releases::{live_record, releases};
 
 use self::apply::*;
@@ -41,11 +41,11 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 use crate::aws::Aws;
+use crate::cdn::apply::{self as routing_setup, Routing};
 use crate::cdn::decide::RoutingPlan;
 use crate::cdn::invalidation;
 use crate::cdn::observe::{observe, Clients, Observed};
 use crate::cdn::request::{Job, RoutingRequest};
-use crate::cdn::setup::{self, Routing};
 use crate::config::manifest::TargetSettings;
 use crate::config::target::Target;
 use crate::model::{
@@ -63,13 +63,13 @@ use crate::sync::plan::{self, Known, Plan, PlanOptions};
 use crate::sync::scan::{self, ScanOptions};
 use crate::sync::window::{self, Window};
 
-/// Runs the push (or rollback); returns true when `--exit-code` asked to signal pending changes.
+/// Runs the push (or rollback, or prune).
 pub async fn run(
     job: PushJob,
     settings: &TargetSettings,
     routing: Option<RoutingRequest>,
     what: What,
-) -> Result<bool> {
+) -> Result<Finished> {
     // The build is checked before any credential or network work.
     let desired = |job: &PushJob| -> Result<Desired> {
         Ok(match &what {
@@ -98,19 +98,19 @@ pub async fn run(
         }
         _ => None,
     };
-    sync(&store, job, desired, cdn).await
+    pipeline(&store, job, desired, cdn).await
 }
 
 /// Reads and plans; a dry run or a push with nothing to do stops there, without a single write
 /// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it if another
 /// deploy may have finished meanwhile (`Decision::still_valid`), applies while renewing the lock,
 /// and gives the lock back on every exit the process survives, Ctrl-C included.
-async fn sync<S: WriteStore>(
+async fn pipeline<S: WriteStore>(
     store: &S,
     job: PushJob,
     desired: Desired,
     cdn: Option<Cdn>,
-) -> Result<bool> {
+) -> Result<Finished> {
     let started = Instant::now();
     let read = async {
         Ok::<_, anyhow::Error>(match desired {
@@ -130,11 +130,16 @@ async fn sync<S: WriteStore>(
     if job.dry_run() || !decision.has_changes() {
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started)?;
-        return Ok(matches!(job.run, Run::DryRun { exit_code: true }) && pending);
+        let signal = matches!(job.run, Run::DryRun { exit_code: true }) && pending;
+        return Ok(if signal {
+            Finished::ChangesPending
+        } else {
+            Finished::Done
+        });
     }
 
     let mut report = under_lock(store, &job, decision, rollback_to, &cdn).await?;
     wait_for_invalidation(&cdn, &mut report, &job).await?;
     finish(&job, report, started)?;
-    Ok(false)
+    Ok(Finished::Done)
 }

@@ -40,62 +40,8 @@ impl Explanation {
             routes.route_explained(method, path, query, found.as_deref(), &mut |step, why| {
                 steps.push((step, why))
             });
-        let key_of = |url: &str| {
-            let relative = url.strip_prefix(&routes.base).unwrap_or(url);
-            percent_decode_str(relative)
-                .decode_utf8_lossy()
-                .into_owned()
-        };
-        let stored = |key: &str| {
-            live.objects.get(key).map(|o| {
-                vec![
-                    (
-                        "content-type".to_string(),
-                        o.headers.content_type.to_string(),
-                    ),
-                    (
-                        "cache-control".to_string(),
-                        o.headers.cache_control.to_string(),
-                    ),
-                ]
-            })
-        };
-        let (status, answer, mut headers) = match &outcome {
-            Outcome::Deny => (
-                404,
-                "nothing (an empty 404 made at the edge)".into(),
-                Vec::new(),
-            ),
-            Outcome::Redirect { status, location } => (
-                *status,
-                format!("Location: {location}"),
-                vec![("location".to_string(), location.clone())],
-            ),
-            Outcome::Serve {
-                path,
-                status,
-                fallback,
-            } => {
-                let key = key_of(path);
-                let mut headers = stored(&key).unwrap_or_default();
-                if *fallback || *status == 404 {
-                    headers.retain(|(name, _)| name != "cache-control");
-                    headers.push(("cache-control".into(), routes.cache_control.clone()));
-                }
-                (*status, format!("the file {key}"), headers)
-            }
-            Outcome::Pass => {
-                let key = key_of(path);
-                match stored(&key) {
-                    Some(headers) => (200, format!("the file {key}, from the origin"), headers),
-                    None => (
-                        404,
-                        origin_miss(mode, &routes.error_key(error_document)),
-                        Vec::new(),
-                    ),
-                }
-            }
-        };
+        let (status, answer, mut headers) =
+            answer_of(routes, live, mode, error_document, path, &outcome);
         let answered = outcome.answered_path(path).to_string();
         for (name, value) in routes.headers_for(&answered) {
             headers.retain(|(n, _)| !n.eq_ignore_ascii_case(&name));
@@ -109,6 +55,73 @@ impl Explanation {
             status,
             answer,
             headers,
+        }
+    }
+}
+
+/// The status, what answers, and the stored headers of an outcome.
+fn answer_of(
+    routes: &Routes,
+    live: &Record,
+    mode: Mode,
+    error_document: &str,
+    path: &str,
+    outcome: &Outcome,
+) -> (u16, String, Vec<(String, String)>) {
+    let key_of = |url: &str| {
+        let relative = url.strip_prefix(&routes.base).unwrap_or(url);
+        percent_decode_str(relative)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    let stored = |key: &str| {
+        live.objects.get(key).map(|o| {
+            vec![
+                (
+                    "content-type".to_string(),
+                    o.headers.content_type.to_string(),
+                ),
+                (
+                    "cache-control".to_string(),
+                    o.headers.cache_control.to_string(),
+                ),
+            ]
+        })
+    };
+    match outcome {
+        Outcome::Deny => (
+            404,
+            "nothing (an empty 404 made at the edge)".into(),
+            Vec::new(),
+        ),
+        Outcome::Redirect { status, location } => (
+            *status,
+            format!("Location: {location}"),
+            vec![("location".to_string(), location.clone())],
+        ),
+        Outcome::Serve {
+            path,
+            status,
+            fallback,
+        } => {
+            let key = key_of(path);
+            let mut headers = stored(&key).unwrap_or_default();
+            if *fallback || *status == 404 {
+                headers.retain(|(name, _)| name != "cache-control");
+                headers.push(("cache-control".into(), routes.cache_control.clone()));
+            }
+            (*status, format!("the file {key}"), headers)
+        }
+        Outcome::Pass => {
+            let key = key_of(path);
+            match stored(&key) {
+                Some(headers) => (200, format!("the file {key}, from the origin"), headers),
+                None => (
+                    404,
+                    origin_miss(mode, &routes.error_key(error_document)),
+                    Vec::new(),
+                ),
+            }
         }
     }
 }

@@ -22,53 +22,13 @@ impl fmt::Display for RoutingPlan {
     }
 }
 
-pub(super) fn write_routing(
-    f: &mut fmt::Formatter<'_>,
-    r: &RoutingPlan,
-    dry_run: bool,
-) -> fmt::Result {
+/// The steps of the origin and the bucket: each unchanged, or what it (would) become.
+fn write_bucket_steps(f: &mut fmt::Formatter<'_>, r: &RoutingPlan, dry_run: bool) -> fmt::Result {
     let step = |s: Step, verb: &str, done: &str| match (s, dry_run) {
         (Step::Unchanged, _) => "unchanged".to_string(),
         (Step::Update, true) => format!("would {verb}"),
         (Step::Update, false) => done.to_string(),
     };
-    writeln!(
-        f,
-        "routing: distribution {} in {} mode (SPA origin: {})",
-        r.distribution,
-        r.mode,
-        name_of(r.origin)
-    )?;
-    writeln!(
-        f,
-        "  function  {} ({}): {}{}",
-        r.function.name,
-        r.function.kind,
-        name_of(r.function.action),
-        r.function
-            .arn
-            .as_deref()
-            .map(|a| format!(" -> {a}"))
-            .unwrap_or_default()
-    )?;
-    writeln!(
-        f,
-        "  routes    {} page(s), {}",
-        r.function.pages, r.function.pages_in
-    )?;
-    for b in &r.behaviors {
-        let what = if b.spa {
-            "SPA"
-        } else {
-            "other origin, never modified"
-        };
-        writeln!(
-            f,
-            "  behavior  {:<12} {:<10} ({what})",
-            b.path,
-            name_of(b.action)
-        )?;
-    }
     writeln!(
         f,
         "  origin    {}",
@@ -109,6 +69,52 @@ pub(super) fn write_routing(
             step(r.route_store, "repair", "repaired")
         )?;
     }
+    Ok(())
+}
+
+pub(super) fn write_routing(
+    f: &mut fmt::Formatter<'_>,
+    r: &RoutingPlan,
+    dry_run: bool,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "routing: distribution {} in {} mode (SPA origin: {})",
+        r.distribution,
+        r.mode,
+        name_of(r.origin)
+    )?;
+    writeln!(
+        f,
+        "  function  {} ({}): {}{}",
+        r.function.name,
+        r.function.kind,
+        name_of(r.function.action),
+        r.function
+            .arn
+            .as_deref()
+            .map(|a| format!(" -> {a}"))
+            .unwrap_or_default()
+    )?;
+    writeln!(
+        f,
+        "  routes    {} page(s), {}",
+        r.function.pages, r.function.pages_in
+    )?;
+    for b in &r.behaviors {
+        let what = if b.spa {
+            "SPA"
+        } else {
+            "other origin, never modified"
+        };
+        writeln!(
+            f,
+            "  behavior  {:<12} {:<10} ({what})",
+            b.path,
+            name_of(b.action)
+        )?;
+    }
+    write_bucket_steps(f, r, dry_run)?;
     for warning in &r.warnings {
         writeln!(f, "  warning: {warning}")?;
     }

@@ -1,5 +1,5 @@
 //! Executing a plan against a store, phase by phase, so the live site is never broken:
-//! `publish` (assets, then HTML, then the root index.html) and `settle` (the release's history
+//! `publish` (assets, then HTML, then the root index document) and `settle` (the release's history
 //! copy, then the live pointer with the deletes).
 
 use std::collections::HashMap;
@@ -55,7 +55,7 @@ impl ApplyError {
                  decides what the site serves. Re-run the push that should win."
             }
             Phase::Assets | Phase::Pages | Phase::EntryIndex => {
-                "index.html was not replaced and nothing was deleted, so the site still serves the \
+                "the root index was not replaced and nothing was deleted, so the site still serves the \
                  previous version. Fix the cause and re-run: files that landed are not sent again."
             }
             Phase::Cleanup => {

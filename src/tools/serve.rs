@@ -60,6 +60,47 @@ impl FromStr for ApiRoute {
     }
 }
 
+/// Why a folder cannot be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Record(#[from] crate::state::release::RecordError),
+    #[error("the live release's recorded routing is not valid: push again")]
+    Routing(#[source] crate::config::routing::RuleError),
+    #[error(transparent)]
+    Table(#[from] crate::cdn::routing::TableError),
+    #[error("cannot serve {}", path.display())]
+    Root {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a request was not forwarded to an API (answered 502).
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("the request could not be forwarded")]
+    Request(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("the API at {upstream} did not answer")]
+    Upstream {
+        upstream: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// An error and its causes on one line, for a 502's body.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(next) = cause {
+        line.push_str(&format!(": {next}"));
+        cause = next.source();
+    }
+    line
+}
+
 /// Which routing `serve` answers with.
 pub enum Routing {
     /// The live release's own (these rules for a folder without one).
@@ -95,10 +136,10 @@ impl Site {
         routing: Routing,
         header_rules: HeaderRules,
         keys_of_build: impl FnOnce(&std::path::Path) -> Vec<String>,
-    ) -> Result<Site, String> {
+    ) -> Result<Site, ServeError> {
         let record_path = root.join(LIVE_RECORD);
         let live = match std::fs::read(&record_path) {
-            Ok(bytes) => Some(Record::from_json(&bytes).map_err(|e| e.to_string())?),
+            Ok(bytes) => Some(Record::from_json(&bytes)?),
             Err(_) => None,
         };
         // The live release's routing as it was pushed, wherever serve is started; a build
@@ -106,9 +147,7 @@ impl Site {
         let recorded = live.as_ref().and_then(|l| l.routing.as_ref());
         let (recorded_rules, fallback) = match (routing, recorded) {
             (Routing::Recorded(rules), Some(value)) => (
-                Some(RouteRules::from_record(value).map_err(|e| {
-                    format!("the live release's recorded routing is not valid ({e}): push again")
-                })?),
+                Some(RouteRules::from_record(value).map_err(ServeError::Routing)?),
                 rules,
             ),
             (Routing::Recorded(rules) | Routing::Manifest(rules), _) => (None, rules),
@@ -130,9 +169,10 @@ impl Site {
         };
         let routes = Routes::derive(rules, base, keys.iter().map(String::as_str))?;
         let error_document = routes.error_key(&rules.settings.error_document);
-        let real_root = root
-            .canonicalize()
-            .map_err(|e| format!("cannot serve {}: {e}", root.display()))?;
+        let real_root = root.canonicalize().map_err(|source| ServeError::Root {
+            path: root.clone(),
+            source,
+        })?;
         Ok(Site {
             release,
             routing_recorded: recorded_rules.is_some(),
@@ -407,7 +447,7 @@ impl Server {
             return self
                 .proxy(api, request)
                 .await
-                .unwrap_or_else(|message| plain(StatusCode::BAD_GATEWAY, message));
+                .unwrap_or_else(|err| plain(StatusCode::BAD_GATEWAY, error_chain(&err)));
         }
         let method = request.method().as_str().to_string();
         let answer = respond(&self.site, &method, &path, &query);
@@ -439,7 +479,7 @@ impl Server {
         &self,
         api: &ApiRoute,
         request: Request<Incoming>,
-    ) -> Result<Response<Full<Bytes>>, String> {
+    ) -> Result<Response<Full<Bytes>>, ProxyError> {
         let (parts, body) = request.into_parts();
         let path_and_query = parts.uri.path_and_query().map_or("/", |p| p.as_str());
         let target = format!("{}{path_and_query}", api.upstream);
@@ -462,7 +502,7 @@ impl Server {
                     format!("request bodies over {MAX_BODY} bytes are not forwarded"),
                 ))
             }
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(ProxyError::Request(e)),
         };
         let mut forward = Request::builder().method(parts.method).uri(&target);
         for (name, value) in end_to_end(&parts.headers)
@@ -471,14 +511,24 @@ impl Server {
         {
             forward = forward.header(name, value);
         }
-        let forward = forward.body(Full::new(body)).map_err(|e| e.to_string())?;
+        let forward = forward
+            .body(Full::new(body))
+            .map_err(|e| ProxyError::Request(e.into()))?;
+        let unreachable = |e: Box<dyn std::error::Error + Send + Sync>| ProxyError::Upstream {
+            upstream: api.upstream.clone(),
+            source: e,
+        };
         let answer = self
             .client
             .request(forward)
             .await
-            .map_err(|e| format!("the API at {} did not answer: {e}", api.upstream))?;
+            .map_err(|e| unreachable(e.into()))?;
         let (mut parts, body) = answer.into_parts();
-        let body = body.collect().await.map_err(|e| e.to_string())?.to_bytes();
+        let body = body
+            .collect()
+            .await
+            .map_err(|e| unreachable(e.into()))?
+            .to_bytes();
         parts.headers = end_to_end(&parts.headers);
         Ok(Response::from_parts(parts, Full::new(body)))
     }

@@ -1,0 +1,216 @@
+//! The distribution's side of a push: its clients and job, observed before anything is written,
+//! set up beside the root index, invalidated and waited for; also `routing` and its secret rotation.
+
+use super::*;
+
+/// How long `--wait` waits for an invalidation before giving up (it goes on in CloudFront).
+pub(super) const WAIT_TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// The distribution's side of a push: the clients that reach it and what was asked of its
+/// routing, for one bucket and prefix. Observed before anything is written, planned with the
+/// files, set up beside the root index, invalidated.
+pub(super) struct Cdn {
+    pub(super) clients: Clients,
+    pub(super) job: Job,
+}
+
+/// The clients and job for the routing part, all from one SDK configuration.
+pub(super) fn routing_job(
+    aws: &Aws,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Cdn {
+    let clients = Clients {
+        s3: aws.s3(),
+        cloudfront: aws.cloudfront(),
+        key_value_store: aws.key_value_store(),
+        lambda: aws.lambda_edge(),
+        iam: aws.iam(),
+        endpoint: aws.describe_endpoint(),
+    };
+    let job = Job {
+        request,
+        bucket,
+        prefix,
+        region: aws.region(),
+    };
+    Cdn { clients, job }
+}
+
+/// The routing plan alone (`spadeploy routing`), exactly as a push would compute it.
+pub async fn plan_routing(
+    settings: &TargetSettings,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<RoutingPlan> {
+    let target = Target::S3 {
+        bucket: bucket.clone(),
+        prefix: prefix.clone(),
+    };
+    let (store, aws) = open(&target, settings).await?;
+    let Some(aws) = aws else {
+        bail!("routing needs an s3:// target");
+    };
+    let Cdn { clients, job } = routing_job(&aws, request, bucket, prefix);
+    // Before the first push there is no release: the table has no pages yet.
+    let (live, observed) =
+        tokio::join!(read_live(&store, &target), observe_routing(&clients, &job));
+    let live = live?;
+    let keys: Vec<&str> = live
+        .iter()
+        .flat_map(|r| r.objects.keys().map(String::as_str))
+        .collect();
+    let routing = routing_setup::plan(observed?, &job, &keys, Some(&keys)).with_context(|| {
+        format!(
+            "cannot plan the routing of distribution {}",
+            job.request.distribution
+        )
+    })?;
+    Ok(routing.plan)
+}
+
+/// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
+pub async fn rotate_secret(
+    settings: &TargetSettings,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<routing_setup::Rotation> {
+    let aws = Aws::load(settings).await?;
+    let Cdn { clients, job } = routing_job(&aws, request, bucket, prefix);
+    // CloudFront usually deploys a change in minutes; past this, both values stay allowed.
+    let wait = std::time::Duration::from_secs(30 * 60);
+    let distribution = job.request.distribution.clone();
+    let waiting = move |waited: std::time::Duration| {
+        eprintln!(
+            "waiting for distribution {distribution} to deploy the new secret everywhere ({} s so far; both values are allowed meanwhile)",
+            waited.as_secs()
+        );
+    };
+    routing_setup::rotate_secret(&clients, &job, wait, &waiting)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot rotate the Referer secret of distribution {}",
+                job.request.distribution
+            )
+        })
+}
+
+/// The routing as it is, when the push has a distribution. Read (and then planned) before
+/// anything is written, so its errors stop the push early.
+pub(super) async fn observe_cdn(cdn: &Option<Cdn>) -> Result<Option<Observed>> {
+    match cdn {
+        Some(Cdn { clients, job }) => Ok(Some(observe_routing(clients, job).await?)),
+        None => Ok(None),
+    }
+}
+
+pub(super) async fn observe_routing(clients: &Clients, job: &Job) -> Result<Observed> {
+    observe(clients, job).await.with_context(|| {
+        format!(
+            "cannot read the routing of distribution {}",
+            job.request.distribution
+        )
+    })
+}
+
+/// Makes the routing right when it drifted; the ARN the SPA behaviors now run, if it was set up.
+pub(super) async fn set_up_routing(
+    cdn: &Option<Cdn>,
+    routing: Option<&Routing>,
+    job: &PushJob,
+) -> Result<Option<String>> {
+    let (
+        Some(Cdn {
+            clients,
+            job: routing_job,
+        }),
+        Some(routing),
+    ) = (cdn, routing)
+    else {
+        return Ok(None);
+    };
+    if !routing.plan.has_changes() {
+        return Ok(None);
+    }
+    job.output.progress.note(&format!(
+        "routing: updating distribution {}",
+        routing_job.request.distribution
+    ));
+    let arn = routing_setup::apply(clients, routing_job, routing)
+        .await
+        .with_context(|| {
+            format!(
+                "setting up routing on distribution {} failed; nothing was deleted and the \
+                 release was not recorded, so a re-run finishes the job",
+                routing_job.request.distribution
+            )
+        })?;
+    Ok(Some(arn))
+}
+
+pub(super) async fn invalidate(
+    clients: &Clients,
+    routing_job: &Job,
+    plan: &Plan,
+    mut invalidation: InvalidationReport,
+) -> Result<InvalidationReport> {
+    if invalidation.skipped || invalidation.paths.is_empty() {
+        return Ok(invalidation);
+    }
+    let distribution = &routing_job.request.distribution;
+    let reference = invalidation::caller_reference(distribution, &invalidation.paths, plan);
+    let id = invalidation::invalidate(&clients.cloudfront, distribution, &invalidation.paths, &reference, &clients.endpoint)
+        .await
+        .with_context(|| format!("the files are live, but invalidating {} on {distribution} failed; viewers may see cached copies until they expire", invalidation.paths.join(" ")))?;
+    invalidation.id = Some(id);
+    Ok(invalidation)
+}
+
+/// `--wait`: waits for the push's invalidation to complete. Called once the deploy lock is given
+/// back, so the next deploy need not wait for CloudFront too.
+pub(super) async fn wait_for_invalidation(
+    cdn: &Option<Cdn>,
+    report: &mut PushReport,
+    job: &PushJob,
+) -> Result<()> {
+    let (
+        Some(Cdn {
+            clients,
+            job: routing_job,
+        }),
+        Some(invalidation),
+    ) = (cdn, report.invalidation.as_mut())
+    else {
+        return Ok(());
+    };
+    let Some(id) = invalidation.id.clone() else {
+        return Ok(());
+    };
+    if job.invalidation != Invalidation::CreateAndWait {
+        return Ok(());
+    }
+    job.output.progress.note(&format!(
+        "waiting for invalidation {id} ({})",
+        invalidation.paths.join(" ")
+    ));
+    invalidation::wait(
+        &clients.cloudfront,
+        &routing_job.request.distribution,
+        &id,
+        WAIT_TIMEOUT,
+        &clients.endpoint,
+        &|status, elapsed| {
+            job.output.progress.note(&format!(
+                "  invalidation {id}: {status} after {} s",
+                elapsed.as_secs()
+            ))
+        },
+    )
+    .await?;
+    invalidation.completed = true;
+    Ok(())
+}

@@ -1,0 +1,120 @@
+//! What a run is asked to do: the target, the build, apply or dry run, safety settings,
+//! invalidation and output, resolved once by `cli/` before any network work.
+
+use super::*;
+
+/// Everything a push needs, resolved from flags and manifest.
+pub struct PushJob {
+    pub target: Target,
+    pub build: Build,
+    pub plan: PlanOptions,
+    pub run: Run,
+    pub safety: Safety,
+    pub invalidation: Invalidation,
+    pub output: Output,
+}
+
+/// The build a push deploys (rollback and prune work from the target's records instead).
+pub struct Build {
+    pub dir: PathBuf,
+    pub scan: ScanOptions,
+    pub rules: HeaderRules,
+    /// Read every file again, ignoring what the hash cache remembers.
+    pub rehash: bool,
+    /// The commit deployed and the routing, recorded in the release.
+    pub provenance: Provenance,
+}
+
+/// Whether the run writes.
+pub enum Run {
+    /// Plan and render, then stop; with `exit_code`, exit 2 when there are changes.
+    DryRun { exit_code: bool },
+    Apply {
+        /// Transfers in flight, as the user set it; `None`: a window that adapts.
+        concurrency: Option<usize>,
+    },
+}
+
+/// The guards that keep a deploy from breaking the site.
+pub struct Safety {
+    /// Releases whose files stay for open browser sessions (the new one included).
+    pub keep_releases: usize,
+    pub allow_mass_delete: bool,
+    /// Take over the lock whoever holds it.
+    pub break_lock: bool,
+    /// Named in the deploy lock: `spadeploy push`, `spadeploy rollback`...
+    pub command: &'static str,
+}
+
+/// What happens on CloudFront after the files are live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Invalidation {
+    Skip,
+    Create,
+    /// Create, and wait until CloudFront reports it completed.
+    CreateAndWait,
+}
+
+/// How the run reports.
+pub struct Output {
+    pub format: OutputFormat,
+    pub progress: Progress,
+    /// Also write the Markdown summary here.
+    pub summary_md: Option<PathBuf>,
+    /// List every object changed or deleted outside spadeploy (not only their count).
+    pub list_drift: bool,
+}
+
+impl PushJob {
+    pub(super) fn dry_run(&self) -> bool {
+        matches!(self.run, Run::DryRun { .. })
+    }
+
+    /// The transfer window: what the user set (halved on throttling, never above it), else one
+    /// that grows while an S3 store keeps up (every request there costs a round trip; a local
+    /// directory gains nothing from more).
+    pub(super) fn window(&self) -> Window {
+        match (&self.run, &self.target) {
+            (
+                Run::Apply {
+                    concurrency: Some(n),
+                },
+                _,
+            ) => Window::new(*n, *n),
+            (_, Target::S3 { .. }) => Window::new(window::START, window::MAX),
+            _ => Window::new(window::START, window::START),
+        }
+    }
+}
+
+/// How a run ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    Done,
+    /// A dry run with `--exit-code` found changes to make (exit 2).
+    ChangesPending,
+}
+
+/// What the target should hold after the run.
+pub enum What {
+    /// The build directory (`push`, `diff`).
+    Push,
+    /// A recorded release (`rollback`); `None` is the one before the live release.
+    Rollback(Option<String>),
+    /// The live release again, deleting what the keep-window no longer needs (`prune`).
+    Prune,
+}
+
+/// Input of the pipeline, resolved from `What`.
+pub(super) enum Desired {
+    Build(Vec<scan::Found>),
+    Release(Release),
+}
+
+/// Which recorded release to hold.
+#[derive(Debug, Clone)]
+pub(super) enum Release {
+    BeforeLive,
+    Id(String),
+    Live,
+}

@@ -1,0 +1,276 @@
+//! The build and the target read into plain values (`View`): the scan and the listing in
+//! concurrent ranges, the live record, an interrupted push's progress, a restored release, and the
+//! releases of the keep-window.
+
+use super::*;
+
+/// Build keys per concurrently listed range: S3 answers at most 1,000 keys a page, and the rest
+/// leaves room for keys the build does not have (spadeploy's state, files kept for open sessions,
+/// objects added outside it), so each range usually takes one request.
+pub(super) const LIST_RANGE: usize = 900;
+
+/// The live release (None before the first push), read without listing the target.
+pub(super) async fn read_live<S: ReadStore>(store: &S, target: &Target) -> Result<Option<Record>> {
+    let bytes = store
+        .read_state(LIVE_RECORD)
+        .await
+        .with_context(|| format!("cannot read the live release of {target}"))?;
+    let Some(bytes) = bytes else {
+        return Ok(None);
+    };
+    let record =
+        Record::from_json(&bytes).map_err(|e| anyhow::anyhow!("{target}: {LIVE_RECORD}: {e}"))?;
+    Ok(Some(record))
+}
+
+/// The target as read, and the files it should hold.
+pub(super) struct View {
+    pub(super) local: Vec<LocalFile>,
+    /// Build files read and hashed (the others were known unchanged); None when nothing was.
+    pub(super) files_read: Option<usize>,
+    pub(super) remote: Vec<RemoteObject>,
+    pub(super) live: Option<Record>,
+    /// The live record's change token, from the same read as `live`.
+    pub(super) live_token: Option<String>,
+    /// Progress of an interrupted push, or the release a rollback restores.
+    pub(super) trusted: Option<Record>,
+    pub(super) restored: Option<Record>,
+}
+
+/// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
+pub(super) async fn scan_and_read<S: ReadStore>(
+    store: &S,
+    job: &PushJob,
+    found: Vec<scan::Found>,
+) -> Result<View> {
+    let files = found.len();
+    let total_bytes = found.iter().map(|f| f.size).sum();
+    let bounds = list_bounds(found.iter().map(|f| f.key.as_str()));
+    // Every file is looked at; only those the hash cache does not know are read ("N hashed").
+    let hashing = Arc::new(
+        job.output
+            .progress
+            .stage("scanning", files as u64, total_bytes),
+    );
+    let rules = job.build.rules.clone();
+    let hashing_in_task = Arc::clone(&hashing);
+    let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
+    let hashed = tokio::task::spawn_blocking(move || {
+        let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
+        scan::hash(found, &rules, cache, &|bytes| hashing_in_task.inc(bytes))
+    });
+    let (hashed, view) = tokio::join!(hashed, reread(store, job, Vec::new(), &bounds));
+    hashing.finish();
+    let hashed = hashed.context("hashing was interrupted")??;
+    Ok(View {
+        local: hashed.files,
+        files_read: Some(hashed.read),
+        ..view?
+    })
+}
+
+/// Every LIST_RANGE-th of the build's keys in S3's order: the listing's ranges. The target
+/// mostly holds the build's keys, so they split it about evenly without waiting for any record.
+pub(super) fn list_bounds<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut keys: Vec<&str> = keys.collect();
+    keys.sort_unstable();
+    keys.into_iter()
+        .step_by(LIST_RANGE)
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+/// Lists the target (in the ranges `bounds` split it into) while reading the live release, then
+/// reads an interrupted push's progress if the listing shows one.
+pub(super) async fn reread<S: ReadStore>(
+    store: &S,
+    job: &PushJob,
+    local: Vec<LocalFile>,
+    bounds: &[String],
+) -> Result<View> {
+    let read = |e| {
+        anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
+    };
+    let (live, remote) = tokio::join!(
+        read_live_versioned(store, &job.output.progress),
+        store.list_split(bounds)
+    );
+    let (live, live_token) = live.map_err(read)?;
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let progress = read_record(store, &remote, PROGRESS_RECORD, &job.output.progress)
+        .await
+        .map_err(read)?;
+    Ok(View {
+        local,
+        files_read: None,
+        remote,
+        live,
+        live_token,
+        trusted: progress,
+        restored: None,
+    })
+}
+
+/// Lists the target, reads the live release and the one to restore (`id`, or the one before the
+/// live release), and finds a source in the target for each of its files.
+pub(super) async fn restore_and_read<S: ReadStore>(
+    store: &S,
+    job: &PushJob,
+    which: Release,
+) -> Result<View> {
+    let (remote, live) = tokio::join!(
+        store.list(),
+        read_live_versioned(store, &job.output.progress)
+    );
+    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let (live, live_token) =
+        live.with_context(|| format!("cannot read the live release of {}", job.target))?;
+    let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
+    let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+    let which_kind = which.clone();
+    let wanted = match which {
+        Release::Live if live_id.is_empty() => bail!("{} has no live release yet", job.target),
+        Release::Live => live_id,
+        Release::Id(id) => {
+            let matches: Vec<&String> = ids.iter().filter(|r| r.starts_with(&id)).collect();
+            match matches.as_slice() {
+                [one] => (*one).clone(),
+                [] => bail!(
+                    "release {id} is not in {}: `spadeploy releases` lists them",
+                    job.target
+                ),
+                _ => bail!(
+                    "release {id} is ambiguous ({} match): give more of its id",
+                    matches.len()
+                ),
+            }
+        }
+        Release::BeforeLive => match ids.iter().rev().find(|r| **r < live_id) {
+            Some(previous) => previous.clone(),
+            None => bail!(
+                "{} has no release before the live one to roll back to",
+                job.target
+            ),
+        },
+    };
+    let Some(bytes) = store.read_state(&release_key(&wanted)).await? else {
+        bail!("release {wanted} cannot be read from {}", job.target);
+    };
+    let release = Record::from_json(&bytes)
+        .with_context(|| format!("release {wanted} cannot be restored"))?;
+    let local = crate::state::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
+        anyhow::anyhow!(
+            "release {wanted} cannot be restored: the content of {} file(s) is no longer in the target ({}); \
+             it left the keep-window (--keep-releases). Push that build again instead",
+            missing.len(),
+            missing.iter().take(5).cloned().collect::<Vec<_>>().join(", ")
+        )
+    })?;
+    let restored = (!matches!(which_kind, Release::Live)).then(|| release.clone());
+    Ok(View {
+        local,
+        files_read: None,
+        remote,
+        live,
+        live_token,
+        trusted: Some(release),
+        restored,
+    })
+}
+
+/// The live record and its change token, from one read: the token is the one of the record
+/// planned from (a listing's ETag would do too, but not every S3 server lists ETags).
+pub(super) async fn read_live_versioned<S: ReadStore>(
+    store: &S,
+    progress: &Progress,
+) -> Result<(Option<Record>, Option<String>), crate::store::StoreError> {
+    let Some(found) = store.read_versioned(LIVE_RECORD).await? else {
+        return Ok((None, None));
+    };
+    Ok((
+        parse_record(LIVE_RECORD, Some(found.body), progress),
+        Some(found.token),
+    ))
+}
+
+/// Reads one of spadeploy's records if the listing shows it.
+pub(super) async fn read_record<S: ReadStore>(
+    store: &S,
+    remote: &[RemoteObject],
+    key: &str,
+    progress: &Progress,
+) -> Result<Option<Record>, crate::store::StoreError> {
+    if !remote.iter().any(|r| r.key == key) {
+        return Ok(None);
+    }
+    Ok(parse_record(key, store.read_state(key).await?, progress))
+}
+
+/// An unreadable record is skipped with a warning: the objects it described are then re-sent,
+/// never trusted.
+pub(super) fn parse_record(
+    key: &str,
+    bytes: Option<Vec<u8>>,
+    progress: &Progress,
+) -> Option<Record> {
+    bytes.and_then(|bytes| match Record::from_json(&bytes) {
+        Ok(record) => Some(record),
+        Err(err) => {
+            progress.note(&format!("warning: {key}: {err}; continuing without it"));
+            None
+        }
+    })
+}
+
+/// The releases in the keep-window besides the live one: the `keep_releases - 1` newest, read
+/// only when something could be deleted (a stale object, or a retained copy the build does not
+/// use). None when the window is the new release alone (`--keep-releases 1`).
+pub(super) async fn read_window<S: ReadStore>(
+    store: &S,
+    remote: &[RemoteObject],
+    local: &[LocalFile],
+    live: Option<&Record>,
+    keep_releases: usize,
+    progress: &Progress,
+) -> Result<Option<Vec<Record>>, crate::store::StoreError> {
+    if keep_releases <= 1 {
+        return Ok(None);
+    }
+    let in_build: HashSet<&str> = local.iter().map(|f| f.key.as_str()).collect();
+    let shas: HashSet<&str> = local.iter().map(|f| f.sha256.as_str()).collect();
+    // The window is read when it can decide something: what may be deleted, or a build file
+    // the live release does not record (an earlier release may, as after `push v1; push v2;
+    // push v1`).
+    let needed = remote
+        .iter()
+        .any(|r| match r.key.strip_prefix(BLOBS_PREFIX) {
+            Some(sha) => !shas.contains(sha),
+            None if is_state_key(&r.key) => false,
+            None if in_build.contains(r.key.as_str()) => {
+                live.is_none_or(|live| !live.objects.contains_key(&r.key))
+            }
+            None => true,
+        });
+    if !needed {
+        return Ok(Some(Vec::new()));
+    }
+    let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
+    let newest = ids
+        .iter()
+        .rev()
+        .take(keep_releases.saturating_sub(1))
+        .filter(|id| live.is_none_or(|l| &l.id != *id))
+        .map(|id| release_key(id));
+    let keys: Vec<String> = newest.collect();
+    let records = futures::future::join_all(
+        keys.iter()
+            .map(|key| read_record(store, remote, key, progress)),
+    )
+    .await;
+    let mut older = Vec::new();
+    for record in records {
+        older.extend(record?);
+    }
+    Ok(Some(older))
+}
