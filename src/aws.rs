@@ -14,10 +14,10 @@ use crate::config::manifest::{ChecksumMode, TargetSettings};
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
 /// Attempts per request (the first plus retries with exponential backoff, SDK "standard" mode).
-pub const MAX_ATTEMPTS: u32 = 4;
+pub(crate) const MAX_ATTEMPTS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
-pub enum AwsError {
+pub(crate) enum AwsError {
     #[error("no AWS region is configured: pass --region, set AWS_REGION, or set region in [target] of spadeploy.toml")]
     NoRegion,
     #[error("no usable AWS credentials ({detail}): set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, choose a profile with --profile or AWS_PROFILE, or run `aws sso login`")]
@@ -26,7 +26,7 @@ pub enum AwsError {
 
 /// A failed AWS API call, in terms of what the user can do about it.
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub(crate) enum ApiError {
     #[error("access denied: the AWS credentials in use may not call {action} on {resource} ({detail}); grant that action in their IAM policy (`spadeploy iam-policy` prints one), or choose other credentials with --profile")]
     AccessDenied {
         action: &'static str,
@@ -48,7 +48,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// The AWS error code, for callers that handle specific ones (e.g. `NoSuchBucket`).
-    pub fn code(&self) -> Option<&str> {
+    pub(crate) fn code(&self) -> Option<&str> {
         match self {
             ApiError::Service { code, .. } if !code.is_empty() => Some(code),
             _ => None,
@@ -56,7 +56,7 @@ impl ApiError {
     }
 
     /// `Ok(None)` when AWS answered `code`, its way of saying the thing is absent.
-    pub fn absent_if<T>(self, code: &str) -> Result<Option<T>, ApiError> {
+    pub(crate) fn absent_if<T>(self, code: &str) -> Result<Option<T>, ApiError> {
         if self.code() == Some(code) {
             Ok(None)
         } else {
@@ -66,7 +66,7 @@ impl ApiError {
 }
 
 /// Classifies any SDK failure (all AWS SDK crates share this error type).
-pub fn api_error<E>(
+pub(crate) fn api_error<E>(
     err: SdkError<E>,
     action: &'static str,
     resource: String,
@@ -131,7 +131,7 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// A loaded SDK configuration and what spadeploy needs to know about it.
-pub struct Aws {
+pub(crate) struct Aws {
     pub config: SdkConfig,
     /// A non-AWS endpoint (MinIO, R2, an emulator) from the flag, manifest or environment.
     pub custom_endpoint: Option<String>,
@@ -139,7 +139,7 @@ pub struct Aws {
 }
 
 impl Aws {
-    pub async fn load(settings: &TargetSettings) -> Result<Aws, AwsError> {
+    pub(crate) async fn load(settings: &TargetSettings) -> Result<Aws, AwsError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
             .timeout_config(
@@ -190,7 +190,7 @@ impl Aws {
         })
     }
 
-    pub fn s3(&self) -> aws_sdk_s3::Client {
+    pub(crate) fn s3(&self) -> aws_sdk_s3::Client {
         let mut builder = aws_sdk_s3::config::Builder::from(&self.config);
         if self.custom_endpoint.is_some() {
             // Custom endpoints rarely resolve BUCKET.host names.
@@ -213,14 +213,14 @@ impl Aws {
         aws_sdk_s3::Client::from_conf(builder.build())
     }
 
-    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+    pub(crate) fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
         aws_sdk_cloudfront::Client::new(&self.config)
     }
 
     /// The KeyValueStore data plane. AWS serves it at `ACCOUNT.cloudfront-kvs.global.api.aws`;
     /// the SDK would prefix a custom endpoint with the account too, which an emulator or proxy on
     /// an address cannot answer, so a custom endpoint is used as it is.
-    pub fn key_value_store(&self) -> aws_sdk_cloudfrontkeyvaluestore::Client {
+    pub(crate) fn key_value_store(&self) -> aws_sdk_cloudfrontkeyvaluestore::Client {
         let mut config = aws_sdk_cloudfrontkeyvaluestore::config::Builder::from(&self.config);
         if let Some(endpoint) = &self.custom_endpoint {
             config = config.endpoint_resolver(AsGiven(endpoint.clone()));
@@ -229,25 +229,25 @@ impl Aws {
     }
 
     /// Lambda@Edge functions live in us-east-1, whatever the bucket's region.
-    pub fn lambda_edge(&self) -> aws_sdk_lambda::Client {
+    pub(crate) fn lambda_edge(&self) -> aws_sdk_lambda::Client {
         let config = aws_sdk_lambda::config::Builder::from(&self.config)
             .region(Region::from_static("us-east-1"))
             .build();
         aws_sdk_lambda::Client::from_conf(config)
     }
 
-    pub fn iam(&self) -> aws_sdk_iam::Client {
+    pub(crate) fn iam(&self) -> aws_sdk_iam::Client {
         aws_sdk_iam::Client::new(&self.config)
     }
 
-    pub fn region(&self) -> String {
+    pub(crate) fn region(&self) -> String {
         self.config
             .region()
-            .map_or_else(|| "us-east-1".to_string(), |r| r.to_string())
+            .map_or_else(|| "us-east-1".to_string(), std::string::ToString::to_string)
     }
 
     /// How to name the service in messages.
-    pub fn describe_endpoint(&self) -> String {
+    pub(crate) fn describe_endpoint(&self) -> String {
         match (&self.custom_endpoint, self.config.region()) {
             (Some(endpoint), _) => endpoint.clone(),
             (None, Some(region)) => format!("S3 in {region}"),

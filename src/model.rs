@@ -9,26 +9,26 @@ use percent_encoding::{AsciiSet, CONTROLS};
 use serde::{Deserialize, Serialize};
 
 /// Content-hashed file names never change content, so browsers and CDNs may keep them forever.
-pub const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// HTML must be revalidated on every load, or users keep an index that points at old assets.
-pub const CACHE_HTML: &str = "no-cache";
+pub(crate) const CACHE_HTML: &str = "no-cache";
 /// Unhashed non-HTML files (favicon, robots.txt, manifest): short enough that a deploy shows soon.
-pub const CACHE_SHORT: &str = "public, max-age=300";
+pub(crate) const CACHE_SHORT: &str = "public, max-age=300";
 
 /// An object's Content-Type and Cache-Control. The values are shared (`Arc<str>`): a site has a
 /// handful of distinct ones across all its files, and every file carries them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ObjectHeaders {
+pub(crate) struct ObjectHeaders {
     pub content_type: Arc<str>,
     pub cache_control: Arc<str>,
 }
 
 /// Hands out one shared copy of each distinct header value.
 #[derive(Debug, Default)]
-pub struct Interner(HashSet<Arc<str>>);
+pub(crate) struct Interner(HashSet<Arc<str>>);
 
 impl Interner {
-    pub fn value(&mut self, value: &str) -> Arc<str> {
+    pub(crate) fn value(&mut self, value: &str) -> Arc<str> {
         if let Some(known) = self.0.get(value) {
             return Arc::clone(known);
         }
@@ -37,7 +37,7 @@ impl Interner {
         shared
     }
 
-    pub fn headers(&mut self, headers: &ObjectHeaders) -> ObjectHeaders {
+    pub(crate) fn headers(&mut self, headers: &ObjectHeaders) -> ObjectHeaders {
         ObjectHeaders {
             content_type: self.value(&headers.content_type),
             cache_control: self.value(&headers.cache_control),
@@ -47,7 +47,7 @@ impl Interner {
 
 impl ObjectHeaders {
     /// Cached as never changing: its name changes with its content.
-    pub fn is_immutable(&self) -> bool {
+    pub(crate) fn is_immutable(&self) -> bool {
         self.cache_control
             .split(',')
             .any(|d| d.trim().eq_ignore_ascii_case("immutable"))
@@ -56,7 +56,7 @@ impl ObjectHeaders {
 
 /// A file the target should hold: from the build, or (for a rollback) already in the target.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LocalFile {
+pub(crate) struct LocalFile {
     /// Relative to the build directory (and the target), `/`-separated.
     pub key: String,
     pub source: Source,
@@ -67,7 +67,7 @@ pub struct LocalFile {
 
 /// Where a file's bytes come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// A file on disk (the build).
     File(PathBuf),
     /// An object already in the target (a retained copy, or the same key), copied server-side.
@@ -76,7 +76,7 @@ pub enum Source {
 
 /// One object as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RemoteObject {
+pub(crate) struct RemoteObject {
     pub key: String,
     pub size: u64,
     /// An opaque change token (S3 ETag; size+mtime locally). Never assumed to be an MD5.
@@ -84,44 +84,44 @@ pub struct RemoteObject {
 }
 
 /// Keys under this prefix (relative to the target) are spadeploy's state: never synced or deleted.
-pub const STATE_PREFIX: &str = ".spadeploy/";
+pub(crate) const STATE_PREFIX: &str = ".spadeploy/";
 /// The record of the live release, relative to the target.
-pub const LIVE_RECORD: &str = ".spadeploy/live.json";
+pub(crate) const LIVE_RECORD: &str = ".spadeploy/live.json";
 /// What an unfinished push already wrote, so a re-run does not send it again.
-pub const PROGRESS_RECORD: &str = ".spadeploy/progress.json";
+pub(crate) const PROGRESS_RECORD: &str = ".spadeploy/progress.json";
 /// One record per release: `.spadeploy/releases/<id>.json`.
-pub const RELEASES_PREFIX: &str = ".spadeploy/releases/";
+pub(crate) const RELEASES_PREFIX: &str = ".spadeploy/releases/";
 /// Content-addressed copies of mutable files (index.html...), for rollback.
-pub const BLOBS_PREFIX: &str = ".spadeploy/blobs/";
+pub(crate) const BLOBS_PREFIX: &str = ".spadeploy/blobs/";
 /// The deploy lock.
-pub const LOCK_KEY: &str = ".spadeploy/lock.json";
+pub(crate) const LOCK_KEY: &str = ".spadeploy/lock.json";
 
-pub fn release_key(id: &str) -> String {
+pub(crate) fn release_key(id: &str) -> String {
     format!("{RELEASES_PREFIX}{id}.json")
 }
 
-pub fn blob_key(sha256: &str) -> String {
+pub(crate) fn blob_key(sha256: &str) -> String {
     format!("{BLOBS_PREFIX}{sha256}")
 }
 
-pub fn is_state_key(key: &str) -> bool {
+pub(crate) fn is_state_key(key: &str) -> bool {
     key.starts_with(STATE_PREFIX)
 }
 
 /// A header value spadeploy sets or reads back: non-empty printable ASCII on one line (no CR/LF
 /// to inject headers into responses or generated code).
-pub fn is_header_value(value: &str) -> bool {
+pub(crate) fn is_header_value(value: &str) -> bool {
     !value.is_empty() && value.bytes().all(|b| (b' '..=b'~').contains(&b))
 }
 
 /// A key stays inside the target: no empty, `.` or `..` parts, no backslash.
-pub fn is_safe_key(key: &str) -> bool {
+pub(crate) fn is_safe_key(key: &str) -> bool {
     !key.contains('\\') && key.split('/').all(|part| !matches!(part, "" | "." | ".."))
 }
 
 /// Characters encoded when a key becomes a URL path: what browsers encode, and what CloudFront
 /// needs encoded in invalidation paths.
-pub const URL_PATH_ENCODE: &AsciiSet = &CONTROLS
+pub(crate) const URL_PATH_ENCODE: &AsciiSet = &CONTROLS
     .add(b' ')
     .add(b'"')
     .add(b'#')

@@ -11,11 +11,11 @@ use serde::Serialize;
 use crate::aws::{api_error, ApiError};
 
 /// The bucket tag recording what spadeploy relaxed (bucket-wide, like the setting itself).
-pub const RELAXED_TAG: &str = "spadeploy:relaxed-public-access";
+pub(crate) const RELAXED_TAG: &str = "spadeploy:relaxed-public-access";
 
 /// The two settings that stand in the way of a Referer-limited read policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct PolicyBlocks {
+pub(crate) struct PolicyBlocks {
     pub block_public_policy: bool,
     pub restrict_public_buckets: bool,
 }
@@ -23,8 +23,12 @@ pub struct PolicyBlocks {
 impl PolicyBlocks {
     fn of(config: Option<&PublicAccessBlockConfiguration>) -> PolicyBlocks {
         PolicyBlocks {
-            block_public_policy: config.and_then(|c| c.block_public_policy()) == Some(true),
-            restrict_public_buckets: config.and_then(|c| c.restrict_public_buckets()) == Some(true),
+            block_public_policy: config
+                .and_then(aws_sdk_s3::types::PublicAccessBlockConfiguration::block_public_policy)
+                == Some(true),
+            restrict_public_buckets: config.and_then(
+                aws_sdk_s3::types::PublicAccessBlockConfiguration::restrict_public_buckets,
+            ) == Some(true),
         }
     }
 
@@ -55,7 +59,7 @@ impl PolicyBlocks {
 /// What a push does to Block Public Access.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum AccessBlockStep {
+pub(crate) enum AccessBlockStep {
     #[default]
     Unchanged,
     /// Turn off the settings that refuse the website read policy (recorded first).
@@ -66,7 +70,7 @@ pub enum AccessBlockStep {
 
 /// The bucket's current settings and spadeploy's record of what it relaxed.
 #[derive(Debug, Clone, Default)]
-pub struct Observed {
+pub(crate) struct Observed {
     pub config: Option<PublicAccessBlockConfiguration>,
     /// From the bucket tag; `None` when spadeploy relaxed nothing.
     pub relaxed: Option<PolicyBlocks>,
@@ -76,7 +80,11 @@ pub struct Observed {
 
 /// Pure: `public_grant_needed` is whether the bucket policy, once this push wrote it, still
 /// holds a public read grant (spadeploy's for some prefix, or the user's own).
-pub fn decide(observed: &Observed, website: bool, public_grant_needed: bool) -> AccessBlockStep {
+pub(crate) fn decide(
+    observed: &Observed,
+    website: bool,
+    public_grant_needed: bool,
+) -> AccessBlockStep {
     let blocks = PolicyBlocks::of(observed.config.as_ref());
     if website && blocks.any() {
         AccessBlockStep::Relax
@@ -89,7 +97,7 @@ pub fn decide(observed: &Observed, website: bool, public_grant_needed: bool) -> 
 
 /// What a push needs to know of Block Public Access.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Needed {
+pub(crate) enum Needed {
     /// Nothing: a website-mode push whose read policy is already in place.
     Nothing,
     /// The settings and the record (a website-mode push that writes its read policy may have to
@@ -101,7 +109,7 @@ pub enum Needed {
 }
 
 /// Reads what `needed` asks: the settings, spadeploy's record (the tag), or both at once.
-pub async fn observe(
+pub(crate) async fn observe(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     endpoint: &str,
@@ -173,7 +181,7 @@ async fn read_record(
 
 /// Relax: record, then turn off. Restore: turn back on, then drop the record. (Either way an
 /// interruption leaves the record in place, so the next push can finish.)
-pub async fn apply(
+pub(crate) async fn apply(
     s3: &aws_sdk_s3::Client,
     bucket: &str,
     endpoint: &str,

@@ -24,14 +24,14 @@ use crate::cdn::website;
 use crate::config::routing::Mode;
 
 /// The routing as read, and what must change.
-pub struct Routing {
+pub(crate) struct Routing {
     pub observed: Observed,
     pub plan: RoutingPlan,
 }
 
 /// Decides what must change for the release holding `keys` (replacing the one holding
 /// `previous`), from what `observe` read.
-pub fn plan(
+pub(crate) fn plan(
     observed: Observed,
     job: &Job,
     keys: &[&str],
@@ -98,7 +98,11 @@ fn without_bucket_writes(mut plan: RoutingPlan, job: &Job) -> Result<RoutingPlan
 /// Applies `routing.plan`: the function, the bucket's configuration and the OAC together, then
 /// one distribution update (only when the patched config differs). Returns the ARN the SPA
 /// behaviors now run.
-pub async fn apply(clients: &Clients, job: &Job, routing: &Routing) -> Result<String, SetupError> {
+pub(crate) async fn apply(
+    clients: &Clients,
+    job: &Job,
+    routing: &Routing,
+) -> Result<String, SetupError> {
     let Routing { observed, plan } = routing;
     let writes = &plan.writes;
     // The function, the bucket's configuration and the Origin Access Control do not depend on
@@ -299,7 +303,7 @@ async fn put_policy(clients: &Clients, bucket: &str, policy: &str) -> Result<(),
 
 /// A finished secret rotation.
 #[derive(Debug, Serialize)]
-pub struct Rotation {
+pub(crate) struct Rotation {
     pub distribution: String,
     /// How long the distribution took to deploy the new header everywhere.
     pub deployed_after_s: u64,
@@ -309,7 +313,7 @@ pub struct Rotation {
 /// which CloudFront's requests are refused. The bucket policy allows the old and the new value,
 /// the origin switches to the new one, and once every edge location runs it (`wait` at most) the
 /// old value is dropped. Interrupted, it leaves both allowed; the next push or rotation finishes.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     clients: &Clients,
     job: &Job,
     wait: std::time::Duration,
@@ -410,7 +414,7 @@ async fn ensure_oac(clients: &Clients, bucket: &str) -> Result<String, ApiError>
         })?;
         if let Some(found) = page
             .origin_access_control_list()
-            .map(|l| l.items())
+            .map(aws_sdk_cloudfront::types::OriginAccessControlList::items)
             .unwrap_or_default()
             .iter()
             .find(|o| o.name() == name)

@@ -17,7 +17,7 @@ use crate::config::routing::Mode;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     Unchanged,
     Update,
 }
@@ -33,7 +33,7 @@ impl Step {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct FunctionPlan {
+pub(crate) struct FunctionPlan {
     pub name: String,
     /// The function's runtime and the events it runs on, e.g. `cloudfront-function viewer-request`.
     pub kind: String,
@@ -48,7 +48,7 @@ pub struct FunctionPlan {
 
 /// The KeyValueStore a private-mode function reads its pages from.
 #[derive(Debug, Clone)]
-pub struct StoreWrites {
+pub(crate) struct StoreWrites {
     pub name: String,
     pub table: kvs::Table,
     /// The table of the release being replaced, which the store holds if the marker says so.
@@ -58,7 +58,7 @@ pub struct StoreWrites {
 /// What happens to one cache behavior.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum BehaviorAction {
+pub(crate) enum BehaviorAction {
     /// An SPA behavior that gets the function.
     Associate,
     /// An SPA behavior that already runs it.
@@ -68,7 +68,7 @@ pub enum BehaviorAction {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct BehaviorPlan {
+pub(crate) struct BehaviorPlan {
     pub path: String,
     pub spa: bool,
     pub action: BehaviorAction,
@@ -76,7 +76,7 @@ pub struct BehaviorPlan {
 
 /// The routing changes a push makes (or, in a dry run, would make).
 #[derive(Debug, Clone, Serialize)]
-pub struct RoutingPlan {
+pub(crate) struct RoutingPlan {
     pub distribution: String,
     pub mode: Mode,
     pub origin: OriginKind,
@@ -97,7 +97,7 @@ pub struct RoutingPlan {
 
 /// What `apply` writes, beyond the steps the report shows.
 #[derive(Debug, Clone)]
-pub struct Writes {
+pub(crate) struct Writes {
     pub code: String,
     /// The function as it is, against the code wanted.
     pub installed: Installed,
@@ -117,7 +117,7 @@ pub struct Writes {
 }
 
 impl RoutingPlan {
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         self.function.action != FunctionAction::Unchanged
             || self
                 .behaviors
@@ -135,17 +135,21 @@ impl RoutingPlan {
     }
 
     /// The site's host for viewers (redirect targets, verify).
-    pub fn site_host(&self) -> &str {
+    pub(crate) fn site_host(&self) -> &str {
         &self.writes.site_host
     }
 
-    pub fn origin_path(&self) -> &str {
+    pub(crate) fn origin_path(&self) -> &str {
         &self.writes.origin_path
     }
 }
 
 /// The route table of a release (`keys`, relative to the target) as the distribution serves it.
-pub fn route_table(observed: &Observed, job: &Job, keys: &[&str]) -> Result<Routes, SetupError> {
+pub(crate) fn route_table(
+    observed: &Observed,
+    job: &Job,
+    keys: &[&str],
+) -> Result<Routes, SetupError> {
     let origin_path =
         distribution::origin_path(&observed.dist.config, &observed.analysis.origin_id);
     let base = site_base(&job.prefix, &origin_path)?;
@@ -160,7 +164,7 @@ pub fn route_table(observed: &Observed, job: &Job, keys: &[&str]) -> Result<Rout
 /// `previous`); errors are what the user must fix first (a mode the origin does not serve,
 /// website mode without consent, a policy that cannot be read, a route table the function cannot
 /// hold).
-pub fn decide(
+pub(crate) fn decide(
     observed: &Observed,
     job: &Job,
     keys: &[&str],
@@ -524,7 +528,7 @@ mod tests {
                     assert_eq!(plan.origin_switch, switch, "{domain} {asked:?}");
                 }
                 (Err(err), Err(needle)) => {
-                    assert!(err.to_string().contains(needle), "{err}")
+                    assert!(err.to_string().contains(needle), "{err}");
                 }
                 (got, want) => panic!("{domain} {asked:?}: got {got:?}, want {want:?}"),
             }

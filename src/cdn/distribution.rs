@@ -15,7 +15,7 @@ use crate::config::routing::Mode;
 
 /// A distribution as read with GetDistribution: its config and the ETag to update it with.
 #[derive(Debug, Clone)]
-pub struct Distribution {
+pub(crate) struct Distribution {
     pub id: String,
     pub arn: String,
     pub domain: String,
@@ -27,7 +27,7 @@ pub struct Distribution {
 
 impl Distribution {
     /// The host viewers use: the first alternate domain name, else the CloudFront domain.
-    pub fn site_host(&self) -> String {
+    pub(crate) fn site_host(&self) -> String {
         self.config
             .aliases
             .as_ref()
@@ -39,7 +39,7 @@ impl Distribution {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum OriginKind {
+pub(crate) enum OriginKind {
     /// `BUCKET.s3-website-REGION.amazonaws.com` / `BUCKET.s3-website.REGION.amazonaws.com`
     WebsiteEndpoint,
     /// `BUCKET.s3.REGION.amazonaws.com` and the legacy forms.
@@ -47,7 +47,7 @@ pub enum OriginKind {
 }
 
 impl OriginKind {
-    pub fn mode(self) -> Mode {
+    pub(crate) fn mode(self) -> Mode {
         match self {
             OriginKind::WebsiteEndpoint => Mode::Website,
             OriginKind::RestEndpoint => Mode::Private,
@@ -56,7 +56,7 @@ impl OriginKind {
 }
 
 /// How an origin domain reaches `bucket`, if it does.
-pub fn bucket_origin_kind(domain: &str, bucket: &str) -> Option<OriginKind> {
+pub(crate) fn bucket_origin_kind(domain: &str, bucket: &str) -> Option<OriginKind> {
     let rest = domain.strip_prefix(bucket)?.strip_prefix('.')?;
     if rest.starts_with("s3-website-") || rest.starts_with("s3-website.") {
         Some(OriginKind::WebsiteEndpoint)
@@ -80,7 +80,7 @@ const DASH_REGIONS: &[&str] = &[
     "us-gov-west-1",
 ];
 
-pub fn website_endpoint(bucket: &str, region: &str) -> String {
+pub(crate) fn website_endpoint(bucket: &str, region: &str) -> String {
     let suffix = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
@@ -94,13 +94,13 @@ pub fn website_endpoint(bucket: &str, region: &str) -> String {
     format!("{bucket}.s3-website{sep}{region}.{suffix}")
 }
 
-pub fn rest_endpoint(bucket: &str, region: &str) -> String {
+pub(crate) fn rest_endpoint(bucket: &str, region: &str) -> String {
     format!("{bucket}.s3.{region}.amazonaws.com")
 }
 
 /// What the distribution looks like from the SPA's point of view.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Analysis {
+pub(crate) struct Analysis {
     /// Path patterns of the SPA behaviors (`*` is the default behavior).
     pub spa_behaviors: Vec<String>,
     /// Path patterns of every other behavior, never touched.
@@ -130,7 +130,11 @@ fn behaviors(config: &DistributionConfig) -> Vec<(String, String)> {
     list
 }
 
-pub fn analyze(config: &DistributionConfig, bucket: &str, id: &str) -> Result<Analysis, String> {
+pub(crate) fn analyze(
+    config: &DistributionConfig,
+    bucket: &str,
+    id: &str,
+) -> Result<Analysis, String> {
     let origins = config
         .origins
         .as_ref()
@@ -214,13 +218,13 @@ pub fn analyze(config: &DistributionConfig, bucket: &str, id: &str) -> Result<An
 /// The edge function to attach: a Lambda@Edge version ARN (origin-request and origin-response),
 /// or a CloudFront Function ARN (viewer-request, and viewer-response when it has work there).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Edge {
+pub(crate) enum Edge {
     Lambda { arn: String },
     Function { arn: String, viewer_response: bool },
 }
 
 impl Edge {
-    pub fn new(mode: Mode, arn: String, viewer_response: bool) -> Edge {
+    pub(crate) fn new(mode: Mode, arn: String, viewer_response: bool) -> Edge {
         match mode {
             Mode::Website => Edge::Lambda { arn },
             Mode::Private => Edge::Function {
@@ -256,7 +260,7 @@ fn is_ours(arn: &str, name: &str) -> bool {
 
 /// The config with `edge` on each SPA behavior, every other association those behaviors have
 /// kept, spadeploy's function of the other kind removed, and no other behavior touched.
-pub fn associate(
+pub(crate) fn associate(
     config: &DistributionConfig,
     spa_behaviors: &[String],
     edge: &Edge,
@@ -361,7 +365,7 @@ pub fn associate(
 }
 
 /// Does the behavior at `path` (`*` for the default) run `edge` on exactly its events?
-pub fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
+pub(crate) fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
     let (lambdas, functions) = if path == "*" {
         let Some(d) = &config.default_cache_behavior else {
             return false;
@@ -381,13 +385,13 @@ pub fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
     let arn = edge.arn();
     let mut events: Vec<&EventType> = lambdas
         .iter()
-        .flat_map(|l| l.items())
+        .flat_map(aws_sdk_cloudfront::types::LambdaFunctionAssociations::items)
         .filter(|a| a.lambda_function_arn == arn)
         .map(|a| &a.event_type)
         .chain(
             functions
                 .iter()
-                .flat_map(|f| f.items())
+                .flat_map(aws_sdk_cloudfront::types::FunctionAssociations::items)
                 .filter(|a| a.function_arn == arn)
                 .map(|a| &a.event_type),
         )
@@ -412,7 +416,7 @@ fn origin_mut<'a>(
 
 /// The SPA origin switched to what `mode` needs: the website endpoint (custom, http-only) or
 /// the REST endpoint with Origin Access Control.
-pub fn fix_origin(
+pub(crate) fn fix_origin(
     config: &DistributionConfig,
     origin_id: &str,
     mode: Mode,
@@ -448,14 +452,14 @@ pub fn fix_origin(
 }
 
 /// Whether the SPA origin signs its requests with Origin Access Control.
-pub fn has_origin_access_control(config: &DistributionConfig, origin_id: &str) -> bool {
+pub(crate) fn has_origin_access_control(config: &DistributionConfig, origin_id: &str) -> bool {
     origin(config, origin_id)
         .and_then(|o| o.origin_access_control_id.as_deref())
         .is_some_and(|id| !id.is_empty())
 }
 
 /// The SPA origin's path (`/app` when the site lives under a prefix of the bucket).
-pub fn origin_path(config: &DistributionConfig, origin_id: &str) -> String {
+pub(crate) fn origin_path(config: &DistributionConfig, origin_id: &str) -> String {
     origin(config, origin_id)
         .and_then(|o| o.origin_path.clone())
         .unwrap_or_default()
@@ -471,7 +475,7 @@ fn origin<'a>(config: &'a DistributionConfig, origin_id: &str) -> Option<&'a Ori
 }
 
 /// The secret `Referer` header the SPA origin sends, if it has one.
-pub fn referer_secret(config: &DistributionConfig, origin_id: &str) -> Option<String> {
+pub(crate) fn referer_secret(config: &DistributionConfig, origin_id: &str) -> Option<String> {
     origin(config, origin_id)?
         .custom_headers
         .as_ref()?
@@ -482,7 +486,7 @@ pub fn referer_secret(config: &DistributionConfig, origin_id: &str) -> Option<St
 }
 
 /// The config with the SPA origin sending `Referer: secret`, other custom headers kept.
-pub fn with_referer(
+pub(crate) fn with_referer(
     config: &DistributionConfig,
     origin_id: &str,
     secret: &str,

@@ -29,7 +29,7 @@ const LAMBDA_RUNTIME: Runtime = Runtime::Nodejs22x;
 /// What an install did, or (in a dry run) would do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum FunctionAction {
+pub(crate) enum FunctionAction {
     Unchanged,
     Create,
     Update,
@@ -37,7 +37,7 @@ pub enum FunctionAction {
 
 /// The installed function's state as observed, before any change.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Installed {
+pub(crate) enum Installed {
     Missing,
     /// Deployed with the wanted code; `arn` is what to associate (a version ARN for Lambda).
     Current {
@@ -50,7 +50,7 @@ pub enum Installed {
 }
 
 impl Installed {
-    pub fn action(&self) -> FunctionAction {
+    pub(crate) fn action(&self) -> FunctionAction {
         match self {
             Installed::Missing => FunctionAction::Create,
             Installed::Current { .. } => FunctionAction::Unchanged,
@@ -62,7 +62,7 @@ impl Installed {
 /// What is published of the function, as observed: the code hashes it runs, each with the ARN to
 /// associate. Which one is wanted is decided later, from the release (`installed`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Published {
+pub(crate) struct Published {
     pub exists: bool,
     /// CloudFront Function: the DEVELOPMENT stage's ETag, which an update needs.
     pub etag: Option<String>,
@@ -75,14 +75,14 @@ pub struct Published {
 
 impl Published {
     /// Another target's function under this name: taking it over would break that site.
-    pub fn foreign_owner(&self, owner: &str) -> Option<&str> {
+    pub(crate) fn foreign_owner(&self, owner: &str) -> Option<&str> {
         self.owners
             .iter()
             .find(|o| o.as_str() != owner)
             .map(String::as_str)
     }
 
-    pub fn installed(&self, hash: &str) -> Installed {
+    pub(crate) fn installed(&self, hash: &str) -> Installed {
         match self.versions.iter().find(|(h, _)| h == hash) {
             Some((_, arn)) => Installed::Current { arn: arn.clone() },
             None if self.exists => Installed::Stale {
@@ -142,7 +142,7 @@ fn qualified(arn: &str, version: &str) -> String {
 }
 
 /// Lambda@Edge: the published versions and the code hash each carries.
-pub async fn probe_lambda(
+pub(crate) async fn probe_lambda(
     lambda: &aws_sdk_lambda::Client,
     name: &str,
     endpoint: &str,
@@ -229,7 +229,7 @@ async fn delete_old_versions(lambda: &aws_sdk_lambda::Client, name: &str, newest
 }
 
 /// Creates or updates the Lambda@Edge function and publishes a numbered version; returns its ARN.
-pub async fn install_lambda(
+pub(crate) async fn install_lambda(
     lambda: &aws_sdk_lambda::Client,
     iam: &aws_sdk_iam::Client,
     name: &str,
@@ -369,7 +369,7 @@ async fn wait_until_updated(
             })?;
         match config.last_update_status() {
             Some(LastUpdateStatus::InProgress) => {
-                tokio::time::sleep(Duration::from_millis(500 * attempt.min(4) + 250)).await
+                tokio::time::sleep(Duration::from_millis(500 * attempt.min(4) + 250)).await;
             }
             Some(LastUpdateStatus::Failed) => {
                 return Err(ApiError::Service {
@@ -393,7 +393,7 @@ fn function_arn(name: &str) -> String {
 }
 
 /// The ARN CloudFront gives function `name` in the account (and partition) of `distribution_arn`.
-pub fn function_arn_in(distribution_arn: &str, name: &str) -> String {
+pub(crate) fn function_arn_in(distribution_arn: &str, name: &str) -> String {
     match distribution_arn.split_once(":distribution/") {
         Some((account, _)) => format!("{account}:function/{name}"),
         None => function_arn(name),
@@ -403,7 +403,7 @@ pub fn function_arn_in(distribution_arn: &str, name: &str) -> String {
 /// CloudFront Function: the LIVE stage's code hash, under its ARN `arn`. Only a function that
 /// was never published needs a second read, to tell it from a missing one; the DEVELOPMENT
 /// stage's ETag, which an update needs, is read by the update.
-pub async fn probe_function(
+pub(crate) async fn probe_function(
     cloudfront: &aws_sdk_cloudfront::Client,
     name: &str,
     arn: &str,
@@ -433,7 +433,7 @@ pub async fn probe_function(
         Err(err)
             if err
                 .as_service_error()
-                .is_some_and(|e| e.is_no_such_function_exists()) =>
+                .is_some_and(aws_sdk_cloudfront::operation::get_function::GetFunctionError::is_no_such_function_exists) =>
         {
             match development_etag(cloudfront, name, endpoint).await {
                 Ok(etag) => Ok(Published {
@@ -493,7 +493,7 @@ fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> 
 
 /// Creates or updates the CloudFront Function (associated with the KeyValueStore `store`, if
 /// any) and publishes it to LIVE; returns its ARN.
-pub async fn install_function(
+pub(crate) async fn install_function(
     cloudfront: &aws_sdk_cloudfront::Client,
     name: &str,
     code: &str,

@@ -23,7 +23,7 @@ use crate::cdn::routing::Routes;
 use crate::config::routing::Mode;
 
 /// CloudFront Functions reject code over 10 KB.
-pub const CLOUDFRONT_FUNCTION_MAX_BYTES: usize = 10 * 1024;
+pub(crate) const CLOUDFRONT_FUNCTION_MAX_BYTES: usize = 10 * 1024;
 
 /// The evaluation order in ES5 (cloudfront-js-2.0 and Node.js both run it).
 const ROUTER_JS: &str = include_str!("edge/router.js");
@@ -45,7 +45,7 @@ const TABLE_MARK: &str = "// Route table sha256:";
 
 /// A CloudFront event an edge function runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Event {
+pub(crate) enum Event {
     OriginRequest,
     OriginResponse,
     ViewerRequest,
@@ -54,7 +54,7 @@ pub enum Event {
 
 impl Event {
     /// CloudFront's name for the event (its `EventType`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Event::OriginRequest => "origin-request",
             Event::OriginResponse => "origin-response",
@@ -67,7 +67,7 @@ impl Event {
 /// The events the mode's function runs on: Lambda@Edge on both origin events; the CloudFront
 /// Function on viewer-request, and on viewer-response when it has work there
 /// (`needs_viewer_response`).
-pub fn events(mode: Mode, viewer_response: bool) -> &'static [Event] {
+pub(crate) fn events(mode: Mode, viewer_response: bool) -> &'static [Event] {
     match (mode, viewer_response) {
         (Mode::Website, _) => &[Event::OriginRequest, Event::OriginResponse],
         (Mode::Private, false) => &[Event::ViewerRequest],
@@ -76,7 +76,7 @@ pub fn events(mode: Mode, viewer_response: bool) -> &'static [Event] {
 }
 
 /// The private-mode function also runs on viewer-response when it has something to do there.
-pub fn needs_viewer_response(routes: &Routes) -> bool {
+pub(crate) fn needs_viewer_response(routes: &Routes) -> bool {
     routes.not_found.is_some() || !routes.headers.is_empty()
 }
 
@@ -122,20 +122,20 @@ fn fill(handler: &str, data: &str, rest: &str) -> String {
 }
 
 /// `index.mjs` of the Lambda@Edge function (nodejs22.x, async handler).
-pub fn lambda_edge_source(routes: &Routes, owner: &str) -> String {
+pub(crate) fn lambda_edge_source(routes: &Routes, owner: &str) -> String {
     fill(LAMBDA_MJS, &data(routes, &Lookup::Inline, owner), "")
 }
 
 /// Where the CloudFront Function finds the pages: inline, or in its KeyValueStore (one lookup
 /// per request, of the table whose hash the code names, so a new table is new code).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Lookup {
+pub(crate) enum Lookup {
     Inline,
     Store { table_hash: String },
 }
 
 /// Code of the CloudFront Function (cloudfront-js-2.0, viewer-request and viewer-response).
-pub fn cloudfront_function_source(routes: &Routes, lookup: &Lookup, owner: &str) -> String {
+pub(crate) fn cloudfront_function_source(routes: &Routes, lookup: &Lookup, owner: &str) -> String {
     let handler = match lookup {
         Lookup::Inline => FUNCTION_JS,
         Lookup::Store { .. } => FUNCTION_KVS_MJS,
@@ -145,7 +145,7 @@ pub fn cloudfront_function_source(routes: &Routes, lookup: &Lookup, owner: &str)
 
 /// The code an edge function runs, and the table its KeyValueStore must hold (if it uses one).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EdgeCode {
+pub(crate) struct EdgeCode {
     pub code: String,
     pub store: Option<kvs::Table>,
 }
@@ -154,7 +154,7 @@ pub struct EdgeCode {
 /// over by another target that happens to share its name. Or why it cannot be made. The
 /// private-mode function holds its table inline while the code fits CloudFront's 10 KB (or
 /// `store` asks for a KeyValueStore anyway), else looks pages up in a KeyValueStore.
-pub fn function_code(
+pub(crate) fn function_code(
     routes: &Routes,
     mode: Mode,
     store: bool,
@@ -200,12 +200,12 @@ pub fn function_code(
 }
 
 /// Hex sha256 of generated code: what decides whether an installed function is current.
-pub fn code_hash(code: &str) -> String {
+pub(crate) fn code_hash(code: &str) -> String {
     hex::encode(Sha256::digest(code.as_bytes()))
 }
 
 /// The table hash generated code reads from its KeyValueStore, if it reads one.
-pub fn code_table(code: &str) -> Option<&str> {
+pub(crate) fn code_table(code: &str) -> Option<&str> {
     code.lines()
         .take(3)
         .find_map(|line| line.strip_prefix(TABLE_MARK))
@@ -213,7 +213,7 @@ pub fn code_table(code: &str) -> Option<&str> {
 }
 
 /// The owner the generated code names.
-pub fn code_owner(code: &str) -> Option<&str> {
+pub(crate) fn code_owner(code: &str) -> Option<&str> {
     code.lines()
         .take(4)
         .find_map(|line| line.strip_prefix(OWNER_MARK))

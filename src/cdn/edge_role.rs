@@ -11,16 +11,17 @@ use serde_json::Value;
 use crate::aws::{api_error, ApiError};
 
 /// Shared by every site's edge function (trusts Lambda and Lambda@Edge).
-pub const EDGE_ROLE: &str = "spadeploy-edge";
+pub(crate) const EDGE_ROLE: &str = "spadeploy-edge";
 /// Logging only: the role's one attached policy and its permissions boundary.
-pub const LOGS_POLICY: &str = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+pub(crate) const LOGS_POLICY: &str =
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 /// The services the role may be passed to (`iam:PassedToService`).
-pub const EDGE_SERVICES: [&str; 2] = ["lambda.amazonaws.com", "edgelambda.amazonaws.com"];
+pub(crate) const EDGE_SERVICES: [&str; 2] = ["lambda.amazonaws.com", "edgelambda.amazonaws.com"];
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","edgelambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}"#;
 
 /// What an existing role has that spadeploy did not give it, and must be put back.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct RoleDrift {
+pub(crate) struct RoleDrift {
     pub trust: bool,
     pub boundary: bool,
     pub logs_missing: bool,
@@ -31,7 +32,7 @@ pub struct RoleDrift {
 }
 
 /// Pure: compares a role's observed trust document, boundary and policies with what it must be.
-pub fn drift(
+pub(crate) fn drift(
     trust_document: Option<&str>,
     boundary: Option<&str>,
     attached: &[String],
@@ -80,7 +81,7 @@ fn normalised(policy: &Value) -> Value {
 /// The execution role's ARN: created with the logging policy (and as its boundary) if missing;
 /// checked and put back if it exists. Two deploys may create it at once: the one whose create
 /// finds the role already there checks the other's role as it would any it found.
-pub async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
+pub(crate) async fn ensure(iam: &Client, endpoint: &str) -> Result<String, ApiError> {
     let mut attempts = 0;
     loop {
         attempts += 1;

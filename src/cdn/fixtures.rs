@@ -5,7 +5,7 @@ use aws_sdk_cloudfront::types::{
     LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, Origins, ViewerProtocolPolicy,
 };
 
-pub fn origin(id: &str, domain: &str) -> Origin {
+pub(crate) fn origin(id: &str, domain: &str) -> Origin {
     Origin::builder()
         .id(id)
         .domain_name(domain)
@@ -13,7 +13,7 @@ pub fn origin(id: &str, domain: &str) -> Origin {
         .unwrap()
 }
 
-pub fn lambda(arn: &str, event: EventType) -> LambdaFunctionAssociations {
+pub(crate) fn lambda(arn: &str, event: EventType) -> LambdaFunctionAssociations {
     let item = LambdaFunctionAssociation::builder()
         .lambda_function_arn(arn)
         .event_type(event)
@@ -28,7 +28,7 @@ pub fn lambda(arn: &str, event: EventType) -> LambdaFunctionAssociations {
 
 /// The SPA (default behavior, with the team's own viewer-request Lambda) on `spa_domain`,
 /// `/api/*` to an API with its own Lambda.
-pub fn config_with_spa_on(spa_domain: &str) -> DistributionConfig {
+pub(crate) fn config_with_spa_on(spa_domain: &str) -> DistributionConfig {
     let api = CacheBehavior::builder()
         .path_pattern("/api/*")
         .target_origin_id("api")

@@ -13,7 +13,7 @@ use crate::cdn::edge_role::{EDGE_ROLE, EDGE_SERVICES, LOGS_POLICY};
 use crate::config::routing::Mode;
 use crate::config::target::{self, TargetError};
 
-pub struct PolicyScope<'a> {
+pub(crate) struct PolicyScope<'a> {
     pub bucket: &'a str,
     /// Empty or ending with `/`.
     pub prefix: &'a str,
@@ -34,7 +34,7 @@ pub struct PolicyScope<'a> {
 /// Access and its record tag, website configuration). These are bucket-wide: IAM cannot limit
 /// them to a prefix, so credentials for `s3://b/app` that hold them could open all of `b`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BucketConfig {
+pub(crate) enum BucketConfig {
     /// spadeploy wires the bucket on the push that needs it.
     Write,
     /// The bucket is wired once by someone else (an administrator, IaC, or a push with the
@@ -44,7 +44,7 @@ pub enum BucketConfig {
 
 /// An input that would put a wildcard, a policy variable or a malformed value into the policy.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ScopeError {
+pub(crate) enum ScopeError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error("invalid distribution id `{0}`: a CloudFront distribution id is uppercase letters and digits, e.g. E2QWRUHAPOMQZL (see the ID column of `aws cloudfront list-distributions`)")]
@@ -66,7 +66,7 @@ pub enum ScopeError {
 impl PolicyScope<'_> {
     /// Refuses any value that is not what it claims to be, so nothing from the input can widen a
     /// grant: each check is an allow-list of the characters the real identifier has.
-    pub fn validate(&self) -> Result<(), ScopeError> {
+    pub(crate) fn validate(&self) -> Result<(), ScopeError> {
         target::check_bucket(self.bucket)?;
         // The stored prefix is already normalised: normalising again must change nothing.
         if target::normalize_prefix(self.prefix)? != self.prefix {
@@ -136,7 +136,7 @@ fn key_value_store_account(arn: &str) -> Option<&str> {
 }
 
 /// The policy for `scope`, once every input in it is validated.
-pub fn policy(scope: &PolicyScope<'_>) -> Result<Value, ScopeError> {
+pub(crate) fn policy(scope: &PolicyScope<'_>) -> Result<Value, ScopeError> {
     scope.validate()?;
     let mut statements = objects(scope);
     let Some(distribution) = scope.distribution else {

@@ -17,7 +17,7 @@ use crate::sync::plan::{Action, Plan};
 
 /// Above this many paths, one `/*` is cheaper (a wildcard counts as one path) and stays far
 /// inside CloudFront's limits (3,000 paths or 15 wildcards in progress).
-pub const MAX_PATHS: usize = 15;
+pub(crate) const MAX_PATHS: usize = 15;
 
 /// The viewer path of `key` (relative to the target at `prefix`), given the origin's path.
 fn viewer_path(prefix: &str, key: &str, origin_path: &str) -> String {
@@ -33,7 +33,7 @@ fn viewer_path(prefix: &str, key: &str, origin_path: &str) -> String {
 /// What to invalidate after `plan`: never content-hashed assets (new names, immutable); changed
 /// or deleted unhashed files; for the index document, every route in `website` mode (each client
 /// route caches its own copy), `/` and the index in `private` mode (all routes share it).
-pub fn invalidation_paths(
+pub(crate) fn invalidation_paths(
     plan: &Plan,
     mode: Mode,
     prefix: &str,
@@ -44,7 +44,9 @@ pub fn invalidation_paths(
     for change in plan.changes.iter().filter(|c| !is_state_key(&c.key)) {
         let immutable = match change.action {
             Action::Delete => is_content_hashed(&change.key),
-            _ => change.headers().is_some_and(|h| h.is_immutable()),
+            _ => change
+                .headers()
+                .is_some_and(super::super::model::ObjectHeaders::is_immutable),
         };
         if immutable {
             continue;
@@ -69,7 +71,7 @@ pub fn invalidation_paths(
 
 /// Same distribution, same paths, same content → same reference, so a retried push reuses the
 /// invalidation instead of paying for a second one.
-pub fn caller_reference(distribution: &str, paths: &[String], plan: &Plan) -> String {
+pub(crate) fn caller_reference(distribution: &str, paths: &[String], plan: &Plan) -> String {
     let mut hasher = Sha256::new();
     hasher.update(distribution.as_bytes());
     for path in paths {
@@ -87,7 +89,7 @@ pub fn caller_reference(distribution: &str, paths: &[String], plan: &Plan) -> St
 }
 
 /// Creates the invalidation; backs off while CloudFront has too many in progress.
-pub async fn invalidate(
+pub(crate) async fn invalidate(
     cloudfront: &aws_sdk_cloudfront::Client,
     distribution: &str,
     paths: &[String],
@@ -151,7 +153,7 @@ fn build_error(resource: &str, e: aws_sdk_cloudfront::error::BuildError) -> ApiE
 
 /// Polls until the invalidation is completed (compared case-insensitively: emulators differ),
 /// calling `on_poll(status, elapsed)` after each look.
-pub async fn wait(
+pub(crate) async fn wait(
     cloudfront: &aws_sdk_cloudfront::Client,
     distribution: &str,
     id: &str,

@@ -12,9 +12,9 @@ use sha2::{Digest, Sha256};
 use crate::aws::{api_error, ApiError};
 
 /// KeyValueStore limits: key and value sizes, the store's size, keys per UpdateKeys.
-pub const MAX_KEY_BYTES: usize = 512;
-pub const MAX_VALUE_BYTES: usize = 1024;
-pub const MAX_STORE_BYTES: usize = 5 * 1024 * 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 512;
+pub(crate) const MAX_VALUE_BYTES: usize = 1024;
+pub(crate) const MAX_STORE_BYTES: usize = 5 * 1024 * 1024;
 const BATCH: usize = 50;
 
 /// Holds the table's hash once a write completed, `updating` while one is under way. URL keys
@@ -22,13 +22,13 @@ const BATCH: usize = 50;
 const MARKER: &str = "spadeploy:table";
 const UPDATING: &str = "updating";
 
-pub type Table = BTreeMap<String, String>;
+pub(crate) type Table = BTreeMap<String, String>;
 
 /// One UpdateKeys call: keys and values to put, keys to delete.
-pub type Batch = (Vec<(String, String)>, Vec<String>);
+pub(crate) type Batch = (Vec<(String, String)>, Vec<String>);
 
 /// The table's identity: what the marker holds and the function's code names.
-pub fn table_hash(table: &Table) -> String {
+pub(crate) fn table_hash(table: &Table) -> String {
     let mut digest = Sha256::new();
     for (key, value) in table {
         digest.update(key.as_bytes());
@@ -40,7 +40,7 @@ pub fn table_hash(table: &Table) -> String {
 }
 
 /// Fails, naming the limit and the count, when the table cannot be stored.
-pub fn check_limits(table: &Table) -> Result<(), String> {
+pub(crate) fn check_limits(table: &Table) -> Result<(), String> {
     if let Some(key) = table.keys().find(|k| k.len() > MAX_KEY_BYTES) {
         return Err(format!(
             "the URL {key:?} is {} bytes, over the KeyValueStore's {MAX_KEY_BYTES}-byte key limit: shorten that path",
@@ -67,7 +67,7 @@ pub fn check_limits(table: &Table) -> Result<(), String> {
 /// The writes that turn `current` into `wanted`: puts of new and changed keys, deletes of gone
 /// ones, in UpdateKeys batches; the first marks the store as being updated, the last records the
 /// table's hash (a single batch does both at once).
-pub fn batches(current: &Table, wanted: &Table) -> Vec<Batch> {
+pub(crate) fn batches(current: &Table, wanted: &Table) -> Vec<Batch> {
     let puts: Vec<(String, String)> = wanted
         .iter()
         .filter(|(k, v)| current.get(*k) != Some(*v))
@@ -102,7 +102,7 @@ fn resource(name: &str) -> String {
 }
 
 /// The store named `name`, created when missing; returns its ARN once it is ready.
-pub async fn ensure(
+pub(crate) async fn ensure(
     cloudfront: &aws_sdk_cloudfront::Client,
     name: &str,
     endpoint: &str,
@@ -166,7 +166,7 @@ pub async fn ensure(
 /// Makes the store at `arn` hold `wanted`. `previous` is the table of the release being
 /// replaced: when the marker says the store holds it, only the difference is written; otherwise
 /// the store is listed first. Returns the number of keys written or deleted.
-pub async fn write(
+pub(crate) async fn write(
     kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
     arn: &str,
     wanted: &Table,
@@ -273,7 +273,7 @@ async fn marker(
 
 /// The marker of the store named `name` (none when the store does not exist): read on every
 /// push whose function reads a store, so a store a cut-short push left half-written is repaired.
-pub async fn read_marker(
+pub(crate) async fn read_marker(
     cloudfront: &aws_sdk_cloudfront::Client,
     kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
     name: &str,

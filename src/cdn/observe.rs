@@ -12,7 +12,7 @@ use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
 use crate::config::routing::Mode;
 
-pub struct Clients {
+pub(crate) struct Clients {
     pub s3: aws_sdk_s3::Client,
     pub cloudfront: aws_sdk_cloudfront::Client,
     pub key_value_store: aws_sdk_cloudfrontkeyvaluestore::Client,
@@ -23,7 +23,7 @@ pub struct Clients {
 
 /// Everything the routing decision depends on, as read.
 #[derive(Debug, Clone)]
-pub struct Observed {
+pub(crate) struct Observed {
     pub dist: Distribution,
     pub analysis: Analysis,
     /// What is published of the edge function of the distribution's mode.
@@ -38,7 +38,7 @@ pub struct Observed {
     pub fresh_secret: String,
 }
 
-pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
+pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
     // Round trip 1: the distribution and the bucket policy. Round trip 2: what the mode asks for
     // (the function, the website configuration, Block Public Access when it may have to change),
     // once the distribution has said which mode it is in.
@@ -111,7 +111,10 @@ pub async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupErro
     })
 }
 
-pub async fn read_distribution(clients: &Clients, id: &str) -> Result<Distribution, SetupError> {
+pub(crate) async fn read_distribution(
+    clients: &Clients,
+    id: &str,
+) -> Result<Distribution, SetupError> {
     let resource = format!("arn:aws:cloudfront::*:distribution/{id}");
     let out = match clients.cloudfront.get_distribution().id(id).send().await {
         Ok(out) => out,
@@ -157,7 +160,7 @@ pub async fn read_distribution(clients: &Clients, id: &str) -> Result<Distributi
 /// A new secret for the Referer header: only CloudFront (which sends it) can read the bucket
 /// through the website endpoint. 256 bits from the OS's CSPRNG; the origin's custom header is
 /// where it lives (and is read back from).
-pub fn new_referer_secret() -> Result<String, SetupError> {
+pub(crate) fn new_referer_secret() -> Result<String, SetupError> {
     let mut bytes = [0u8; 32];
     getrandom::getrandom(&mut bytes).map_err(|e| {
         SetupError::Config(format!(
@@ -178,7 +181,10 @@ async fn read_website(
     }
 }
 
-pub async fn read_policy(clients: &Clients, bucket: &str) -> Result<Option<String>, SetupError> {
+pub(crate) async fn read_policy(
+    clients: &Clients,
+    bucket: &str,
+) -> Result<Option<String>, SetupError> {
     match clients.s3.get_bucket_policy().bucket(bucket).send().await {
         Ok(out) => Ok(out.policy().map(str::to_string)),
         Err(err) => Ok(bucket_error(clients, err, "s3:GetBucketPolicy", bucket)

@@ -7,7 +7,7 @@ use crate::cdn::website::PolicyTarget;
 use crate::config::routing::{Mode, RouteRules};
 
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error("distribution {0} does not exist in this account: check --distribution (or [cdn] distribution) and the credentials' account")]
@@ -20,7 +20,7 @@ pub enum SetupError {
 
 /// What the user asked of the routing, from flags and manifest.
 #[derive(Debug, Clone)]
-pub struct RoutingRequest {
+pub(crate) struct RoutingRequest {
     pub distribution: String,
     pub mode: Option<Mode>,
     pub rules: RouteRules,
@@ -32,7 +32,7 @@ pub struct RoutingRequest {
 
 /// A routing request for a concrete bucket.
 #[derive(Debug, Clone)]
-pub struct Job {
+pub(crate) struct Job {
     pub request: RoutingRequest,
     pub bucket: String,
     pub prefix: String,
@@ -40,21 +40,21 @@ pub struct Job {
 }
 
 impl Job {
-    pub fn function_name(&self) -> String {
+    pub(crate) fn function_name(&self) -> String {
         crate::cdn::routing::function_name(&self.request.rules.settings, &self.bucket, &self.prefix)
     }
 
     /// What the generated code names as the target it serves.
-    pub fn target_id(&self) -> String {
+    pub(crate) fn target_id(&self) -> String {
         crate::cdn::routing::target_id(&self.bucket, &self.prefix)
     }
 
     /// The mode asked for, else the one the SPA origin is set up for.
-    pub fn mode(&self, analysis: &Analysis) -> Mode {
+    pub(crate) fn mode(&self, analysis: &Analysis) -> Mode {
         self.request.mode.unwrap_or(analysis.origin_kind.mode())
     }
 
-    pub fn policy_target(&self) -> PolicyTarget<'_> {
+    pub(crate) fn policy_target(&self) -> PolicyTarget<'_> {
         PolicyTarget {
             bucket: &self.bucket,
             prefix: &self.prefix,

@@ -30,7 +30,7 @@ fn is_page_path(path: &str) -> bool {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SpaRoute {
+pub(crate) struct SpaRoute {
     /// Folder URL, e.g. `/admin/`.
     pub prefix: String,
     /// URL of its index, e.g. `/admin/index.html`.
@@ -38,14 +38,14 @@ pub struct SpaRoute {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct HeaderRoute {
+pub(crate) struct HeaderRoute {
     pub pattern: String,
     pub values: Vec<(String, String)>,
 }
 
 /// The route table: the manifest's rules in URL space, and the live release's pages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Routes {
+pub(crate) struct Routes {
     /// URL of the site's root folder, `/` or e.g. `/app/`.
     pub base: String,
     /// The index document's file name, e.g. `index.html`.
@@ -73,7 +73,7 @@ pub struct Routes {
 /// A step of the evaluation order, as `routing --explain` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Step {
+pub(crate) enum Step {
     State,
     Redirects,
     TrailingSlash,
@@ -84,7 +84,7 @@ pub enum Step {
 }
 
 impl Step {
-    pub fn label(self) -> &'static str {
+    pub(crate) fn label(self) -> &'static str {
         match self {
             Step::State => "state",
             Step::Redirects => "redirects",
@@ -99,7 +99,7 @@ impl Step {
 
 /// What answers a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// spadeploy's state: a 404 made at the edge.
     Deny,
     Redirect {
@@ -118,7 +118,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// The path whose `[[headers]]` apply: the file answered, else the request's.
-    pub fn answered_path<'a>(&'a self, request_path: &'a str) -> &'a str {
+    pub(crate) fn answered_path<'a>(&'a self, request_path: &'a str) -> &'a str {
         match self {
             Outcome::Serve { path, .. } => path,
             _ => request_path,
@@ -128,7 +128,7 @@ impl Outcome {
 
 /// A route table that cannot be made for a release.
 #[derive(Debug, thiserror::Error)]
-pub enum TableError {
+pub(crate) enum TableError {
     #[error(
         "the target's prefix `{prefix}` is outside the SPA origin's path `{origin_path}`, so \
          CloudFront cannot reach it: push to a prefix under `{origin}/`, or change the origin path"
@@ -146,7 +146,7 @@ pub enum TableError {
 
 /// The URL of a target's root folder: its key prefix, less the origin path CloudFront prepends
 /// (`app/` behind origin path `/app` is served at `/`, behind none at `/app/`).
-pub fn site_base(prefix: &str, origin_path: &str) -> Result<String, TableError> {
+pub(crate) fn site_base(prefix: &str, origin_path: &str) -> Result<String, TableError> {
     let folder = prefix.trim_matches('/');
     let origin = origin_path.trim_matches('/');
     let rest = if origin.is_empty() {
@@ -175,7 +175,7 @@ fn join(base: &str, path: &str) -> String {
 /// Path pattern matching, as `matchPattern` in router.js: `:name` takes one segment, a final
 /// `*` the rest (also nothing); a trailing slash on the path is ignored unless the pattern has
 /// one. Returns the parameters, the splat as `splat`.
-pub fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
+pub(crate) fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>> {
     let wanted: Vec<&str> = pattern.split('/').collect();
     let mut parts: Vec<&str> = path.split('/').collect();
     if parts.len() > 1 && parts.last() == Some(&"") && wanted.last() != Some(&"") {
@@ -203,7 +203,7 @@ pub fn match_pattern(pattern: &str, path: &str) -> Option<Vec<(String, String)>>
 }
 
 /// `to` with `:name` tokens replaced by the captured values (unknown names stay as written).
-pub fn fill(to: &str, params: &[(String, String)]) -> String {
+pub(crate) fn fill(to: &str, params: &[(String, String)]) -> String {
     let mut out = String::with_capacity(to.len());
     let mut rest = to;
     while let Some(at) = rest.find(':') {
@@ -267,7 +267,7 @@ fn names_state(base: &str, path: &str) -> bool {
 impl Routes {
     /// The table for a release holding `keys` (relative to the site), served under `base`.
     /// Fails when the manifest names a file the release lacks.
-    pub fn derive<'a>(
+    pub(crate) fn derive<'a>(
         rules: &RouteRules,
         base: &str,
         keys: impl IntoIterator<Item = &'a str>,
@@ -370,7 +370,7 @@ impl Routes {
 
     /// The page a path names, as `resolve` in router.js: `dir/` → `dir/index.html` (or, with
     /// clean URLs, `dir.html`); `page` → `page`, `page.html`, `page/index.html`.
-    pub fn candidates(&self, path: &str) -> Vec<String> {
+    pub(crate) fn candidates(&self, path: &str) -> Vec<String> {
         if let Some(folder) = path.strip_suffix('/') {
             let mut found = vec![format!("{path}{}", self.index)];
             if self.clean_urls && !folder.is_empty() {
@@ -387,7 +387,7 @@ impl Routes {
     }
 
     /// The URLs whose candidates include `page`: the inverse of `candidates`.
-    pub fn naming_urls(&self, page: &str) -> Vec<String> {
+    pub(crate) fn naming_urls(&self, page: &str) -> Vec<String> {
         let mut urls = vec![page.to_string()];
         if let Some(folder) = page.strip_suffix(&self.index) {
             if let Some(bare) = folder.strip_suffix('/') {
@@ -408,7 +408,7 @@ impl Routes {
 
     /// Every URL that names a page, with the page it answers (`resolve`, precomputed): the table
     /// an edge function looks up instead of holding the pages.
-    pub fn lookup_table(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn lookup_table(&self) -> std::collections::BTreeMap<String, String> {
         self.pages
             .iter()
             .flat_map(|page| self.naming_urls(page))
@@ -416,7 +416,7 @@ impl Routes {
             .collect()
     }
 
-    pub fn resolve(&self, path: &str) -> Option<String> {
+    pub(crate) fn resolve(&self, path: &str) -> Option<String> {
         self.candidates(path)
             .into_iter()
             .find(|c| self.pages.contains(c))
@@ -427,13 +427,19 @@ impl Routes {
     }
 
     /// The answer for a request, with `found` = `resolve(path)` (the edge looks it up itself).
-    pub fn route(&self, method: &str, path: &str, query: &str, found: Option<&str>) -> Outcome {
+    pub(crate) fn route(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        found: Option<&str>,
+    ) -> Outcome {
         self.route_explained(method, path, query, found, &mut |_, _| {})
     }
 
     /// `route`, telling `note` what each step it reached decided (`routing --explain`): the
     /// same code answers and explains.
-    pub fn route_explained(
+    pub(crate) fn route_explained(
         &self,
         method: &str,
         path: &str,
@@ -609,7 +615,7 @@ impl Routes {
     /// The website endpoint's error document (what S3 answers, with 404, for a key it lacks):
     /// the 404 page, else the root SPA's fallback file (`200.html` of a SvelteKit build), else
     /// `error_document`; never a pre-rendered page that is not the app's shell.
-    pub fn error_key(&self, error_document: &str) -> String {
+    pub(crate) fn error_key(&self, error_document: &str) -> String {
         if let Some(key) = &self.not_found_key {
             return key.clone();
         }
@@ -620,12 +626,12 @@ impl Routes {
         }
     }
 
-    pub fn evaluate(&self, method: &str, path: &str, query: &str) -> Outcome {
+    pub(crate) fn evaluate(&self, method: &str, path: &str, query: &str) -> Outcome {
         self.route(method, path, query, self.resolve(path).as_deref())
     }
 
     /// The `[[headers]]` values for an answer of `path`; a later rule wins for the same name.
-    pub fn headers_for(&self, path: &str) -> Vec<(String, String)> {
+    pub(crate) fn headers_for(&self, path: &str) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = Vec::new();
         for rule in &self.headers {
             if match_pattern(&rule.pattern, path).is_none() {
@@ -642,7 +648,7 @@ impl Routes {
 
 /// A short, stable name for a target (bucket and key prefix), recorded in the edge code it
 /// generates so that a function serving another target is recognised.
-pub fn target_id(bucket: &str, prefix: &str) -> String {
+pub(crate) fn target_id(bucket: &str, prefix: &str) -> String {
     let digest = sha2::Sha256::digest(format!("{bucket}/{}", prefix.trim_matches('/')));
     hex::encode(digest)[..16].to_string()
 }
@@ -653,7 +659,7 @@ pub fn target_id(bucket: &str, prefix: &str) -> String {
 /// letters, digits and `-` keeps the name earlier versions gave it (`spadeploy-<bucket>`); any
 /// other target gets a readable part and `_` plus a hash of bucket and prefix (bucket names
 /// never hold `_`, so the two forms cannot meet, and `my.site` / `my-site` stay apart).
-pub fn function_name(settings: &RoutingSettings, bucket: &str, prefix: &str) -> String {
+pub(crate) fn function_name(settings: &RoutingSettings, bucket: &str, prefix: &str) -> String {
     if let Some(name) = &settings.function_name {
         return name.clone();
     }

@@ -13,7 +13,7 @@ use crate::model::STATE_PREFIX;
 /// The parts of a website configuration spadeploy manages, comparable across reads and writes.
 /// Redirects are the edge function's: routing rules that earlier versions wrote are removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Website {
+pub(crate) struct Website {
     pub index_suffix: String,
     pub error_key: String,
     pub routing_rules: usize,
@@ -22,7 +22,7 @@ pub struct Website {
 /// The website configuration for a target at `prefix`: its index document, and as the error
 /// document (what a missing asset answers) `error`, relative to the site
 /// (`Routes::error_key`: the 404 page, else the SPA's fallback file).
-pub fn desired(settings: &RoutingSettings, error: &str, prefix: &str) -> Website {
+pub(crate) fn desired(settings: &RoutingSettings, error: &str, prefix: &str) -> Website {
     Website {
         index_suffix: settings.index_document.trim_start_matches('/').to_string(),
         error_key: format!("{prefix}{}", error.trim_start_matches('/')),
@@ -31,7 +31,7 @@ pub fn desired(settings: &RoutingSettings, error: &str, prefix: &str) -> Website
 }
 
 /// What GetBucketWebsite returned, in the same shape.
-pub fn observed(
+pub(crate) fn observed(
     out: &aws_sdk_s3::operation::get_bucket_website::GetBucketWebsiteOutput,
 ) -> Website {
     Website {
@@ -48,7 +48,7 @@ pub fn observed(
 }
 
 impl Website {
-    pub fn to_sdk(&self) -> Result<WebsiteConfiguration, ApiError> {
+    pub(crate) fn to_sdk(&self) -> Result<WebsiteConfiguration, ApiError> {
         let build = |e: aws_sdk_s3::error::BuildError| ApiError::Service {
             action: "s3:PutBucketWebsite",
             resource: "website configuration".into(),
@@ -76,7 +76,7 @@ impl Website {
 /// statements (Sids end with a tag derived from the prefix), so two targets in one bucket never
 /// replace each other's grants.
 #[derive(Debug, Clone, Copy)]
-pub struct PolicyTarget<'a> {
+pub(crate) struct PolicyTarget<'a> {
     pub bucket: &'a str,
     /// Empty or ending with `/`.
     pub prefix: &'a str,
@@ -119,7 +119,7 @@ impl PolicyTarget<'_> {
     /// Denies spadeploy's state to every request that is not signed by an IAM identity:
     /// anonymous readers (a public bucket, the website endpoint) and AWS services. spadeploy's
     /// own signed reads carry a principal ARN and are not affected.
-    pub fn hide_state(&self) -> Value {
+    pub(crate) fn hide_state(&self) -> Value {
         json!({
             "Sid": self.sid("HideState"),
             "Effect": "Deny",
@@ -151,7 +151,7 @@ impl PolicyTarget<'_> {
     }
 
     /// Whether `policy` holds this prefix's website read grant.
-    pub fn has_website_read(&self, policy: &str) -> bool {
+    pub(crate) fn has_website_read(&self, policy: &str) -> bool {
         serde_json::from_str::<Value>(policy).is_ok_and(|policy| {
             statements_of(&policy).iter().any(|s| {
                 self.owns(s)
@@ -164,7 +164,7 @@ impl PolicyTarget<'_> {
     }
 
     /// The Referer values this prefix's website read grant allows (two while a secret rotates).
-    pub fn allowed_referers(&self, policy: &str) -> Vec<String> {
+    pub(crate) fn allowed_referers(&self, policy: &str) -> Vec<String> {
         let Ok(policy) = serde_json::from_str::<Value>(policy) else {
             return Vec::new();
         };
@@ -189,7 +189,7 @@ impl PolicyTarget<'_> {
 
     /// Website mode: anonymous reads that carry one of the distribution's secret Referer values
     /// (one, or the old and the new while it rotates), and never of spadeploy's state.
-    pub fn website_statements(&self, referers: &[String]) -> Vec<Value> {
+    pub(crate) fn website_statements(&self, referers: &[String]) -> Vec<Value> {
         let referer = match referers {
             [one] => json!(one),
             many => json!(many),
@@ -210,7 +210,7 @@ impl PolicyTarget<'_> {
     /// Private mode: reads for this distribution only (Origin Access Control), with
     /// s3:ListBucket on this prefix so a missing asset is an honest 404 rather than a 403;
     /// spadeploy's state stays unreadable.
-    pub fn private_statements(&self, distribution_arn: &str) -> Vec<Value> {
+    pub(crate) fn private_statements(&self, distribution_arn: &str) -> Vec<Value> {
         let principal = json!({ "Service": "cloudfront.amazonaws.com" });
         let condition = json!({ "StringEquals": { "AWS:SourceArn": distribution_arn } });
         let mut list_condition = condition.clone();
@@ -248,7 +248,7 @@ impl PolicyTarget<'_> {
 
     /// The bucket policy with this prefix's statements replaced by `ours` and every other
     /// statement (the user's, other prefixes') kept as it was; `None` when nothing would change.
-    pub fn merged_policy(
+    pub(crate) fn merged_policy(
         &self,
         current: Option<&str>,
         ours: Vec<Value>,
@@ -287,7 +287,7 @@ fn statements_of(policy: &Value) -> Vec<Value> {
 }
 
 /// True when some statement lets anyone read objects (spadeploy's own, or the user's).
-pub fn allows_public_read(policy: &str) -> bool {
+pub(crate) fn allows_public_read(policy: &str) -> bool {
     let Ok(policy) = serde_json::from_str::<Value>(policy) else {
         return false;
     };

@@ -75,7 +75,7 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
     }
     match dir {
         Some(dir) if Path::new(&dir).is_dir() => {
-            eprintln!("wrote {} (build directory: {dir}/)", path.display())
+            eprintln!("wrote {} (build directory: {dir}/)", path.display());
         }
         Some(dir) => eprintln!(
             "wrote {} with dir = \"{dir}\" (not built yet: run the build first)",

@@ -53,7 +53,7 @@ Exit status: 0 success, 1 failure, 2 changes pending (with --exit-code), 64 bad 
              correct headers and safe ordering",
     after_help = EXAMPLES
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Manifest to use (default: ./spadeploy.toml when present)

@@ -19,14 +19,14 @@ use crate::config::routing::{Fallback, Spa, TrailingSlash};
 /// routes answered by one fallback file).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Kind {
+pub(crate) enum Kind {
     Pages,
     Spa,
 }
 
 /// What a framework's documentation prescribes for a static host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Preset {
+pub(crate) struct Preset {
     pub framework: Framework,
     pub kind: Kind,
     /// The SPA fallback file (`index.html`, `200.html`, `__spa-fallback.html`).
@@ -43,7 +43,7 @@ pub struct Preset {
 /// The project's files that say which framework it uses: dependency names from `package.json`
 /// and the text of the framework config files present (by file name).
 #[derive(Debug, Clone, Default)]
-pub struct Project {
+pub(crate) struct Project {
     pub dependencies: BTreeSet<String>,
     pub configs: BTreeMap<String, String>,
 }
@@ -98,7 +98,7 @@ const MAX_CONFIG_BYTES: u64 = 256 * 1024;
 impl Project {
     /// Reads `dir`'s package.json and framework config files; a folder without them is an
     /// empty project (detection then goes by the build alone).
-    pub fn read(dir: &Path) -> Project {
+    pub(crate) fn read(dir: &Path) -> Project {
         let mut project = Project::default();
         let read = |name: &str| {
             let path = dir.join(name);
@@ -143,7 +143,7 @@ fn dependencies(package: &str) -> BTreeSet<String> {
 
 /// The build's shape: its top-level entries and the nested marker folders frameworks leave.
 #[derive(Debug, Clone, Default)]
-pub struct BuildShape {
+pub(crate) struct BuildShape {
     entries: BTreeSet<String>,
     index_html: Option<String>,
 }
@@ -158,7 +158,7 @@ const NESTED_MARKERS: [&str; 4] = [
 
 impl BuildShape {
     /// Top-level names of `dir`, the nested markers present, and the root index's text.
-    pub fn of_dir(dir: &Path) -> BuildShape {
+    pub(crate) fn of_dir(dir: &Path) -> BuildShape {
         let mut entries: BTreeSet<String> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
@@ -169,7 +169,7 @@ impl BuildShape {
             NESTED_MARKERS
                 .iter()
                 .filter(|m| dir.join(m).exists())
-                .map(|m| m.to_string()),
+                .map(std::string::ToString::to_string),
         );
         let index_html = std::fs::metadata(dir.join("index.html"))
             .is_ok_and(|m| m.len() <= MAX_CONFIG_BYTES)
@@ -183,7 +183,7 @@ impl BuildShape {
 
     /// The files of a target, when it is a local folder; nothing for a bucket (detection then
     /// goes by the project alone).
-    pub fn of_target(target: Option<&crate::config::target::Target>) -> BuildShape {
+    pub(crate) fn of_target(target: Option<&crate::config::target::Target>) -> BuildShape {
         match target {
             Some(crate::config::target::Target::Local { path }) => BuildShape::of_dir(path),
             _ => BuildShape::default(),
@@ -192,7 +192,7 @@ impl BuildShape {
 
     /// The same from a release's keys (a build already deployed).
     #[cfg(test)]
-    pub fn of_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> BuildShape {
+    pub(crate) fn of_keys<'a>(keys: impl IntoIterator<Item = &'a str>) -> BuildShape {
         let mut entries = BTreeSet::new();
         for key in keys {
             entries.insert(key.split('/').next().unwrap_or(key).to_string());
@@ -234,7 +234,7 @@ impl BuildShape {
 /// What detection found: the preset, where the framework writes its build (relative to the
 /// project), why, and where the project and the build disagree.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Detected {
+pub(crate) struct Detected {
     pub preset: Preset,
     pub output_dir: Option<String>,
     pub evidence: Vec<String>,
@@ -246,7 +246,7 @@ pub struct Detected {
 
 impl Detected {
     /// One line: what was assumed and why.
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let p = &self.preset;
         let routing = match (&p.kind, &p.fallback) {
             (Kind::Spa, Some(index)) => format!("an SPA falling back to {index}"),
@@ -278,7 +278,7 @@ impl Detected {
 /// The framework of `project` and `build`: pinned by the manifest, else from the project's
 /// dependencies and config, else from the build's shape. `None` when nothing is recognised (a
 /// lone `index.html` keeps spadeploy's SPA defaults) or detection is off.
-pub fn detect(
+pub(crate) fn detect(
     pinned: Option<Framework>,
     project: &Project,
     build: &BuildShape,
@@ -390,7 +390,7 @@ fn from_build(b: &BuildShape) -> Option<(Framework, String)> {
 }
 
 fn globs(list: &[&str]) -> Vec<String> {
-    list.iter().map(|s| s.to_string()).collect()
+    list.iter().map(std::string::ToString::to_string).collect()
 }
 
 /// A quoted string value of `key` in a config file's text (`key: 'value'`, `key = "value"`).
@@ -708,7 +708,7 @@ impl Loaded {
     /// the project beside the manifest, or in the current folder, and from `build`) under the
     /// manifest's own settings, when there is no manifest or it names a framework; returns what
     /// was detected, for the one line that says so.
-    pub fn apply_framework(&mut self, build: &BuildShape) -> Option<Detected> {
+    pub(crate) fn apply_framework(&mut self, build: &BuildShape) -> Option<Detected> {
         let project = Project::read(&self.base_dir());
         let mut found = detect(self.manifest.framework, &project, build)?;
         // A manifest written without `framework` keeps routing as it states it: detection then
@@ -723,13 +723,13 @@ impl Loaded {
     /// The manifest with the framework's rules applied, for commands that work from a
     /// deployed release rather than a build: the same routing the push that made it had, as long
     /// as they run beside the same project (`build`: the release's files when they are local).
-    pub fn resolve(mut self, build: &BuildShape) -> Manifest {
+    pub(crate) fn resolve(mut self, build: &BuildShape) -> Manifest {
         self.apply_framework(build);
         self.manifest
     }
 
     /// Where the framework writes its build, relative to the project (`dist/app/browser`).
-    pub fn framework_output(&self) -> Option<PathBuf> {
+    pub(crate) fn framework_output(&self) -> Option<PathBuf> {
         let project = Project::read(&self.base_dir());
         let found = detect(self.manifest.framework, &project, &Default::default())?;
         found.output_dir.map(|dir| self.base_dir().join(dir))
@@ -737,7 +737,7 @@ impl Loaded {
 }
 
 /// Applies `preset` as defaults under the manifest's own settings.
-pub fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {
+pub(crate) fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {
     let unset = |key: &str| !explicit.contains(key);
     if unset("immutable") {
         manifest.immutable = preset
@@ -774,7 +774,7 @@ pub fn apply(preset: &Preset, manifest: &mut Manifest, explicit: &Explicit) {
 }
 
 /// The manifest lines `init` writes for a detection: top-level keys, and the tables.
-pub fn manifest_lines(detected: &Detected) -> (String, String) {
+pub(crate) fn manifest_lines(detected: &Detected) -> (String, String) {
     let p = &detected.preset;
     let list = |items: &[String]| {
         items

@@ -21,7 +21,7 @@ use crate::config::routing::{
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Platform {
+pub(crate) enum Platform {
     /// `_redirects`, `_headers` and `netlify.toml`
     Netlify,
     /// `vercel.json`
@@ -33,7 +33,7 @@ pub enum Platform {
 /// Why a file cannot be imported at all. A single rule that cannot be imported is not an error:
 /// it becomes a [`Skipped`] entry.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ImportError {
+pub(crate) enum ImportError {
     #[error("{file} is not valid {format}: {message}")]
     Syntax {
         file: &'static str,
@@ -62,7 +62,7 @@ const NETLIFY_SHAPE: &str = "an array of tables, written [[redirects]] or [[head
 
 /// Something the source says that spadeploy cannot express.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     /// `file:line`.
     pub at: String,
     pub original: String,
@@ -70,7 +70,7 @@ pub struct Skipped {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Imported {
+pub(crate) struct Imported {
     pub dir: Option<String>,
     pub clean_urls: Option<bool>,
     pub trailing_slash: Option<TrailingSlash>,
@@ -86,7 +86,7 @@ pub struct Imported {
 /// TOML (a `[cdn]` table, a catch-all redirect), other control characters make the manifest
 /// unloadable or rewrite the terminal, and bidirectional overrides make a line read differently
 /// from what it holds. Each becomes a visible escape (`\n`, `\u{2028}`).
-pub fn visible(text: &str) -> String {
+pub(crate) fn visible(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -398,7 +398,7 @@ impl Imported {
 
 /// Netlify: `_redirects` and `_headers` (each with the path it was read from), and
 /// `netlify.toml`.
-pub fn netlify(
+pub(crate) fn netlify(
     redirects: Option<(&str, &str)>,
     headers: Option<(&str, &str)>,
     config: Option<&str>,
@@ -616,7 +616,10 @@ fn netlify_toml(text: &str, imported: &mut Imported) -> Result<(), ImportError> 
                 }
             },
         };
-        let forced = rule.get("force").and_then(|v| v.as_bool()).unwrap_or(false);
+        let forced = rule
+            .get("force")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
         let original = format!("{original} {status}{}", if forced { "!" } else { "" });
         netlify_rule(imported, at, &original, from, to, status, forced);
     }
@@ -739,7 +742,7 @@ const REGEX: &str = "a regular expression or group in the path";
 const NOT_A_RULE: &str = "not a rule: a rule is an object with a `source`";
 
 /// Vercel: `vercel.json`.
-pub fn vercel(text: &str) -> Result<Imported, ImportError> {
+pub(crate) fn vercel(text: &str) -> Result<Imported, ImportError> {
     let doc = parse_json("vercel.json", text)?;
     if !doc.is_object() {
         return Err(ImportError::Shape {
@@ -858,7 +861,7 @@ fn firebase_sites(doc: &Value) -> Result<Vec<(String, &Value)>, ImportError> {
 
 /// Firebase: one hosting site of `firebase.json`: the one whose `site` or `target` is `wanted`,
 /// else the first. A spadeploy.toml describes one site, so the others are listed as not imported.
-pub fn firebase(text: &str, wanted: Option<&str>) -> Result<Imported, ImportError> {
+pub(crate) fn firebase(text: &str, wanted: Option<&str>) -> Result<Imported, ImportError> {
     let doc = parse_json("firebase.json", text)?;
     let sites = firebase_sites(&doc)?;
     let names: Vec<String> = sites
@@ -956,7 +959,7 @@ fn quote(s: &str) -> String {
 impl Imported {
     /// The manifest, with a comment per rule that was not imported. Values from the imported files
     /// are written only through [`quote`] (TOML strings) and [`visible`] (comments).
-    pub fn to_manifest(&self, platform: Platform, sources: &str) -> String {
+    pub(crate) fn to_manifest(&self, platform: Platform, sources: &str) -> String {
         let mut out = format!(
             "# spadeploy.toml, imported from {} by `spadeploy init --from {}`.\n\
              # Evaluation order: state never served, redirects, trailing slash, files of the live\n\

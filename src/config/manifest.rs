@@ -16,13 +16,13 @@ use crate::config::routing::{
 };
 use crate::config::target::Target;
 
-pub const FILE_NAME: &str = "spadeploy.toml";
+pub(crate) const FILE_NAME: &str = "spadeploy.toml";
 
 /// A framework spadeploy knows the static-hosting rules of; `none` in the manifest turns
 /// detection off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Framework {
+pub(crate) enum Framework {
     Astro,
     Nextjs,
     Sveltekit,
@@ -41,7 +41,7 @@ pub enum Framework {
 }
 
 impl Framework {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Framework::Astro => "Astro",
             Framework::Nextjs => "Next.js (static export)",
@@ -61,7 +61,7 @@ impl Framework {
     }
 
     /// The manifest's spelling (`framework = "react-router"`).
-    pub fn key(self) -> &'static str {
+    pub(crate) fn key(self) -> &'static str {
         match self {
             Framework::Astro => "astro",
             Framework::Nextjs => "nextjs",
@@ -83,11 +83,11 @@ impl Framework {
 
 /// The manifest keys a project wrote itself, which a preset never overrides: top-level names
 /// and `routing.<name>`.
-pub type Explicit = BTreeSet<String>;
+pub(crate) type Explicit = BTreeSet<String>;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     /// The framework whose static-hosting rules apply (`none`: no detection); default: detected.
     pub framework: Option<Framework>,
     /// The build output to deploy, relative to the manifest.
@@ -133,7 +133,7 @@ pub struct Manifest {
 /// The `[verify]` table: what `spadeploy verify` probes besides the SPA itself.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct VerifySettings {
+pub(crate) struct VerifySettings {
     /// API paths with the status the API answers, e.g. `["/api/health=200", "/api/nope=404"]`.
     #[serde(default)]
     pub api: Vec<ApiProbe>,
@@ -141,7 +141,7 @@ pub struct VerifySettings {
 
 /// `--api-probe PATH=STATUS`: an API path and the status the API itself answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ApiProbe {
+pub(crate) struct ApiProbe {
     pub path: String,
     pub status: u16,
 }
@@ -179,7 +179,7 @@ impl<'de> Deserialize<'de> for ApiProbe {
 /// The `[cdn]` table: the CloudFront distribution in front of the target.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CdnSettings {
+pub(crate) struct CdnSettings {
     pub distribution: Option<String>,
     /// Create an invalidation after a push (default: true).
     pub invalidate: Option<bool>,
@@ -191,7 +191,7 @@ pub struct CdnSettings {
 /// line flags, so the two can never disagree on names; flags win over the manifest.
 #[derive(Debug, Clone, Default, Args, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TargetSettings {
+pub(crate) struct TargetSettings {
     /// Where to deploy: s3://BUCKET[/PREFIX], or a local directory (PATH or file://PATH)
     #[arg(long, value_name = "TARGET")]
     pub to: Option<Target>,
@@ -212,7 +212,7 @@ pub struct TargetSettings {
 
 impl TargetSettings {
     /// Flags (`self`) win over the manifest (`file`), field by field.
-    pub fn or(self, file: TargetSettings) -> TargetSettings {
+    pub(crate) fn or(self, file: TargetSettings) -> TargetSettings {
         TargetSettings {
             to: self.to.or(file.to),
             region: self.region.or(file.region),
@@ -225,21 +225,21 @@ impl TargetSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum ChecksumMode {
+pub(crate) enum ChecksumMode {
     WhenRequired,
     WhenSupported,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rule {
+pub(crate) struct Rule {
     pub glob: Glob,
     pub cache_control: Option<String>,
     pub content_type: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum GlobError {
+pub(crate) enum GlobError {
     #[error("empty glob: write a pattern such as `assets/**` or `*.map`")]
     Empty,
     #[error("invalid glob `{pattern}`: {why}")]
@@ -249,12 +249,12 @@ pub enum GlobError {
 /// A path glob over `/`-separated keys: `*` stays within a segment, `**` crosses them, and a
 /// glob without `/` matches a file name in any directory (as in .gitignore).
 #[derive(Debug, Clone)]
-pub struct Glob {
+pub(crate) struct Glob {
     matcher: globset::GlobMatcher,
 }
 
 impl Glob {
-    pub fn new(pattern: &str) -> Result<Glob, GlobError> {
+    pub(crate) fn new(pattern: &str) -> Result<Glob, GlobError> {
         let trimmed = pattern.trim_start_matches('/');
         if trimmed.is_empty() {
             return Err(GlobError::Empty);
@@ -275,7 +275,7 @@ impl Glob {
         Ok(Glob { matcher })
     }
 
-    pub fn is_match(&self, key: &str) -> bool {
+    pub(crate) fn is_match(&self, key: &str) -> bool {
         self.matcher.is_match(key)
     }
 }
@@ -288,7 +288,7 @@ impl<'de> Deserialize<'de> for Glob {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
+pub(crate) enum ManifestError {
     #[error("cannot read {}: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -306,7 +306,7 @@ pub enum ManifestError {
 
 /// A manifest with the folder it came from, so relative paths in it can be resolved.
 #[derive(Debug, Default)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     pub manifest: Manifest,
     pub path: Option<PathBuf>,
     /// The keys the file sets itself (`dir`, `routing.fallback`...): a framework's preset never
@@ -315,7 +315,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    pub fn base_dir(&self) -> PathBuf {
+    pub(crate) fn base_dir(&self) -> PathBuf {
         self.path
             .as_deref()
             .and_then(Path::parent)
@@ -325,7 +325,7 @@ impl Loaded {
 }
 
 /// Reads `explicit`, or `spadeploy.toml` in the current directory when present.
-pub fn load(explicit: Option<&Path>) -> Result<Loaded, ManifestError> {
+pub(crate) fn load(explicit: Option<&Path>) -> Result<Loaded, ManifestError> {
     let path = match explicit {
         Some(path) => path.to_path_buf(),
         None => {
@@ -361,7 +361,7 @@ fn explicit_keys(text: &str) -> Explicit {
     table.keys().cloned().chain(routing).collect()
 }
 
-pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+pub(crate) fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
     let invalid = |offset: usize, message: String| {
         let (line, column, excerpt) = locate(text, offset);
         ManifestError::Invalid {
@@ -480,7 +480,7 @@ fn locate(text: &str, offset: usize) -> (usize, usize, String) {
 }
 
 impl Manifest {
-    pub fn header_rules(&self) -> Vec<Rule> {
+    pub(crate) fn header_rules(&self) -> Vec<Rule> {
         let immutable = self.immutable.iter().map(|glob| Rule {
             glob: glob.clone(),
             cache_control: Some(crate::model::CACHE_IMMUTABLE.to_string()),
@@ -496,11 +496,11 @@ impl Manifest {
     /// Everything the manifest states about routes.
     /// The routing mode: the flag's, else the manifest's (`None`: detected from the origin).
     /// The one place the two are merged.
-    pub fn mode(&self, flag: Option<Mode>) -> Option<Mode> {
+    pub(crate) fn mode(&self, flag: Option<Mode>) -> Option<Mode> {
         flag.or(self.routing.mode)
     }
 
-    pub fn route_rules(&self) -> RouteRules {
+    pub(crate) fn route_rules(&self) -> RouteRules {
         fn plain<T: Clone>(entries: &[Spanned<T>]) -> Vec<T> {
             entries.iter().map(|e| e.get_ref().clone()).collect()
         }
@@ -516,7 +516,7 @@ impl Manifest {
 
 /// The commented starter manifest written by `spadeploy init`, with a detected framework's
 /// top-level keys (`top`) and tables (`tables`, appended).
-pub fn starter(dir: &str, top: &str, tables: &str) -> String {
+pub(crate) fn starter(dir: &str, top: &str, tables: &str) -> String {
     format!(
         r#"# spadeploy.toml: how this app is deployed. Flags on the command line win over this file.
 # Reference: see README.md, "Manifest reference".

@@ -12,7 +12,7 @@ use crate::model::{is_header_value, CACHE_HTML};
 /// How CloudFront reaches the SPA and where the fallback happens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Bucket website endpoint (custom origin) with ErrorDocument = index, plus a Lambda@Edge
     /// origin-response function that flips client-route 404s to 200.
     Website,
@@ -32,7 +32,7 @@ impl std::fmt::Display for Mode {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Fallback {
+pub(crate) enum Fallback {
     /// Extension-less GET/HEAD paths get the index document with status 200.
     #[default]
     Spa,
@@ -43,7 +43,7 @@ pub enum Fallback {
 /// What a page URL's trailing slash does: nothing, or a 308 to the other form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum TrailingSlash {
+pub(crate) enum TrailingSlash {
     #[default]
     Keep,
     Add,
@@ -52,7 +52,7 @@ pub enum TrailingSlash {
 
 impl TrailingSlash {
     /// The manifest's spelling.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             TrailingSlash::Keep => "keep",
             TrailingSlash::Add => "add",
@@ -66,7 +66,7 @@ impl TrailingSlash {
 /// parameters is a prefix (`/docs/` means `/docs/*` → `to:splat`), as in earlier versions.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Redirect {
+pub(crate) struct Redirect {
     pub from: String,
     pub to: String,
     #[serde(default = "default_redirect_status")]
@@ -80,7 +80,7 @@ fn default_redirect_status() -> u16 {
 /// `[[rewrites]]`: a page URL matching `from` answers the file `to` (same site) with 200.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Rewrite {
+pub(crate) struct Rewrite {
     pub from: String,
     pub to: String,
 }
@@ -89,7 +89,7 @@ pub struct Rewrite {
 /// under the prefix).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct Spa {
+pub(crate) struct Spa {
     #[serde(default = "root_prefix")]
     pub prefix: String,
     pub index: Option<String>,
@@ -102,7 +102,7 @@ fn root_prefix() -> String {
 /// `[[headers]]`: response headers for answers whose path matches `for`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub struct HeaderRule {
+pub(crate) struct HeaderRule {
     #[serde(rename = "for")]
     pub pattern: String,
     pub values: BTreeMap<String, String>,
@@ -112,7 +112,7 @@ pub struct HeaderRule {
 /// records it).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct RouteRules {
+pub(crate) struct RouteRules {
     pub settings: RoutingSettings,
     pub redirects: Vec<Redirect>,
     pub rewrites: Vec<Rewrite>,
@@ -123,7 +123,7 @@ pub struct RouteRules {
 /// A routing rule or setting spadeploy cannot serve as written: the message says what to write
 /// instead (and, for a manifest, the caller adds where).
 #[derive(Debug, thiserror::Error)]
-pub enum RuleError {
+pub(crate) enum RuleError {
     /// A path pattern (`from`, `for`, a `[[spa]]` prefix).
     #[error("{0}")]
     Pattern(String),
@@ -147,7 +147,7 @@ pub enum RuleError {
 impl RouteRules {
     /// The routing a release recorded, checked as a manifest's would be: a record is read back
     /// from the target, where it may have been edited.
-    pub fn from_record(value: &serde_json::Value) -> Result<RouteRules, RuleError> {
+    pub(crate) fn from_record(value: &serde_json::Value) -> Result<RouteRules, RuleError> {
         let rules: RouteRules =
             serde_json::from_value(value.clone()).map_err(RuleError::Unreadable)?;
         rules.settings.validate()?;
@@ -163,12 +163,12 @@ impl RouteRules {
 }
 
 /// Redirects and rewrites are evaluated by the edge function, whose code must stay small.
-pub const MAX_PATTERN_RULES: usize = 100;
+pub(crate) const MAX_PATTERN_RULES: usize = 100;
 
 /// The `[routing]` table of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct RoutingSettings {
+pub(crate) struct RoutingSettings {
     pub mode: Option<Mode>,
     pub index_document: String,
     pub error_document: String,
@@ -219,7 +219,7 @@ fn is_build_file(document: &str) -> bool {
 
 impl RoutingSettings {
     /// Checks the values that reach generated code, S3 and IAM ARNs.
-    pub fn validate(&self) -> Result<(), RuleError> {
+    pub(crate) fn validate(&self) -> Result<(), RuleError> {
         if !is_header_value(&self.cache_control) {
             return Err(RuleError::Setting {
                 key: "cache_control",
@@ -286,7 +286,7 @@ impl RoutingSettings {
 /// A path Location that starts with `//` or `/\` (or their percent-encodings) is read by browsers
 /// as another host: the run collapses to one `/`, as `sameSite` in router.js. A request path or a
 /// splat supplies such a run (`//evil.example/x`); an absolute `to` is left as written.
-pub fn same_site(location: &str) -> String {
+pub(crate) fn same_site(location: &str) -> String {
     let Some(mut rest) = location.strip_prefix('/') else {
         return location.to_string();
     };
@@ -304,7 +304,7 @@ pub fn same_site(location: &str) -> String {
 
 /// Checks a path pattern: starts with `/`, `:name` parameters fill whole segments, a `*` only as
 /// the whole last segment.
-pub fn validate_pattern(pattern: &str) -> Result<(), RuleError> {
+pub(crate) fn validate_pattern(pattern: &str) -> Result<(), RuleError> {
     if !pattern.starts_with('/') {
         return Err(RuleError::Pattern(format!(
             "`{pattern}`: a path pattern must start with `/`"
@@ -339,7 +339,7 @@ fn is_parameter_name(name: &str) -> bool {
 }
 
 /// The parameters a pattern captures (`splat` for a final `*`).
-pub fn pattern_parameters(pattern: &str) -> Vec<&str> {
+pub(crate) fn pattern_parameters(pattern: &str) -> Vec<&str> {
     pattern
         .split('/')
         .filter_map(|s| {
@@ -353,7 +353,7 @@ pub fn pattern_parameters(pattern: &str) -> Vec<&str> {
 }
 
 /// `:name` tokens a destination uses.
-pub fn destination_parameters(to: &str) -> Vec<&str> {
+pub(crate) fn destination_parameters(to: &str) -> Vec<&str> {
     let mut names = Vec::new();
     let mut rest = to;
     while let Some(at) = rest.find(':') {
@@ -394,7 +394,7 @@ fn check_destination(from: &str, to: &str) -> Result<(), RuleError> {
 
 impl Redirect {
     /// The redirect in pattern form: the prefix shorthand (`/docs/` → `/guide/`) spelled out.
-    pub fn normalized(&self) -> Redirect {
+    pub(crate) fn normalized(&self) -> Redirect {
         let prefix = self.from.ends_with('/') && pattern_parameters(&self.from).is_empty();
         if !prefix {
             return self.clone();
@@ -411,7 +411,7 @@ impl Redirect {
         }
     }
 
-    pub fn validate(&self) -> Result<(), RuleError> {
+    pub(crate) fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.from)?;
         let absolute = self.to.starts_with("https://") || self.to.starts_with("http://");
         if !self.to.starts_with('/') && !absolute {
@@ -452,7 +452,7 @@ impl Redirect {
 }
 
 impl Rewrite {
-    pub fn validate(&self) -> Result<(), RuleError> {
+    pub(crate) fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.from)?;
         if !self.to.starts_with('/') || same_site(&self.to) != self.to || self.to.contains('\\') {
             return Err(RuleError::Destination(format!(
@@ -466,7 +466,7 @@ impl Rewrite {
 
 impl Spa {
     /// The prefix as a folder path: `/admin` and `/admin/` are the same SPA.
-    pub fn folder(&self) -> String {
+    pub(crate) fn folder(&self) -> String {
         let trimmed = self.prefix.trim_matches('/');
         if trimmed.is_empty() {
             "/".into()
@@ -476,14 +476,14 @@ impl Spa {
     }
 
     /// The index file (a key relative to the site) this SPA falls back to.
-    pub fn index_key(&self, index_document: &str) -> String {
+    pub(crate) fn index_key(&self, index_document: &str) -> String {
         match &self.index {
             Some(index) => index.trim_start_matches('/').to_string(),
             None => format!("{}{index_document}", self.folder().trim_start_matches('/')),
         }
     }
 
-    pub fn validate(&self) -> Result<(), RuleError> {
+    pub(crate) fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.prefix)?;
         if self.prefix.contains([':', '*']) {
             return Err(RuleError::Spa(format!(
@@ -534,7 +534,7 @@ const RESERVED_HEADERS: [&str; 22] = [
 const RESERVED_PREFIXES: [&str; 4] = ["x-amz-", "x-amzn-", "x-edge-", "x-accel-"];
 
 impl HeaderRule {
-    pub fn validate(&self) -> Result<(), RuleError> {
+    pub(crate) fn validate(&self) -> Result<(), RuleError> {
         validate_pattern(&self.pattern)?;
         if self.values.is_empty() {
             return Err(RuleError::Header(format!("[[headers]] for `{}` sets no header: add `values = {{ \"X-Frame-Options\" = \"DENY\" }}`", self.pattern)));
@@ -695,7 +695,10 @@ mod tests {
     #[test]
     fn values_that_reach_the_edge_code_are_checked() {
         let with = |no_fallback: &[&str]| RoutingSettings {
-            no_fallback: no_fallback.iter().map(|s| s.to_string()).collect(),
+            no_fallback: no_fallback
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect(),
             ..Default::default()
         };
         for bad in [&[""][..], &["/assets/\u{2028}"], &["assets/"], &["/a b/"]] {

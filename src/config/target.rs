@@ -7,7 +7,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Deserializer};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Target {
+pub(crate) enum Target {
     /// `prefix` is empty or ends with `/`.
     S3 {
         bucket: String,
@@ -19,7 +19,7 @@ pub enum Target {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TargetError {
+pub(crate) enum TargetError {
     #[error("the target is empty: use s3://BUCKET[/PREFIX] or a local directory path")]
     Empty,
     #[error("unsupported target scheme `{scheme}://`: use s3://BUCKET[/PREFIX] or a local directory path (file://PATH)")]
@@ -36,7 +36,7 @@ pub enum TargetError {
 
 impl Target {
     /// Makes a relative local path relative to `base` (the manifest's folder) instead of the cwd.
-    pub fn rebased(self, base: &Path) -> Target {
+    pub(crate) fn rebased(self, base: &Path) -> Target {
         match self {
             Target::Local { path } if path.is_relative() => Target::Local {
                 path: base.join(path),
@@ -83,7 +83,7 @@ impl FromStr for Target {
 
 /// A bucket name by S3's naming rules. Also what keeps a bucket name that reaches an ARN (the
 /// policies `iam-policy` prints and `push` writes) free of wildcards and policy variables.
-pub fn check_bucket(bucket: &str) -> Result<String, TargetError> {
+pub(crate) fn check_bucket(bucket: &str) -> Result<String, TargetError> {
     let fail = |why| {
         Err(TargetError::Bucket {
             bucket: bucket.to_string(),
@@ -132,7 +132,7 @@ pub fn check_bucket(bucket: &str) -> Result<String, TargetError> {
 const PREFIX_PUNCTUATION: &str = "!-_.'()/";
 
 /// The prefix as stored: empty, or its segments joined by `/` and ending with `/`.
-pub fn normalize_prefix(prefix: &str) -> Result<String, TargetError> {
+pub(crate) fn normalize_prefix(prefix: &str) -> Result<String, TargetError> {
     let trimmed = prefix.trim_matches('/');
     if trimmed.is_empty() {
         return Ok(String::new());

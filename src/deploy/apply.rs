@@ -80,7 +80,7 @@ pub(super) async fn execute<S: WriteStore>(
     });
     let on_done = |change: &crate::sync::plan::Change| {
         if let Some(bar) = &uploading {
-            bar.inc(change.transfer_bytes())
+            bar.inc(change.transfer_bytes());
         }
     };
     let window = std::sync::Mutex::new(job.window());
@@ -130,7 +130,12 @@ pub(super) async fn execute<S: WriteStore>(
     if let Some(applied) = settled? {
         report.bytes_uploaded = applied.bytes_sent;
         report.release = applied.release.map(|r| r.id);
-        report.transfers = Some(window.lock().unwrap_or_else(|e| e.into_inner()).stats());
+        report.transfers = Some(
+            window
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .stats(),
+        );
     }
     report.invalidation = invalidated?;
     report.routing = routing.map(|routing| {

@@ -39,7 +39,7 @@ pub(super) fn routing_job(
 }
 
 /// The routing plan alone (`spadeploy routing`), exactly as a push would compute it.
-pub async fn plan_routing(
+pub(crate) async fn plan_routing(
     settings: &TargetSettings,
     request: RoutingRequest,
     bucket: String,
@@ -72,7 +72,7 @@ pub async fn plan_routing(
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
-pub async fn rotate_secret(
+pub(crate) async fn rotate_secret(
     settings: &TargetSettings,
     request: RoutingRequest,
     bucket: String,
@@ -207,7 +207,7 @@ pub(super) async fn wait_for_invalidation(
             job.output.progress.note(&format!(
                 "  invalidation {id}: {status} after {} s",
                 elapsed.as_secs()
-            ))
+            ));
         },
     )
     .await?;

@@ -4,7 +4,7 @@
 use super::*;
 
 /// Everything a push needs, resolved from flags and manifest.
-pub struct PushJob {
+pub(crate) struct PushJob {
     pub target: Target,
     pub build: Build,
     pub plan: PlanOptions,
@@ -15,7 +15,7 @@ pub struct PushJob {
 }
 
 /// The build a push deploys (rollback and prune work from the target's records instead).
-pub struct Build {
+pub(crate) struct Build {
     pub dir: PathBuf,
     pub scan: ScanOptions,
     pub rules: HeaderRules,
@@ -26,7 +26,7 @@ pub struct Build {
 }
 
 /// Whether the run writes.
-pub enum Run {
+pub(crate) enum Run {
     /// Plan and render, then stop; with `exit_code`, exit 2 when there are changes.
     DryRun { exit_code: bool },
     Apply {
@@ -36,7 +36,7 @@ pub enum Run {
 }
 
 /// The guards that keep a deploy from breaking the site.
-pub struct Safety {
+pub(crate) struct Safety {
     /// Releases whose files stay for open browser sessions (the new one included).
     pub keep_releases: usize,
     pub allow_mass_delete: bool,
@@ -48,7 +48,7 @@ pub struct Safety {
 
 /// What happens on CloudFront after the files are live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Invalidation {
+pub(crate) enum Invalidation {
     Skip,
     Create,
     /// Create, and wait until CloudFront reports it completed.
@@ -56,7 +56,7 @@ pub enum Invalidation {
 }
 
 /// How the run reports.
-pub struct Output {
+pub(crate) struct Output {
     pub format: OutputFormat,
     pub progress: Progress,
     /// Also write the Markdown summary here.
@@ -89,14 +89,14 @@ impl PushJob {
 
 /// How a run ended, for the exit status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Finished {
+pub(crate) enum Finished {
     Done,
     /// A dry run with `--exit-code` found changes to make (exit 2).
     ChangesPending,
 }
 
 /// What the target should hold after the run.
-pub enum What {
+pub(crate) enum What {
     /// The build directory (`push`, `diff`).
     Push,
     /// A recorded release (`rollback`); `None` is the one before the live release.

@@ -20,9 +20,9 @@ mod overlap;
 mod read;
 mod releases;
 
-pub use cdn::{plan_routing, rotate_secret};
-pub use job::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
-pub use releases::{live_record, releases};
+pub(crate) use cdn::{plan_routing, rotate_secret};
+pub(crate) use job::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
+pub(crate) use releases::{live_record, releases};
 
 use self::apply::*;
 use self::cdn::*;
@@ -64,7 +64,7 @@ use crate::sync::scan::{self, ScanOptions};
 use crate::sync::window::{self, Window};
 
 /// Runs the push (or rollback, or prune).
-pub async fn run(
+pub(crate) async fn run(
     job: PushJob,
     settings: &TargetSettings,
     routing: Option<RoutingRequest>,

@@ -3,7 +3,10 @@
 use super::*;
 
 /// The releases recorded in `target`, oldest first.
-pub async fn releases(target: &Target, settings: &TargetSettings) -> Result<Vec<ReleaseSummary>> {
+pub(crate) async fn releases(
+    target: &Target,
+    settings: &TargetSettings,
+) -> Result<Vec<ReleaseSummary>> {
     list_releases(&open(target, settings).await?.0, target).await
 }
 
@@ -63,7 +66,10 @@ pub(super) async fn list_releases<S: ReadStore>(
 }
 
 /// The live release of `target`, if it has one.
-pub async fn live_record(target: &Target, settings: &TargetSettings) -> Result<Option<Record>> {
+pub(crate) async fn live_record(
+    target: &Target,
+    settings: &TargetSettings,
+) -> Result<Option<Record>> {
     let (store, _) = open(target, settings).await?;
     read_live(&store, target).await
 }

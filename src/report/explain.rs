@@ -11,7 +11,7 @@ use crate::config::routing::Mode;
 use crate::state::release::Record;
 
 #[derive(Debug, Serialize)]
-pub struct Explanation {
+pub(crate) struct Explanation {
     pub method: String,
     pub path: String,
     pub mode: Mode,
@@ -25,7 +25,7 @@ pub struct Explanation {
 
 impl Explanation {
     /// `error_document`: the manifest's, for what a website endpoint answers a missing key with.
-    pub fn of(
+    pub(crate) fn of(
         routes: &Routes,
         live: &Record,
         mode: Mode,
@@ -38,7 +38,7 @@ impl Explanation {
         let found = routes.resolve(path);
         let outcome =
             routes.route_explained(method, path, query, found.as_deref(), &mut |step, why| {
-                steps.push((step, why))
+                steps.push((step, why));
             });
         let (status, answer, mut headers) =
             answer_of(routes, live, mode, error_document, path, &outcome);

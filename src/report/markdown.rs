@@ -8,7 +8,7 @@ const MAX_ROWS: usize = 500;
 
 impl PushReport {
     /// The Markdown summary: for `$GITHUB_STEP_SUMMARY` and `--summary-md`.
-    pub fn markdown(&self) -> String {
+    pub(crate) fn markdown(&self) -> String {
         // The summary's own wording: "Deployed" reads better than "Pushed" on a run's page.
         let title = match (self.dry_run, &self.restored) {
             (true, _) => "Plan (dry run, nothing changed)".to_string(),
@@ -82,7 +82,7 @@ impl PushReport {
     }
 
     /// `name=value` lines for `$GITHUB_OUTPUT`.
-    pub fn github_outputs(&self) -> String {
+    pub(crate) fn github_outputs(&self) -> String {
         let invalidation = self
             .invalidation
             .as_ref()

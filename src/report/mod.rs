@@ -6,17 +6,17 @@ mod markdown;
 mod progress;
 mod push;
 mod routing;
-pub mod stdout;
+pub(crate) mod stdout;
 mod table;
 
-pub use explain::Explanation;
-pub use progress::Progress;
-pub use push::{InvalidationReport, PushReport};
-pub use table::releases_table;
+pub(crate) use explain::Explanation;
+pub(crate) use progress::Progress;
+pub(crate) use push::{InvalidationReport, PushReport};
+pub(crate) use table::releases_table;
 
 /// How a command prints its result: for people, or as one JSON document on stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Human,
     Json,
 }

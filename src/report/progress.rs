@@ -10,7 +10,7 @@ use super::table::human_bytes;
 
 /// Progress on stderr: a bar on a terminal, a line per 10% in logs, nothing when quiet.
 #[derive(Debug, Clone, Copy)]
-pub struct Progress {
+pub(crate) struct Progress {
     mode: ProgressMode,
 }
 
@@ -22,7 +22,7 @@ enum ProgressMode {
 }
 
 impl Progress {
-    pub fn new(quiet: bool) -> Progress {
+    pub(crate) fn new(quiet: bool) -> Progress {
         let mode = if quiet {
             ProgressMode::Silent
         } else if std::io::stderr().is_terminal() {
@@ -34,13 +34,13 @@ impl Progress {
     }
 
     /// Prints a one-off line (not in quiet mode).
-    pub fn note(&self, message: &str) {
+    pub(crate) fn note(&self, message: &str) {
         if self.mode != ProgressMode::Silent {
             eprintln!("{message}");
         }
     }
 
-    pub fn stage(&self, label: &'static str, items: u64, bytes: u64) -> Stage {
+    pub(crate) fn stage(&self, label: &'static str, items: u64, bytes: u64) -> Stage {
         let bar = (self.mode == ProgressMode::Bars && items > 0).then(|| {
             let bar = ProgressBar::with_draw_target(Some(bytes), ProgressDrawTarget::stderr());
             bar.set_style(
@@ -66,7 +66,7 @@ impl Progress {
     }
 }
 
-pub struct Stage {
+pub(crate) struct Stage {
     label: &'static str,
     mode: ProgressMode,
     bar: Option<ProgressBar>,
@@ -76,7 +76,7 @@ pub struct Stage {
 }
 
 impl Stage {
-    pub fn inc(&self, bytes: u64) {
+    pub(crate) fn inc(&self, bytes: u64) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
         let bytes_done = self.bytes_done.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if let Some(bar) = &self.bar {
@@ -98,7 +98,7 @@ impl Stage {
         }
     }
 
-    pub fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

@@ -13,7 +13,7 @@ use crate::sync::plan::{Action, Change, Drift, KeepReason, Kept, Phase, Plan, Re
 
 /// Serialized as the `--json` document; field names are a public interface: add, never rename.
 #[derive(Debug, Serialize)]
-pub struct PushReport {
+pub(crate) struct PushReport {
     pub dry_run: bool,
     pub target: String,
     pub upload: Vec<ObjectEntry>,
@@ -48,7 +48,7 @@ pub struct PushReport {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct InvalidationReport {
+pub(crate) struct InvalidationReport {
     pub paths: Vec<String>,
     /// Set once created (not in a dry run).
     pub id: Option<String>,
@@ -59,7 +59,7 @@ pub struct InvalidationReport {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ObjectEntry {
+pub(crate) struct ObjectEntry {
     pub key: String,
     pub size: u64,
     pub content_type: String,
@@ -100,7 +100,7 @@ pub(super) struct Row {
 }
 
 impl PushReport {
-    pub fn new(target: String, plan: &Plan, files: usize, dry_run: bool) -> PushReport {
+    pub(crate) fn new(target: String, plan: &Plan, files: usize, dry_run: bool) -> PushReport {
         let entries = |wanted: &[Action]| -> Vec<ObjectEntry> {
             plan.writes()
                 .filter(|c| wanted.contains(&c.action))
@@ -136,7 +136,7 @@ impl PushReport {
     }
 
     /// The `--json` document: the report, and `ok` (an error prints `ok: false` instead).
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         #[derive(Serialize)]
         struct Document<'a> {
             ok: bool,
@@ -220,7 +220,7 @@ impl PushReport {
     }
 
     /// The human output; `list_drift` lists every object changed outside spadeploy.
-    pub fn human(&self, list_drift: bool) -> Human<'_> {
+    pub(crate) fn human(&self, list_drift: bool) -> Human<'_> {
         Human {
             report: self,
             list_drift,
@@ -229,7 +229,7 @@ impl PushReport {
 }
 
 /// The report as people read it in a terminal or a CI log.
-pub struct Human<'a> {
+pub(crate) struct Human<'a> {
     report: &'a PushReport,
     list_drift: bool,
 }

@@ -6,7 +6,7 @@ use std::fmt::Display;
 use std::io::{ErrorKind, Write};
 
 /// Writes `text` and flushes it; exits 0 when the reader has gone, 1 on any other write error.
-pub fn print(text: impl Display) {
+pub(crate) fn print(text: impl Display) {
     let mut out = std::io::stdout().lock();
     let written = write!(out, "{text}").and_then(|()| out.flush());
     match written {
@@ -20,6 +20,6 @@ pub fn print(text: impl Display) {
 }
 
 /// `print` with a line end.
-pub fn println(text: impl Display) {
+pub(crate) fn println(text: impl Display) {
     print(format_args!("{text}\n"));
 }

@@ -20,20 +20,20 @@ pub(super) fn write_table(f: &mut fmt::Formatter<'_>, rows: &[[String; 6]]) -> f
 
 /// How a column of a text table is laid out.
 #[derive(Debug, Clone, Copy)]
-pub struct Column {
+pub(super) struct Column {
     right: bool,
     max: usize,
 }
 
 impl Column {
-    pub fn left() -> Column {
+    pub(super) fn left() -> Column {
         Column {
             right: false,
             max: usize::MAX,
         }
     }
 
-    pub fn right() -> Column {
+    pub(super) fn right() -> Column {
         Column {
             right: true,
             max: usize::MAX,
@@ -47,7 +47,7 @@ impl Column {
 
 /// Rows laid out in columns two spaces apart, by the width each cell takes on a terminal (CJK
 /// characters take two cells, combining marks none), trailing spaces trimmed.
-pub fn aligned<const N: usize>(rows: &[[String; N]], columns: &[Column; N]) -> Vec<String> {
+pub(super) fn aligned<const N: usize>(rows: &[[String; N]], columns: &[Column; N]) -> Vec<String> {
     use unicode_width::UnicodeWidthStr;
     let mut widths = [0usize; N];
     for row in rows {
@@ -75,7 +75,7 @@ pub fn aligned<const N: usize>(rows: &[[String; N]], columns: &[Column; N]) -> V
 }
 
 /// `spadeploy releases`: one line per release, the live one marked.
-pub fn releases_table(list: &[crate::state::release::ReleaseSummary]) -> String {
+pub(crate) fn releases_table(list: &[crate::state::release::ReleaseSummary]) -> String {
     let header = ["release", "pushed at", "files", "source", "live"].map(String::from);
     let rows: Vec<[String; 5]> = std::iter::once(header)
         .chain(list.iter().map(|r| {
@@ -103,7 +103,7 @@ pub fn releases_table(list: &[crate::state::release::ReleaseSummary]) -> String 
         .collect()
 }
 
-pub fn human_bytes(bytes: u64) -> String {
+pub(super) fn human_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;

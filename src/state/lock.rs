@@ -12,7 +12,7 @@ use crate::model::LOCK_KEY;
 use crate::store::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 
 /// A lock older than this is considered abandoned.
-pub const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
+pub(crate) const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
 
 /// The longest a confirmation counts, however long it took to read (retries can make a read slow
 /// without making its answer any older).
@@ -20,10 +20,10 @@ const FRESH_AT_MOST: Duration = Duration::from_secs(1);
 
 /// How often a running deploy pushes its lock's expiry forward, so a long push never looks
 /// abandoned.
-pub const LOCK_RENEWAL: Duration = Duration::from_secs(10 * 60);
+pub(crate) const LOCK_RENEWAL: Duration = Duration::from_secs(10 * 60);
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LockInfo {
+pub(crate) struct LockInfo {
     /// Unique per acquisition, so a holder only ever releases its own lock.
     pub id: String,
     pub owner: String,
@@ -68,7 +68,7 @@ impl LockInfo {
     }
 
     /// "alice on ci-runner-3 (pid 42, spadeploy push) since …; run: URL"
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let run = self
             .run_url
             .as_deref()
@@ -106,7 +106,7 @@ fn hostname() -> String {
 /// What holds the lock: a deploy that names itself, or a lock file nobody can read (a crash
 /// mid-write by an older spadeploy, or a hand edit).
 #[derive(Debug, Clone)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub info: Option<LockInfo>,
     /// Since the lock was last written, by the store's clock.
     pub age: Duration,
@@ -131,7 +131,7 @@ impl Holder {
         self.info.as_ref().is_some_and(|i| i.id == held.info.id)
     }
 
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let age = humantime::format_duration(Duration::from_secs(self.age.as_secs()));
         match &self.info {
             Some(info) => format!("{} (last renewed {age} ago)", info.describe()),
@@ -145,7 +145,7 @@ impl Holder {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum LockError {
+pub(crate) enum LockError {
     #[error("another deploy holds the lock on this target: {0}. Wait for it to finish, or pass --break-lock if it is dead")]
     Held(String),
     #[error("the deploy lock was taken over while this deploy ran (now held by {0}), so it stopped before its next irreversible step, as if interrupted: check which deploy should win, then re-run that one")]
@@ -156,7 +156,7 @@ pub enum LockError {
 
 /// A held lock; give it back with `release`.
 #[derive(Debug)]
-pub struct Held {
+pub(crate) struct Held {
     info: LockInfo,
     /// Whose lock was broken to take this one, if any.
     pub broke: Option<Holder>,
@@ -175,7 +175,7 @@ impl Held {
     fn token(&self) -> String {
         self.token
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
             .clone()
     }
 
@@ -186,7 +186,7 @@ impl Held {
         let confirmed = *self
             .confirmed
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         confirmed.is_some_and(|(answered, took)| answered.elapsed() <= took.min(FRESH_AT_MOST))
     }
 
@@ -194,7 +194,7 @@ impl Held {
         *self
             .token
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = token;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = token;
     }
 }
 
@@ -210,7 +210,7 @@ fn lost(holder: Option<Holder>) -> LockError {
 /// false), the holder is not read first. The conditional write goes twice at once: a store that honours If-None-Match (or
 /// If-Match, to take over an expired lock) accepts exactly one; a store that accepts both
 /// ignores it, and its lock cannot keep two racing deploys apart (`Held::exclusive`).
-pub async fn acquire<S: WriteStore>(
+pub(crate) async fn acquire<S: WriteStore>(
     store: &S,
     command: &str,
     break_lock: bool,
@@ -259,7 +259,7 @@ pub async fn acquire<S: WriteStore>(
 /// Confirms that the lock is still this deploy's, right before an irreversible step (the root
 /// index, the live pointer, deletes, routing): a deploy whose lock was broken must not write
 /// over the deploy that broke it.
-pub async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
+pub(crate) async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
     let sent = Instant::now();
     let current = read_holder(store).await?;
     let ours = current.as_ref().is_some_and(|c| c.is(held));
@@ -267,7 +267,7 @@ pub async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockErr
     *held
         .confirmed
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+        .unwrap_or_else(std::sync::PoisonError::into_inner) =
         ours.then(|| (Instant::now(), sent.elapsed()));
     match ours {
         true => Ok(()),
@@ -278,7 +278,10 @@ pub async fn confirm<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockErr
 /// `confirm`, unless a confirmation read while the step before went is still fresh: a deploy
 /// reads it alongside its previous step, so it costs no round trip of its own, and reads it
 /// again only when that step outlasted it (a slow last transfer).
-pub async fn confirm_unless_fresh<S: ReadStore>(store: &S, held: &Held) -> Result<(), LockError> {
+pub(crate) async fn confirm_unless_fresh<S: ReadStore>(
+    store: &S,
+    held: &Held,
+) -> Result<(), LockError> {
     if held.freshly_confirmed() {
         return Ok(());
     }
@@ -288,13 +291,16 @@ pub async fn confirm_unless_fresh<S: ReadStore>(store: &S, held: &Held) -> Resul
 /// Renews a held lock every `every` for as long as the deploy runs (it runs until dropped).
 /// Returns only when the lock is no longer ours (broken with --break-lock, or expired and taken),
 /// so the caller stops before it interleaves with the new holder.
-pub async fn keep_fresh<S: WriteStore>(store: &S, held: &Held, every: Duration) -> LockError {
+pub(crate) async fn keep_fresh<S: WriteStore>(
+    store: &S,
+    held: &Held,
+    every: Duration,
+) -> LockError {
     loop {
         tokio::time::sleep(every).await;
-        let current = match read_holder(store).await {
-            Ok(current) => current,
-            // A failed read is retried at the next renewal; the lock has TTL to spare.
-            Err(_) => continue,
+        // A failed read is retried at the next renewal; the lock has TTL to spare.
+        let Ok(current) = read_holder(store).await else {
+            continue;
         };
         match current {
             Some(current) if current.is(held) => {
@@ -332,7 +338,7 @@ async fn read_holder<S: ReadStore>(store: &S) -> Result<Option<Holder>, StoreErr
 /// Releases the lock if it is still ours (a broken-and-retaken lock is left to its new holder):
 /// one conditional delete on the token this deploy last wrote. A store that ignores conditions
 /// is asked first whose lock it is, unless the deploy has just confirmed it.
-pub async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreError> {
+pub(crate) async fn release<S: WriteStore>(store: &S, held: Held) -> Result<(), StoreError> {
     if !held.exclusive
         && !held.freshly_confirmed()
         && !read_holder(store).await?.is_some_and(|c| c.is(&held))

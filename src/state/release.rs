@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 const FORMAT: u32 = 2;
 
 /// Release ids found in a listing of the target, oldest first (ids sort by time).
-pub fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
+pub(crate) fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut ids: Vec<String> = keys
         .filter_map(|k| k.strip_prefix(RELEASES_PREFIX)?.strip_suffix(".json"))
         .map(str::to_string)
@@ -27,12 +27,12 @@ pub fn release_ids<'a>(keys: impl Iterator<Item = &'a str>) -> Vec<String> {
 
 /// Mutable files (anything not cached as immutable) are retained by content for rollback;
 /// immutable, content-hashed assets stay in place for the keep-window anyway.
-pub fn retains_copy(headers: &ObjectHeaders) -> bool {
+pub(crate) fn retains_copy(headers: &ObjectHeaders) -> bool {
     !headers.is_immutable()
 }
 
 /// The commit being deployed: `GITHUB_SHA` in GitHub Actions, else `git rev-parse HEAD` in `dir`.
-pub fn detect_source(dir: &Path) -> Option<String> {
+pub(crate) fn detect_source(dir: &Path) -> Option<String> {
     if let Ok(sha) = std::env::var("GITHUB_SHA") {
         return Some(sha);
     }
@@ -50,7 +50,7 @@ pub fn detect_source(dir: &Path) -> Option<String> {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecordedObject {
+pub(crate) struct RecordedObject {
     pub sha256: String,
     pub size: u64,
     /// The store's change token for the object as spadeploy wrote it (S3 ETag, or the local
@@ -63,13 +63,13 @@ pub struct RecordedObject {
 impl RecordedObject {
     /// Does the listing still show the object as spadeploy wrote it? Stores that list no ETag
     /// (some S3-compatible ones) leave only the size to go by.
-    pub fn matches(&self, listed: &RemoteObject) -> bool {
+    pub(crate) fn matches(&self, listed: &RemoteObject) -> bool {
         self.size == listed.size && (self.etag == listed.etag || listed.etag.is_empty())
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Record {
+pub(crate) struct Record {
     pub format: u32,
     /// Sorts by time: `20261125T101500.123Z-3f9a1c2b`.
     #[serde(default)]
@@ -90,7 +90,7 @@ pub struct Record {
 
 /// What a release records besides its files.
 #[derive(Debug, Clone, Default)]
-pub struct Provenance {
+pub(crate) struct Provenance {
     /// The commit deployed, when known.
     pub source: Option<String>,
     pub routing: Option<serde_json::Value>,
@@ -98,7 +98,7 @@ pub struct Provenance {
 
 /// One line of `spadeploy releases`.
 #[derive(Debug, serde::Serialize)]
-pub struct ReleaseSummary {
+pub(crate) struct ReleaseSummary {
     pub id: String,
     pub pushed_at: String,
     pub source: Option<String>,
@@ -107,7 +107,7 @@ pub struct ReleaseSummary {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum RecordError {
+pub(crate) enum RecordError {
     #[error("spadeploy's record {LIVE_RECORD} in the target is unreadable ({0}); delete it to make the next push re-upload everything")]
     Unreadable(serde_json::Error),
     #[error("a spadeploy record in the target names the key `{0}`, whose empty, `.` or `..` parts would lead outside the target: spadeploy never writes such a record, so someone edited it; delete the record (the next push re-uploads everything)")]
@@ -119,7 +119,7 @@ pub enum RecordError {
 }
 
 impl Record {
-    pub fn new(objects: BTreeMap<String, RecordedObject>) -> Record {
+    pub(crate) fn new(objects: BTreeMap<String, RecordedObject>) -> Record {
         let now = std::time::SystemTime::now();
         let pushed_at = humantime::format_rfc3339_seconds(now).to_string();
         // Milliseconds keep ids in push order even for pushes within one second.
@@ -144,7 +144,7 @@ impl Record {
         }
     }
 
-    pub fn from_json(bytes: &[u8]) -> Result<Record, RecordError> {
+    pub(crate) fn from_json(bytes: &[u8]) -> Result<Record, RecordError> {
         let mut record: Record = serde_json::from_slice(bytes).map_err(RecordError::Unreadable)?;
         // A record is read back from the target, where anyone with write access could have
         // edited it; rollback writes what it names, so nothing in it may leave the site's files.
@@ -171,7 +171,7 @@ impl Record {
         Ok(record)
     }
 
-    pub fn to_json(&self) -> Vec<u8> {
+    pub(crate) fn to_json(&self) -> Vec<u8> {
         // A struct of strings, numbers and maps always serializes.
         // Compact: read on every push (5,000 files: 1.5 MB pretty, 1.3 MB compact); `jq .`
         // pretties it for a human.
@@ -182,7 +182,7 @@ impl Record {
 /// What restoring `release` takes: each of its files with a source already in the target (a
 /// retained copy, or an object still holding that content), or the keys that cannot be restored
 /// because their content left the target.
-pub fn restore(
+pub(crate) fn restore(
     release: &Record,
     listing: &[RemoteObject],
     live: Option<&Record>,
@@ -207,7 +207,9 @@ pub fn restore(
         let source = if listed.contains_key(blob.as_str()) {
             Some(blob)
         } else {
-            holders.get(entry.sha256.as_str()).map(|k| k.to_string())
+            holders
+                .get(entry.sha256.as_str())
+                .map(std::string::ToString::to_string)
         };
         match source {
             Some(from) => files.push(LocalFile {

@@ -9,12 +9,12 @@ use walkdir::WalkDir;
 
 use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 
-pub struct LocalStore {
+pub(crate) struct LocalStore {
     root: PathBuf,
 }
 
 impl LocalStore {
-    pub fn new(root: PathBuf) -> LocalStore {
+    pub(crate) fn new(root: PathBuf) -> LocalStore {
         LocalStore { root }
     }
 

@@ -11,13 +11,13 @@ use crate::model::{LocalFile, RemoteObject};
 mod local;
 mod s3;
 
-pub use local::LocalStore;
-pub use s3::S3Store;
+pub(crate) use local::LocalStore;
+pub(crate) use s3::S3Store;
 
 /// A state object with what a conditional write needs: its change token, and its age by the
 /// store's own clock (a reader whose clock is skewed cannot misjudge it).
 #[derive(Debug, Clone)]
-pub struct Versioned {
+pub(crate) struct Versioned {
     pub body: Vec<u8>,
     pub token: String,
     pub age: Duration,
@@ -25,7 +25,7 @@ pub struct Versioned {
 
 /// What a conditional state write expects to find under its key.
 #[derive(Debug, Clone, Copy)]
-pub enum Expect<'a> {
+pub(crate) enum Expect<'a> {
     /// Nothing (S3: `If-None-Match: *`).
     Absent,
     /// The object with this change token (S3: `If-Match`).
@@ -33,7 +33,7 @@ pub enum Expect<'a> {
 }
 
 /// Reading a target: what `decide`, a dry run and `releases` get, so they cannot write.
-pub trait ReadStore: Send + Sync {
+pub(crate) trait ReadStore: Send + Sync {
     /// Every object under the target, state included. One paginated listing, no per-object HEAD.
     fn list(&self) -> impl Future<Output = Result<Vec<RemoteObject>, StoreError>> + Send;
     /// The same listing, its key ranges fetched concurrently: `bounds` (sorted keys, e.g. every
@@ -63,7 +63,7 @@ pub trait ReadStore: Send + Sync {
 }
 
 /// Writing a target: what applying a plan and holding the lock need.
-pub trait WriteStore: ReadStore {
+pub(crate) trait WriteStore: ReadStore {
     /// Writes the file's bytes and headers under its key; returns the new change token.
     fn put(&self, file: &LocalFile) -> impl Future<Output = Result<String, StoreError>> + Send;
     /// Rewrites only the headers of an object already holding the file's bytes.
@@ -98,7 +98,7 @@ pub trait WriteStore: ReadStore {
 }
 
 /// A target's store: an S3 bucket (and prefix) or a local directory, opened in one place.
-pub enum Store {
+pub(crate) enum Store {
     S3(S3Store),
     Local(LocalStore),
 }
@@ -161,7 +161,7 @@ impl WriteStore for Store {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub(crate) enum StoreError {
     #[error(
         "bucket `{bucket}` does not exist at {endpoint}: create it, or fix the bucket name in --to"
     )]

@@ -39,7 +39,7 @@ const COPY_SOURCE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'~')
     .remove(b'/');
 
-pub struct S3Store {
+pub(crate) struct S3Store {
     client: Client,
     bucket: String,
     prefix: String,
@@ -49,7 +49,7 @@ pub struct S3Store {
 
 impl S3Store {
     /// `prefix` is empty or ends with `/`; `endpoint` names the service in messages.
-    pub fn new(client: Client, bucket: String, prefix: String, endpoint: String) -> S3Store {
+    pub(crate) fn new(client: Client, bucket: String, prefix: String, endpoint: String) -> S3Store {
         let throttles = Throttles::default();
         let client = Client::from_conf(
             client
@@ -328,7 +328,13 @@ impl ReadStore for S3Store {
             .await;
         match result {
             Ok(out) => Ok(Some(change_token(out.e_tag()))),
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_not_found()) => Ok(None),
+            Err(err)
+                if err.as_service_error().is_some_and(
+                    aws_sdk_s3::operation::head_object::HeadObjectError::is_not_found,
+                ) =>
+            {
+                Ok(None)
+            }
             // HeadObject is authorized by s3:GetObject.
             Err(err) => Err(self.error(err, "s3:GetObject", self.arn(key))),
         }
@@ -347,7 +353,11 @@ impl ReadStore for S3Store {
             .await;
         let out = match result {
             Ok(out) => out,
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_no_such_key()) => {
+            Err(err)
+                if err.as_service_error().is_some_and(
+                    aws_sdk_s3::operation::get_object::GetObjectError::is_no_such_key,
+                ) =>
+            {
                 return Ok(None)
             }
             Err(err) => return Err(self.error(err, "s3:GetObject", self.arn(key))),
@@ -576,7 +586,7 @@ impl ResponseDate {
         *self
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -600,7 +610,7 @@ impl Intercept for ResponseDate {
         *self
             .0
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = date;
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = date;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ use crate::sync::plan::{Action, Change, Phase, Plan};
 use crate::sync::window::Window;
 
 #[derive(Debug, Default)]
-pub struct Applied {
+pub(crate) struct Applied {
     /// Change tokens of every object written, by key.
     pub written: HashMap<String, String>,
     pub bytes_sent: u64,
@@ -28,7 +28,7 @@ pub struct Applied {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
+pub(crate) enum ApplyError {
     #[error("push stopped: {source}\n{done} of {total} changes were applied; {consequence}")]
     Store {
         #[source]
@@ -81,7 +81,7 @@ impl ApplyError {
 /// replace nothing visitors see: when it says no, nothing visible is written
 /// (`ApplyError::Outdated`). `alongside_index` (the route table) runs at the same time as the
 /// root index's phase, after every other page landed. `settle` finishes.
-pub async fn publish<S: WriteStore, T>(
+pub(crate) async fn publish<S: WriteStore, T>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
@@ -177,7 +177,7 @@ async fn confirm_after<S: ReadStore>(
 /// plan retires. The release's history copy is written first, while the lock is confirmed; the
 /// live pointer and the deletes then go together: neither is needed by the other (the deletes
 /// remove nothing a release in the keep-window uses, the new one included).
-pub async fn settle<S: WriteStore>(
+pub(crate) async fn settle<S: WriteStore>(
     store: &S,
     held: &lock::Held,
     plan: &Plan,
@@ -288,7 +288,7 @@ async fn windowed<S: WriteStore, I: Copy, T, F: Future<Output = Result<T, StoreE
     let lock = || {
         window
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
     let mut items = items.into_iter();
     let mut in_flight = FuturesUnordered::new();

@@ -21,7 +21,7 @@ const FORMAT: u32 = 1;
 
 /// A file's identity: when any part differs, its bytes may differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stamp {
+pub(crate) struct Stamp {
     dev: u64,
     ino: u64,
     size: u64,
@@ -32,7 +32,7 @@ pub struct Stamp {
 impl Stamp {
     /// None where the platform has no inode and ctime to trust (then files are always hashed).
     #[cfg(unix)]
-    pub fn of(meta: &Metadata) -> Option<Stamp> {
+    pub(crate) fn of(meta: &Metadata) -> Option<Stamp> {
         use std::os::unix::fs::MetadataExt;
         let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
         Some(Stamp {
@@ -68,7 +68,7 @@ struct Stored {
 }
 
 /// The remembered hashes of one build directory.
-pub struct HashCache {
+pub(crate) struct HashCache {
     /// Where it is kept; None when there is no cache directory (nothing is remembered).
     file: Option<PathBuf>,
     dir: PathBuf,
@@ -81,7 +81,7 @@ impl HashCache {
     /// The cache of `build_dir` under `cache_home` (usually $XDG_CACHE_HOME or ~/.cache); `trust`
     /// false starts empty (`--rehash`) but still remembers this run's hashes. A missing or
     /// unreadable cache is an empty one: it only ever saves work.
-    pub fn open(cache_home: Option<&Path>, build_dir: &Path, trust: bool) -> HashCache {
+    pub(crate) fn open(cache_home: Option<&Path>, build_dir: &Path, trust: bool) -> HashCache {
         let dir = build_dir
             .canonicalize()
             .unwrap_or_else(|_| build_dir.to_path_buf());
@@ -112,7 +112,7 @@ impl HashCache {
     }
 
     /// $XDG_CACHE_HOME, else ~/.cache.
-    pub fn default_home() -> Option<PathBuf> {
+    pub(crate) fn default_home() -> Option<PathBuf> {
         std::env::var_os("XDG_CACHE_HOME")
             .filter(|v| !v.is_empty())
             .map(PathBuf::from)
@@ -120,14 +120,14 @@ impl HashCache {
     }
 
     /// The remembered SHA-256 of `key`, if the file is as it was when hashed.
-    pub fn get(&self, key: &str, stamp: Option<&Stamp>) -> Option<&str> {
+    pub(crate) fn get(&self, key: &str, stamp: Option<&Stamp>) -> Option<&str> {
         let entry = self.files.get(key)?;
         (Some(&entry.stamp) == stamp).then_some(entry.sha256.as_str())
     }
 
     /// Remembers exactly these files (the build as just hashed) and writes the cache if that
     /// changed it. Failing to write only costs the next run some hashing, so it is silent.
-    pub fn save<'a>(self, files: impl Iterator<Item = (&'a str, Option<Stamp>, &'a str)>) {
+    pub(crate) fn save<'a>(self, files: impl Iterator<Item = (&'a str, Option<Stamp>, &'a str)>) {
         let Some(file) = &self.file else { return };
         let settled: Vec<(&str, Stamp, &str)> = files
             .filter_map(|(key, stamp, sha256)| {

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::{Interner, ObjectHeaders, CACHE_HTML, CACHE_IMMUTABLE, CACHE_SHORT};
 
-pub fn is_html(key: &str) -> bool {
+pub(crate) fn is_html(key: &str) -> bool {
     let lower = key.to_ascii_lowercase();
     lower.ends_with(".html") || lower.ends_with(".htm")
 }
@@ -19,7 +19,7 @@ fn extension(key: &str) -> Option<String> {
 
 /// Content-Type from the file extension. Text types carry `; charset=utf-8` (browsers otherwise
 /// guess, and garble UTF-8); types whose consumers reject parameters (wasm) carry none.
-pub fn content_type_for(key: &str) -> String {
+pub(crate) fn content_type_for(key: &str) -> String {
     let Some(ext) = extension(key) else {
         return "application/octet-stream".into();
     };
@@ -64,7 +64,7 @@ const IMMUTABLE_FOLDERS: [&str; 3] = ["_next/static/", "_app/immutable/", "_astr
 /// builder), `chunk-5MRQ7BGD.js` and `chunk-ADPFSKGY.js` (esbuild and Angular's application
 /// builder: 8 upper-case base32 characters, not always with a digit); or lives in a framework's
 /// immutable folder.
-pub fn is_content_hashed(key: &str) -> bool {
+pub(crate) fn is_content_hashed(key: &str) -> bool {
     let in_immutable_folder = IMMUTABLE_FOLDERS
         .iter()
         .any(|folder| key.starts_with(folder) || key.contains(&format!("/{folder}")));
@@ -145,7 +145,7 @@ fn is_words(token: &str) -> bool {
     true
 }
 
-pub fn default_cache_control(key: &str) -> &'static str {
+pub(crate) fn default_cache_control(key: &str) -> &'static str {
     if is_html(key) {
         CACHE_HTML
     } else if is_content_hashed(key) {
@@ -158,13 +158,13 @@ pub fn default_cache_control(key: &str) -> &'static str {
 /// The manifest's header rules, ready to resolve keys. Every file gets shared copies of the
 /// few distinct values.
 #[derive(Debug, Clone, Default)]
-pub struct HeaderRules {
+pub(crate) struct HeaderRules {
     rules: Vec<Rule>,
     values: Arc<Mutex<Interner>>,
 }
 
 impl HeaderRules {
-    pub fn new(rules: Vec<Rule>) -> Self {
+    pub(crate) fn new(rules: Vec<Rule>) -> Self {
         HeaderRules {
             rules,
             values: Arc::default(),
@@ -172,7 +172,7 @@ impl HeaderRules {
     }
 
     /// `key` is relative to the build directory, with `/` separators.
-    pub fn resolve(&self, key: &str) -> ObjectHeaders {
+    pub(crate) fn resolve(&self, key: &str) -> ObjectHeaders {
         let matching = || self.rules.iter().filter(|rule| rule.glob.is_match(key));
         let content_type = matching()
             .find_map(|rule| rule.content_type.clone())
@@ -183,7 +183,7 @@ impl HeaderRules {
         let mut values = self
             .values
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         ObjectHeaders {
             content_type: values.value(&content_type),
             cache_control: values.value(&cache_control),

@@ -16,12 +16,12 @@ use crate::state::release::{retains_copy, Record, RecordedObject};
 use crate::sync::headers::is_html;
 
 /// The default root index document (`[routing] index_document` sets another).
-pub const INDEX_DOCUMENT: &str = "index.html";
+pub(crate) const INDEX_DOCUMENT: &str = "index.html";
 
 /// Order of application. A phase starts only when the one before it has fully succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Phase {
+pub(crate) enum Phase {
     /// New files and content-hashed assets: they replace nothing the live site serves.
     Assets,
     /// HTML other than the root index document, and new content for mutable files the live site
@@ -48,7 +48,7 @@ impl Phase {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Action {
+pub(crate) enum Action {
     /// A key the target does not have.
     Upload,
     /// New bytes for an existing key.
@@ -59,7 +59,7 @@ pub enum Action {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Reason {
+pub(crate) enum Reason {
     New,
     ContentChanged,
     HeadersChanged(Vec<HeaderChange>),
@@ -74,7 +74,7 @@ pub enum Reason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeaderChange {
+pub(crate) struct HeaderChange {
     pub name: &'static str,
     pub from: String,
     pub to: String,
@@ -109,7 +109,7 @@ impl Serialize for Reason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Change {
+pub(crate) struct Change {
     pub key: String,
     pub action: Action,
     pub reason: Reason,
@@ -121,12 +121,12 @@ pub struct Change {
 }
 
 impl Change {
-    pub fn headers(&self) -> Option<&ObjectHeaders> {
+    pub(crate) fn headers(&self) -> Option<&ObjectHeaders> {
         self.file.as_ref().map(|f| &f.headers)
     }
 
     /// Does this change send the file's bytes (not a delete, a header rewrite or a server-side copy)?
-    pub fn sends_content(&self) -> bool {
+    pub(crate) fn sends_content(&self) -> bool {
         matches!(self.action, Action::Upload | Action::Update)
             && self
                 .file
@@ -135,7 +135,7 @@ impl Change {
     }
 
     /// Bytes this change sends to the store.
-    pub fn transfer_bytes(&self) -> u64 {
+    pub(crate) fn transfer_bytes(&self) -> u64 {
         if self.sends_content() {
             self.size
         } else {
@@ -146,7 +146,7 @@ impl Change {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum KeepReason {
+pub(crate) enum KeepReason {
     /// Matches a manifest `protect` glob.
     Protected,
     /// `--no-delete`.
@@ -157,13 +157,13 @@ pub enum KeepReason {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Kept {
+pub(crate) struct Kept {
     pub key: String,
     pub why: KeepReason,
 }
 
 #[derive(Debug, Clone)]
-pub struct PlanOptions {
+pub(crate) struct PlanOptions {
     pub delete: bool,
     pub force: bool,
     pub protect: Vec<Glob>,
@@ -192,7 +192,7 @@ impl Default for PlanOptions {
 
 /// What spadeploy knows about the target besides the listing.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Known<'a> {
+pub(crate) struct Known<'a> {
     /// The live release.
     pub live: Option<&'a Record>,
     /// Another record whose entries are trusted while the listing still matches them: what an
@@ -204,10 +204,10 @@ pub struct Known<'a> {
 
 /// Refuse a build holding fewer files than this share of the live release's (a wrong DIR, an
 /// empty build), whether the files it drops are deleted now or kept for open tabs.
-pub const MASS_DELETE_SHARE: f64 = 0.5;
+pub(crate) const MASS_DELETE_SHARE: f64 = 0.5;
 
 #[derive(Debug, Clone, Default)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Ordered by phase, then key.
     pub changes: Vec<Change>,
     pub unchanged: usize,
@@ -233,7 +233,7 @@ pub struct Plan {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Drift {
+pub(crate) struct Drift {
     pub key: String,
     pub what: DriftKind,
 }
@@ -241,7 +241,7 @@ pub struct Drift {
 /// How an object of the live release differs from what spadeploy wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum DriftKind {
+pub(crate) enum DriftKind {
     Changed,
     Deleted,
 }
@@ -257,7 +257,7 @@ impl fmt::Display for DriftKind {
 
 /// A copy of `key`'s current content to keep at `blob`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Retain {
+pub(crate) struct Retain {
     pub key: String,
     pub blob: String,
 }
@@ -300,7 +300,7 @@ impl<'a> Listing<'a> {
 /// Plans a push: the writes the build needs, what the live content they replace must be
 /// retained as, what leaves the target and what stays for open tabs, in the order they must be
 /// applied. Pure: no I/O, the same for a dry run and a push.
-pub fn plan(
+pub(crate) fn plan(
     local: &[LocalFile],
     remote: &[RemoteObject],
     known: Known<'_>,
@@ -541,7 +541,7 @@ fn header_changes(from: &ObjectHeaders, to: &ObjectHeaders) -> Vec<HeaderChange>
 }
 
 impl Plan {
-    pub fn has_changes(&self) -> bool {
+    pub(crate) fn has_changes(&self) -> bool {
         !self.changes.is_empty() || !self.retain.is_empty() || self.routing_changed
     }
 
@@ -549,32 +549,32 @@ impl Plan {
     /// as the live release: the live site would lose most of its files, now or when the
     /// keep-window lets them go. A rebuild that renames its hashed files keeps its size and
     /// passes; old releases leaving the window are never counted.
-    pub fn mass_delete(&self) -> Option<(usize, usize)> {
+    pub(crate) fn mass_delete(&self) -> Option<(usize, usize)> {
         (self.live_files > 0
             && (self.build_files as f64) < self.live_files as f64 * MASS_DELETE_SHARE)
             .then_some((self.build_files, self.live_files))
     }
 
-    pub fn writes(&self) -> impl Iterator<Item = &Change> {
+    pub(crate) fn writes(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action != Action::Delete)
     }
 
-    pub fn deletes(&self) -> impl Iterator<Item = &Change> {
+    pub(crate) fn deletes(&self) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(|c| c.action == Action::Delete)
     }
 
     /// The writes of one phase.
-    pub fn phase(&self, phase: Phase) -> impl Iterator<Item = &Change> {
+    pub(crate) fn phase(&self, phase: Phase) -> impl Iterator<Item = &Change> {
         self.changes.iter().filter(move |c| c.phase == phase)
     }
 
-    pub fn transfer_bytes(&self) -> u64 {
+    pub(crate) fn transfer_bytes(&self) -> u64 {
         self.changes.iter().map(Change::transfer_bytes).sum()
     }
 
     /// The record of the target once every write has landed: carried entries plus each write
     /// with the change token the store returned for it (`written`: key → etag).
-    pub fn record_after(&self, written: &HashMap<String, String>) -> Record {
+    pub(crate) fn record_after(&self, written: &HashMap<String, String>) -> Record {
         let mut objects = self.carried.clone();
         for change in self.writes() {
             let (Some(file), Some(etag)) = (&change.file, written.get(&change.key)) else {

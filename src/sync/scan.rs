@@ -17,7 +17,7 @@ use crate::sync::headers::HeaderRules;
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
 
-pub struct ScanOptions {
+pub(crate) struct ScanOptions {
     pub exclude: Vec<Glob>,
     /// The index document the build must hold at its top, if any.
     pub require_index: Option<String>,
@@ -25,7 +25,7 @@ pub struct ScanOptions {
 
 /// A file to deploy, before hashing.
 #[derive(Debug, Clone)]
-pub struct Found {
+pub(crate) struct Found {
     pub key: String,
     pub path: PathBuf,
     pub size: u64,
@@ -33,7 +33,7 @@ pub struct Found {
 }
 
 /// The build, hashed.
-pub struct Hashed {
+pub(crate) struct Hashed {
     /// Sorted by key.
     pub files: Vec<LocalFile>,
     /// How many were read (the rest were unchanged since a previous run hashed them).
@@ -41,7 +41,7 @@ pub struct Hashed {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ScanError {
+pub(crate) enum ScanError {
     #[error("build directory {} does not exist: run your build first, or pass the right DIR", .0.display())]
     Missing(PathBuf),
     #[error("{} is not a directory: pass the folder your build writes (e.g. ./dist)", .0.display())]
@@ -64,7 +64,7 @@ pub enum ScanError {
 
 /// Lists the files of `dir` to deploy (cheap: no file is read), checking that it looks like a
 /// build: a directory, not empty, with an index.html unless told otherwise.
-pub fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> {
+pub(crate) fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> {
     let found = walk_tree(dir, &options.exclude)?;
     if found.is_empty() {
         return Err(ScanError::Empty(dir.to_path_buf()));
@@ -83,7 +83,7 @@ pub fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, ScanError> 
 /// Hashes the files on all cores (those the cache knows unchanged are not read again) and
 /// resolves their headers; `on_hashed(bytes)` is called from worker threads as each file is done.
 /// The cache then remembers this build.
-pub fn hash(
+pub(crate) fn hash(
     found: Vec<Found>,
     rules: &HeaderRules,
     cache: HashCache,

@@ -9,11 +9,11 @@ use serde::Serialize;
 /// The fewest transfers in flight a throttled push goes down to.
 const FLOOR: usize = 4;
 /// Where a window starts, and how far it grows when the user set no concurrency.
-pub const START: usize = 64;
-pub const MAX: usize = 128;
+pub(crate) const START: usize = 64;
+pub(crate) const MAX: usize = 128;
 
 #[derive(Debug, Clone)]
-pub struct Window {
+pub(crate) struct Window {
     limit: usize,
     max: usize,
     /// Below it the window grows by one per transfer (doubling per round trip); above it by one
@@ -28,7 +28,7 @@ pub struct Window {
 
 /// What the window did during a push (in the JSON report).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct WindowStats {
+pub(crate) struct WindowStats {
     pub start: usize,
     pub peak: usize,
     pub end: usize,
@@ -38,7 +38,7 @@ pub struct WindowStats {
 
 impl Window {
     /// Starts at `start` transfers in flight and grows up to `max` (at least `start`).
-    pub fn new(start: usize, max: usize) -> Window {
+    pub(crate) fn new(start: usize, max: usize) -> Window {
         let start = start.max(1);
         let max = max.max(start);
         Window {
@@ -56,12 +56,12 @@ impl Window {
         }
     }
 
-    pub fn limit(&self) -> usize {
+    pub(crate) fn limit(&self) -> usize {
         self.limit
     }
 
     /// A transfer completed; `throttled` is the store's count of throttling answers so far.
-    pub fn completed(&mut self, throttled: u64) {
+    pub(crate) fn completed(&mut self, throttled: u64) {
         let throttles = throttled.saturating_sub(self.seen_throttles);
         self.seen_throttles = self.seen_throttles.max(throttled);
         if throttles > 0 {
@@ -82,7 +82,7 @@ impl Window {
         self.stats.end = self.limit;
     }
 
-    pub fn stats(&self) -> WindowStats {
+    pub(crate) fn stats(&self) -> WindowStats {
         self.stats
     }
 }

@@ -32,7 +32,7 @@ use crate::sync::headers::HeaderRules;
 /// `--api PREFIX=URL`: requests under PREFIX go to URL unchanged, as a CloudFront behavior with
 /// another origin would send them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiRoute {
+pub(crate) struct ApiRoute {
     pub prefix: String,
     pub upstream: String,
 }
@@ -62,7 +62,7 @@ impl FromStr for ApiRoute {
 
 /// Why a folder cannot be served.
 #[derive(Debug, thiserror::Error)]
-pub enum ServeError {
+pub(crate) enum ServeError {
     #[error(transparent)]
     Record(#[from] crate::state::release::RecordError),
     #[error("the live release's recorded routing is not valid: push again")]
@@ -79,7 +79,7 @@ pub enum ServeError {
 
 /// Why a request was not forwarded to an API (answered 502).
 #[derive(Debug, thiserror::Error)]
-pub enum ProxyError {
+pub(crate) enum ProxyError {
     #[error("the request could not be forwarded")]
     Request(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("the API at {upstream} did not answer")]
@@ -102,7 +102,7 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 }
 
 /// Which routing `serve` answers with.
-pub enum Routing {
+pub(crate) enum Routing {
     /// The live release's own (these rules for a folder without one).
     Recorded(RouteRules),
     /// These rules, whatever the release recorded (`--config FILE`).
@@ -110,7 +110,7 @@ pub enum Routing {
 }
 
 /// What `serve` serves: a local target (with spadeploy's record of headers) or a build directory.
-pub struct Site {
+pub(crate) struct Site {
     /// The live release served, when the folder is a target.
     pub release: Option<String>,
     /// Its routing is the one it recorded (not the manifest's here).
@@ -129,7 +129,7 @@ pub struct Site {
 
 impl Site {
     /// `keys_of_build` lists a build directory's files when `root` holds no live release.
-    pub fn new(
+    pub(crate) fn new(
         root: PathBuf,
         base: &str,
         mode: Mode,
@@ -208,14 +208,14 @@ impl Site {
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub enum Body {
+pub(crate) enum Body {
     Empty,
     File(PathBuf),
     Text(&'static str),
 }
 
 #[derive(Debug, PartialEq, Eq)]
-pub struct Answer {
+pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Body,
@@ -254,7 +254,7 @@ impl Answer {
 
 /// The answer for a request to the SPA (not an API path), as CloudFront + S3 give it in `mode`:
 /// the route table decides (as the edge function would), then the origin answers.
-pub fn respond(site: &Site, method: &str, path: &str, query: &str) -> Answer {
+pub(crate) fn respond(site: &Site, method: &str, path: &str, query: &str) -> Answer {
     let routes = &site.routes;
     let outcome = routes.evaluate(method, path, query);
     let mut answer = match &outcome {
@@ -329,7 +329,7 @@ struct Server {
 }
 
 /// Serves until the process is stopped; `on_ready` gets the bound address.
-pub async fn run(
+pub(crate) async fn run(
     site: Site,
     apis: Vec<ApiRoute>,
     port: u16,
@@ -389,7 +389,7 @@ const HOP_BY_HOP: [&str; 8] = [
 
 /// Only names of this machine: a web page on another origin that rebinds its DNS name to
 /// 127.0.0.1 still sends its own name, and is refused (DNS rebinding).
-pub fn host_allowed(host: Option<&str>) -> bool {
+pub(crate) fn host_allowed(host: Option<&str>) -> bool {
     let Some(host) = host else {
         return false;
     };
@@ -585,7 +585,7 @@ mod tests {
             );
         }
         let kept = end_to_end(&headers);
-        let kept: Vec<&str> = kept.keys().map(|k| k.as_str()).collect();
+        let kept: Vec<&str> = kept.keys().map(hyper::http::HeaderName::as_str).collect();
         assert_eq!(kept, ["authorization", "content-type"]);
     }
 

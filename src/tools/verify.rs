@@ -15,7 +15,7 @@ use crate::config::manifest::ApiProbe;
 use crate::model::ObjectHeaders;
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Probe {
+pub(crate) struct Probe {
     pub check: String,
     pub path: String,
     pub expected: String,
@@ -26,7 +26,7 @@ pub struct Probe {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Verification {
+pub(crate) struct Verification {
     pub url: String,
     pub ok: bool,
     pub probes: Vec<Probe>,
@@ -65,7 +65,7 @@ impl Fetched {
 }
 
 /// The URL without its `user:password@`: credentials never reach a message, a log or JSON.
-pub fn redacted(url: &str) -> String {
+pub(crate) fn redacted(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };
@@ -79,7 +79,7 @@ pub fn redacted(url: &str) -> String {
 /// The site did not answer a probe at all (DNS, TLS, connection, a cut-off body).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot reach the site: {url}: {reason}")]
-pub struct Unreachable {
+pub(crate) struct Unreachable {
     /// Without credentials (`redacted`).
     url: String,
     reason: String,
@@ -127,7 +127,7 @@ fn fetch(agent: &ureq::Agent, url: &str) -> Result<Fetched, Unreachable> {
 
 /// What the live release says the site answers, beyond the routing every SPA needs.
 #[derive(Debug, Clone, Default)]
-pub struct Expected {
+pub(crate) struct Expected {
     /// Files (URL path, recorded headers) whose served headers are checked.
     pub samples: Vec<(String, ObjectHeaders)>,
     /// Pre-rendered pages: the URL a visitor uses, and the sha256 of the file it must answer.
@@ -140,7 +140,7 @@ pub struct Expected {
 
 /// Probes `base` for what every SPA needs and what `expected` adds. `nonce` makes the made-up
 /// paths unique, so no cache answers them.
-pub fn verify(
+pub(crate) fn verify(
     base: &str,
     api: &[ApiProbe],
     expected: &Expected,

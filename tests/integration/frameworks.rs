@@ -78,7 +78,7 @@ fn copy_project(fixture: &str, to: &Path) {
             .filter_entry(|e| e.file_name() != "node_modules")
             .map(|e| e.unwrap())
             .filter(|e| e.file_type().is_file())
-            .map(|e| e.into_path())
+            .map(walkdir::DirEntry::into_path)
             .collect(),
     };
     let from = root.join(&rel);
@@ -397,7 +397,10 @@ fn every_framework_fixture_has_a_routing_test() {
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     found.sort();
-    let mut tested: Vec<String> = FIXTURES.iter().map(|f| f.to_string()).collect();
+    let mut tested: Vec<String> = FIXTURES
+        .iter()
+        .map(std::string::ToString::to_string)
+        .collect();
     tested.sort();
     assert_eq!(found, tested, "add the new fixture to framework_tests!");
     for fixture in FIXTURES {

@@ -298,7 +298,11 @@ async fn taking_over_an_expired_lock_is_refused_when_it_changed_since_it_was_rea
     proxy.inject(Fault::precondition_failed_once("PUT", "/.spadeploy/lock.json").times(2));
     push(&dir, &bucket, &proxy.url, &["--break-lock"])
         .assert_fails_with(1, "another deploy holds the lock");
-    let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    let writes: Vec<_> = proxy
+        .take()
+        .into_iter()
+        .filter(super::support::proxy::Recorded::is_write)
+        .collect();
     assert!(
         writes.iter().all(|w| w.method != "DELETE"),
         "the lock is replaced conditionally, never deleted first: {writes:?}"

@@ -120,7 +120,7 @@ async fn a_second_push_of_an_unchanged_large_site_writes_nothing() {
     let writes: Vec<String> = proxy
         .take()
         .into_iter()
-        .filter(|r| r.is_write())
+        .filter(super::support::proxy::Recorded::is_write)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
     assert_eq!(writes, Vec::<String>::new());

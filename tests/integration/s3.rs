@@ -35,7 +35,7 @@ pub(crate) fn keys(list: &serde_json::Value) -> BTreeSet<String> {
 }
 
 pub(crate) fn set(items: &[&str]) -> BTreeSet<String> {
-    items.iter().map(|s| s.to_string()).collect()
+    items.iter().map(std::string::ToString::to_string).collect()
 }
 
 #[tokio::test]
@@ -239,7 +239,11 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
         .unwrap()
         .contains("cache-control: public, max-age=300 → public, max-age=86400"));
 
-    let attempts: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    let attempts: Vec<_> = proxy
+        .take()
+        .into_iter()
+        .filter(super::support::proxy::Recorded::is_write)
+        .collect();
     assert!(
         attempts
             .iter()
@@ -403,7 +407,11 @@ async fn dry_run_and_diff_change_nothing_and_gate_on_exit_code() {
         diff.stdout
     );
 
-    let writes: Vec<_> = proxy.take().into_iter().filter(|r| r.is_write()).collect();
+    let writes: Vec<_> = proxy
+        .take()
+        .into_iter()
+        .filter(super::support::proxy::Recorded::is_write)
+        .collect();
     assert!(
         writes.is_empty(),
         "dry runs make no write request: {writes:?}"

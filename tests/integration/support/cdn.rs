@@ -11,9 +11,9 @@ use aws_sdk_cloudfront::types::{
 use super::proxy::Proxy;
 use super::{cloudfront, demo_spa, iam, lambda, moto, s3, spadeploy, unique_bucket, Run};
 
-pub const HEADERS_LAMBDA: &str =
+pub(crate) const HEADERS_LAMBDA: &str =
     "arn:aws:lambda:us-east-1:123456789012:function:security-headers:4";
-pub const AUTH_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:api-auth:2";
+pub(crate) const AUTH_LAMBDA: &str = "arn:aws:lambda:us-east-1:123456789012:function:api-auth:2";
 
 fn lambda_association(arn: &str, event: EventType) -> LambdaFunctionAssociations {
     LambdaFunctionAssociations::builder()
@@ -33,7 +33,7 @@ fn lambda_association(arn: &str, event: EventType) -> LambdaFunctionAssociations
 /// A full-stack distribution: the SPA (default behavior, with the team's own viewer-request
 /// function) on the bucket's `website` or `rest` endpoint, and `/api/*` on an API origin with
 /// its own function.
-pub async fn create_distribution(bucket: &str, endpoint: &str) -> String {
+pub(crate) async fn create_distribution(bucket: &str, endpoint: &str) -> String {
     let spa = match endpoint {
         "website" => Origin::builder()
             .id("spa")
@@ -117,25 +117,25 @@ pub async fn create_distribution(bucket: &str, endpoint: &str) -> String {
 }
 
 /// The shared role spadeploy's Lambda@Edge functions run as.
-pub const EDGE_ROLE: &str = "spadeploy-edge";
+pub(crate) const EDGE_ROLE: &str = "spadeploy-edge";
 
 /// Every test with a distribution may install edge code, which runs as the one shared edge role;
 /// a test that deletes or widens the role holds it alone meanwhile (the tests share one binary).
 static EDGE_ROLE_USERS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
 
 /// Held by a test that pushes with a distribution, for as long as it runs.
-pub async fn edge_role_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
+pub(crate) async fn edge_role_shared() -> tokio::sync::RwLockReadGuard<'static, ()> {
     EDGE_ROLE_USERS.read().await
 }
 
 /// Held by a test that deletes the edge role and counts the calls that recreate it.
-pub async fn edge_role_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+pub(crate) async fn edge_role_alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
     EDGE_ROLE_USERS.write().await
 }
 
 /// What leaked deploy credentials might do to the edge role (created here if no test has yet):
 /// a foreign trust, no boundary, administrator access and an inline policy.
-pub async fn widen_edge_role() {
+pub(crate) async fn widen_edge_role() {
     let foreign_trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::666666666666:root"},"Action":"sts:AssumeRole"}]}"#;
     let iam = iam();
     let _ = iam
@@ -172,7 +172,7 @@ pub async fn widen_edge_role() {
 }
 
 /// The distribution's configuration as CloudFront holds it now.
-pub async fn config_of(id: &str) -> DistributionConfig {
+pub(crate) async fn config_of(id: &str) -> DistributionConfig {
     cloudfront()
         .get_distribution_config()
         .id(id)
@@ -185,7 +185,7 @@ pub async fn config_of(id: &str) -> DistributionConfig {
 }
 
 /// The `/api/*` behavior, which spadeploy must never modify.
-pub fn api_behavior(config: &DistributionConfig) -> CacheBehavior {
+pub(crate) fn api_behavior(config: &DistributionConfig) -> CacheBehavior {
     config
         .cache_behaviors
         .as_ref()
@@ -197,7 +197,7 @@ pub fn api_behavior(config: &DistributionConfig) -> CacheBehavior {
 }
 
 /// The default behavior's Lambda@Edge associations: (function ARN, event type).
-pub fn default_lambdas(config: &DistributionConfig) -> Vec<(String, String)> {
+pub(crate) fn default_lambdas(config: &DistributionConfig) -> Vec<(String, String)> {
     config
         .default_cache_behavior
         .as_ref()
@@ -219,7 +219,7 @@ pub fn default_lambdas(config: &DistributionConfig) -> Vec<(String, String)> {
 }
 
 /// Pushes the demo SPA to the bucket root through `proxy`, with `--json`.
-pub fn push(proxy: &Proxy, bucket: &str, distribution: &str, extra: &[&str]) -> Run {
+pub(crate) fn push(proxy: &Proxy, bucket: &str, distribution: &str, extra: &[&str]) -> Run {
     let demo = demo_spa();
     let mut args = vec![
         "push",
@@ -240,7 +240,7 @@ pub fn push(proxy: &Proxy, bucket: &str, distribution: &str, extra: &[&str]) -> 
 }
 
 /// Pushes the demo SPA to `to` straight to the emulator, with `--json`.
-pub fn push_to(to: &str, distribution: &str, extra: &[&str]) -> Run {
+pub(crate) fn push_to(to: &str, distribution: &str, extra: &[&str]) -> Run {
     let demo = demo_spa();
     let endpoint = moto();
     let mut args = vec![
@@ -260,17 +260,17 @@ pub fn push_to(to: &str, distribution: &str, extra: &[&str]) -> Run {
 }
 
 /// The writes the proxy saw since it was last taken, as "METHOD path".
-pub fn writes(proxy: &Proxy) -> Vec<String> {
+pub(crate) fn writes(proxy: &Proxy) -> Vec<String> {
     proxy
         .take()
         .into_iter()
-        .filter(|r| r.is_write())
+        .filter(super::proxy::Recorded::is_write)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
 
 /// The bucket's policy document.
-pub async fn policy_of(bucket: &str) -> String {
+pub(crate) async fn policy_of(bucket: &str) -> String {
     let out = s3()
         .get_bucket_policy()
         .bucket(bucket)
@@ -281,7 +281,7 @@ pub async fn policy_of(bucket: &str) -> String {
 }
 
 /// Whether some statement allows anything to anyone.
-pub fn public_allows(policy: &str) -> bool {
+pub(crate) fn public_allows(policy: &str) -> bool {
     let policy: serde_json::Value = serde_json::from_str(policy).unwrap();
     policy["Statement"]
         .as_array()
@@ -291,7 +291,7 @@ pub fn public_allows(policy: &str) -> bool {
 }
 
 /// The Referer secret CloudFront sends to the website endpoint.
-pub fn origin_secret(config: &DistributionConfig) -> String {
+pub(crate) fn origin_secret(config: &DistributionConfig) -> String {
     config.origins.as_ref().unwrap().items[0]
         .custom_headers
         .as_ref()
@@ -305,7 +305,7 @@ pub fn origin_secret(config: &DistributionConfig) -> String {
 }
 
 /// The CloudFront Function a distribution's default behavior runs, and its LIVE code.
-pub async fn default_function_code(id: &str) -> (String, String) {
+pub(crate) async fn default_function_code(id: &str) -> (String, String) {
     let config = config_of(id).await;
     let default = config.default_cache_behavior.unwrap();
     let arn = default.function_associations.unwrap().items()[0]
@@ -324,7 +324,7 @@ pub async fn default_function_code(id: &str) -> (String, String) {
 }
 
 /// The numbered versions of a Lambda function.
-pub async fn lambda_versions(name: &str) -> Vec<String> {
+pub(crate) async fn lambda_versions(name: &str) -> Vec<String> {
     lambda()
         .list_versions_by_function()
         .function_name(name)

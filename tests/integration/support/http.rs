@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-pub struct HttpResponse {
+pub(crate) struct HttpResponse {
     pub status: u16,
     /// Lower-case header names.
     pub headers: HashMap<String, String>,
@@ -12,12 +12,12 @@ pub struct HttpResponse {
 }
 
 /// Sends one request (`target` is path plus query) and reads the whole answer.
-pub fn request(addr: &str, method: &str, target: &str) -> HttpResponse {
+pub(crate) fn request(addr: &str, method: &str, target: &str) -> HttpResponse {
     send(addr, method, target, &[], b"")
 }
 
 /// Sends one request with extra headers and a body, and reads the whole answer.
-pub fn send(
+pub(crate) fn send(
     addr: &str,
     method: &str,
     target: &str,
@@ -64,7 +64,7 @@ pub fn send(
 }
 
 /// The fake API behind `/api/*`: `/api/health` is 200, everything else an API 404.
-pub fn api_body(path: &str) -> (u16, &'static str) {
+pub(crate) fn api_body(path: &str) -> (u16, &'static str) {
     if path == "/api/health" {
         (200, "{\"ok\":true}")
     } else {
@@ -73,7 +73,7 @@ pub fn api_body(path: &str) -> (u16, &'static str) {
 }
 
 /// Starts the fake API on a free loopback port; returns its address. Runs until the test ends.
-pub fn start_fake_api() -> String {
+pub(crate) fn start_fake_api() -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     std::thread::spawn(move || {

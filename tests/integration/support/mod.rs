@@ -1,10 +1,10 @@
 //! Shared helpers for the integration tests: running the built binary as a user would, and
 //! observing the emulator (moto's server, started by ./test.sh) through the real S3 API.
 
-pub mod cdn;
-pub mod http;
-pub mod proxy;
-pub mod serve;
+pub(crate) mod cdn;
+pub(crate) mod http;
+pub(crate) mod proxy;
+pub(crate) mod serve;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,14 +13,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
-pub struct Run {
+pub(crate) struct Run {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
 impl Run {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
             panic!(
                 "stdout is not one JSON document ({e}):\n{}\nstderr:\n{}",
@@ -30,7 +30,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn assert_ok(&self) -> &Run {
+    pub(crate) fn assert_ok(&self) -> &Run {
         assert_eq!(
             self.code, 0,
             "expected success\nstdout:\n{}\nstderr:\n{}",
@@ -40,7 +40,7 @@ impl Run {
     }
 
     #[track_caller]
-    pub fn assert_fails_with(&self, code: i32, needle: &str) -> &Run {
+    pub(crate) fn assert_fails_with(&self, code: i32, needle: &str) -> &Run {
         assert_eq!(
             self.code, code,
             "exit code\nstdout:\n{}\nstderr:\n{}",
@@ -56,7 +56,7 @@ impl Run {
 }
 
 /// Runs the spadeploy binary with a clean AWS environment (test credentials, no user config).
-pub fn spadeploy(args: &[&str], cwd: Option<&Path>) -> Run {
+pub(crate) fn spadeploy(args: &[&str], cwd: Option<&Path>) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spadeploy"));
     for (key, _) in std::env::vars() {
         // No user AWS configuration, and no CI runner's summary or outputs, leaks into a test.
@@ -89,11 +89,11 @@ pub fn spadeploy(args: &[&str], cwd: Option<&Path>) -> Run {
     }
 }
 
-pub fn demo_spa() -> PathBuf {
+pub(crate) fn demo_spa() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/demo-spa")
 }
 
-pub fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     for entry in walkdir::WalkDir::new(from) {
         let entry = entry.unwrap();
         let dest = to.join(entry.path().strip_prefix(from).unwrap());
@@ -105,14 +105,14 @@ pub fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-pub fn write(dir: &Path, rel: &str, body: impl AsRef<[u8]>) {
+pub(crate) fn write(dir: &Path, rel: &str, body: impl AsRef<[u8]>) {
     let path = dir.join(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, body).unwrap();
 }
 
 /// The emulator's endpoint. The suite refuses to run without it rather than skip silently.
-pub fn moto() -> String {
+pub(crate) fn moto() -> String {
     std::env::var("SPADEPLOY_TEST_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "SPADEPLOY_TEST_ENDPOINT is not set: run the suite with ./test.sh, which starts moto"
@@ -121,7 +121,7 @@ pub fn moto() -> String {
 }
 
 /// A bucket name no other test (or earlier run against the same server) uses.
-pub fn unique_bucket(stem: &str) -> String {
+pub(crate) fn unique_bucket(stem: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -135,14 +135,14 @@ pub fn unique_bucket(stem: &str) -> String {
 }
 
 /// Clients straight to the emulator (not through any proxy), for setting up and observing.
-pub fn s3() -> aws_sdk_s3::Client {
+pub(crate) fn s3() -> aws_sdk_s3::Client {
     let config = aws_sdk_s3::config::Builder::from(&sdk_config())
         .force_path_style(true)
         .build();
     aws_sdk_s3::Client::from_conf(config)
 }
 
-pub fn sdk_config() -> aws_config::SdkConfig {
+pub(crate) fn sdk_config() -> aws_config::SdkConfig {
     aws_config::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(moto())
@@ -153,21 +153,21 @@ pub fn sdk_config() -> aws_config::SdkConfig {
         .build()
 }
 
-pub fn cloudfront() -> aws_sdk_cloudfront::Client {
+pub(crate) fn cloudfront() -> aws_sdk_cloudfront::Client {
     aws_sdk_cloudfront::Client::new(&sdk_config())
 }
 
-pub fn iam() -> aws_sdk_iam::Client {
+pub(crate) fn iam() -> aws_sdk_iam::Client {
     aws_sdk_iam::Client::new(&sdk_config())
 }
 
-pub fn lambda() -> aws_sdk_lambda::Client {
+pub(crate) fn lambda() -> aws_sdk_lambda::Client {
     aws_sdk_lambda::Client::new(&sdk_config())
 }
 
 /// The binary under test, copied into `dir` and stripped as release builds are (the debug build
 /// carries half a gigabyte of symbols, which packing tests would compress again and again).
-pub fn stripped_binary(dir: &Path) -> PathBuf {
+pub(crate) fn stripped_binary(dir: &Path) -> PathBuf {
     let binary = dir.join("spadeploy");
     std::fs::create_dir_all(dir).unwrap();
     std::fs::copy(env!("CARGO_BIN_EXE_spadeploy"), &binary).unwrap();
@@ -177,7 +177,7 @@ pub fn stripped_binary(dir: &Path) -> PathBuf {
 }
 
 /// Block Public Access fully on, as AWS sets it on new buckets.
-pub async fn block_public_access(bucket: &str) {
+pub(crate) async fn block_public_access(bucket: &str) {
     use aws_sdk_s3::types::PublicAccessBlockConfiguration;
     s3().put_public_access_block()
         .bucket(bucket)
@@ -194,12 +194,12 @@ pub async fn block_public_access(bucket: &str) {
         .unwrap();
 }
 
-pub async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) {
+pub(crate) async fn create_bucket(client: &aws_sdk_s3::Client, bucket: &str) {
     client.create_bucket().bucket(bucket).send().await.unwrap();
 }
 
 /// Every object in the bucket: key → (etag, body).
-pub async fn snapshot(
+pub(crate) async fn snapshot(
     client: &aws_sdk_s3::Client,
     bucket: &str,
 ) -> BTreeMap<String, (String, Vec<u8>)> {
@@ -219,14 +219,14 @@ pub async fn snapshot(
     out
 }
 
-pub struct Object {
+pub(crate) struct Object {
     pub body: Vec<u8>,
     pub content_type: String,
     pub cache_control: String,
     pub sha256_metadata: String,
 }
 
-pub async fn get(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Object {
+pub(crate) async fn get(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Object {
     let out = client
         .get_object()
         .bucket(bucket)
@@ -250,7 +250,7 @@ pub async fn get(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Object
     }
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }

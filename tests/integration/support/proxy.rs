@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     pub method: String,
     pub path: String,
     pub query: String,
@@ -28,7 +28,7 @@ pub struct Recorded {
 
 /// The longest chain of requests each starting after the one before it ended: the round trips
 /// a run waited for one after another, however many ran beside them.
-pub fn critical_path(requests: &[Recorded]) -> usize {
+pub(crate) fn critical_path(requests: &[Recorded]) -> usize {
     let mut sorted: Vec<&Recorded> = requests.iter().collect();
     sorted.sort_by_key(|r| r.started);
     let mut depth = vec![0; sorted.len()];
@@ -43,7 +43,7 @@ pub fn critical_path(requests: &[Recorded]) -> usize {
 }
 
 /// One line per request, in ms from the first: "start–end METHOD path?query".
-pub fn timeline(requests: &[Recorded]) -> String {
+pub(crate) fn timeline(requests: &[Recorded]) -> String {
     let mut sorted: Vec<&Recorded> = requests.iter().collect();
     sorted.sort_by_key(|r| r.started);
     let Some(first) = sorted.first().map(|r| r.started) else {
@@ -60,14 +60,14 @@ pub fn timeline(requests: &[Recorded]) -> String {
 }
 
 impl Recorded {
-    pub fn is_write(&self) -> bool {
+    pub(crate) fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
     }
 }
 
 /// What the proxy does with a matching request instead of (or before) forwarding it.
 #[derive(Debug, Clone)]
-pub enum FaultAction {
+pub(crate) enum FaultAction {
     /// Answer with this status and body; the request never reaches the emulator.
     Respond { status: u16, body: String },
     /// Wait, then forward as usual.
@@ -83,7 +83,7 @@ pub enum FaultAction {
 
 /// Acts on requests matching `method` (`*`: any) and a path ending with `path_suffix`.
 #[derive(Debug, Clone)]
-pub struct Fault {
+pub(crate) struct Fault {
     pub method: &'static str,
     pub path_suffix: String,
     pub action: FaultAction,
@@ -98,7 +98,7 @@ pub struct Fault {
 }
 
 impl Fault {
-    pub fn new(method: &'static str, path_suffix: &str, action: FaultAction) -> Fault {
+    pub(crate) fn new(method: &'static str, path_suffix: &str, action: FaultAction) -> Fault {
         Fault {
             method,
             path_suffix: path_suffix.to_string(),
@@ -111,7 +111,7 @@ impl Fault {
         }
     }
 
-    pub fn access_denied(method: &'static str, path_suffix: &str) -> Fault {
+    pub(crate) fn access_denied(method: &'static str, path_suffix: &str) -> Fault {
         let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AccessDenied</Code>\
                     <Message>Access Denied</Message></Error>";
         Fault::new(
@@ -125,7 +125,7 @@ impl Fault {
     }
 
     /// CloudFront's answer to a stale If-Match: someone else changed the resource meanwhile.
-    pub fn precondition_failed_once(method: &'static str, path_suffix: &str) -> Fault {
+    pub(crate) fn precondition_failed_once(method: &'static str, path_suffix: &str) -> Fault {
         let body = "<?xml version=\"1.0\"?><ErrorResponse><Error><Type>Sender</Type><Code>PreconditionFailed</Code>\
                     <Message>The If-Match version is missing or not valid for the resource.</Message></Error></ErrorResponse>";
         Fault::new(
@@ -140,7 +140,7 @@ impl Fault {
     }
 
     /// S3's "slow down" (503) or an internal error (500), which clients retry.
-    pub fn server_error(method: &'static str, path_suffix: &str, status: u16) -> Fault {
+    pub(crate) fn server_error(method: &'static str, path_suffix: &str, status: u16) -> Fault {
         let code = if status == 503 {
             "SlowDown"
         } else {
@@ -150,12 +150,12 @@ impl Fault {
         Fault::new(method, path_suffix, FaultAction::Respond { status, body })
     }
 
-    pub fn every(self, every: usize) -> Fault {
+    pub(crate) fn every(self, every: usize) -> Fault {
         Fault { every, ..self }
     }
 
     /// Acts on the first `times` matching requests only.
-    pub fn times(self, times: usize) -> Fault {
+    pub(crate) fn times(self, times: usize) -> Fault {
         Fault {
             times: Some(times),
             ..self
@@ -163,7 +163,7 @@ impl Fault {
     }
 
     /// A transient fault: each path is hit at most once, so retries succeed.
-    pub fn transient(self) -> Fault {
+    pub(crate) fn transient(self) -> Fault {
         Fault {
             once_per_path: true,
             ..self
@@ -171,7 +171,7 @@ impl Fault {
     }
 }
 
-pub struct Proxy {
+pub(crate) struct Proxy {
     pub url: String,
     log: Arc<Mutex<Vec<Recorded>>>,
     faults: Arc<Mutex<Vec<Fault>>>,
@@ -180,7 +180,7 @@ pub struct Proxy {
 }
 
 impl Proxy {
-    pub fn start(upstream: &str) -> Proxy {
+    pub(crate) fn start(upstream: &str) -> Proxy {
         let upstream = upstream
             .trim_start_matches("http://")
             .trim_end_matches('/')
@@ -212,16 +212,16 @@ impl Proxy {
         }
     }
 
-    pub fn inject(&self, fault: Fault) {
+    pub(crate) fn inject(&self, fault: Fault) {
         self.faults.lock().unwrap().push(fault);
     }
 
-    pub fn clear_faults(&self) {
+    pub(crate) fn clear_faults(&self) {
         self.faults.lock().unwrap().clear();
     }
 
     /// Takes the requests recorded so far.
-    pub fn take(&self) -> Vec<Recorded> {
+    pub(crate) fn take(&self) -> Vec<Recorded> {
         std::mem::take(&mut *self.log.lock().unwrap())
     }
 }

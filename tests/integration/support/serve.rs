@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A running `spadeploy serve` and the `host:port` it listens on.
-pub struct Served(pub Child, pub String);
+pub(crate) struct Served(pub Child, pub String);
 
 impl Drop for Served {
     fn drop(&mut self) {
@@ -17,7 +17,7 @@ impl Drop for Served {
 /// Starts `spadeploy serve FOLDER --port 0 ARGS...` in `dir` and waits for the line that prints
 /// its address (`http://HOST:PORT/...`). The rest of its output is drained until it exits, so a
 /// server that keeps writing never finds its reader gone.
-pub fn serve_folder(dir: &Path, folder: &str, args: &[&str]) -> Served {
+pub(crate) fn serve_folder(dir: &Path, folder: &str, args: &[&str]) -> Served {
     let mut child = Command::new(env!("CARGO_BIN_EXE_spadeploy"))
         .args(["serve", folder, "--port", "0"])
         .args(args)
