@@ -442,116 +442,16 @@ fn preset(
     build: &BuildShape,
     warnings: &mut Vec<String>,
 ) -> (Preset, Option<String>) {
-    let pages = |trailing_slash, immutable: &[&str], no_fallback: &[&str], docs| Preset {
-        framework,
-        kind: Kind::Pages,
-        fallback: None,
-        trailing_slash,
-        immutable: globs(immutable),
-        no_fallback: globs(no_fallback),
-        docs,
-    };
-    let spa = |fallback: &str, immutable: &[&str], no_fallback: &[&str], docs| Preset {
-        framework,
-        kind: Kind::Spa,
-        fallback: Some(fallback.to_string()),
-        trailing_slash: TrailingSlash::Keep,
-        immutable: globs(immutable),
-        no_fallback: globs(no_fallback),
-        docs,
-    };
     match framework {
-        // Static output pre-renders every route; `trailingSlash` defaults to 'ignore'.
-        Framework::Astro => {
-            let config = project.config("astro.config").map_or("", |(_, t)| t);
-            let slash = match config_string(config, "trailingSlash") {
-                Some("always") => TrailingSlash::Add,
-                Some("never") => TrailingSlash::Remove,
-                _ => TrailingSlash::Keep,
-            };
-            let out =
-                config_string(config, "outDir").map(|d| d.trim_start_matches("./").to_string());
-            (
-                pages(
-                    slash,
-                    &["_astro/**"],
-                    &["/_astro/"],
-                    "https://docs.astro.build/en/guides/deploy/",
-                ),
-                Some(out.unwrap_or_else(|| "dist".into())),
-            )
-        }
-        // `output: 'export'` writes `out/`: `about.html` (or `about/index.html` with
-        // `trailingSlash: true`) and the export's `404.html`.
-        Framework::Nextjs => {
-            let config = project.config("next.config").map_or("", |(_, t)| t);
-            if !project.configs.is_empty()
-                && project.config("next.config").is_some()
-                && config_string(config, "output") != Some("export")
-            {
-                warnings.push(
-                    "next.config has no `output: 'export'`: only a static export (out/) can be served from S3"
-                        .into(),
-                );
-            }
-            let slash = if config_bool(config, "trailingSlash") == Some(true) {
-                TrailingSlash::Add
-            } else {
-                TrailingSlash::Remove
-            };
-            (
-                pages(
-                    slash,
-                    &["_next/static/**"],
-                    &["/_next/"],
-                    "https://nextjs.org/docs/app/guides/static-exports",
-                ),
-                Some("out".into()),
-            )
-        }
-        // adapter-static: pages pre-rendered; a `fallback` page (e.g. 200.html) for routes
-        // that are not; `trailingSlash` defaults to 'never' (about.html, relative asset paths).
-        Framework::Sveltekit => {
-            let config = project
-                .config("svelte.config")
-                .or_else(|| project.config("vite.config"))
-                .map_or("", |(_, t)| t);
-            let fallback = config_string(config, "fallback")
-                .map(str::to_string)
-                .or_else(|| build.has("200.html").then(|| "200.html".to_string()));
-            let layout = project.config("src/routes/+layout").map_or("", |(_, t)| t);
-            let slash = match config_string(layout, "trailingSlash") {
-                Some("always") => TrailingSlash::Add,
-                Some("ignore") => TrailingSlash::Keep,
-                _ => TrailingSlash::Remove,
-            };
-            let out = config_string(config, "pages")
-                .unwrap_or("build")
-                .to_string();
-            let docs = "https://svelte.dev/docs/kit/adapter-static";
-            let mut p = match fallback {
-                Some(index) => spa(&index, &["_app/immutable/**"], &["/_app/"], docs),
-                None => pages(slash, &["_app/immutable/**"], &["/_app/"], docs),
-            };
-            p.trailing_slash = slash;
-            (p, Some(out))
-        }
-        // `nuxt generate` pre-renders every page with a 404.html; with `ssr: false` the app is an
-        // SPA whose fallback is 200.html. `_nuxt/builds/` is polled for new deploys: not immutable.
-        Framework::Nuxt => {
-            let config = project.config("nuxt.config").map_or("", |(_, t)| t);
-            let docs = "https://nuxt.com/docs/getting-started/deployment#static-hosting";
-            let p = if config_bool(config, "ssr") == Some(false) {
-                spa("200.html", &["_nuxt/*"], &["/_nuxt/"], docs)
-            } else {
-                pages(TrailingSlash::Keep, &["_nuxt/*"], &["/_nuxt/"], docs)
-            };
-            (p, Some(".output/public".into()))
-        }
+        Framework::Astro => astro(project, build, warnings),
+        Framework::Nextjs => nextjs(project, build, warnings),
+        Framework::Sveltekit => sveltekit(project, build, warnings),
+        Framework::Nuxt => nuxt(project, build, warnings),
         // "Routed apps must fall back to index.html"; the application builder writes the
         // browser files to `<outputPath>/browser`.
         Framework::Angular => (
             spa(
+                framework,
                 "index.html",
                 &["media/**"],
                 &["/media/"],
@@ -559,47 +459,11 @@ fn preset(
             ),
             angular_output(project),
         ),
-        // Every page pre-rendered, `404.html`; `assets/` hashed.
-        Framework::Vitepress => {
-            let root = if project
-                .configs
-                .keys()
-                .any(|k| k.starts_with("docs/.vitepress/"))
-            {
-                "docs/.vitepress/dist"
-            } else {
-                ".vitepress/dist"
-            };
-            (
-                pages(
-                    TrailingSlash::Remove,
-                    &["assets/**"],
-                    &["/assets/"],
-                    "https://vitepress.dev/guide/deploy",
-                ),
-                Some(root.into()),
-            )
-        }
-        // SPA mode (`ssr: false`): build/client, falling back to `__spa-fallback.html` when
-        // routes are pre-rendered, else index.html.
-        Framework::ReactRouter => {
-            let fallback = if build.has("__spa-fallback.html") {
-                "__spa-fallback.html"
-            } else {
-                "index.html"
-            };
-            (
-                spa(
-                    fallback,
-                    &["assets/**"],
-                    &["/assets/"],
-                    "https://reactrouter.com/how-to/spa",
-                ),
-                Some("build/client".into()),
-            )
-        }
+        Framework::Vitepress => vitepress(project, build, warnings),
+        Framework::ReactRouter => react_router(project, build, warnings),
         Framework::Docusaurus => (
             pages(
+                framework,
                 TrailingSlash::Keep,
                 &["assets/**"],
                 &["/assets/"],
@@ -611,6 +475,7 @@ fn preset(
         // `page-data/` revalidated.
         Framework::Gatsby => (
             pages(
+                framework,
                 TrailingSlash::Add,
                 &["static/**"],
                 &["/static/", "/page-data/"],
@@ -621,6 +486,7 @@ fn preset(
         // Permalinks are folders (`/about/` → about/index.html).
         Framework::Eleventy => (
             pages(
+                framework,
                 TrailingSlash::Add,
                 &[],
                 &[],
@@ -630,6 +496,7 @@ fn preset(
         ),
         Framework::Hugo => (
             pages(
+                framework,
                 TrailingSlash::Add,
                 &[],
                 &[],
@@ -639,6 +506,7 @@ fn preset(
         ),
         Framework::Jekyll => (
             pages(
+                framework,
                 TrailingSlash::Keep,
                 &[],
                 &[],
@@ -646,37 +514,252 @@ fn preset(
             ),
             Some("_site".into()),
         ),
-        // An SPA: every client route answers index.html; `assets/` hashed.
-        Framework::Vite => {
-            let config = project.config("vite.config").map_or("", |(_, t)| t);
-            if let Some(base) =
-                config_string(config, "base").filter(|b| b.starts_with('/') && *b != "/")
-            {
-                let built_with_base = build
-                    .index_html
-                    .as_deref()
-                    .is_none_or(|html| html.contains(&format!("\"{base}")));
-                if !built_with_base {
-                    warnings.push(format!(
-                        "vite.config sets base: '{base}', but the build's index.html does not load its assets from {base}: rebuild it, or check DIR"
-                    ));
-                }
-            }
-            let out = config_string(config, "outDir")
-                .unwrap_or("dist")
-                .to_string();
-            (
-                spa(
-                    "index.html",
-                    &["assets/**"],
-                    &["/assets/"],
-                    "https://vite.dev/guide/static-deploy",
-                ),
-                Some(out),
-            )
-        }
-        Framework::None => (pages(TrailingSlash::Keep, &[], &[], ""), None),
+        Framework::Vite => vite(project, build, warnings),
+        Framework::None => (pages(framework, TrailingSlash::Keep, &[], &[], ""), None),
     }
+}
+
+/// A site of pages: each URL its own file, a missing one the 404 page.
+fn pages(
+    framework: Framework,
+    trailing_slash: TrailingSlash,
+    immutable: &[&str],
+    no_fallback: &[&str],
+    docs: &'static str,
+) -> Preset {
+    Preset {
+        framework,
+        kind: Kind::Pages,
+        fallback: None,
+        trailing_slash,
+        immutable: globs(immutable),
+        no_fallback: globs(no_fallback),
+        docs,
+    }
+}
+
+/// An SPA: client routes answered by `fallback`.
+fn spa(
+    framework: Framework,
+    fallback: &str,
+    immutable: &[&str],
+    no_fallback: &[&str],
+    docs: &'static str,
+) -> Preset {
+    Preset {
+        framework,
+        kind: Kind::Spa,
+        fallback: Some(fallback.to_string()),
+        trailing_slash: TrailingSlash::Keep,
+        immutable: globs(immutable),
+        no_fallback: globs(no_fallback),
+        docs,
+    }
+}
+
+/// Static output pre-renders every route; `trailingSlash` defaults to 'ignore'.
+fn astro(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Astro;
+    let config = project.config("astro.config").map_or("", |(_, t)| t);
+    let slash = match config_string(config, "trailingSlash") {
+        Some("always") => TrailingSlash::Add,
+        Some("never") => TrailingSlash::Remove,
+        _ => TrailingSlash::Keep,
+    };
+    let out = config_string(config, "outDir").map(|d| d.trim_start_matches("./").to_string());
+    (
+        pages(
+            framework,
+            slash,
+            &["_astro/**"],
+            &["/_astro/"],
+            "https://docs.astro.build/en/guides/deploy/",
+        ),
+        Some(out.unwrap_or_else(|| "dist".into())),
+    )
+}
+
+/// `output: 'export'` writes `out/`: `about.html` (or `about/index.html` with
+/// `trailingSlash: true`) and the export's `404.html`.
+fn nextjs(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Nextjs;
+    let config = project.config("next.config").map_or("", |(_, t)| t);
+    if !project.configs.is_empty()
+        && project.config("next.config").is_some()
+        && config_string(config, "output") != Some("export")
+    {
+        warnings.push(
+            "next.config has no `output: 'export'`: only a static export (out/) can be served from S3"
+                .into(),
+        );
+    }
+    let slash = if config_bool(config, "trailingSlash") == Some(true) {
+        TrailingSlash::Add
+    } else {
+        TrailingSlash::Remove
+    };
+    (
+        pages(
+            framework,
+            slash,
+            &["_next/static/**"],
+            &["/_next/"],
+            "https://nextjs.org/docs/app/guides/static-exports",
+        ),
+        Some("out".into()),
+    )
+}
+
+/// adapter-static: pages pre-rendered; a `fallback` page (e.g. 200.html) for routes
+/// that are not; `trailingSlash` defaults to 'never' (about.html, relative asset paths).
+fn sveltekit(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Sveltekit;
+    let config = project
+        .config("svelte.config")
+        .or_else(|| project.config("vite.config"))
+        .map_or("", |(_, t)| t);
+    let fallback = config_string(config, "fallback")
+        .map(str::to_string)
+        .or_else(|| build.has("200.html").then(|| "200.html".to_string()));
+    let layout = project.config("src/routes/+layout").map_or("", |(_, t)| t);
+    let slash = match config_string(layout, "trailingSlash") {
+        Some("always") => TrailingSlash::Add,
+        Some("ignore") => TrailingSlash::Keep,
+        _ => TrailingSlash::Remove,
+    };
+    let out = config_string(config, "pages")
+        .unwrap_or("build")
+        .to_string();
+    let docs = "https://svelte.dev/docs/kit/adapter-static";
+    let mut p = match fallback {
+        Some(index) => spa(framework, &index, &["_app/immutable/**"], &["/_app/"], docs),
+        None => pages(framework, slash, &["_app/immutable/**"], &["/_app/"], docs),
+    };
+    p.trailing_slash = slash;
+    (p, Some(out))
+}
+
+/// `nuxt generate` pre-renders every page with a 404.html; with `ssr: false` the app is an
+/// SPA whose fallback is 200.html. `_nuxt/builds/` is polled for new deploys: not immutable.
+fn nuxt(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Nuxt;
+    let config = project.config("nuxt.config").map_or("", |(_, t)| t);
+    let docs = "https://nuxt.com/docs/getting-started/deployment#static-hosting";
+    let p = if config_bool(config, "ssr") == Some(false) {
+        spa(framework, "200.html", &["_nuxt/*"], &["/_nuxt/"], docs)
+    } else {
+        pages(
+            framework,
+            TrailingSlash::Keep,
+            &["_nuxt/*"],
+            &["/_nuxt/"],
+            docs,
+        )
+    };
+    (p, Some(".output/public".into()))
+}
+
+/// Every page pre-rendered, `404.html`; `assets/` hashed.
+fn vitepress(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Vitepress;
+    let root = if project
+        .configs
+        .keys()
+        .any(|k| k.starts_with("docs/.vitepress/"))
+    {
+        "docs/.vitepress/dist"
+    } else {
+        ".vitepress/dist"
+    };
+    (
+        pages(
+            framework,
+            TrailingSlash::Remove,
+            &["assets/**"],
+            &["/assets/"],
+            "https://vitepress.dev/guide/deploy",
+        ),
+        Some(root.into()),
+    )
+}
+
+/// SPA mode (`ssr: false`): build/client, falling back to `__spa-fallback.html` when
+/// routes are pre-rendered, else index.html.
+fn react_router(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::ReactRouter;
+    let fallback = if build.has("__spa-fallback.html") {
+        "__spa-fallback.html"
+    } else {
+        "index.html"
+    };
+    (
+        spa(
+            framework,
+            fallback,
+            &["assets/**"],
+            &["/assets/"],
+            "https://reactrouter.com/how-to/spa",
+        ),
+        Some("build/client".into()),
+    )
+}
+
+/// An SPA: every client route answers index.html; `assets/` hashed.
+fn vite(
+    project: &Project,
+    build: &BuildShape,
+    warnings: &mut Vec<String>,
+) -> (Preset, Option<String>) {
+    let framework = Framework::Vite;
+    let config = project.config("vite.config").map_or("", |(_, t)| t);
+    if let Some(base) = config_string(config, "base").filter(|b| b.starts_with('/') && *b != "/") {
+        let built_with_base = build
+            .index_html
+            .as_deref()
+            .is_none_or(|html| html.contains(&format!("\"{base}")));
+        if !built_with_base {
+            warnings.push(format!(
+                "vite.config sets base: '{base}', but the build's index.html does not load its assets from {base}: rebuild it, or check DIR"
+            ));
+        }
+    }
+    let out = config_string(config, "outDir")
+        .unwrap_or("dist")
+        .to_string();
+    (
+        spa(
+            framework,
+            "index.html",
+            &["assets/**"],
+            &["/assets/"],
+            "https://vite.dev/guide/static-deploy",
+        ),
+        Some(out),
+    )
 }
 
 /// angular.json's default project's `outputPath` + `/browser` (the application builder's layout).
