@@ -13,9 +13,13 @@ the file-count scaling runs, BENCH_SCALING_COUNTS (default "500 5000 50000"), BE
 
 `bench.py latency` (bench/run latency): spadeploy (with and without a distribution) and rclone
 (defaults, and 32 transfers/checkers) behind a delaying proxy (BENCH_S3_DELAY_MS, default 30;
-BENCH_CONTROL_DELAY_MS, default 150) in front of moto, on the BENCH_LATENCY_SIZE tree (default
-large); prints wall time, request counts, the critical path in round trips and the ratio to the
-tuned rclone.
+BENCH_CONTROL_DELAY_MS, default 150) in front of BENCH_SERVER (and moto for the distribution rows),
+on the BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts by method, the
+critical path in round trips and the ratio to the tuned rclone.
+
+Every table is refused unless the server lists ETags as S3 does: a no-op `rclone sync --checksum`
+through the counting proxy must make no HEAD (check_listing, refuse_unless_etags).
+`bench/trace.py` (bench/run trace) traces one push's requests: see there.
 """
 
 import hashlib
@@ -37,10 +41,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = ROOT / ".venv" / "bench-tools" / "bin"
 AWS = ROOT / ".venv" / "bench" / "bin" / "aws"
-SPADEPLOY = ROOT / "target" / "release" / "spadeploy"
+# BENCH_SPADEPLOY: a built binary to measure instead of target/release/spadeploy (bench/run then
+# builds nothing), e.g. one built from a clean checkout while the working tree is being edited.
+SPADEPLOY = Path(os.environ.get("BENCH_SPADEPLOY") or ROOT / "target" / "release" / "spadeploy")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 SIZES = os.environ.get("BENCH_SIZES", "small large").split()
-# Garage wants its own key format; s3s-fs and moto take any.
+# Garage wants its own key format; moto takes any.
 KEY_ID = "GK000000000000000000000001"
 SECRET = "0123456789abcdef" * 4
 ENV = {
@@ -139,22 +145,19 @@ def start_server(work: Path):
     data.mkdir()
     if wanted == "garage" and (TOOLS / "garage").exists():
         return start_garage(data, port)
-    if wanted == "s3s-fs" and (TOOLS / "s3s-fs").exists():
-        cmd = [str(TOOLS / "s3s-fs"), "--host", "127.0.0.1", "--port", str(port), "--access-key", KEY_ID,
-               "--secret-key", SECRET, str(data)]
-        name = "s3s-fs"
-    else:
-        moto = ROOT / ".venv" / "moto" / "bin" / "python"
-        cmd = [str(moto), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)]
-        name = "moto"
+    if wanted != "moto":
+        print(f"bench: {wanted} is not installed; the server is moto", file=sys.stderr)
+    moto = ROOT / ".venv" / "moto" / "bin" / "python"
+    cmd = [str(moto), str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)]
+    name = "moto"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_for(port)
     return proc, f"http://127.0.0.1:{port}", name
 
 
 def start_garage(data: Path, port: int):
-    """A one-node Garage: metadata in LMDB (listing costs a page, not the bucket), no compression or
-    fsync (neither does s3s-fs), the bench's key allowed to create buckets."""
+    """A one-node Garage: metadata in LMDB (listing costs a page, not the bucket, and carries each
+    object's ETag, as S3's does), no compression, the bench's key allowed to create buckets."""
     config = data / "garage.toml"
     config.write_text(f"""metadata_dir = "{data / 'meta'}"
 data_dir = "{data / 'data'}"
@@ -223,7 +226,9 @@ class CountingProxy:
         return counts
 
     def take_log(self):
-        """[(start, end, is_control)] of the requests since the last call."""
+        """[(start, end, is_control, label, method, body bytes, arrived)] of the requests since the
+        last call: `arrived` when the request line came in, `start` once its body was read (then
+        the delay), `end` once the answer went back."""
         with self.lock:
             log, self.log = self.log, []
         return log
@@ -246,6 +251,7 @@ class CountingProxy:
                 line = reader.readline()
                 if not line:
                     return
+                arrived = time.perf_counter()
                 method, target, _ = line.decode().split(" ", 2)
                 headers = []
                 while True:
@@ -275,6 +281,7 @@ class CountingProxy:
                     body = reader.read(int(lower.get("content-length", "0") or 0))
                 started = time.perf_counter()
                 control = is_control(target, body)
+                label = f"{method} {target[:120]}" + (" (copy)" if "x-amz-copy-source" in lower else "")
                 with self.lock:
                     self.counts[method] = self.counts.get(method, 0) + 1
                 delay = self.delays[1] if control else self.delays[0]
@@ -294,9 +301,9 @@ class CountingProxy:
                 length = resp.getheader("content-length", "0") if method == "HEAD" else len(payload)
                 out.append(f"Content-Length: {length}\r\n\r\n".encode())
                 client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
-                if any(self.delays):
-                    with self.lock:
-                        self.log.append((started, time.perf_counter(), control, f"{method} {target[:90]}"))
+                with self.lock:
+                    self.log.append((started, time.perf_counter(), control, label, method,
+                                     len(body), arrived))
         except (OSError, ValueError):
             return
         finally:
@@ -335,6 +342,49 @@ def rclone_remote(endpoint: str, bucket: str) -> str:
     """An rclone on-the-fly S3 remote with the same credentials spadeploy and the AWS CLI use."""
     return (f":s3,provider=Other,endpoint='{endpoint}',access_key_id={KEY_ID},"
             f"secret_access_key={SECRET},region=us-east-1:{bucket}")
+
+
+class Unfaithful(SystemExit):
+    pass
+
+
+def refuse_unless_etags(server_name: str, heads: int, files: int, where: str) -> None:
+    """S3 lists every object's ETag, so `rclone sync --checksum` compares checksums from the listing
+    and makes no HEAD on a no-op. A server whose listing lacks them makes rclone HEAD every object,
+    which adds thousands of round trips S3 would never see: no table is printed from such a server."""
+    if heads:
+        raise Unfaithful(
+            f"bench: refusing to print a table: on {server_name}, `rclone sync --checksum` made {heads} HEAD "
+            f"requests on a no-op of {files} files ({where}). S3 lists every object's ETag, so rclone makes "
+            f"none there; this server's listing lacks them, and rclone would be measured {heads} requests "
+            f"slower than it is against S3. Use BENCH_SERVER=garage (bench/run installs it).")
+
+
+def check_listing(server_name: str, endpoint: str, work: Path) -> None:
+    """Before anything is timed: a 40-file tree pushed twice with `rclone sync --checksum` through the
+    counting proxy; the second push must make no HEAD (and no write)."""
+    rclone = str(RCLONE) if RCLONE.exists() else shutil.which("rclone")
+    if not rclone:
+        raise Unfaithful("bench: refusing to print a table: rclone is missing, and it is what checks that the "
+                         "server lists ETags as S3 does (bench/run installs it)")
+    tree = work / "etag-check"
+    for i in range(40):
+        write(tree / f"d{i % 4}" / f"f-{i}.txt", f"etag check {i}".encode() * (i + 1))
+    proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]))
+    counted = f"http://127.0.0.1:{proxy.port}"
+    bucket = f"etag-check-{random.getrandbits(24):06x}"
+    make_bucket(endpoint, bucket)
+    cmd = [rclone, "sync", str(tree), rclone_remote(counted, bucket), "--fast-list", "--checksum", "-q"]
+    timed(cmd)
+    proxy.take()
+    timed(cmd)
+    counts = proxy.take()
+    refuse_unless_etags(server_name, counts.get("HEAD", 0), 40, "the check before the runs")
+    if any(counts.get(m, 0) for m in ("PUT", "POST", "DELETE")):
+        raise Unfaithful(f"bench: refusing to print a table: on {server_name}, a no-op `rclone sync --checksum` "
+                         f"wrote ({counts}); its checksums do not match the server's ETags")
+    print(f"server check: rclone --checksum no-op on {server_name}: "
+          + ", ".join(f"{n} {m}" for m, n in sorted(counts.items())) + ", no HEAD: the listing carries ETags")
 
 
 def tools(endpoint: str):
@@ -381,6 +431,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="spadeploy-bench-"))
     server, endpoint, server_name = start_server(work)
     try:
+        check_listing(server_name, endpoint, work)
         run_all(work, endpoint, server_name)
     finally:
         server.terminate()
@@ -392,15 +443,15 @@ def run_all(work: Path, endpoint: str, server_name: str) -> None:
     proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]))
     counted = f"http://127.0.0.1:{proxy.port}"
     print(f"server: {server_name} on {endpoint}; {RUNS} runs per scenario, median shown; "
-          f"{os.cpu_count()} cores")
+          f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
     for size in SIZES:
         base, rebuild = work / f"{size}-base", work / f"{size}-rebuild"
         generate(base, size, rebuild=False)
         generate(rebuild, size, rebuild=True)
         files, total = tree_stats(base)
         print(f"\n## {size}: {files} files, {total / 1e6:.0f} MB")
-        print(f"{'tool':<13} {'scenario':<14} {'median s':>9} {'x aws':>7} {'requests (GET/PUT/POST/DELETE/HEAD)':>38}"
-              f" {'writes':>7} {'peak RSS MB':>12}")
+        header = (f"{'tool':<13} {'scenario':<14} {'median s':>9} {'x aws':>7} {'x rclone':>9}"
+                  f" {'requests (GET/PUT/POST/DELETE/HEAD)':>38} {'writes':>7} {'peak RSS MB':>12}")
         results = {}
         for name, tool in tools(endpoint).items():
             runs = [scenario_runs(name, tool, base, rebuild, endpoint) for _ in range(RUNS)]
@@ -411,7 +462,15 @@ def run_all(work: Path, endpoint: str, server_name: str) -> None:
             for scenario, directory, extra in steps(name, base, rebuild):
                 timed([*tool(directory, bucket, counted), *extra])
                 counts[scenario] = proxy.take()
+            proxy.take_log()
             results[name] = (runs, counts)
+        if "rclone sync" not in results:
+            raise Unfaithful("bench: refusing to print a table: rclone is missing (bench/run installs it)")
+        refuse_unless_etags(server_name, results["rclone sync"][1]["no-op"].get("HEAD", 0), files,
+                            f"the counted no-op on the {size} tree")
+        print(header)
+        rclone_median = {s: statistics.median(r[s][0] for r in results["rclone sync"][0]) for s in SCENARIOS}
+        rclone_median[REHASH] = rclone_median["no-op"]
         aws = {s: statistics.median(r[s][0] for r in results["aws s3 sync"][0]) for s in SCENARIOS}
         aws[REHASH] = aws["no-op"]
         for name, (runs, counts) in results.items():
@@ -421,8 +480,8 @@ def run_all(work: Path, endpoint: str, server_name: str) -> None:
                 c = counts[scenario]
                 split = "/".join(str(c.get(m, 0)) for m in ("GET", "PUT", "POST", "DELETE", "HEAD"))
                 writes = sum(c.get(m, 0) for m in ("PUT", "POST", "DELETE"))
-                print(f"{name:<13} {scenario:<14} {wall:>9.3f} {wall / aws[scenario]:>7.3f} {split:>38} {writes:>7}"
-                      f" {rss:>12.0f}")
+                print(f"{name:<13} {scenario:<14} {wall:>9.3f} {wall / aws[scenario]:>7.3f}"
+                      f" {wall / rclone_median[scenario]:>9.3f} {split:>38} {writes:>7} {rss:>12.0f}")
         if size == "large":
             hashing(base)
     if os.environ.get("BENCH_SCALING", "1") != "0":
@@ -523,41 +582,67 @@ def latency_tools():
     return found
 
 
+def method_split(log) -> str:
+    """GET/PUT/POST/DELETE/HEAD counts of a proxy log."""
+    counts = {}
+    for entry in log:
+        counts[entry[4]] = counts.get(entry[4], 0) + 1
+    return "/".join(str(counts.get(m, 0)) for m in ("GET", "PUT", "POST", "DELETE", "HEAD"))
+
+
 def latency() -> None:
     """spadeploy as a CI runner sees it: every S3 request 30 ms away, every control-plane request
     150 ms (BENCH_S3_DELAY_MS, BENCH_CONTROL_DELAY_MS), beside rclone through the same proxy.
     Rows without a distribution use the BENCH_SERVER S3 server (moto's Python server would make
-    them measure its CPU instead of the latency); rows with one use moto, the only server here
-    that emulates CloudFront. Per scenario: wall time, requests (S3 / control plane), the
-    critical path in round trips (the longest chain of requests each waiting for the previous),
-    and the ratio to rclone tuned to 32 transfers on the same server."""
+    them measure its CPU instead of the latency), and again moto unless BENCH_LATENCY_MOTO_S3=0;
+    rows with one use moto, the only server here that emulates CloudFront (BENCH_LATENCY_CDN=0
+    skips them). rclone runs tuned to 32 transfers and checkers, and with its defaults unless
+    BENCH_RCLONE_DEFAULTS=0. Per scenario: wall time, requests (S3 / control plane, and by method),
+    the critical path in round trips (the longest chain of requests each waiting for the previous),
+    and the ratio to rclone tuned to 32 transfers on the same server. Refused, like every table,
+    when rclone --checksum HEADs objects on a no-op (a server whose listing lacks ETags)."""
     s3_delay = int(os.environ.get("BENCH_S3_DELAY_MS", "30")) / 1000
     control_delay = int(os.environ.get("BENCH_CONTROL_DELAY_MS", "150")) / 1000
     size = os.environ.get("BENCH_LATENCY_SIZE", "large")
+    with_moto_s3 = os.environ.get("BENCH_LATENCY_MOTO_S3", "1") != "0"
+    with_cdn_rows = os.environ.get("BENCH_LATENCY_CDN", "1") != "0"
+    rclone_defaults = os.environ.get("BENCH_RCLONE_DEFAULTS", "1") != "0"
     work = Path(tempfile.mkdtemp(prefix="spadeploy-latency-"))
     s3_server, s3_endpoint, s3_name = start_server(work)
-    port = free_port()
-    moto = subprocess.Popen([str(ROOT / ".venv" / "moto" / "bin" / "python"), str(ROOT / "scripts" / "moto_server.py"),
-                             "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = None
     try:
-        wait_for(port)
-        moto_endpoint = f"http://127.0.0.1:{port}"
+        check_listing(s3_name, s3_endpoint, work)
+        servers = [(s3_name, s3_endpoint, False)]
+        if with_moto_s3 or with_cdn_rows:
+            port = free_port()
+            moto = subprocess.Popen([str(ROOT / ".venv" / "moto" / "bin" / "python"),
+                                     str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_for(port)
+            moto_endpoint = f"http://127.0.0.1:{port}"
+            if with_moto_s3:
+                check_listing("moto", moto_endpoint, work)
+                servers.append(("moto", moto_endpoint, False))
+            if with_cdn_rows:
+                servers.append(("moto", moto_endpoint, True))
         base, rebuild = work / "base", work / "rebuild"
         generate(base, size, rebuild=False)
         generate(rebuild, size, rebuild=True)
         files, _ = tree_stats(base)
         print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
-              f"{control_delay * 1000:.0f} ms per control-plane request; one run each")
-        print(f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
-              f" {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
+              f"{control_delay * 1000:.0f} ms per control-plane request; one run each; "
+              f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+        header = (f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
+                  f" {'GET/PUT/POST/DELETE/HEAD':>25} {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
         rows = []
-        for server, endpoint, with_cdn in ((s3_name, s3_endpoint, False), ("moto", moto_endpoint, False),
-                                          ("moto", moto_endpoint, True)):
+        for server, endpoint, with_cdn in servers:
             proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay)
             delayed = f"http://127.0.0.1:{proxy.port}"
             tuned = {}
             for name, tool in latency_tools().items():
                 if with_cdn and name != "spadeploy":
+                    continue
+                if name == "rclone" and not rclone_defaults:
                     continue
                 bucket = f"lat-{random.getrandbits(32):08x}"
                 make_bucket(endpoint, bucket)
@@ -579,19 +664,26 @@ def latency() -> None:
                     proxy.take_log()
                     wall, rss = timed(cmd)
                     log = proxy.take_log()
-                    control = sum(1 for _, _, c, _ in log if c)
+                    control = sum(1 for entry in log if entry[2])
                     base_scenario = scenario.split(" ")[0]
+                    if name.startswith("rclone") and scenario == "no-op":
+                        heads = sum(1 for entry in log if entry[4] == "HEAD")
+                        refuse_unless_etags(server, heads, files, f"{name}, under latency")
                     if name == "rclone, 32 transfers":
                         tuned[base_scenario] = wall
                     rows.append([server, name, f"{scenario}, {label}", wall, len(log) - control, control,
-                                 critical_path(log), base_scenario, rss, tuned])
-        for server, name, scenario, wall, s3, control, trips, base_scenario, rss, tuned in rows:
+                                 method_split(log), critical_path(log), base_scenario, rss, tuned])
+                    print(f"  measured: {server} {name} {scenario}, {label}: {wall:.3f} s", file=sys.stderr,
+                          flush=True)
+        print(header)
+        for server, name, scenario, wall, s3, control, split, trips, base_scenario, rss, tuned in rows:
             ratio = f"{wall / tuned[base_scenario]:.2f}" if base_scenario in tuned else "-"
-            print(f"{server:<8} {name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {trips:>12}"
+            print(f"{server:<8} {name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {split:>25} {trips:>12}"
                   f" {ratio:>12} {rss:>12.0f}")
     finally:
-        moto.terminate()
-        moto.wait()
+        if moto:
+            moto.terminate()
+            moto.wait()
         s3_server.terminate()
         s3_server.wait()
         shutil.rmtree(work, ignore_errors=True)
