@@ -10,6 +10,7 @@ pub(crate) mod distribution;
 pub(crate) mod edge;
 pub(crate) mod edge_code;
 pub(crate) mod edge_role;
+pub(crate) mod export;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod iam;

@@ -2,6 +2,7 @@
 //! typed request for the layers below), and the exit status and error rendering all share.
 
 mod deploy;
+mod export;
 mod iam_policy;
 mod init;
 mod releases;
@@ -10,6 +11,7 @@ mod serve;
 mod verify;
 
 use deploy::{DeployArgs, Intent, PushArgs, RollbackArgs};
+use export::ExportArgs;
 use iam_policy::IamPolicyArgs;
 use init::InitArgs;
 use releases::ReleasesArgs;
@@ -94,6 +96,9 @@ enum Command {
     /// Show the CloudFront routing setup and its drift (`--check` exits 2 on drift), or print the
     /// generated edge function (`--print-function`)
     Routing(RoutingArgs),
+    /// Print the whole stack (private bucket, OAC, bucket policy, CloudFront Function and its
+    /// KeyValueStore, distribution with /api/*, GitHub deploy role) as CloudFormation or Terraform
+    Export(ExportArgs),
 }
 
 /// `--base`: where a target's files appear in URLs.
@@ -305,5 +310,6 @@ async fn run(cli: Cli) -> Result<Outcome> {
         }
         Command::Serve(args) => serve::serve(args, config).await,
         Command::Routing(args) => routing::routing(args, config, format).await,
+        Command::Export(args) => export::export(args, config),
     }
 }

@@ -11,6 +11,7 @@ mod cloudfront_emulator;
 mod cloudfront_function;
 mod cloudfront_lambda;
 mod cloudfront_noop;
+mod export;
 mod frameworks;
 mod iam;
 mod init;
