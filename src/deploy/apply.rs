@@ -163,7 +163,11 @@ pub(super) async fn apply_under_lock<S: WriteStore>(
         // when it finishes: when none was running at the read and the lock was taken
         // cleanly, the plan stands unless the pointer moved since it was read. Its change
         // token is read again (without the record) while the assets go, before anything visible.
-        mass_delete_guard(&decision.plan, job, Guards::Enforce)?;
+        mass_delete_guard(
+            &decision.plan,
+            job.safety.allow_mass_delete,
+            Guards::Enforce,
+        )?;
         let live_token = decision.live_token.clone();
         let still_valid = async {
             store

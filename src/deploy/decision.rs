@@ -69,9 +69,11 @@ pub(super) async fn decide<S: ReadStore>(
     let plan = plan::plan(&view.local, &view.remote, known, &job.plan);
     let mut report = report_of(job, &view, &plan);
     report.url = routing_url(cdn, &routing);
-    report
-        .warnings
-        .extend(mass_delete_guard(&plan, job, guards)?);
+    report.warnings.extend(mass_delete_guard(
+        &plan,
+        job.safety.allow_mass_delete,
+        guards,
+    )?);
     report.warnings.extend(drift_warning(&plan));
     let provenance = match &view.restored {
         Some(release) => Provenance {
@@ -188,7 +190,7 @@ pub(super) enum Guards {
 /// warning otherwise.
 pub(super) fn mass_delete_guard(
     plan: &Plan,
-    job: &PushJob,
+    allow_mass_delete: bool,
     guards: Guards,
 ) -> Result<Option<String>> {
     let Some((build, live)) = plan.mass_delete() else {
@@ -199,7 +201,7 @@ pub(super) fn mass_delete_guard(
          {} of them: is DIR the right build? Pass --allow-mass-delete if this is intended",
         live - build
     );
-    if guards == Guards::Enforce && !job.safety.allow_mass_delete {
+    if guards == Guards::Enforce && !allow_mass_delete {
         bail!("{warning}; nothing was changed");
     }
     Ok(Some(warning))
@@ -211,4 +213,39 @@ pub(super) fn routing_url(cdn: &Option<Cdn>, routing: &Option<Routing>) -> Optio
     routing
         .as_ref()
         .map(|r| format!("https://{}/", r.plan.site_host()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mass_delete_guard_warns_before_the_lock_refuses_under_it_and_yields_to_consent() {
+        let sized = |build_files| {
+            let mut plan = Plan::default();
+            plan.live_files = 100;
+            plan.build_files = build_files;
+            plan
+        };
+        let (shrunk, kept) = (sized(10), sized(90));
+        for (plan, allow, guards, expected) in [
+            (&kept, false, Guards::Enforce, "none"),
+            (&shrunk, false, Guards::Warn, "warn"),
+            (&shrunk, false, Guards::Enforce, "refuse"),
+            (&shrunk, true, Guards::Enforce, "warn"),
+        ] {
+            let got = match mass_delete_guard(plan, allow, guards) {
+                Ok(None) => "none",
+                Ok(Some(warning)) => {
+                    assert!(warning.contains("10 file(s) where the live release has 100"));
+                    "warn"
+                }
+                Err(err) => {
+                    assert!(err.to_string().contains("nothing was changed"), "{err}");
+                    "refuse"
+                }
+            };
+            assert_eq!(got, expected, "allow {allow}, {guards:?}");
+        }
+    }
 }

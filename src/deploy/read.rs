@@ -112,6 +112,49 @@ pub(super) async fn reread<S: ReadStore>(
     })
 }
 
+/// Why no release can be restored.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub(super) enum ChoiceError {
+    #[error("there is no live release yet")]
+    NoLive,
+    #[error("release {0} is not there: `spadeploy releases` lists them")]
+    Unknown(String),
+    #[error("release {id} is ambiguous ({matches} match): give more of its id")]
+    Ambiguous { id: String, matches: usize },
+    #[error("there is no release before the live one to roll back to")]
+    NoneBefore,
+}
+
+/// The id of the release to restore, from the ids in the target (sorted by time) and the live
+/// one's: pure, so every case is a row of a table test.
+pub(super) fn choose_release(
+    which: &Release,
+    ids: &[String],
+    live_id: &str,
+) -> Result<String, ChoiceError> {
+    match which {
+        Release::Live if live_id.is_empty() => Err(ChoiceError::NoLive),
+        Release::Live => Ok(live_id.to_string()),
+        Release::Id(id) => {
+            let matches: Vec<&String> = ids.iter().filter(|r| r.starts_with(id.as_str())).collect();
+            match matches.as_slice() {
+                [one] => Ok((*one).clone()),
+                [] => Err(ChoiceError::Unknown(id.clone())),
+                _ => Err(ChoiceError::Ambiguous {
+                    id: id.clone(),
+                    matches: matches.len(),
+                }),
+            }
+        }
+        Release::BeforeLive => ids
+            .iter()
+            .rev()
+            .find(|r| r.as_str() < live_id)
+            .cloned()
+            .ok_or(ChoiceError::NoneBefore),
+    }
+}
+
 /// Lists the target, reads the live release and the one to restore (`id`, or the one before the
 /// live release), and finds a source in the target for each of its files.
 pub(super) async fn restore_and_read<S: ReadStore>(
@@ -129,31 +172,8 @@ pub(super) async fn restore_and_read<S: ReadStore>(
     let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
     let which_kind = which.clone();
-    let wanted = match which {
-        Release::Live if live_id.is_empty() => bail!("{} has no live release yet", job.target),
-        Release::Live => live_id,
-        Release::Id(id) => {
-            let matches: Vec<&String> = ids.iter().filter(|r| r.starts_with(&id)).collect();
-            match matches.as_slice() {
-                [one] => (*one).clone(),
-                [] => bail!(
-                    "release {id} is not in {}: `spadeploy releases` lists them",
-                    job.target
-                ),
-                _ => bail!(
-                    "release {id} is ambiguous ({} match): give more of its id",
-                    matches.len()
-                ),
-            }
-        }
-        Release::BeforeLive => match ids.iter().rev().find(|r| **r < live_id) {
-            Some(previous) => previous.clone(),
-            None => bail!(
-                "{} has no release before the live one to roll back to",
-                job.target
-            ),
-        },
-    };
+    let wanted = choose_release(&which, &ids, &live_id)
+        .with_context(|| format!("cannot restore a release of {}", job.target))?;
     let Some(bytes) = store.read_state(&release_key(&wanted)).await? else {
         bail!("release {wanted} cannot be read from {}", job.target);
     };
@@ -273,4 +293,68 @@ pub(super) async fn read_window<S: ReadStore>(
         older.extend(record?);
     }
     Ok(Some(older))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_to_restore_is_chosen_by_id_prefix_or_as_the_one_before_the_live() {
+        let ids: Vec<String> = [
+            "20261201T1-aa",
+            "20261202T1-bb",
+            "20261202T2-bc",
+            "20261203T1-cc",
+        ]
+        .map(String::from)
+        .to_vec();
+        let id = |s: &str| Release::Id(s.into());
+        for (which, live, expected) in [
+            (Release::Live, "20261203T1-cc", Ok("20261203T1-cc")),
+            (Release::Live, "", Err(ChoiceError::NoLive)),
+            (id("20261201"), "20261203T1-cc", Ok("20261201T1-aa")),
+            (id("20261202T2"), "20261203T1-cc", Ok("20261202T2-bc")),
+            (
+                id("20261202"),
+                "20261203T1-cc",
+                Err(ChoiceError::Ambiguous {
+                    id: "20261202".into(),
+                    matches: 2,
+                }),
+            ),
+            (
+                id("2025"),
+                "20261203T1-cc",
+                Err(ChoiceError::Unknown("2025".into())),
+            ),
+            (Release::BeforeLive, "20261203T1-cc", Ok("20261202T2-bc")),
+            // A rollback is live: the one before it, not the newest.
+            (Release::BeforeLive, "20261202T1-bb", Ok("20261201T1-aa")),
+            (
+                Release::BeforeLive,
+                "20261201T1-aa",
+                Err(ChoiceError::NoneBefore),
+            ),
+        ] {
+            let got = choose_release(&which, &ids, live);
+            assert_eq!(got, expected.map(str::to_string), "{which:?} live {live}");
+        }
+    }
+
+    #[test]
+    fn listing_bounds_split_the_build_every_range_in_s3_order() {
+        for (keys, bounds) in [
+            (0, 0),
+            (1, 0),
+            (LIST_RANGE, 0),
+            (LIST_RANGE + 1, 1),
+            (5_000, 5),
+        ] {
+            let names: Vec<String> = (0..keys).rev().map(|i| format!("k{i:05}")).collect();
+            let got = list_bounds(names.iter().map(String::as_str));
+            assert_eq!(got.len(), bounds, "{keys} keys");
+            assert!(got.windows(2).all(|w| w[0] < w[1]), "sorted as S3 lists");
+        }
+    }
 }
