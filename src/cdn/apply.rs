@@ -14,7 +14,7 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block::{self, AccessBlockStep};
 use crate::cdn::decide::{decide, RoutingPlan, Step};
-use crate::cdn::distribution::{self, Distribution, Edge};
+use crate::cdn::distribution::{self, Distribution, Edge, WiringError};
 use crate::cdn::edge::{self, Installed};
 use crate::cdn::iam::BucketConfig;
 use crate::cdn::kvs;
@@ -250,10 +250,10 @@ const UPDATE_ATTEMPTS: usize = 4;
 async fn update_distribution(
     clients: &Clients,
     mut dist: Distribution,
-    patch: impl Fn(&DistributionConfig) -> Result<DistributionConfig, String>,
+    patch: impl Fn(&DistributionConfig) -> Result<DistributionConfig, WiringError>,
 ) -> Result<(), SetupError> {
     for attempt in 1..=UPDATE_ATTEMPTS {
-        let config = patch(&dist.config).map_err(SetupError::Config)?;
+        let config = patch(&dist.config)?;
         if config == dist.config {
             return Ok(());
         }
@@ -327,8 +327,7 @@ pub(crate) async fn rotate_secret(
         ));
     }
     let dist = read_distribution(clients, &job.request.distribution).await?;
-    let analysis =
-        distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
+    let analysis = distribution::analyze(&dist.config, &job.bucket, &dist.id)?;
     if analysis.origin_kind.mode() != Mode::Website {
         return Err(SetupError::Config(format!(
             "distribution {} reaches bucket `{}` through its REST endpoint (private mode), which uses \
@@ -356,9 +355,8 @@ pub(crate) async fn rotate_secret(
     };
     let write_policy = |referers: Vec<String>| async move {
         let current = read_policy(clients, &job.bucket).await?;
-        let merged = target
-            .merged_policy(current.as_deref(), target.website_statements(&referers))
-            .map_err(SetupError::Config)?;
+        let merged =
+            target.merged_policy(current.as_deref(), target.website_statements(&referers))?;
         if let Some(policy) = merged {
             put_policy(clients, &job.bucket, &policy).await?;
         }

@@ -179,8 +179,7 @@ pub(crate) fn decide(
     }
     let routes = route_table(observed, job, keys)?;
     let owner = job.target_id();
-    let EdgeCode { code, store } =
-        edge_code::function_code(&routes, mode, false, &owner).map_err(SetupError::Config)?;
+    let EdgeCode { code, store } = edge_code::function_code(&routes, mode, false, &owner)?;
     let name = job.function_name();
     if let Some(other) = observed.function.foreign_owner(&owner) {
         return Err(SetupError::Config(format!(
@@ -383,9 +382,7 @@ fn decide_bucket(observed: &Observed, job: &Job, mode: Mode) -> Result<BucketDec
             }
         }
     };
-    let policy = target
-        .merged_policy(current, statements)
-        .map_err(SetupError::Config)?;
+    let policy = target.merged_policy(current, statements)?;
     let public_grant_left = policy
         .as_deref()
         .or(current)

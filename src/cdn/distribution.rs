@@ -130,11 +130,27 @@ fn behaviors(config: &DistributionConfig) -> Vec<(String, String)> {
     list
 }
 
+/// A distribution that spadeploy cannot wire as asked, and what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WiringError {
+    /// No behavior serves the bucket.
+    #[error("{0}")]
+    NoBucketOrigin(String),
+    /// Another function holds an event spadeploy's function needs.
+    #[error("{0}")]
+    SlotTaken(String),
+    #[error("origin {0} is gone from the distribution")]
+    OriginGone(String),
+    /// The SDK refused a patched config (a required field left out): spadeploy's bug.
+    #[error("the patched distribution config is incomplete")]
+    Build(#[from] aws_smithy_types::error::operation::BuildError),
+}
+
 pub(crate) fn analyze(
     config: &DistributionConfig,
     bucket: &str,
     id: &str,
-) -> Result<Analysis, String> {
+) -> Result<Analysis, WiringError> {
     let origins = config
         .origins
         .as_ref()
@@ -154,11 +170,11 @@ pub(crate) fn analyze(
             .iter()
             .map(|o| format!("{} ({})", o.id, o.domain_name))
             .collect();
-        return Err(format!(
+        return Err(WiringError::NoBucketOrigin(format!(
             "no cache behavior of distribution {id} points at bucket `{bucket}` (its origins: {}); \
              add an origin for the bucket and point the default behavior at it, or check --distribution",
             listed.join(", ")
-        ));
+        )));
     };
     let origin_kind = bucket_origins
         .iter()
@@ -265,12 +281,12 @@ pub(crate) fn associate(
     spa_behaviors: &[String],
     edge: &Edge,
     name: &str,
-) -> Result<DistributionConfig, String> {
+) -> Result<DistributionConfig, WiringError> {
     let mut patched = config.clone();
     let patch = |path: &str,
                  lambdas: &mut Option<LambdaFunctionAssociations>,
                  functions: &mut Option<FunctionAssociations>|
-     -> Result<(), String> {
+     -> Result<(), WiringError> {
         let mut lambda_items: Vec<LambdaFunctionAssociation> = lambdas
             .as_ref()
             .map(|l| l.items().to_vec())
@@ -292,11 +308,11 @@ pub(crate) fn associate(
                 .map(|a| (a.function_arn.clone(), a.event_type.clone())),
         };
         if let Some((other, event)) = slot_taken_by {
-            return Err(format!(
+            return Err(WiringError::SlotTaken(format!(
                 "behavior `{path}` already runs {other} on {}, an event spadeploy's function needs; \
                  remove that association, or set [routing] function_name to that function's name to let spadeploy manage it",
                 event.as_str()
-            ));
+            )));
         }
         lambda_items.retain(|a| !is_ours(&a.lambda_function_arn, name));
         function_items.retain(|a| !is_ours(&a.function_arn, name));
@@ -307,15 +323,13 @@ pub(crate) fn associate(
                         .lambda_function_arn(arn)
                         .event_type(event.clone())
                         .include_body(false)
-                        .build()
-                        .map_err(|e| e.to_string())?,
+                        .build()?,
                 ),
                 Edge::Function { arn, .. } => function_items.push(
                     FunctionAssociation::builder()
                         .function_arn(arn)
                         .event_type(event.clone())
-                        .build()
-                        .map_err(|e| e.to_string())?,
+                        .build()?,
                 ),
             }
         }
@@ -323,15 +337,13 @@ pub(crate) fn associate(
             LambdaFunctionAssociations::builder()
                 .quantity(lambda_items.len() as i32)
                 .set_items((!lambda_items.is_empty()).then_some(lambda_items))
-                .build()
-                .map_err(|e| e.to_string())?,
+                .build()?,
         );
         *functions = Some(
             FunctionAssociations::builder()
                 .quantity(function_items.len() as i32)
                 .set_items((!function_items.is_empty()).then_some(function_items))
-                .build()
-                .map_err(|e| e.to_string())?,
+                .build()?,
         );
         Ok(())
     };
@@ -406,12 +418,12 @@ pub(crate) fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> b
 fn origin_mut<'a>(
     config: &'a mut DistributionConfig,
     origin_id: &str,
-) -> Result<&'a mut Origin, String> {
+) -> Result<&'a mut Origin, WiringError> {
     config
         .origins
         .as_mut()
         .and_then(|o| o.items.iter_mut().find(|o| o.id == origin_id))
-        .ok_or_else(|| format!("origin {origin_id} is gone from the distribution"))
+        .ok_or_else(|| WiringError::OriginGone(origin_id.to_string()))
 }
 
 /// The SPA origin switched to what `mode` needs: the website endpoint (custom, http-only) or
@@ -423,7 +435,7 @@ pub(crate) fn fix_origin(
     bucket: &str,
     region: &str,
     oac_id: Option<&str>,
-) -> Result<DistributionConfig, String> {
+) -> Result<DistributionConfig, WiringError> {
     let mut patched = config.clone();
     let origin = origin_mut(&mut patched, origin_id)?;
     match mode {
@@ -436,8 +448,7 @@ pub(crate) fn fix_origin(
                     .http_port(80)
                     .https_port(443)
                     .origin_protocol_policy(OriginProtocolPolicy::HttpOnly)
-                    .build()
-                    .map_err(|e| e.to_string())?,
+                    .build()?,
             );
         }
         Mode::Private => {
@@ -490,7 +501,7 @@ pub(crate) fn with_referer(
     config: &DistributionConfig,
     origin_id: &str,
     secret: &str,
-) -> Result<DistributionConfig, String> {
+) -> Result<DistributionConfig, WiringError> {
     let mut patched = config.clone();
     let origin = origin_mut(&mut patched, origin_id)?;
     let mut headers: Vec<OriginCustomHeader> = origin
@@ -503,15 +514,13 @@ pub(crate) fn with_referer(
         OriginCustomHeader::builder()
             .header_name("Referer")
             .header_value(secret)
-            .build()
-            .map_err(|e| e.to_string())?,
+            .build()?,
     );
     origin.custom_headers = Some(
         CustomHeaders::builder()
             .quantity(headers.len() as i32)
             .set_items(Some(headers))
-            .build()
-            .map_err(|e| e.to_string())?,
+            .build()?,
     );
     Ok(patched)
 }
@@ -605,7 +614,9 @@ mod tests {
             "{warnings:?}"
         );
 
-        let err = analyze(&config(), "other-bucket", "E1").unwrap_err();
+        let err = analyze(&config(), "other-bucket", "E1")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("no cache behavior of distribution E1 points at bucket `other-bucket`"),
             "{err}"
@@ -677,7 +688,9 @@ mod tests {
         let edge = Edge::Lambda {
             arn: "arn:aws:lambda:us-east-1:1:function:spadeploy-x:1".into(),
         };
-        let err = associate(&cfg, &["*".into()], &edge, "spadeploy-x").unwrap_err();
+        let err = associate(&cfg, &["*".into()], &edge, "spadeploy-x")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(
                 "already runs arn:aws:lambda:us-east-1:1:function:theirs:2 on origin-response"

@@ -150,6 +150,25 @@ pub(crate) struct EdgeCode {
     pub store: Option<kvs::Table>,
 }
 
+/// Edge code that cannot be made for a route table.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CodeError {
+    #[error(transparent)]
+    Limits(#[from] kvs::LimitError),
+    #[error(
+        "the route table's rules ({redirects} redirect(s), {rewrites} rewrite(s), {headers} header \
+         rule(s)) make a CloudFront Function of {bytes} bytes, over CloudFront's 10 KB limit even with \
+         the pages in a KeyValueStore; nothing was written. Merge rules with `:name` parameters and `*` \
+         splats, or use website mode"
+    )]
+    TooLarge {
+        redirects: usize,
+        rewrites: usize,
+        headers: usize,
+        bytes: usize,
+    },
+}
+
 /// The code for `mode`, marked with `owner` (`routing::target_id`): a function is never taken
 /// over by another target that happens to share its name. Or why it cannot be made. The
 /// private-mode function holds its table inline while the code fits CloudFront's 10 KB (or
@@ -159,7 +178,7 @@ pub(crate) fn function_code(
     mode: Mode,
     store: bool,
     owner: &str,
-) -> Result<EdgeCode, String> {
+) -> Result<EdgeCode, CodeError> {
     if mode == Mode::Website {
         return Ok(EdgeCode {
             code: lambda_edge_source(routes, owner),
@@ -183,15 +202,12 @@ pub(crate) fn function_code(
         owner,
     );
     if code.len() > CLOUDFRONT_FUNCTION_MAX_BYTES {
-        return Err(format!(
-            "the route table's rules ({} redirect(s), {} rewrite(s), {} header rule(s)) make a CloudFront \
-             Function of {} bytes, over CloudFront's 10 KB limit even with the pages in a KeyValueStore; \
-             nothing was written. Merge rules with `:name` parameters and `*` splats, or use website mode",
-            routes.redirects.len(),
-            routes.rewrites.len(),
-            routes.headers.len(),
-            code.len()
-        ));
+        return Err(CodeError::TooLarge {
+            redirects: routes.redirects.len(),
+            rewrites: routes.rewrites.len(),
+            headers: routes.headers.len(),
+            bytes: code.len(),
+        });
     }
     Ok(EdgeCode {
         code,
@@ -350,7 +366,9 @@ mod tests {
         assert!(forced.store.is_some());
         let website = function_code(&routes(0, 5000), Mode::Website, false, "t").unwrap();
         assert_eq!(website.store, None);
-        let err = function_code(&routes(300, 0), Mode::Private, false, "t").unwrap_err();
+        let err = function_code(&routes(300, 0), Mode::Private, false, "t")
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("300 redirect(s)") && err.contains("10 KB"),
             "{err}"

@@ -40,28 +40,35 @@ pub(crate) fn table_hash(table: &Table) -> String {
 }
 
 /// Fails, naming the limit and the count, when the table cannot be stored.
-pub(crate) fn check_limits(table: &Table) -> Result<(), String> {
+pub(crate) fn check_limits(table: &Table) -> Result<(), LimitError> {
     if let Some(key) = table.keys().find(|k| k.len() > MAX_KEY_BYTES) {
-        return Err(format!(
-            "the URL {key:?} is {} bytes, over the KeyValueStore's {MAX_KEY_BYTES}-byte key limit: shorten that path",
-            key.len()
-        ));
+        return Err(LimitError::Key(key.clone()));
     }
     if let Some((key, value)) = table.iter().find(|(_, v)| v.len() > MAX_VALUE_BYTES) {
-        return Err(format!(
-            "{key:?} answers {} bytes of path, over the KeyValueStore's {MAX_VALUE_BYTES}-byte value limit",
-            value.len()
-        ));
+        return Err(LimitError::Value {
+            key: key.clone(),
+            bytes: value.len(),
+        });
     }
-    let size: usize = table.iter().map(|(k, v)| k.len() + v.len()).sum();
-    if size > MAX_STORE_BYTES {
-        return Err(format!(
-            "the route table has {} URLs ({size} bytes), over a KeyValueStore's {MAX_STORE_BYTES} bytes: \
-             use website mode, whose Lambda@Edge function holds large tables",
-            table.len()
-        ));
+    let bytes: usize = table.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if bytes > MAX_STORE_BYTES {
+        return Err(LimitError::Store {
+            urls: table.len(),
+            bytes,
+        });
     }
     Ok(())
+}
+
+/// A route table a KeyValueStore cannot hold, named by the limit it breaks.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LimitError {
+    #[error("the URL {0:?} is {len} bytes, over the KeyValueStore's {MAX_KEY_BYTES}-byte key limit: shorten that path", len = .0.len())]
+    Key(String),
+    #[error("{key:?} answers {bytes} bytes of path, over the KeyValueStore's {MAX_VALUE_BYTES}-byte value limit")]
+    Value { key: String, bytes: usize },
+    #[error("the route table has {urls} URLs ({bytes} bytes), over a KeyValueStore's {MAX_STORE_BYTES} bytes: use website mode, whose Lambda@Edge function holds large tables")]
+    Store { urls: usize, bytes: usize },
 }
 
 /// The writes that turn `current` into `wanted`: puts of new and changed keys, deletes of gone
@@ -101,6 +108,34 @@ fn resource(name: &str) -> String {
     format!("arn:aws:cloudfront::*:key-value-store/{name}")
 }
 
+/// The store named `name`, or `None` when there is none.
+async fn describe(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<Option<aws_sdk_cloudfront::types::KeyValueStore>, ApiError> {
+    match cloudfront
+        .describe_key_value_store()
+        .name(name)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out.key_value_store),
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:DescribeKeyValueStore",
+                resource(name),
+                endpoint,
+            );
+            match err.code() {
+                Some("EntityNotFound") => Ok(None),
+                _ => Err(err),
+            }
+        }
+    }
+}
+
 /// The store named `name`, created when missing; returns its ARN once it is ready.
 pub(crate) async fn ensure(
     cloudfront: &aws_sdk_cloudfront::Client,
@@ -108,24 +143,10 @@ pub(crate) async fn ensure(
     endpoint: &str,
 ) -> Result<String, ApiError> {
     for attempt in 0..60u64 {
-        let described = cloudfront
-            .describe_key_value_store()
-            .name(name)
-            .send()
-            .await;
-        let store = match described {
-            Ok(out) => out.key_value_store,
-            Err(err) => {
-                let err = api_error(
-                    err,
-                    "cloudfront:DescribeKeyValueStore",
-                    resource(name),
-                    endpoint,
-                );
-                if err.code() != Some("EntityNotFound") {
-                    return Err(err);
-                }
-                cloudfront
+        let store =
+            match describe(cloudfront, name, endpoint).await? {
+                Some(store) => Some(store),
+                None => cloudfront
                     .create_key_value_store()
                     .name(name)
                     .comment(
@@ -141,9 +162,8 @@ pub(crate) async fn ensure(
                             endpoint,
                         )
                     })?
-                    .key_value_store
-            }
-        };
+                    .key_value_store,
+            };
         let Some(store) = store else {
             break;
         };
@@ -202,30 +222,7 @@ pub(crate) async fn write(
     let mut changed = 0;
     for (puts, deletes) in batches(&current, wanted) {
         changed += puts.len() + deletes.len();
-        let puts = puts
-            .into_iter()
-            .map(|(key, value)| {
-                PutKeyRequestListItem::builder()
-                    .key(key)
-                    .value(value)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>();
-        let deletes = deletes
-            .into_iter()
-            .map(|key| DeleteKeyRequestListItem::builder().key(key).build())
-            .collect::<Result<Vec<_>, _>>();
-        let (puts, deletes) = match (puts, deletes) {
-            (Ok(puts), Ok(deletes)) => (puts, deletes),
-            (Err(e), _) | (_, Err(e)) => {
-                return Err(ApiError::Service {
-                    action: "cloudfront-keyvaluestore:UpdateKeys",
-                    resource: arn.to_string(),
-                    code: String::new(),
-                    detail: e.to_string(),
-                })
-            }
-        };
+        let (puts, deletes) = request_items(puts, deletes, arn)?;
         let out = kvs
             .update_keys()
             .kvs_arn(arn)
@@ -246,6 +243,36 @@ pub(crate) async fn write(
     }
     // The marker itself is not a route.
     Ok(changed.saturating_sub(1))
+}
+
+/// One batch as UpdateKeys items.
+fn request_items(
+    puts: Vec<(String, String)>,
+    deletes: Vec<String>,
+    arn: &str,
+) -> Result<(Vec<PutKeyRequestListItem>, Vec<DeleteKeyRequestListItem>), ApiError> {
+    let puts = puts
+        .into_iter()
+        .map(|(key, value)| {
+            PutKeyRequestListItem::builder()
+                .key(key)
+                .value(value)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>();
+    let deletes = deletes
+        .into_iter()
+        .map(|key| DeleteKeyRequestListItem::builder().key(key).build())
+        .collect::<Result<Vec<_>, _>>();
+    match (puts, deletes) {
+        (Ok(puts), Ok(deletes)) => Ok((puts, deletes)),
+        (Err(e), _) | (_, Err(e)) => Err(ApiError::Service {
+            action: "cloudfront-keyvaluestore:UpdateKeys",
+            resource: arn.to_string(),
+            code: String::new(),
+            detail: e.to_string(),
+        }),
+    }
 }
 
 /// What the store's marker says it holds: a table's hash, `updating`, or nothing.
@@ -279,28 +306,8 @@ pub(crate) async fn read_marker(
     name: &str,
     endpoint: &str,
 ) -> Result<Option<String>, ApiError> {
-    let described = cloudfront
-        .describe_key_value_store()
-        .name(name)
-        .send()
-        .await;
-    let arn = match described {
-        Ok(out) => out.key_value_store.map(|store| store.arn().to_string()),
-        Err(err) => {
-            let err = api_error(
-                err,
-                "cloudfront:DescribeKeyValueStore",
-                resource(name),
-                endpoint,
-            );
-            if err.code() != Some("EntityNotFound") {
-                return Err(err);
-            }
-            None
-        }
-    };
-    match arn {
-        Some(arn) => marker(kvs, &arn, endpoint).await,
+    match describe(cloudfront, name, endpoint).await? {
+        Some(store) => marker(kvs, store.arn(), endpoint).await,
         None => Ok(None),
     }
 }
@@ -379,6 +386,7 @@ mod tests {
         let long: Table = [("/".to_string() + &"a".repeat(600), "/x.html".to_string())].into();
         assert!(check_limits(&long)
             .unwrap_err()
+            .to_string()
             .contains("512-byte key limit"));
         let huge: Table = (0..20_000)
             .map(|i| {
@@ -388,7 +396,7 @@ mod tests {
                 )
             })
             .collect();
-        let err = check_limits(&huge).unwrap_err();
+        let err = check_limits(&huge).unwrap_err().to_string();
         assert!(
             err.contains("20000 URLs") && err.contains("5242880"),
             "{err}"

@@ -46,8 +46,7 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
         read_distribution(clients, &job.request.distribution),
         read_policy(clients, &job.bucket),
     )?;
-    let analysis =
-        distribution::analyze(&dist.config, &job.bucket, &dist.id).map_err(SetupError::Config)?;
+    let analysis = distribution::analyze(&dist.config, &job.bucket, &dist.id)?;
     let mode = job.mode(&analysis);
     let name = job.function_name();
     let function = async {

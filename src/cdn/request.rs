@@ -16,6 +16,12 @@ pub(crate) enum SetupError {
     Config(String),
     #[error(transparent)]
     Table(#[from] crate::cdn::routing::TableError),
+    #[error(transparent)]
+    Wiring(#[from] crate::cdn::distribution::WiringError),
+    #[error(transparent)]
+    Code(#[from] crate::cdn::edge_code::CodeError),
+    #[error(transparent)]
+    Policy(#[from] crate::cdn::website::PolicyError),
 }
 
 /// What the user asked of the routing, from flags and manifest.

@@ -5,6 +5,10 @@
 //!
 //! Everything is in URL space: a target at key prefix `app/` behind an origin without an origin
 //! path is served under `/app/` (the table's `base`); the manifest's paths are relative to it.
+//!
+//! Over 600 lines on purpose: `Routes::route` must be read beside `router.js`, line for line,
+//! with the table's derivation and the names that identify a site's function; split, the two
+//! twins would drift.
 
 use std::collections::BTreeSet;
 

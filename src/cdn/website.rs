@@ -252,10 +252,9 @@ impl PolicyTarget<'_> {
         &self,
         current: Option<&str>,
         ours: Vec<Value>,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, PolicyError> {
         let mut policy: Value = match current {
-            Some(text) => serde_json::from_str(text)
-                .map_err(|e| format!("the bucket policy is not valid JSON ({e}); fix it first"))?,
+            Some(text) => serde_json::from_str(text).map_err(PolicyError::NotJson)?,
             None => json!({ "Version": "2012-10-17", "Statement": [] }),
         };
         let statements = match policy.get_mut("Statement") {
@@ -264,7 +263,7 @@ impl PolicyTarget<'_> {
                 *single = Value::Array(vec![single.take()]);
                 single.as_array_mut().expect("just made an array")
             }
-            _ => return Err("the bucket policy has no Statement list; fix it first".into()),
+            _ => return Err(PolicyError::NoStatements),
         };
         let owned: Vec<&Value> = statements.iter().filter(|s| self.owns(s)).collect();
         // Where they stand in the list does not matter; other prefixes' statements may follow.
@@ -276,6 +275,15 @@ impl PolicyTarget<'_> {
         statements.extend(ours);
         Ok(Some(policy.to_string()))
     }
+}
+
+/// A bucket policy spadeploy cannot merge its statements into.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PolicyError {
+    #[error("the bucket policy is not valid JSON; fix it first")]
+    NotJson(#[source] serde_json::Error),
+    #[error("the bucket policy has no Statement list; fix it first")]
+    NoStatements,
 }
 
 fn statements_of(policy: &Value) -> Vec<Value> {
@@ -357,6 +365,7 @@ mod tests {
         assert!(ROOT
             .merged_policy(Some("not json"), vec![])
             .unwrap_err()
+            .to_string()
             .contains("not valid JSON"));
     }
 

@@ -273,6 +273,15 @@ fn invalidation(args: &DeployArgs, manifest: &manifest::Manifest) -> Invalidatio
     }
 }
 
+/// The command a deploy lock names as its holder's.
+fn command_name(what: &What) -> &'static str {
+    match what {
+        What::Push => "spadeploy push",
+        What::Rollback(_) => "spadeploy rollback",
+        What::Prune => "spadeploy prune",
+    }
+}
+
 /// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
 async fn deploy(
     args: DeployArgs,
@@ -292,11 +301,6 @@ async fn deploy(
     let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
     let routing = args.cdn.routing(manifest);
-    let command = match what {
-        What::Push => "spadeploy push",
-        What::Rollback(_) => "spadeploy rollback",
-        What::Prune => "spadeploy prune",
-    };
     // The configured index document is the root index everywhere: required in the build,
     // uploaded last.
     let index = manifest
@@ -315,20 +319,21 @@ async fn deploy(
         .keep_releases
         .or(manifest.keep_releases)
         .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get);
-    let job = PushJob {
-        build: Build {
-            scan: ScanOptions {
-                exclude: manifest.exclude.clone(),
-                require_index: (index_rule == Index::Required).then(|| index.clone()),
-            },
-            rules: HeaderRules::new(manifest.header_rules()),
-            rehash: hashing == Hashing::Rehash,
-            provenance: crate::state::release::Provenance {
-                source: crate::state::release::detect_source(&dir),
-                routing: plan.routing.clone(),
-            },
-            dir,
+    let build = Build {
+        scan: ScanOptions {
+            exclude: manifest.exclude.clone(),
+            require_index: (index_rule == Index::Required).then(|| index.clone()),
         },
+        rules: HeaderRules::new(manifest.header_rules()),
+        rehash: hashing == Hashing::Rehash,
+        provenance: crate::state::release::Provenance {
+            source: crate::state::release::detect_source(&dir),
+            routing: plan.routing.clone(),
+        },
+        dir,
+    };
+    let job = PushJob {
+        build,
         plan: PlanOptions {
             index,
             retain_replaced: keep_releases > 1,
@@ -339,7 +344,7 @@ async fn deploy(
             keep_releases,
             allow_mass_delete: args.allow_mass_delete,
             break_lock: args.break_lock,
-            command,
+            command: command_name(&what),
         },
         invalidation: invalidation(&args, manifest),
         output: Output {

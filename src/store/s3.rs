@@ -1,4 +1,8 @@
 //! An S3 bucket (optionally a key prefix in it) as an object store.
+//!
+//! Over 600 lines on purpose: listing in ranges, conditional state writes, multipart uploads and
+//! throttling share one client, one error classification and one retry policy, which is the
+//! point of having them in one place.
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};

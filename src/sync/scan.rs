@@ -169,18 +169,7 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
         })?;
         let path = entry.path();
         if entry.path_is_symlink() {
-            let target = path
-                .canonicalize()
-                .map_err(|source| ScanError::Unreadable {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            if !target.starts_with(&root) {
-                return Err(ScanError::SymlinkOutside {
-                    link: display_path(dir, &root, path),
-                    target,
-                });
-            }
+            stays_inside(dir, &root, path)?;
         }
         let file_type = entry.file_type();
         if file_type.is_dir() {
@@ -215,6 +204,23 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
             })
         })
         .collect()
+}
+
+/// A symbolic link is followed only when it points inside the build.
+fn stays_inside(dir: &Path, root: &Path, path: &Path) -> Result<(), ScanError> {
+    let target = path
+        .canonicalize()
+        .map_err(|source| ScanError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if !target.starts_with(root) {
+        return Err(ScanError::SymlinkOutside {
+            link: display_path(dir, root, path),
+            target,
+        });
+    }
+    Ok(())
 }
 
 /// Paths in errors are shown as the user wrote DIR, not canonicalized.

@@ -205,12 +205,7 @@ pub(crate) fn verify(
         answers.push((missing_page, got));
     }
     if let Some(routes) = &expected.routes {
-        for (path, got) in answers {
-            let wanted = routes.headers_for(routes.evaluate("GET", &path, "").answered_path(&path));
-            if !wanted.is_empty() {
-                probes.push(manifest_headers_probe(got, &path, &wanted));
-            }
-        }
+        probes.extend(manifest_headers_probes(routes, &answers));
     }
     for (path, headers) in &expected.samples {
         probes.push(headers_probe(&get(path)?, path, headers));
@@ -223,6 +218,17 @@ pub(crate) fn verify(
         ok: probes.iter().all(|p| p.pass),
         probes,
     })
+}
+
+/// The manifest's `[[headers]]` on each answer already fetched (a 200, a fallback, a 404).
+fn manifest_headers_probes(routes: &Routes, answers: &[(String, &Fetched)]) -> Vec<Probe> {
+    answers
+        .iter()
+        .filter_map(|(path, got)| {
+            let wanted = routes.headers_for(routes.evaluate("GET", path, "").answered_path(path));
+            (!wanted.is_empty()).then(|| manifest_headers_probe(got, path, &wanted))
+        })
+        .collect()
 }
 
 fn index_probe(index: &Fetched) -> Probe {

@@ -179,8 +179,11 @@ impl Imported {
             at.to_string(),
             original,
             &format!(
-                "the edge function evaluates at most {MAX_PATTERN_RULES} [[redirects]] and [[rewrites]], \
-                 the first {MAX_PATTERN_RULES} were imported: merge the rest with `:name` parameters and `*` splats"
+                concat!(
+                    "the edge function evaluates at most {n} [[redirects]] and [[rewrites]], ",
+                    "the first {n} were imported: merge the rest with `:name` parameters and `*` splats"
+                ),
+                n = MAX_PATTERN_RULES
             ),
         );
         true

@@ -170,6 +170,44 @@ pub(super) fn netlify_tables<'a>(
     }
 }
 
+/// One `[[redirects]]` table of netlify.toml.
+fn netlify_toml_redirect(imported: &mut Imported, at: String, rule: &toml::Table) {
+    let from = rule
+        .get("from")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let to = rule.get("to").and_then(|v| v.as_str()).unwrap_or_default();
+    let original = format!("{from} {to}");
+    if rule.get("conditions").is_some() || rule.get("query").is_some() {
+        imported.skip(
+            at,
+            original,
+            "conditions or query matching: spadeploy routes every visitor alike, by path",
+        );
+        return;
+    }
+    let status = match rule.get("status") {
+        None => 301,
+        Some(value) => match value.as_integer().and_then(|n| u16::try_from(n).ok()) {
+            Some(status) => status,
+            None => {
+                imported.skip(
+                    at,
+                    original,
+                    &format!("status {value} is not an HTTP status"),
+                );
+                return;
+            }
+        },
+    };
+    let forced = rule
+        .get("force")
+        .and_then(toml::Value::as_bool)
+        .unwrap_or(false);
+    let original = format!("{original} {status}{}", if forced { "!" } else { "" });
+    netlify_rule(imported, at, &original, from, to, status, forced);
+}
+
 pub(super) fn netlify_toml(text: &str, imported: &mut Imported) -> Result<(), ImportError> {
     let doc: toml::Value = toml::from_str(text).map_err(|e| ImportError::Syntax {
         file: "netlify.toml",
@@ -193,41 +231,7 @@ pub(super) fn netlify_toml(text: &str, imported: &mut Imported) -> Result<(), Im
         .and_then(|p| p.as_str())
         .map(str::to_string);
     for (index, rule) in redirects.into_iter().enumerate() {
-        let at = at(&spans.redirects, index);
-        let from = rule
-            .get("from")
-            .and_then(|v| v.as_str())
-            .unwrap_or_default();
-        let to = rule.get("to").and_then(|v| v.as_str()).unwrap_or_default();
-        let original = format!("{from} {to}");
-        if rule.get("conditions").is_some() || rule.get("query").is_some() {
-            imported.skip(
-                at,
-                original,
-                "conditions or query matching: spadeploy routes every visitor alike, by path",
-            );
-            continue;
-        }
-        let status = match rule.get("status") {
-            None => 301,
-            Some(value) => match value.as_integer().and_then(|n| u16::try_from(n).ok()) {
-                Some(status) => status,
-                None => {
-                    imported.skip(
-                        at,
-                        original,
-                        &format!("status {value} is not an HTTP status"),
-                    );
-                    continue;
-                }
-            },
-        };
-        let forced = rule
-            .get("force")
-            .and_then(toml::Value::as_bool)
-            .unwrap_or(false);
-        let original = format!("{original} {status}{}", if forced { "!" } else { "" });
-        netlify_rule(imported, at, &original, from, to, status, forced);
+        netlify_toml_redirect(imported, at(&spans.redirects, index), rule);
     }
     for (index, rule) in headers.into_iter().enumerate() {
         let at = at(&spans.headers, index);
