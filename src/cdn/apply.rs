@@ -117,7 +117,10 @@ pub(crate) async fn apply(
         }
     };
     let (arn, (), oac) = tokio::try_join!(
-        async { Ok::<_, SetupError>(install_function(clients, plan).await?) },
+        async {
+            let listed = observed.store.keys.as_ref();
+            Ok::<_, SetupError>(install_function(clients, plan, listed).await?)
+        },
         write_bucket(clients, job, routing),
         async { Ok::<_, SetupError>(oac.await?) },
     )?;
@@ -175,7 +178,11 @@ async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result
 /// Installs the function; a private-mode one reading a KeyValueStore gets the store filled first
 /// (the code names the table), and a current one gets its store repaired when the marker says
 /// the store holds another table.
-async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<String, ApiError> {
+async fn install_function(
+    clients: &Clients,
+    plan: &RoutingPlan,
+    listed: Option<&kvs::Table>,
+) -> Result<String, ApiError> {
     let (name, code) = (&plan.function.name, &plan.writes.code);
     let stale = !matches!(plan.writes.installed, Installed::Current { .. });
     let store = match &plan.writes.store {
@@ -186,6 +193,7 @@ async fn install_function(clients: &Clients, plan: &RoutingPlan) -> Result<Strin
                 &arn,
                 &store.table,
                 store.previous.as_ref(),
+                listed,
                 &clients.endpoint,
             )
             .await?;

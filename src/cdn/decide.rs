@@ -205,9 +205,9 @@ pub(crate) fn decide(
     // Code that is current names the table; the store must hold it too (its marker says so).
     let route_store = Step::when(
         matches!(installed, Installed::Current { .. })
-            && store.as_ref().is_some_and(|s| {
-                observed.store_marker.as_deref() != Some(kvs::table_hash(&s.table).as_str())
-            }),
+            && store
+                .as_ref()
+                .is_some_and(|s| !observed.store.holds(&s.table)),
     );
     let has_oac = distribution::has_origin_access_control(&dist.config, &analysis.origin_id);
     // --fix-origin also attaches Origin Access Control to a private-mode origin without one.
@@ -437,7 +437,7 @@ mod tests {
             dist,
             analysis,
             function: Default::default(),
-            store_marker: None,
+            store: Default::default(),
             website: None,
             policy: None,
             access: Default::default(),
@@ -458,6 +458,7 @@ mod tests {
                 fix_origin,
                 allow_public_read,
                 bucket_config: crate::cdn::iam::BucketConfig::Write,
+                verify_store: false,
             },
             bucket: "my-site".into(),
             prefix: String::new(),
@@ -495,7 +496,7 @@ mod tests {
             versions: vec![(edge_code::code_hash(&writes.code), arn.into())],
             ..Default::default()
         };
-        observed.store_marker = writes.store.as_ref().map(|s| kvs::table_hash(&s.table));
+        observed.store.marker = writes.store.as_ref().map(|s| kvs::table_hash(&s.table));
         observed.website = writes.website.clone().or(observed.website);
         observed.policy = writes.policy.clone().or(observed.policy);
         observed
@@ -652,7 +653,7 @@ mod tests {
         // A push cut short while writing the store (or keys deleted by hand and the marker
         // left): the code is current, the store is not.
         for marker in [Some("updating".to_string()), None] {
-            settled.store_marker = marker;
+            settled.store.marker = marker;
             let again = decide(&settled, &j, &keys, None).unwrap();
             assert_eq!(again.function.action, FunctionAction::Unchanged);
             assert_eq!(again.route_store, Step::Update);

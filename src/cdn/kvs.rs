@@ -191,6 +191,7 @@ pub(crate) async fn write(
     arn: &str,
     wanted: &Table,
     previous: Option<&Table>,
+    listed: Option<&Table>,
     endpoint: &str,
 ) -> Result<usize, ApiError> {
     let (described, marker) = tokio::join!(
@@ -210,11 +211,11 @@ pub(crate) async fn write(
         .to_string();
     let marker = marker?;
     let hash = table_hash(wanted);
-    if marker.as_deref() == Some(hash.as_str()) {
-        return Ok(0);
-    }
-    let current = match previous {
-        Some(previous) if marker.as_deref() == Some(table_hash(previous).as_str()) => {
+    let current = match (listed, previous) {
+        // Keys listed just before (`--verify-remote`) are the truth: the marker may be stale.
+        (Some(listed), _) => listed.clone(),
+        _ if marker.as_deref() == Some(hash.as_str()) => return Ok(0),
+        (None, Some(previous)) if marker.as_deref() == Some(table_hash(previous).as_str()) => {
             previous.clone()
         }
         _ => list(kvs, arn, endpoint).await?,
@@ -298,18 +299,46 @@ async fn marker(
     }
 }
 
-/// The marker of the store named `name` (none when the store does not exist): read on every
-/// push whose function reads a store, so a store a cut-short push left half-written is repaired.
-pub(crate) async fn read_marker(
+/// What a store was observed to hold: its marker, and (when asked) every key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Observed {
+    pub marker: Option<String>,
+    pub keys: Option<Table>,
+}
+
+impl Observed {
+    /// Whether the store holds `table`: its marker names it, and every key is as the table says
+    /// when the keys were read.
+    pub(crate) fn holds(&self, table: &Table) -> bool {
+        self.marker.as_deref() == Some(table_hash(table).as_str())
+            && self.keys.as_ref().is_none_or(|keys| keys == table)
+    }
+}
+
+/// The marker of the store named `name` (none when the store does not exist), and with
+/// `with_keys` every key: read on every push whose function reads a store, so a store a
+/// cut-short push left half-written (or, with `--verify-remote`, edited by hand) is repaired.
+pub(crate) async fn observe(
     cloudfront: &aws_sdk_cloudfront::Client,
     kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
     name: &str,
+    with_keys: bool,
     endpoint: &str,
-) -> Result<Option<String>, ApiError> {
-    match describe(cloudfront, name, endpoint).await? {
-        Some(store) => marker(kvs, store.arn(), endpoint).await,
-        None => Ok(None),
-    }
+) -> Result<Observed, ApiError> {
+    let Some(store) = describe(cloudfront, name, endpoint).await? else {
+        return Ok(Observed::default());
+    };
+    let keys = async {
+        match with_keys {
+            true => list(kvs, store.arn(), endpoint).await.map(Some),
+            false => Ok(None),
+        }
+    };
+    let (marker, keys) = tokio::join!(marker(kvs, store.arn(), endpoint), keys);
+    Ok(Observed {
+        marker: marker?,
+        keys: keys?,
+    })
 }
 
 /// Every key and value the store holds, the marker aside.

@@ -28,8 +28,8 @@ pub(crate) struct Observed {
     pub analysis: Analysis,
     /// What is published of the edge function of the distribution's mode.
     pub function: Published,
-    /// The marker of the function's KeyValueStore, when its live code reads one.
-    pub store_marker: Option<String>,
+    /// The function's KeyValueStore as observed, when its live code reads one.
+    pub store: kvs::Observed,
     /// The bucket's website configuration (read in website mode only).
     pub website: Option<website::Website>,
     pub policy: Option<String>,
@@ -59,19 +59,20 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
         };
         // A function that reads a store: what the store says it holds (two more requests, for
         // sites whose table outgrew the function only).
-        let marker = match probed.table {
+        let store = match probed.table {
             Some(_) => {
-                kvs::read_marker(
+                kvs::observe(
                     &clients.cloudfront,
                     &clients.key_value_store,
                     &name,
+                    job.request.verify_store,
                     &clients.endpoint,
                 )
                 .await?
             }
-            None => None,
+            None => kvs::Observed::default(),
         };
-        Ok::<_, SetupError>((probed, marker))
+        Ok::<_, SetupError>((probed, store))
     };
     let website = async {
         match mode {
@@ -97,12 +98,12 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
             access_block::observe(&clients.s3, &job.bucket, &clients.endpoint, needed).await?,
         )
     };
-    let ((function, store_marker), website, access) = tokio::try_join!(function, website, access)?;
+    let ((function, store), website, access) = tokio::try_join!(function, website, access)?;
     Ok(Observed {
         dist,
         analysis,
         function,
-        store_marker,
+        store,
         website,
         policy,
         access,

@@ -34,6 +34,9 @@ pub(crate) struct RoutingRequest {
     pub allow_public_read: bool,
     /// `ReadOnly` (`--no-bucket-policy`): the bucket's configuration is checked, never written.
     pub bucket_config: crate::cdn::iam::BucketConfig,
+    /// `--verify-remote`: the route table's KeyValueStore is listed and compared key by key, not
+    /// only by its marker (keys deleted by hand leave the marker as it was).
+    pub verify_store: bool,
 }
 
 /// A routing request for a concrete bucket.

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Result};
 use clap::Args;
 
+use crate::cdn::request::RoutingRequest;
 use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, TargetSettings};
 use crate::deploy::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
@@ -300,7 +301,10 @@ async fn deploy(
     } = request;
     let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
-    let routing = args.cdn.routing(manifest);
+    let routing = args.cdn.routing(manifest).map(|request| RoutingRequest {
+        verify_store: drift == DriftListing::Every,
+        ..request
+    });
     // The configured index document is the root index everywhere: required in the build,
     // uploaded last.
     let index = manifest

@@ -184,6 +184,7 @@ impl CdnArgs {
             } else {
                 BucketConfig::Write
             },
+            verify_store: false,
         })
     }
 }

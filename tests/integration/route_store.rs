@@ -258,6 +258,14 @@ async fn routing_check_finds_a_store_cut_short_and_the_next_push_repairs_it() {
     );
     assert_eq!(store_items(&arn), first_items);
     assert_eq!(live_code(&name).await, first_code);
+
+    // Keys deleted by hand leave the marker as it was: `--verify-remote` lists the store and
+    // puts them back.
+    edit_store(&arn, &[], &deletes);
+    let verified = push(dir.path(), &to, &proxy, &id, &["--verify-remote"]);
+    verified.assert_ok();
+    assert_eq!(verified.json()["routing"]["route_store"], "update");
+    assert_eq!(store_items(&arn), first_items);
 }
 
 /// Writes to the emulated store's data plane directly, as a cut-short push or a hand edit would.
