@@ -274,6 +274,18 @@ fn invalidation(args: &DeployArgs, manifest: &manifest::Manifest) -> Invalidatio
     }
 }
 
+/// The routing request, when there is a distribution; `--verify-remote` lists its store too.
+fn routing_request(
+    args: &DeployArgs,
+    manifest: &manifest::Manifest,
+    drift: DriftListing,
+) -> Option<RoutingRequest> {
+    args.cdn.routing(manifest).map(|request| RoutingRequest {
+        verify_store: drift == DriftListing::Every,
+        ..request
+    })
+}
+
 /// The command a deploy lock names as its holder's.
 fn command_name(what: &What) -> &'static str {
     match what {
@@ -301,10 +313,7 @@ async fn deploy(
     } = request;
     let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
-    let routing = args.cdn.routing(manifest).map(|request| RoutingRequest {
-        verify_store: drift == DriftListing::Every,
-        ..request
-    });
+    let routing = routing_request(&args, manifest, drift);
     // The configured index document is the root index everywhere: required in the build,
     // uploaded last.
     let index = manifest
