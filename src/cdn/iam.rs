@@ -374,6 +374,26 @@ fn document(statements: Vec<Value>) -> Value {
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
+/// Every action granted anywhere in a policy document: what the tests of this policy and of the
+/// exported deploy role compare.
+#[cfg(test)]
+pub(crate) fn actions(policy: &Value) -> Vec<String> {
+    policy["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| match &s["Action"] {
+            Value::String(one) => vec![one.clone()],
+            many => many
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect(),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,24 +413,6 @@ mod tests {
 
     fn policy(scope: &PolicyScope<'_>) -> Value {
         super::policy(scope).unwrap()
-    }
-
-    /// Every action granted anywhere in the policy.
-    fn actions(policy: &Value) -> Vec<String> {
-        policy["Statement"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|s| match &s["Action"] {
-                Value::String(one) => vec![one.clone()],
-                many => many
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap().to_string())
-                    .collect(),
-            })
-            .collect()
     }
 
     fn statement<'p>(policy: &'p Value, sid: &str) -> &'p Value {

@@ -98,12 +98,13 @@ pub(super) async fn push(
 ) -> Result<Outcome> {
     let mut loaded = manifest::load(config)?;
     let base = loaded.base_dir();
+    let project = loaded.project();
     let dir = args
         .dir
         .or_else(|| loaded.manifest.dir.as_ref().map(|d| base.join(d)))
-        .or_else(|| loaded.framework_output().filter(|d| d.is_dir()))
+        .or_else(|| loaded.framework_output(&project).filter(|d| d.is_dir()))
         .unwrap_or_else(|| PathBuf::from("dist"));
-    if let Some(found) = loaded.apply_framework(&BuildShape::of_dir(&dir)) {
+    if let Some(found) = loaded.apply_framework(&project, &BuildShape::of_dir(&dir)) {
         if !args.deploy.quiet {
             eprintln!("{}", found.summary());
         }

@@ -45,8 +45,9 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
     }
     // The framework's documented build folder first, then the usual names.
     let mut loaded = manifest::Loaded::default();
+    let project = loaded.project();
     let framework_dir = loaded
-        .framework_output()
+        .framework_output(&project)
         .and_then(|d| d.to_str().map(str::to_string));
     let candidates: Vec<String> = framework_dir
         .iter()
@@ -60,7 +61,7 @@ pub(super) fn init(args: &InitArgs) -> Result<Outcome> {
         .or(framework_dir.as_ref())
         .cloned();
     let build = dir.as_deref().map(Path::new).unwrap_or(Path::new("dist"));
-    let found = loaded.apply_framework(&BuildShape::of_dir(build));
+    let found = loaded.apply_framework(&project, &BuildShape::of_dir(build));
     let (top, tables) = found
         .as_ref()
         .map(framework::manifest_lines)

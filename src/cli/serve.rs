@@ -46,7 +46,8 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
     };
     // The routing the push applied: the framework detected from the project here and from the
     // served files.
-    if let Some(found) = loaded.apply_framework(&BuildShape::of_dir(&root)) {
+    let project = loaded.project();
+    if let Some(found) = loaded.apply_framework(&project, &BuildShape::of_dir(&root)) {
         eprintln!("{}", found.summary());
     }
     let manifest = loaded.manifest;

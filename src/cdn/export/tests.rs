@@ -1,6 +1,7 @@
 use serde_json::Value;
 
 use super::*;
+use crate::cdn::iam::actions;
 use crate::config::target::TargetError;
 
 fn stack() -> Stack {
@@ -23,23 +24,6 @@ fn stack() -> Stack {
 
 fn template(stack: &Stack) -> Value {
     serde_json::from_str(&cloudformation(stack).unwrap()).unwrap()
-}
-
-fn actions(policy: &Value) -> Vec<String> {
-    policy["Statement"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|s| match &s["Action"] {
-            Value::String(one) => vec![one.clone()],
-            many => many
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|a| a.as_str().unwrap().to_string())
-                .collect(),
-        })
-        .collect()
 }
 
 #[test]

@@ -209,9 +209,12 @@ impl Loaded {
     /// the project beside the manifest, or in the current folder, and from `build`) under the
     /// manifest's own settings, when there is no manifest or it names a framework; returns what
     /// was detected, for the one line that says so.
-    pub(crate) fn apply_framework(&mut self, build: &BuildShape) -> Option<Detected> {
-        let project = Project::read(&self.base_dir());
-        let mut found = detect(self.manifest.framework, &project, build)?;
+    pub(crate) fn apply_framework(
+        &mut self,
+        project: &Project,
+        build: &BuildShape,
+    ) -> Option<Detected> {
+        let mut found = detect(self.manifest.framework, project, build)?;
         // A manifest written without `framework` keeps routing as it states it: detection then
         // only suggests (a new release of spadeploy never changes a stated site's routing).
         found.applied = self.path.is_none() || self.manifest.framework.is_some();
@@ -225,14 +228,19 @@ impl Loaded {
     /// deployed release rather than a build: the same routing the push that made it had, as long
     /// as they run beside the same project (`build`: the release's files when they are local).
     pub(crate) fn resolve(mut self, build: &BuildShape) -> Manifest {
-        self.apply_framework(build);
+        let project = self.project();
+        self.apply_framework(&project, build);
         self.manifest
     }
 
+    /// The project beside the manifest (or in the current folder): read once per command.
+    pub(crate) fn project(&self) -> Project {
+        Project::read(&self.base_dir())
+    }
+
     /// Where the framework writes its build, relative to the project (`dist/app/browser`).
-    pub(crate) fn framework_output(&self) -> Option<PathBuf> {
-        let project = Project::read(&self.base_dir());
-        let found = detect(self.manifest.framework, &project, &Default::default())?;
+    pub(crate) fn framework_output(&self, project: &Project) -> Option<PathBuf> {
+        let found = detect(self.manifest.framework, project, &Default::default())?;
         found.output_dir.map(|dir| self.base_dir().join(dir))
     }
 }
