@@ -13,7 +13,7 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 
 use crate::aws::{api_error, ApiError};
 use crate::cdn::access_block::{self, AccessBlockStep};
-use crate::cdn::decide::{decide, RoutingPlan, Step};
+use crate::cdn::decide::{decide, BehaviorAction, RoutingPlan, Step};
 use crate::cdn::distribution::{self, Distribution, Edge, WiringError};
 use crate::cdn::edge::{self, Installed};
 use crate::cdn::iam::BucketConfig;
@@ -21,6 +21,7 @@ use crate::cdn::kvs;
 use crate::cdn::observe::{new_referer_secret, read_distribution, read_policy, Clients, Observed};
 use crate::cdn::request::{Job, SetupError};
 use crate::cdn::website;
+use crate::cdn::wiring;
 use crate::config::routing::Mode;
 
 /// The routing as read, and what must change.
@@ -38,10 +39,36 @@ pub(crate) fn plan(
     previous: Option<&[&str]>,
 ) -> Result<Routing, SetupError> {
     let mut plan = decide(&observed, job, keys, previous)?;
-    if job.request.bucket_config == BucketConfig::ReadOnly {
+    if job.content_only() {
+        plan = content_only(plan, &observed, job)?;
+    } else if job.request.bucket_config == BucketConfig::ReadOnly {
         plan = without_bucket_writes(plan, job)?;
     }
     Ok(Routing { observed, plan })
+}
+
+/// `[cdn] manage = "content"`: the wiring is checked, and a plan that needs any of it fails
+/// here, before anything is written, with each fix in the owner's language. What is left is the
+/// content: the function's code and its store's keys.
+fn content_only(
+    mut plan: RoutingPlan,
+    observed: &Observed,
+    job: &Job,
+) -> Result<RoutingPlan, SetupError> {
+    let report = wiring::report(observed, job, &plan);
+    if report.wiring_problems().next().is_some() {
+        return Err(SetupError::Unwired(Box::new(report)));
+    }
+    for behavior in &mut plan.behaviors {
+        if behavior.action == BehaviorAction::Associate {
+            // Associated by the owner (checked): publishing the code updates what it runs.
+            behavior.action = BehaviorAction::Unchanged;
+        }
+    }
+    plan.origin_switch = Step::Unchanged;
+    plan.referer_header = Step::Unchanged;
+    plan.writes.referer = None;
+    Ok(plan)
 }
 
 /// `--no-bucket-policy`: the bucket's configuration is bucket-wide, so credentials for one
@@ -104,6 +131,11 @@ pub(crate) async fn apply(
     routing: &Routing,
 ) -> Result<String, SetupError> {
     let Routing { observed, plan } = routing;
+    let listed = observed.store.keys.as_ref();
+    if job.content_only() {
+        // The wiring is the owner's (checked): publishing the code is all the function needs.
+        return Ok(install_function(clients, plan, listed, observed.declared.as_ref()).await?);
+    }
     let writes = &plan.writes;
     // The function, the bucket's configuration and the Origin Access Control do not depend on
     // each other: they are written at the same time; the distribution, which names the function
@@ -117,10 +149,7 @@ pub(crate) async fn apply(
         }
     };
     let (arn, (), oac) = tokio::try_join!(
-        async {
-            let listed = observed.store.keys.as_ref();
-            Ok::<_, SetupError>(install_function(clients, plan, listed).await?)
-        },
+        async { Ok::<_, SetupError>(install_function(clients, plan, listed, None).await?) },
         write_bucket(clients, job, routing),
         async { Ok::<_, SetupError>(oac.await?) },
     )?;
@@ -177,17 +206,22 @@ async fn write_bucket(clients: &Clients, job: &Job, routing: &Routing) -> Result
 
 /// Installs the function; a private-mode one reading a KeyValueStore gets the store filled first
 /// (the code names the table), and a current one gets its store repaired when the marker says
-/// the store holds another table.
+/// the store holds another table. A function infrastructure as code `declared` writes to the
+/// store it associated and keeps its configuration.
 async fn install_function(
     clients: &Clients,
     plan: &RoutingPlan,
     listed: Option<&kvs::Table>,
+    declared: Option<&edge::Declared>,
 ) -> Result<String, ApiError> {
     let (name, code) = (&plan.function.name, &plan.writes.code);
     let stale = !matches!(plan.writes.installed, Installed::Current { .. });
     let store = match &plan.writes.store {
         Some(store) if stale || plan.route_store == Step::Update => {
-            let arn = kvs::ensure(&clients.cloudfront, &store.name, &clients.endpoint).await?;
+            let arn = match declared.and_then(|d| d.stores.first()) {
+                Some(arn) => arn.clone(),
+                None => kvs::ensure(&clients.cloudfront, &store.name, &clients.endpoint).await?,
+            };
             kvs::write(
                 &clients.key_value_store,
                 &arn,
@@ -219,6 +253,7 @@ async fn install_function(
                 name,
                 code,
                 store.as_deref(),
+                declared,
                 &plan.writes.installed,
                 &clients.endpoint,
             )

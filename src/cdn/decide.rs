@@ -134,6 +134,15 @@ impl RoutingPlan {
             .contains(&Step::Update)
     }
 
+    /// Whether applying the plan updates the distribution itself (what a stack update reverts).
+    pub(crate) fn changes_distribution(&self) -> bool {
+        self.behaviors
+            .iter()
+            .any(|b| b.action == BehaviorAction::Associate)
+            || self.origin_switch == Step::Update
+            || self.referer_header == Step::Update
+    }
+
     /// The site's host for viewers (redirect targets, verify).
     pub(crate) fn site_host(&self) -> &str {
         &self.writes.site_host
@@ -174,7 +183,10 @@ pub(crate) fn decide(
     let analysis = &observed.analysis;
     let detected = analysis.origin_kind.mode();
     let mode = job.mode(analysis);
-    if mode != detected && !job.request.fix_origin {
+    // Where the wiring checks run (content mode, `doctor`), they say what is wrong, with the fix.
+    let content = job.content_only();
+    let checked = job.checks_wiring();
+    if mode != detected && !job.request.fix_origin && !checked {
         return Err(mode_mismatch(mode, &analysis.origin_id, &dist.id));
     }
     let routes = route_table(observed, job, keys)?;
@@ -215,7 +227,7 @@ pub(crate) fn decide(
         mode != detected || (mode == Mode::Private && job.request.fix_origin && !has_oac),
     );
     // Unsigned requests to a private bucket are refused: the site would answer 403 to everything.
-    if mode == Mode::Private && !has_oac && !job.request.fix_origin {
+    if mode == Mode::Private && !has_oac && !job.request.fix_origin && !checked {
         return Err(SetupError::Config(format!(
             "the SPA origin `{}` of distribution {} has no Origin Access Control, so CloudFront's \
              requests are unsigned and the private bucket answers 403 to every page: pass \
@@ -224,7 +236,15 @@ pub(crate) fn decide(
         )));
     }
     let warnings = analysis.warnings.clone();
-    let bucket = decide_bucket(observed, job, mode)?;
+    let bucket = match content {
+        // Content mode never writes the bucket's configuration: the checks read it.
+        true => BucketDecision {
+            policy: None,
+            referer: None,
+            access: AccessBlockStep::Unchanged,
+        },
+        false => decide_bucket(observed, job, mode)?,
+    };
     let site_host = dist.site_host();
     let website = match mode {
         Mode::Website => {
@@ -442,6 +462,8 @@ mod tests {
             policy: None,
             access: Default::default(),
             fresh_secret: "spadeploy-fresh".into(),
+            declared: None,
+            stack: None,
         }
     }
 
@@ -459,6 +481,9 @@ mod tests {
                 allow_public_read,
                 bucket_config: crate::cdn::iam::BucketConfig::Write,
                 verify_store: false,
+                manage: crate::config::manifest::Manage::All,
+                iac: None,
+                check_wiring: false,
             },
             bucket: "my-site".into(),
             prefix: String::new(),

@@ -112,7 +112,7 @@ pub(crate) struct Analysis {
 
 /// (path pattern, target origin id) of every behavior, the default (`*`) last as CloudFront
 /// evaluates them.
-fn behaviors(config: &DistributionConfig) -> Vec<(String, String)> {
+pub(crate) fn behaviors(config: &DistributionConfig) -> Vec<(String, String)> {
     let mut list: Vec<(String, String)> = config
         .cache_behaviors
         .as_ref()
@@ -376,13 +376,71 @@ pub(crate) fn associate(
     Ok(patched)
 }
 
+/// The edge functions a behavior runs: Lambda@Edge and CloudFront Function associations.
+type Associations<'a> = (
+    &'a Option<LambdaFunctionAssociations>,
+    &'a Option<FunctionAssociations>,
+);
+
+/// The associations of the behavior at `path` (`*` for the default), if there is one.
+fn associations<'a>(config: &'a DistributionConfig, path: &str) -> Option<Associations<'a>> {
+    if path == "*" {
+        let d = config.default_cache_behavior.as_ref()?;
+        return Some((&d.lambda_function_associations, &d.function_associations));
+    }
+    let b = config
+        .cache_behaviors
+        .as_ref()
+        .and_then(|b| b.items.as_ref())
+        .and_then(|items| items.iter().find(|b| b.path_pattern == path))?;
+    Some((&b.lambda_function_associations, &b.function_associations))
+}
+
+/// The events on which the behavior at `path` runs the function (or Lambda version) `arn`.
+pub(crate) fn events_of(config: &DistributionConfig, path: &str, arn: &str) -> Vec<EventType> {
+    let Some((lambdas, functions)) = associations(config, path) else {
+        return Vec::new();
+    };
+    let mut events: Vec<EventType> = lambdas
+        .iter()
+        .flat_map(LambdaFunctionAssociations::items)
+        .filter(|a| a.lambda_function_arn == arn)
+        .map(|a| a.event_type.clone())
+        .chain(
+            functions
+                .iter()
+                .flat_map(FunctionAssociations::items)
+                .filter(|a| a.function_arn == arn)
+                .map(|a| a.event_type.clone()),
+        )
+        .collect();
+    events.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    events
+}
+
 /// Does the behavior at `path` (`*` for the default) run `edge` on exactly its events?
 pub(crate) fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> bool {
-    let (lambdas, functions) = if path == "*" {
+    if associations(config, path).is_none() {
+        return false;
+    }
+    let mut wanted = edge.events();
+    wanted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    events_of(config, path, edge.arn()) == wanted
+}
+
+/// CloudFront's managed origin request policy that forwards every viewer header, Host included.
+const ALL_VIEWER: &str = "216adef6-5c7f-47e4-b989-5492eafa07d3";
+
+/// Whether the behavior at `path` forwards the viewer's Host header to its origin: S3 then
+/// looks for a bucket named after the site's domain and answers every request with an error.
+// ForwardedValues is deprecated, but distributions made before cache policies still carry it.
+#[allow(deprecated)]
+pub(crate) fn forwards_host(config: &DistributionConfig, path: &str) -> bool {
+    let (policy, forwarded) = if path == "*" {
         let Some(d) = &config.default_cache_behavior else {
             return false;
         };
-        (&d.lambda_function_associations, &d.function_associations)
+        (d.origin_request_policy_id.as_deref(), &d.forwarded_values)
     } else {
         let Some(b) = config
             .cache_behaviors
@@ -392,27 +450,17 @@ pub(crate) fn carries(config: &DistributionConfig, path: &str, edge: &Edge) -> b
         else {
             return false;
         };
-        (&b.lambda_function_associations, &b.function_associations)
+        (b.origin_request_policy_id.as_deref(), &b.forwarded_values)
     };
-    let arn = edge.arn();
-    let mut events: Vec<&EventType> = lambdas
-        .iter()
-        .flat_map(aws_sdk_cloudfront::types::LambdaFunctionAssociations::items)
-        .filter(|a| a.lambda_function_arn == arn)
-        .map(|a| &a.event_type)
-        .chain(
-            functions
+    let legacy = forwarded
+        .as_ref()
+        .and_then(|f| f.headers.as_ref())
+        .is_some_and(|h| {
+            h.items()
                 .iter()
-                .flat_map(aws_sdk_cloudfront::types::FunctionAssociations::items)
-                .filter(|a| a.function_arn == arn)
-                .map(|a| &a.event_type),
-        )
-        .collect();
-    events.sort_by_key(|e| e.as_str());
-    let wanted_events = edge.events();
-    let mut wanted: Vec<&EventType> = wanted_events.iter().collect();
-    wanted.sort_by_key(|e| e.as_str());
-    events == wanted
+                .any(|name| name == "*" || name.eq_ignore_ascii_case("host"))
+        });
+    policy == Some(ALL_VIEWER) || legacy
 }
 
 fn origin_mut<'a>(

@@ -454,6 +454,62 @@ pub(crate) async fn probe_function(
     }
 }
 
+/// What infrastructure as code declared of a CloudFront Function (its DEVELOPMENT stage, which
+/// a publish makes LIVE): checked by content mode and `doctor`, and kept as it is when content
+/// mode publishes code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Declared {
+    pub runtime: String,
+    pub comment: String,
+    /// The ARNs of the KeyValueStores associated with it.
+    pub stores: Vec<String>,
+}
+
+/// The configuration of the function `name`, or `None` when there is no such function.
+pub(crate) async fn describe_declared(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<Option<Declared>, ApiError> {
+    let described = cloudfront
+        .describe_function()
+        .name(name)
+        .stage(FunctionStage::Development)
+        .send()
+        .await;
+    let out = match described {
+        Ok(out) => out,
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:DescribeFunction",
+                function_arn(name),
+                endpoint,
+            );
+            return match err.code() {
+                Some("NoSuchFunctionExists") => Ok(None),
+                _ => Err(err),
+            };
+        }
+    };
+    let Some(config) = out.function_summary().and_then(|s| s.function_config()) else {
+        return Ok(None);
+    };
+    Ok(Some(Declared {
+        runtime: config.runtime().as_str().to_string(),
+        comment: config.comment().to_string(),
+        stores: config
+            .key_value_store_associations()
+            .map(|a| {
+                a.items()
+                    .iter()
+                    .map(|s| s.key_value_store_arn().to_string())
+                    .collect()
+            })
+            .unwrap_or_default(),
+    }))
+}
+
 /// The DEVELOPMENT stage's ETag: what UpdateFunction's If-Match needs.
 async fn development_etag(
     cloudfront: &aws_sdk_cloudfront::Client,
@@ -492,16 +548,21 @@ fn summary_arn(summary: Option<&aws_sdk_cloudfront::types::FunctionSummary>) -> 
 }
 
 /// Creates or updates the CloudFront Function (associated with the KeyValueStore `store`, if
-/// any) and publishes it to LIVE; returns its ARN.
+/// any) and publishes it to LIVE; returns its ARN. A function infrastructure as code `declared`
+/// keeps its comment and associations: only the code changes.
 pub(crate) async fn install_function(
     cloudfront: &aws_sdk_cloudfront::Client,
     name: &str,
     code: &str,
     store: Option<&str>,
+    declared: Option<&Declared>,
     state: &Installed,
     endpoint: &str,
 ) -> Result<String, ApiError> {
-    let config = function_config(code, name, store)?;
+    let config = match declared {
+        Some(declared) => declared_config(declared, name)?,
+        None => function_config(code, name, store)?,
+    };
     let blob = aws_sdk_cloudfront::primitives::Blob::new(code.as_bytes().to_vec());
     let (etag, summary) = match state {
         Installed::Current { arn } => return Ok(arn.clone()),
@@ -561,6 +622,42 @@ pub(crate) async fn install_function(
             )
         })?;
     Ok(arn)
+}
+
+/// The declared configuration as it is, on the runtime spadeploy's code needs (checked).
+fn declared_config(declared: &Declared, name: &str) -> Result<FunctionConfig, ApiError> {
+    let invalid = |e: aws_sdk_cloudfront::error::BuildError| ApiError::Service {
+        action: "cloudfront:UpdateFunction",
+        resource: function_arn(name),
+        code: String::new(),
+        detail: e.to_string(),
+    };
+    let stores = declared
+        .stores
+        .iter()
+        .map(|arn| {
+            KeyValueStoreAssociation::builder()
+                .key_value_store_arn(arn)
+                .build()
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(invalid)?;
+    let stores = match stores.is_empty() {
+        true => None,
+        false => Some(
+            KeyValueStoreAssociations::builder()
+                .quantity(i32::try_from(stores.len()).unwrap_or(i32::MAX))
+                .set_items(Some(stores))
+                .build()
+                .map_err(invalid)?,
+        ),
+    };
+    FunctionConfig::builder()
+        .comment(&declared.comment)
+        .runtime(FunctionRuntime::CloudfrontJs20)
+        .set_key_value_store_associations(stores)
+        .build()
+        .map_err(invalid)
 }
 
 fn function_config(

@@ -328,20 +328,30 @@ pub(crate) async fn observe(
     let Some(store) = describe(cloudfront, name, endpoint).await? else {
         return Ok(Observed::default());
     };
+    observe_at(kvs, store.arn(), with_keys, endpoint).await
+}
+
+/// The marker (and with `with_keys` every key) of the store at `arn`.
+pub(crate) async fn observe_at(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    with_keys: bool,
+    endpoint: &str,
+) -> Result<Observed, ApiError> {
     let keys = async {
         match with_keys {
-            true => list(kvs, store.arn(), endpoint).await.map(Some),
+            true => list(kvs, arn, endpoint).await.map(Some),
             false => Ok(None),
         }
     };
-    let (marker, keys) = tokio::join!(marker(kvs, store.arn(), endpoint), keys);
+    let (marker, keys) = tokio::join!(marker(kvs, arn, endpoint), keys);
     Ok(Observed {
         marker: marker?,
         keys: keys?,
     })
 }
 
-/// Every key and value the store holds, the marker aside.
+/// Every route key and value the store holds: the marker and other namespaces aside.
 async fn list(
     kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
     arn: &str,
@@ -363,8 +373,10 @@ async fn list(
                 endpoint,
             )
         })?;
+        // Only route keys (URLs start with `/`): keys others wrote into the store (another
+        // tool, previews' namespaces) are never listed, so never deleted.
         for item in page.items() {
-            if item.key() != MARKER {
+            if item.key().starts_with('/') {
                 table.insert(item.key().to_string(), item.value().to_string());
             }
         }

@@ -11,6 +11,7 @@ pub(crate) mod edge;
 pub(crate) mod edge_code;
 pub(crate) mod edge_role;
 pub(crate) mod export;
+pub(crate) mod fixes;
 #[cfg(test)]
 pub(crate) mod fixtures;
 pub(crate) mod iam;
@@ -20,3 +21,4 @@ pub(crate) mod observe;
 pub(crate) mod request;
 pub(crate) mod routing;
 pub(crate) mod website;
+pub(crate) mod wiring;

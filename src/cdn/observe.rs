@@ -36,6 +36,10 @@ pub(crate) struct Observed {
     pub access: access_block::Observed,
     /// A new random Referer secret, used only if the origin has none yet.
     pub fresh_secret: String,
+    /// What the wiring checks read (content mode, `doctor`): the function as declared...
+    pub declared: Option<edge::Declared>,
+    /// ...and the CloudFormation stack the distribution belongs to, if a stack tagged it.
+    pub stack: Option<String>,
 }
 
 pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, SetupError> {
@@ -57,10 +61,31 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
                 edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await?
             }
         };
+        Ok::<_, SetupError>(probed)
+    };
+    let declared = async {
+        match mode {
+            Mode::Private if job.checks_wiring() => Ok::<_, SetupError>(
+                edge::describe_declared(&clients.cloudfront, &name, &clients.endpoint).await?,
+            ),
+            _ => Ok(None),
+        }
+    };
+    let function = async {
+        let (probed, declared) = tokio::try_join!(function, declared)?;
         // A function that reads a store: what the store says it holds (two more requests, for
-        // sites whose table outgrew the function only).
-        let store = match probed.table {
-            Some(_) => {
+        // sites whose table outgrew the function only). In content mode, the store is the one
+        // the infrastructure as code associated with the function.
+        let store = match (
+            &probed.table,
+            declared.as_ref().and_then(|d| d.stores.first()),
+        ) {
+            (None, _) => kvs::Observed::default(),
+            (Some(_), Some(arn)) if job.content_only() => {
+                let verify = job.request.verify_store;
+                kvs::observe_at(&clients.key_value_store, arn, verify, &clients.endpoint).await?
+            }
+            (Some(_), _) => {
                 kvs::observe(
                     &clients.cloudfront,
                     &clients.key_value_store,
@@ -70,9 +95,14 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
                 )
                 .await?
             }
-            None => kvs::Observed::default(),
         };
-        Ok::<_, SetupError>((probed, store))
+        Ok::<_, SetupError>((probed, store, declared))
+    };
+    let stack = async {
+        match job.checks_wiring() {
+            true => read_stack(clients, &dist.arn).await,
+            false => Ok(None),
+        }
     };
     let website = async {
         match mode {
@@ -83,6 +113,8 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
     // A website-mode read policy already in place means Block Public Access was relaxed when it
     // was written; a private-mode push may have to restore what website mode relaxed.
     let needed = match mode {
+        // Content mode never writes Block Public Access: nothing to know of it.
+        _ if job.content_only() => access_block::Needed::Nothing,
         Mode::Website
             if policy
                 .as_deref()
@@ -98,7 +130,8 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
             access_block::observe(&clients.s3, &job.bucket, &clients.endpoint, needed).await?,
         )
     };
-    let ((function, store), website, access) = tokio::try_join!(function, website, access)?;
+    let ((function, store, declared), website, access, stack) =
+        tokio::try_join!(function, website, access, stack)?;
     Ok(Observed {
         dist,
         analysis,
@@ -108,8 +141,46 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
         policy,
         access,
         fresh_secret: new_referer_secret()?,
+        declared,
+        stack,
     })
 }
+
+/// The CloudFormation stack that owns the distribution (the tag CloudFormation puts on what it
+/// creates, CDK's stacks included), or `None`. Only what language a fix is printed in depends on
+/// it, so credentials that may not read tags make it `None`, not an error.
+pub(crate) async fn read_stack(clients: &Clients, arn: &str) -> Result<Option<String>, SetupError> {
+    match clients
+        .cloudfront
+        .list_tags_for_resource()
+        .resource(arn)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(out
+            .tags()
+            .and_then(|t| t.items.as_ref())
+            .into_iter()
+            .flatten()
+            .find(|t| t.key == STACK_TAG)
+            .and_then(|t| t.value.clone())),
+        Err(err) => {
+            let err = api_error(
+                err,
+                "cloudfront:ListTagsForResource",
+                arn.to_string(),
+                &clients.endpoint,
+            );
+            match err.code() {
+                Some("AccessDenied") => Ok(None),
+                _ => Err(err.into()),
+            }
+        }
+    }
+}
+
+/// The tag CloudFormation puts on every resource of a stack.
+pub(crate) const STACK_TAG: &str = "aws:cloudformation:stack-name";
 
 pub(crate) async fn read_distribution(
     clients: &Clients,

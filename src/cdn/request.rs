@@ -4,6 +4,7 @@
 use crate::aws::ApiError;
 use crate::cdn::distribution::Analysis;
 use crate::cdn::website::PolicyTarget;
+use crate::config::manifest::{Iac, Manage};
 use crate::config::routing::{Mode, RouteRules};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,8 @@ pub(crate) enum SetupError {
     Code(#[from] crate::cdn::edge_code::CodeError),
     #[error(transparent)]
     Policy(#[from] crate::cdn::website::PolicyError),
+    #[error("distribution {id} is not wired as this site needs, and [cdn] manage = \"content\" leaves the wiring to {owner}: nothing was written. Fix it there (`spadeploy doctor` checks again):\n{report}", id = .0.distribution, owner = crate::cdn::wiring::owner(.0.iac), report = .0)]
+    Unwired(Box<crate::cdn::wiring::Report>),
 }
 
 /// What the user asked of the routing, from flags and manifest.
@@ -37,6 +40,14 @@ pub(crate) struct RoutingRequest {
     /// `--verify-remote`: the route table's KeyValueStore is listed and compared key by key, not
     /// only by its marker (keys deleted by hand leave the marker as it was).
     pub verify_store: bool,
+    /// `content`: infrastructure as code owns the wiring; a push checks it and writes only the
+    /// function's code and the store's keys.
+    pub manage: Manage,
+    /// The language wiring fixes are printed in, when the user chose one.
+    pub iac: Option<Iac>,
+    /// `doctor`: read what the wiring checks need (the function's declared configuration, the
+    /// distribution's stack tag) whoever manages the wiring.
+    pub check_wiring: bool,
 }
 
 /// A routing request for a concrete bucket.
@@ -61,6 +72,16 @@ impl Job {
     /// The mode asked for, else the one the SPA origin is set up for.
     pub(crate) fn mode(&self, analysis: &Analysis) -> Mode {
         self.request.mode.unwrap_or(analysis.origin_kind.mode())
+    }
+
+    /// Infrastructure as code owns the wiring: it is checked, never written.
+    pub(crate) fn content_only(&self) -> bool {
+        self.request.manage == Manage::Content
+    }
+
+    /// Whether the wiring checks run, so their reads are made.
+    pub(crate) fn checks_wiring(&self) -> bool {
+        self.content_only() || self.request.check_wiring
     }
 
     pub(crate) fn policy_target(&self) -> PolicyTarget<'_> {

@@ -294,6 +294,99 @@ fn statements_of(policy: &Value) -> Vec<Value> {
     }
 }
 
+/// What a bucket policy lets CloudFront do for one distribution through Origin Access Control,
+/// whoever wrote it (spadeploy, Terraform, CloudFormation, CDK): read the target's objects, and
+/// list them (without the list, a missing file answers 403 instead of an honest 404).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct CloudFrontGrant {
+    pub read: bool,
+    pub list: bool,
+}
+
+impl PolicyTarget<'_> {
+    pub(crate) fn cloudfront_grant(
+        &self,
+        policy: Option<&str>,
+        distribution_arn: &str,
+    ) -> CloudFrontGrant {
+        let Some(policy) = policy.and_then(|p| serde_json::from_str::<Value>(p).ok()) else {
+            return CloudFrontGrant::default();
+        };
+        let bucket = format!("arn:aws:s3:::{}", self.bucket);
+        let objects = format!("{bucket}/{}", self.prefix);
+        let grants = |s: &Value, actions: &[&str], covers: &dyn Fn(&str) -> bool| {
+            s["Effect"] == "Allow"
+                && any_str(&s["Principal"]["Service"], |p| {
+                    p == "cloudfront.amazonaws.com"
+                })
+                && any_str(&s["Action"], |a| actions.contains(&a))
+                && any_str(&s["Resource"], covers)
+                && for_distribution(&s["Condition"], distribution_arn)
+        };
+        let statements = statements_of(&policy);
+        CloudFrontGrant {
+            read: statements.iter().any(|s| {
+                grants(s, &["s3:GetObject", "s3:Get*", "s3:*"], &|r| {
+                    r.strip_suffix('*')
+                        .is_some_and(|stem| objects.starts_with(stem))
+                })
+            }),
+            list: statements
+                .iter()
+                .any(|s| grants(s, &["s3:ListBucket", "s3:List*", "s3:*"], &|r| r == bucket)),
+        }
+    }
+}
+
+/// Whether a string, or any string of a list, satisfies `test`.
+fn any_str(value: &Value, test: impl Fn(&str) -> bool) -> bool {
+    match value {
+        Value::String(s) => test(s),
+        Value::Array(list) => list.iter().filter_map(Value::as_str).any(test),
+        _ => false,
+    }
+}
+
+/// A statement's condition holds for requests of this distribution: none, or its SourceArn
+/// (equals, or a pattern that matches it).
+fn for_distribution(condition: &Value, arn: &str) -> bool {
+    let Some(operators) = condition.as_object() else {
+        return condition.is_null();
+    };
+    operators.iter().all(|(operator, keys)| {
+        let Some(keys) = keys.as_object() else {
+            return false;
+        };
+        keys.iter().all(|(key, value)| {
+            if !key.eq_ignore_ascii_case("aws:SourceArn") {
+                // Another condition (a prefix for listing, say) is not this check's business.
+                return true;
+            }
+            match operator.as_str() {
+                "StringEquals" | "ArnEquals" => any_str(value, |v| v == arn),
+                "StringLike" | "ArnLike" => any_str(value, |v| glob_matches(v, arn)),
+                _ => false,
+            }
+        })
+    })
+}
+
+/// IAM's `*` (any run, `/` included) and `?` (one character) patterns; anything else in the
+/// pattern is taken literally.
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    let escaped: String = pattern
+        .chars()
+        .map(|c| match c {
+            '[' | ']' | '{' | '}' | '\\' => format!("\\{c}"),
+            c => c.to_string(),
+        })
+        .collect();
+    globset::GlobBuilder::new(&escaped)
+        .literal_separator(false)
+        .build()
+        .is_ok_and(|glob| glob.compile_matcher().is_match(text))
+}
+
 /// True when some statement lets anyone read objects (spadeploy's own, or the user's).
 pub(crate) fn allows_public_read(policy: &str) -> bool {
     let Ok(policy) = serde_json::from_str::<Value>(policy) else {
@@ -317,6 +410,48 @@ pub(crate) fn allows_public_read(policy: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cloudfront_grants_are_read_from_any_writer() {
+        let target = PolicyTarget {
+            bucket: "b",
+            prefix: "app/",
+        };
+        let arn = "arn:aws:cloudfront::1:distribution/E1";
+        let ours = json!({ "Statement": target.private_statements(arn) }).to_string();
+        let both = CloudFrontGrant {
+            read: true,
+            list: true,
+        };
+        assert_eq!(target.cloudfront_grant(Some(&ours), arn), both);
+        assert_eq!(
+            target.cloudfront_grant(Some(&ours), "arn:aws:cloudfront::1:distribution/E2"),
+            CloudFrontGrant::default(),
+            "another distribution's grant is not this one's"
+        );
+        // Terraform's or CDK's shape: a list of actions, the whole bucket, ArnLike.
+        let theirs = json!({ "Statement": {
+            "Effect": "Allow",
+            "Principal": { "Service": ["cloudfront.amazonaws.com"] },
+            "Action": ["s3:GetObject"],
+            "Resource": ["arn:aws:s3:::b/*"],
+            "Condition": { "ArnLike": { "AWS:SourceArn": "arn:aws:cloudfront::1:distribution/*" } },
+        }})
+        .to_string();
+        assert_eq!(
+            target.cloudfront_grant(Some(&theirs), arn),
+            CloudFrontGrant {
+                read: true,
+                list: false
+            }
+        );
+        let other_prefix = theirs.replace("b/*", "b/other/*");
+        assert!(!target.cloudfront_grant(Some(&other_prefix), arn).read);
+        assert_eq!(
+            target.cloudfront_grant(None, arn),
+            CloudFrontGrant::default()
+        );
+    }
 
     #[test]
     fn desired_website_uses_prefix_keys_and_the_404_page() {

@@ -2,6 +2,7 @@
 //! typed request for the layers below), and the exit status and error rendering all share.
 
 mod deploy;
+mod doctor;
 mod export;
 mod iam_policy;
 mod init;
@@ -11,6 +12,7 @@ mod serve;
 mod verify;
 
 use deploy::{DeployArgs, Intent, PushArgs, RollbackArgs};
+use doctor::DoctorArgs;
 use export::ExportArgs;
 use iam_policy::IamPolicyArgs;
 use init::InitArgs;
@@ -27,7 +29,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::cdn::iam::BucketConfig;
 use crate::cdn::request::RoutingRequest;
-use crate::config::manifest::{self, TargetSettings};
+use crate::config::manifest::{self, Iac, Manage, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
 use crate::report::OutputFormat;
@@ -99,6 +101,10 @@ enum Command {
     /// Print the whole stack (private bucket, OAC, bucket policy, CloudFront Function and its
     /// KeyValueStore, distribution with /api/*, GitHub deploy role) as CloudFormation or Terraform
     Export(ExportArgs),
+    /// Check the distribution's wiring, read-only, whoever manages it: the function on every SPA
+    /// behavior and no API behavior, Origin Access Control, the bucket policy, behavior order,
+    /// error responses, Host forwarding; each problem with its fix (exit 2 on a problem)
+    Doctor(DoctorArgs),
 }
 
 /// `--base`: where a target's files appear in URLs.
@@ -152,6 +158,15 @@ struct CdnArgs {
     /// --no-bucket-policy`)
     #[arg(long)]
     no_bucket_policy: bool,
+    /// Who owns the wiring [default: the manifest's [cdn] manage, else all]: `content` when
+    /// Terraform, CloudFormation or CDK declares the distribution; a push then checks the wiring
+    /// read-only and writes only objects, the function's code and its store's keys
+    #[arg(long, value_enum)]
+    manage: Option<Manage>,
+    /// Print wiring fixes in this language [default: CloudFormation for a distribution a stack
+    /// owns, else Terraform]
+    #[arg(long, value_enum)]
+    iac: Option<Iac>,
 }
 
 /// Invalidation flags, for the commands that change what CloudFront serves (not `routing`,
@@ -185,6 +200,9 @@ impl CdnArgs {
                 BucketConfig::Write
             },
             verify_store: false,
+            manage: self.manage.or(manifest.cdn.manage).unwrap_or_default(),
+            iac: self.iac.or(manifest.cdn.iac),
+            check_wiring: false,
         })
     }
 }
@@ -312,5 +330,6 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Serve(args) => serve::serve(args, config).await,
         Command::Routing(args) => routing::routing(args, config, format).await,
         Command::Export(args) => export::export(args, config),
+        Command::Doctor(args) => doctor::doctor(args, config, format).await,
     }
 }

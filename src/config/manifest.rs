@@ -185,6 +185,32 @@ pub(crate) struct CdnSettings {
     pub invalidate: Option<bool>,
     /// Wait until the invalidation has completed.
     pub wait: Option<bool>,
+    /// Who owns the distribution's wiring: spadeploy (`all`, the default) or infrastructure as
+    /// code (`content`: a push writes only objects, the function's code and its store's keys).
+    pub manage: Option<Manage>,
+    /// The infrastructure-as-code language wiring fixes are printed in (default: CloudFormation
+    /// for a distribution tagged by a stack, else Terraform).
+    pub iac: Option<Iac>,
+}
+
+/// Who owns the distribution's wiring (associations, origins, OAC, bucket policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Manage {
+    /// spadeploy wires the distribution and the bucket when they drift.
+    #[default]
+    All,
+    /// Terraform, CloudFormation or CDK owns the wiring; spadeploy checks it, read-only.
+    Content,
+}
+
+/// The language a wiring fix is printed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Iac {
+    Terraform,
+    Cloudformation,
+    Cdk,
 }
 
 /// Where and how to reach the target. The same struct is the `[target]` table and the command
@@ -553,6 +579,7 @@ to = "./site"
 # [cdn]
 # distribution = "E1234567890ABC"
 # wait = false                   # wait for the invalidation to complete
+# manage = "content"             # Terraform/CloudFormation/CDK owns the wiring: push writes content only
 
 # Client routes (/users/42) answer index.html with 200; API behaviors (/api/*) are never touched.
 # [routing]

@@ -38,13 +38,13 @@ pub(super) fn routing_job(
     Cdn { clients, job }
 }
 
-/// The routing plan alone (`spadeploy routing`), exactly as a push would compute it.
-pub(crate) async fn plan_routing(
+/// The routing as read for the live release's files (none before the first push).
+async fn observe_live(
     settings: &TargetSettings,
     request: RoutingRequest,
     bucket: String,
     prefix: String,
-) -> Result<RoutingPlan> {
+) -> Result<(Job, Observed, Vec<String>)> {
     let target = Target::S3 {
         bucket: bucket.clone(),
         prefix: prefix.clone(),
@@ -54,21 +54,51 @@ pub(crate) async fn plan_routing(
         bail!("routing needs an s3:// target");
     };
     let Cdn { clients, job } = routing_job(&aws, request, bucket, prefix);
-    // Before the first push there is no release: the table has no pages yet.
     let (live, observed) =
         tokio::join!(read_live(&store, &target), observe_routing(&clients, &job));
-    let live = live?;
-    let keys: Vec<&str> = live
+    let keys = live?
         .iter()
-        .flat_map(|r| r.objects.keys().map(String::as_str))
+        .flat_map(|r| r.objects.keys().cloned())
         .collect();
-    let routing = routing_setup::plan(observed?, &job, &keys, Some(&keys)).with_context(|| {
+    Ok((job, observed?, keys))
+}
+
+/// The routing plan alone (`spadeploy routing`), exactly as a push would compute it.
+pub(crate) async fn plan_routing(
+    settings: &TargetSettings,
+    request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<RoutingPlan> {
+    let (job, observed, keys) = observe_live(settings, request, bucket, prefix).await?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let routing = routing_setup::plan(observed, &job, &keys, Some(&keys)).with_context(|| {
         format!(
             "cannot plan the routing of distribution {}",
             job.request.distribution
         )
     })?;
     Ok(routing.plan)
+}
+
+/// `spadeploy doctor`: the wiring checks for the live release, in either management mode.
+pub(crate) async fn doctor(
+    settings: &TargetSettings,
+    mut request: RoutingRequest,
+    bucket: String,
+    prefix: String,
+) -> Result<wiring::Report> {
+    request.check_wiring = true;
+    let (job, observed, keys) = observe_live(settings, request, bucket, prefix).await?;
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let plan =
+        crate::cdn::decide::decide(&observed, &job, &keys, Some(&keys)).with_context(|| {
+            format!(
+                "cannot check the routing of distribution {}",
+                job.request.distribution
+            )
+        })?;
+    Ok(wiring::report(&observed, &job, &plan))
 }
 
 /// `spadeploy routing --rotate-secret`: a new Referer secret, the old one dropped once deployed.
@@ -115,6 +145,31 @@ pub(super) async fn observe_routing(clients: &Clients, job: &Job) -> Result<Obse
             job.request.distribution
         )
     })
+}
+
+/// The default mode, about to change a distribution a CloudFormation stack owns: the stack's
+/// next update reverts the change (and deep links 404 again), so the plan says so first.
+pub(super) async fn warn_if_stack_owned(
+    cdn: &Option<Cdn>,
+    routing: Option<&mut Routing>,
+) -> Result<()> {
+    let (Some(Cdn { clients, job }), Some(routing)) = (cdn, routing) else {
+        return Ok(());
+    };
+    if job.content_only() || !routing.plan.changes_distribution() {
+        return Ok(());
+    }
+    let dist = &routing.observed.dist;
+    let stack = read_stack(clients, &dist.arn)
+        .await
+        .with_context(|| format!("cannot read the tags of distribution {}", dist.id))?;
+    if let Some(stack) = stack {
+        routing.plan.warnings.push(format!(
+            "distribution {} belongs to CloudFormation stack `{stack}` (its {STACK_TAG} tag):              spadeploy is about to change its wiring, and the stack's next update will revert              that. Declare the wiring in the stack (`spadeploy doctor --iac cloudformation`              prints each piece) and set [cdn] manage = \"content\"",
+            dist.id
+        ));
+    }
+    Ok(())
 }
 
 /// Makes the routing right when it drifted; the ARN the SPA behaviors now run, if it was set up.

@@ -45,7 +45,8 @@ pub(super) async fn decide<S: ReadStore>(
     cdn: &Option<Cdn>,
     guards: Guards,
 ) -> Result<Decision> {
-    let routing = plan_routing_of(cdn, observed, &view)?;
+    let mut routing = plan_routing_of(cdn, observed, &view)?;
+    warn_if_stack_owned(cdn, routing.as_mut()).await?;
     let older = read_window(
         store,
         &view.remote,

@@ -20,7 +20,7 @@ mod overlap;
 mod read;
 mod releases;
 
-pub(crate) use cdn::{plan_routing, rotate_secret};
+pub(crate) use cdn::{doctor, plan_routing, rotate_secret};
 pub(crate) use job::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
 pub(crate) use releases::{live_record, releases};
 
@@ -44,8 +44,9 @@ use crate::aws::Aws;
 use crate::cdn::apply::{self as routing_setup, Routing};
 use crate::cdn::decide::RoutingPlan;
 use crate::cdn::invalidation;
-use crate::cdn::observe::{observe, Clients, Observed};
+use crate::cdn::observe::{observe, read_stack, Clients, Observed, STACK_TAG};
 use crate::cdn::request::{Job, RoutingRequest};
+use crate::cdn::wiring;
 use crate::config::manifest::TargetSettings;
 use crate::config::target::Target;
 use crate::model::{
