@@ -32,6 +32,8 @@ trap 'scripts/moto-down.sh' EXIT
 echo "test.sh: moto is serving at $endpoint" >&2
 # The validators of `spadeploy export` (cfn-lint, python-hcl2): SPADEPLOY_CFN_LINT, SPADEPLOY_HCL2_PYTHON.
 eval "$(scripts/iac-tools.sh)"
+# The python with boto3 that moto runs on: tests/iac/create_stack.py creates an exported stack.
+export SPADEPLOY_MOTO_PYTHON="${MOTO_VENV:-$PWD/.venv/moto}/bin/python"
 
 # The tests talk to the emulator only; no user AWS configuration may leak in.
 export SPADEPLOY_TEST_ENDPOINT=$endpoint

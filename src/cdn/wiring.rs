@@ -302,7 +302,7 @@ fn code_check(plan: &RoutingPlan) -> Check {
             if current {
                 "serves"
             } else {
-                "does not serve yet"
+                "does not yet serve"
             }
         ),
         fix: (!current).then(|| "`spadeploy push` publishes it".into()),

@@ -11,6 +11,7 @@ mod cloudfront_emulator;
 mod cloudfront_function;
 mod cloudfront_lambda;
 mod cloudfront_noop;
+mod content_mode;
 mod export;
 mod frameworks;
 mod iam;
