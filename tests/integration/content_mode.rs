@@ -168,7 +168,7 @@ async fn an_exported_stack_routes_after_a_push_that_writes_only_content() {
         .unwrap()
         .items()
         .iter()
-        .map(|s| s.key_value_store_arn())
+        .map(aws_sdk_cloudfront::types::KeyValueStoreAssociation::key_value_store_arn)
         .collect();
     assert_eq!(stores, [stack.store.as_str()]);
     let site = site_json("iac", dir.path(), &to, &stack.function).await;
