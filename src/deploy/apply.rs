@@ -83,7 +83,7 @@ pub(super) async fn execute<S: WriteStore>(
             bar.inc(change.transfer_bytes());
         }
     };
-    let window = std::sync::Mutex::new(job.window());
+    let window = std::sync::Mutex::new(job.window(plan.widest_step()));
     // The route table goes live with the root index: set up alongside its phase.
     let route = set_up_routing(cdn, routing.as_ref(), job);
     let (published, arn) = if plan.has_changes() {

@@ -70,10 +70,11 @@ impl PushJob {
         matches!(self.run, Run::DryRun { .. })
     }
 
-    /// The transfer window: what the user set (halved on throttling, never above it), else one
-    /// that grows while an S3 store keeps up (every request there costs a round trip; a local
-    /// directory gains nothing from more).
-    pub(super) fn window(&self) -> Window {
+    /// The transfer window for a plan of `transfers`: what the user set (halved on throttling,
+    /// never above it), else on S3 one that starts with the whole plan when it fits
+    /// (`Window::for_plan`) and otherwise grows while the store keeps up (every request there
+    /// costs a round trip; a local directory gains nothing from more).
+    pub(super) fn window(&self, transfers: usize) -> Window {
         match (&self.run, &self.target) {
             (
                 Run::Apply {
@@ -81,7 +82,7 @@ impl PushJob {
                 },
                 _,
             ) => Window::new(*n, *n),
-            (_, Target::S3 { .. }) => Window::new(window::START, window::MAX),
+            (_, Target::S3 { .. }) => Window::for_plan(transfers),
             _ => Window::new(window::START, window::START),
         }
     }

@@ -169,16 +169,23 @@ pub(super) async fn restore_and_read<S: ReadStore>(
     let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
     let (live, live_token) =
         live.with_context(|| format!("cannot read the live release of {}", job.target))?;
-    let ids = release_ids(remote.iter().map(|r| r.key.as_str()));
     let live_id = live.as_ref().map(|l| l.id.clone()).unwrap_or_default();
+    let ids = with_live(release_ids(remote.iter().map(|r| r.key.as_str())), &live_id);
     let which_kind = which.clone();
     let wanted = choose_release(&which, &ids, &live_id)
         .with_context(|| format!("cannot restore a release of {}", job.target))?;
-    let Some(bytes) = store.read_state(&release_key(&wanted)).await? else {
-        bail!("release {wanted} cannot be read from {}", job.target);
+    let release = match live.as_ref().filter(|l| l.id == wanted) {
+        // The live record is the live release's record: its history copy is written at the same
+        // moment, and may be missing when that write failed.
+        Some(live) => live.clone(),
+        None => {
+            let Some(bytes) = store.read_state(&release_key(&wanted)).await? else {
+                bail!("release {wanted} cannot be read from {}", job.target);
+            };
+            Record::from_json(&bytes)
+                .with_context(|| format!("release {wanted} cannot be restored"))?
+        }
     };
-    let release = Record::from_json(&bytes)
-        .with_context(|| format!("release {wanted} cannot be restored"))?;
     let local = crate::state::release::restore(&release, &remote, live.as_ref()).map_err(|missing| {
         anyhow::anyhow!(
             "release {wanted} cannot be restored: the content of {} file(s) is no longer in the target ({}); \
@@ -197,6 +204,16 @@ pub(super) async fn restore_and_read<S: ReadStore>(
         trusted: Some(release),
         restored,
     })
+}
+
+/// Release ids as listed, with the live release's among them (sorted by time) even when its
+/// history copy, written alongside the live record, is missing.
+pub(super) fn with_live(mut ids: Vec<String>, live_id: &str) -> Vec<String> {
+    if !live_id.is_empty() && !ids.iter().any(|id| id == live_id) {
+        ids.push(live_id.to_string());
+        ids.sort();
+    }
+    ids
 }
 
 /// The live record and its change token, from one read: the token is the one of the record
@@ -340,6 +357,14 @@ mod tests {
             let got = choose_release(&which, &ids, live);
             assert_eq!(got, expected.map(str::to_string), "{which:?} live {live}");
         }
+    }
+
+    #[test]
+    fn the_live_release_is_a_release_even_without_its_history_copy() {
+        let ids = |list: &[&str]| list.iter().map(ToString::to_string).collect::<Vec<_>>();
+        assert_eq!(with_live(ids(&["a", "c"]), "b"), ids(&["a", "b", "c"]));
+        assert_eq!(with_live(ids(&["a", "b"]), "b"), ids(&["a", "b"]));
+        assert_eq!(with_live(ids(&["a"]), ""), ids(&["a"]));
     }
 
     #[test]

@@ -51,7 +51,10 @@ pub(super) async fn list_releases<S: ReadStore>(
     )
     .await;
     let mut list = Vec::new();
-    for record in records {
+    // The live release's history copy is written alongside the live record: when that write
+    // failed, the live record stands in for it.
+    let live_unlisted = live.clone().filter(|l| !keys.contains(&release_key(&l.id)));
+    for record in records.into_iter().chain([Ok(live_unlisted)]) {
         if let Some(r) = record? {
             list.push(ReleaseSummary {
                 live: live.as_ref().is_some_and(|l| l.id == r.id),
@@ -62,6 +65,7 @@ pub(super) async fn list_releases<S: ReadStore>(
             });
         }
     }
+    list.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(list)
 }
 

@@ -182,7 +182,7 @@ impl Held {
     /// Confirmed recently enough to act on: the answer came no longer ago than it took to come
     /// (and within FRESH_AT_MOST), so it is about as fresh as one read right now would be when the
     /// next request lands.
-    fn freshly_confirmed(&self) -> bool {
+    pub(crate) fn freshly_confirmed(&self) -> bool {
         let confirmed = *self
             .confirmed
             .lock()

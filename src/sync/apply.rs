@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -74,9 +76,10 @@ impl ApplyError {
 
 /// Puts the new release live under the `held` lock: assets, pages, then the root index;
 /// `on_done` is called after each change lands. Before each step that changes what visitors see,
-/// the lock is confirmed still held. The confirmation is read while the step before finishes
-/// (from the moment its last transfer starts), so it costs no round trip of its own, unless
-/// that step's last transfers outlast it (`lock::confirm_unless_fresh`).
+/// the lock is confirmed still held. The confirmation is read, again and again, from the moment
+/// the step before starts its last transfer until that step is over (`confirm_through`), so the
+/// last answer comes after the step's last transfer and the next step waits for no read of its
+/// own (`lock::confirm_unless_fresh` finds it fresh).
 /// `still_valid` (is the plan still the right one?) is answered while the assets go, which
 /// replace nothing visitors see: when it says no, nothing visible is written
 /// (`ApplyError::Outdated`). `alongside_index` (the route table) runs at the same time as the
@@ -92,91 +95,165 @@ pub(crate) async fn publish<S: WriteStore, T>(
 ) -> Result<(Applied, T), ApplyError> {
     let total = plan.changes.len();
     let mut applied = Applied::default();
+    let failed = |phase, done| move |err| ApplyError::new(err, phase, done, total);
     // Copies of live content and new assets replace nothing visitors see: both go at once,
     // and both are done before any page is replaced.
-    let tail = Notify::new();
-    let (retained, assets, valid, confirmed) = tokio::join!(
-        retain(store, plan, window),
-        write_phase(
-            store,
-            plan,
-            Phase::Assets,
-            window,
-            on_done,
-            &mut applied,
-            &tail
-        ),
-        still_valid,
-        confirm_after(store, held, &tail)
-    );
+    let with_assets = async { tokio::join!(retain(store, plan, window), still_valid) };
+    // Each step is boxed: inlined, the three steps' futures make publish's own too large for
+    // the main thread's stack in a debug build.
+    let (assets, (retained, valid), confirmed) = Box::pin(step(
+        store,
+        held,
+        Step::new(plan, Phase::Assets, window, on_done),
+        &mut applied,
+        with_assets,
+    ))
+    .await;
     retained
         .and(assets)
-        .map_err(|err| ApplyError::new(err, Phase::Assets, applied.written.len(), total))?;
+        .map_err(|err| failed(Phase::Assets, applied.written.len())(err.into()))?;
     if !valid {
         // What landed is noted, as after a failure, so the new plan does not send it again.
         let progress = plan.record_after(&applied.written);
         let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
         return Err(ApplyError::Outdated);
     }
-    let pages_error = |err, done| ApplyError::new(err, Phase::Pages, done, total);
-    confirmed.map_err(|err| pages_error(err, applied.written.len()))?;
+    let before_pages = failed(Phase::Pages, applied.written.len());
+    confirmed.map_err(&before_pages)?;
     lock::confirm_unless_fresh(store, held)
         .await
-        .map_err(|err| pages_error(err, applied.written.len()))?;
+        .map_err(&before_pages)?;
     if plan.phase(Phase::Pages).next().is_some() {
-        let tail = Notify::new();
-        let (pages, confirmed) = tokio::join!(
-            write_phase(
-                store,
-                plan,
-                Phase::Pages,
-                window,
-                on_done,
-                &mut applied,
-                &tail
-            ),
-            confirm_after(store, held, &tail)
-        );
-        pages.map_err(|err| pages_error(err.into(), applied.written.len()))?;
-        let index_error =
-            |err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total);
-        confirmed.map_err(index_error)?;
+        let step_of = Step::new(plan, Phase::Pages, window, on_done);
+        let (pages, (), confirmed) =
+            Box::pin(step(store, held, step_of, &mut applied, async {})).await;
+        pages.map_err(|err| failed(Phase::Pages, applied.written.len())(err.into()))?;
+        let before_index = failed(Phase::EntryIndex, applied.written.len());
+        confirmed.map_err(&before_index)?;
         lock::confirm_unless_fresh(store, held)
             .await
-            .map_err(index_error)?;
+            .map_err(&before_index)?;
     }
-    let unwatched = Notify::new();
-    let index = write_phase(
-        store,
-        plan,
-        Phase::EntryIndex,
-        window,
-        on_done,
-        &mut applied,
-        &unwatched,
-    );
-    let (index, alongside) = tokio::join!(index, alongside_index);
-    index.map_err(|err| ApplyError::new(err, Phase::EntryIndex, applied.written.len(), total))?;
+    // The lock is confirmed through the index's step too, so the live pointer after it waits
+    // for no read of its own either.
+    let step_of = Step::new(plan, Phase::EntryIndex, window, on_done);
+    let (index, alongside, confirmed) =
+        Box::pin(step(store, held, step_of, &mut applied, alongside_index)).await;
+    let done = applied.written.len();
+    index.map_err(|err| failed(Phase::EntryIndex, done)(err.into()))?;
     let alongside = alongside.map_err(ApplyError::AlongsideIndex)?;
+    confirmed.map_err(failed(Phase::Cleanup, done))?;
     Ok((applied, alongside))
 }
 
-/// Confirms the lock once `tail` says the step before has started its last transfer; the step
-/// after checks it is still fresh (`lock::confirm_unless_fresh`).
-async fn confirm_after<S: ReadStore>(
-    store: &S,
-    held: &lock::Held,
-    tail: &Notify,
-) -> Result<(), LockError> {
-    tail.notified().await;
-    lock::confirm(store, held).await
+/// One phase's writes, and what reports them.
+struct Step<'a> {
+    plan: &'a Plan,
+    phase: Phase,
+    window: &'a Mutex<Window>,
+    on_done: &'a dyn Fn(&Change),
 }
 
-/// After `publish`: records the release (with its provenance: the commit deployed and the
-/// routing) and deletes what the
-/// plan retires. The release's history copy is written first, while the lock is confirmed; the
-/// live pointer and the deletes then go together: neither is needed by the other (the deletes
-/// remove nothing a release in the keep-window uses, the new one included).
+impl<'a> Step<'a> {
+    fn new(
+        plan: &'a Plan,
+        phase: Phase,
+        window: &'a Mutex<Window>,
+        on_done: &'a dyn Fn(&Change),
+    ) -> Step<'a> {
+        Step {
+            plan,
+            phase,
+            window,
+            on_done,
+        }
+    }
+}
+
+/// Writes a phase with `with` alongside (both belong to the step), while the lock is confirmed
+/// through the step's tail: the write's result, `with`'s, and the confirmation's.
+async fn step<S: WriteStore, T>(
+    store: &S,
+    held: &lock::Held,
+    step: Step<'_>,
+    applied: &mut Applied,
+    with: impl Future<Output = T>,
+) -> (Result<(), StoreError>, T, Result<(), LockError>) {
+    let tail = Tail::default();
+    let work = async {
+        let done = tokio::join!(write_phase(store, &step, applied, &tail.started), with);
+        tail.end();
+        done
+    };
+    let ((written, with), confirmed) = tokio::join!(work, confirm_through(store, held, &tail));
+    (written, with, confirmed)
+}
+
+/// The end of a step: told when its last transfer has started, and when it is over.
+#[derive(Default)]
+struct Tail {
+    started: Notify,
+    ended: Notify,
+    over: AtomicBool,
+}
+
+impl Tail {
+    fn end(&self) {
+        self.over.store(true, Ordering::Release);
+        self.ended.notify_one();
+    }
+
+    fn is_over(&self) -> bool {
+        self.over.load(Ordering::Acquire)
+    }
+}
+
+/// The longest pause between two confirmations of a long tail (a large file's upload, a slow
+/// route table): reads stay few; the next step reads once more if the last answer is stale.
+const CONFIRM_PAUSE_AT_MOST: Duration = Duration::from_secs(1);
+
+/// Confirms the lock from the moment `tail`'s last transfer starts until the step is over, one
+/// read after another, so that when the step ends an answer is fresh for the next step
+/// (`lock::confirm_unless_fresh`) without a round trip of its own: either the last one (the
+/// read then in flight is dropped), or, when that one is stale, the read in flight, which was
+/// sent before the step ended and answers sooner than a new one would. The pause between reads
+/// grows with the tail (a tenth of it so far), so a local directory, which answers in
+/// microseconds, is not read in a busy loop, and a tail of minutes costs a few dozen reads.
+async fn confirm_through<S: ReadStore>(
+    store: &S,
+    held: &lock::Held,
+    tail: &Tail,
+) -> Result<(), LockError> {
+    tail.started.notified().await;
+    let since = Instant::now();
+    while !tail.is_over() {
+        let read = lock::confirm(store, held);
+        tokio::pin!(read);
+        tokio::select! {
+            answer = &mut read => answer?,
+            () = tail.ended.notified() => {
+                if !held.freshly_confirmed() {
+                    read.await?;
+                }
+                return Ok(());
+            }
+        }
+        let pause = (since.elapsed() / 10).min(CONFIRM_PAUSE_AT_MOST);
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = tail.ended.notified() => return Ok(()),
+        }
+    }
+    Ok(())
+}
+
+/// After `publish` (whose last confirmation of the lock is still fresh): records the release
+/// (with its provenance: the commit deployed and the routing), points the live record at it and
+/// deletes what the plan retires, all at once: the release's history copy is read only once a
+/// live record names it (a rollback of the live release uses the live record itself), and the
+/// deletes remove nothing a release in the keep-window uses, the new one included. On a store
+/// that ignores conditional writes, the lock is confirmed alongside, so giving it back needs no
+/// read of its own (`lock::release`).
 pub(crate) async fn settle<S: WriteStore>(
     store: &S,
     held: &lock::Held,
@@ -197,29 +274,48 @@ pub(crate) async fn settle<S: WriteStore>(
         plan.deletes().for_each(on_done);
         Ok::<_, StoreError>(())
     };
-    if plan.has_changes() && !plan.same_release {
+    let record = (plan.has_changes() && !plan.same_release).then(|| {
         let mut release = plan.record_after(&applied.written);
         release.source = provenance.source;
         release.routing = provenance.routing;
-        let json = release.to_json();
-        let history_key = release_key(&release.id);
-        let (confirmed, history) = tokio::join!(
-            lock::confirm(store, held),
-            store.write_state(&history_key, json.clone())
-        );
-        history.map_err(|err| cleanup_error(err.into()))?;
-        confirmed.map_err(cleanup_error)?;
-        lock::confirm_unless_fresh(store, held)
-            .await
-            .map_err(cleanup_error)?;
-        let (live, deleted) = tokio::join!(store.write_state(LIVE_RECORD, json), delete());
-        live.map_err(|err| cleanup_error(err.into()))?;
-        deleted.map_err(|err| cleanup_error(err.into()))?;
-        applied.release = Some(release);
-    } else if !deletes.is_empty() {
-        lock::confirm(store, held).await.map_err(cleanup_error)?;
-        delete().await.map_err(|err| cleanup_error(err.into()))?;
+        release
+    });
+    if record.is_none() && deletes.is_empty() {
+        return Ok(applied);
     }
+    lock::confirm_unless_fresh(store, held)
+        .await
+        .map_err(cleanup_error)?;
+    let json = record.as_ref().map(Record::to_json);
+    let write = |key: String| {
+        let json = json.clone();
+        async move {
+            match json {
+                Some(json) => store.write_state(&key, json).await,
+                None => Ok(()),
+            }
+        }
+    };
+    let history_key = record
+        .as_ref()
+        .map(|r| release_key(&r.id))
+        .unwrap_or_default();
+    let for_release = async {
+        // Only a store that ignores conditions makes giving the lock back look first.
+        if !held.exclusive {
+            let _ = lock::confirm(store, held).await;
+        }
+    };
+    let (history, live, deleted, ()) = tokio::join!(
+        write(history_key),
+        write(LIVE_RECORD.to_string()),
+        delete(),
+        for_release
+    );
+    for written in [history, live, deleted] {
+        written.map_err(|err| cleanup_error(err.into()))?;
+    }
+    applied.release = record;
     Ok(applied)
 }
 
@@ -244,10 +340,7 @@ async fn retain<S: WriteStore>(
 /// progress record, so a re-run does not send it again.
 async fn write_phase<S: WriteStore>(
     store: &S,
-    plan: &Plan,
-    phase: Phase,
-    window: &Mutex<Window>,
-    on_done: &dyn Fn(&Change),
+    step: &Step<'_>,
     applied: &mut Applied,
     tail: &Notify,
 ) -> Result<(), StoreError> {
@@ -257,19 +350,19 @@ async fn write_phase<S: WriteStore>(
     });
     let written = windowed(
         store,
-        window,
-        plan.phase(phase).chain(last_started),
+        step.window,
+        step.plan.phase(step.phase).chain(last_started),
         |change| write(store, change),
         |change, etag| {
             applied.written.insert(change.key.clone(), etag);
             applied.bytes_sent += change.transfer_bytes();
-            on_done(change);
+            (step.on_done)(change);
         },
     )
     .await;
     tail.notify_one();
     if written.is_err() {
-        let progress = plan.record_after(&applied.written);
+        let progress = step.plan.record_after(&applied.written);
         let _ = store.write_state(PROGRESS_RECORD, progress.to_json()).await;
     }
     written

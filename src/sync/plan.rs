@@ -572,6 +572,15 @@ impl Plan {
         self.changes.iter().map(Change::transfer_bytes).sum()
     }
 
+    /// The most transfers one step can have in flight together: the assets with the retained
+    /// copies (they go at once), or the pages, or the entry index.
+    pub(crate) fn widest_step(&self) -> usize {
+        let count = |phase| self.phase(phase).count();
+        (count(Phase::Assets) + self.retain.len())
+            .max(count(Phase::Pages))
+            .max(count(Phase::EntryIndex))
+    }
+
     /// The record of the target once every write has landed: carried entries plus each write
     /// with the change token the store returned for it (`written`: key → etag).
     pub(crate) fn record_after(&self, written: &HashMap<String, String>) -> Record {
