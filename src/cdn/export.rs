@@ -16,7 +16,7 @@ mod terraform;
 
 use serde_json::{json, Value};
 
-use crate::cdn::iam::{PolicyScope, ScopeError};
+use crate::cdn::iam::{ContentResources, PolicyScope, ScopeError};
 use crate::cdn::website::PolicyTarget;
 
 pub(crate) use cloudformation::cloudformation;
@@ -93,17 +93,7 @@ pub(crate) enum ExportError {
 impl Stack {
     /// Refuses any input that is not what it claims to be (allow-lists, as in `iam-policy`).
     pub(crate) fn validate(&self) -> Result<(), ExportError> {
-        PolicyScope {
-            bucket: &self.bucket,
-            prefix: &self.prefix,
-            distribution: None,
-            mode: None,
-            function_name: &self.function_name,
-            account: None,
-            bucket_config: crate::cdn::iam::BucketConfig::ReadOnly,
-            key_value_store: None,
-        }
-        .validate()?;
+        self.scope().validate()?;
         if let Some(host) = &self.api_origin {
             if !is_host(host) {
                 return Err(ExportError::ApiOrigin(host.clone()));
@@ -131,8 +121,18 @@ impl Stack {
         Ok(())
     }
 
-    fn bucket_arn(&self) -> String {
-        format!("arn:aws:s3:::{}", self.bucket)
+    /// The IAM scope of the deploy role: this bucket and prefix, content only.
+    fn scope(&self) -> PolicyScope<'_> {
+        PolicyScope {
+            bucket: &self.bucket,
+            prefix: &self.prefix,
+            distribution: None,
+            mode: Some(crate::config::routing::Mode::Private),
+            function_name: &self.function_name,
+            account: None,
+            bucket_config: crate::cdn::iam::BucketConfig::ReadOnly,
+            key_value_store: None,
+        }
     }
 
     /// The origin path that serves the prefix at the distribution's root (`/app`), or empty.
@@ -273,79 +273,16 @@ fn bucket_statements(stack: &Stack) -> Vec<Value> {
     .private_statements(Ref::Distribution.marker())
 }
 
-/// The deploy role's policy in content mode: the site's objects, the function's code, the
-/// store's entries and invalidations, plus the reads a push checks the wiring with. Nothing that
-/// writes the distribution, the bucket's configuration, OAC or IAM, and nothing that creates.
+/// The deploy role's policy in content mode, exactly what `iam-policy --manage content` prints,
+/// with the function, store and distribution as references to the stack's resources.
 fn content_policy(stack: &Stack) -> Value {
-    let bucket_arn = stack.bucket_arn();
-    let mut list = json!({
-        "Sid": "SpadeployList",
-        "Effect": "Allow",
-        "Action": ["s3:ListBucket"],
-        "Resource": [bucket_arn],
-    });
-    if !stack.prefix.is_empty() {
-        list["Condition"] =
-            json!({ "StringLike": { "s3:prefix": [format!("{}*", stack.prefix)] } });
-    }
-    let statements = vec![
-        list,
-        statement(
-            "SpadeployObjects",
-            &[
-                "s3:GetObject",
-                "s3:PutObject",
-                "s3:DeleteObject",
-                "s3:AbortMultipartUpload",
-            ],
-            &format!("{bucket_arn}/{}*", stack.prefix),
-        ),
-        statement(
-            "SpadeployWiringRead",
-            &[
-                "s3:GetBucketPolicy",
-                "s3:GetBucketPublicAccessBlock",
-                "s3:GetBucketTagging",
-            ],
-            &bucket_arn,
-        ),
-        statement(
-            "SpadeployFunctionCode",
-            &[
-                "cloudfront:DescribeFunction",
-                "cloudfront:GetFunction",
-                "cloudfront:UpdateFunction",
-                "cloudfront:PublishFunction",
-            ],
-            Ref::Function.marker(),
-        ),
-        statement(
-            "SpadeployRouteStore",
-            &[
-                "cloudfront:DescribeKeyValueStore",
-                "cloudfront-keyvaluestore:DescribeKeyValueStore",
-                "cloudfront-keyvaluestore:GetKey",
-                "cloudfront-keyvaluestore:ListKeys",
-                "cloudfront-keyvaluestore:UpdateKeys",
-            ],
-            Ref::Store.marker(),
-        ),
-        statement(
-            "SpadeployInvalidation",
-            &[
-                "cloudfront:GetDistribution",
-                "cloudfront:GetDistributionConfig",
-                "cloudfront:CreateInvalidation",
-                "cloudfront:GetInvalidation",
-            ],
-            Ref::Distribution.marker(),
-        ),
-    ];
-    json!({ "Version": "2012-10-17", "Statement": statements })
-}
-
-fn statement(sid: &str, actions: &[&str], resource: &str) -> Value {
-    json!({ "Sid": sid, "Effect": "Allow", "Action": actions, "Resource": [resource] })
+    let resources = ContentResources {
+        function: Ref::Function.marker().to_string(),
+        store: Ref::Store.marker().to_string(),
+        distribution: Ref::Distribution.marker().to_string(),
+    };
+    // The stack was validated before any format asks for its policy.
+    crate::cdn::iam::content_policy(&stack.scope(), &resources).unwrap_or_default()
 }
 
 /// Who may assume the deploy role: workflows of the one repository, on the one branch, through

@@ -153,6 +153,81 @@ pub(crate) fn policy(scope: &PolicyScope<'_>) -> Result<Value, ScopeError> {
     Ok(document(statements))
 }
 
+/// What content-mode statements point at: ARNs, or (in `export`) markers its template resolves
+/// into references to the stack's resources.
+pub(crate) struct ContentResources {
+    pub function: String,
+    pub store: String,
+    pub distribution: String,
+}
+
+impl ContentResources {
+    /// The ARNs for `scope`'s function, store (the given one, else the account's stores) and
+    /// distribution.
+    pub(crate) fn of(scope: &PolicyScope<'_>, distribution: &str) -> ContentResources {
+        let account = scope.account();
+        ContentResources {
+            function: format!(
+                "arn:aws:cloudfront::{account}:function/{}",
+                scope.function_name
+            ),
+            store: scope.key_value_store.map_or_else(
+                || format!("arn:aws:cloudfront::{account}:key-value-store/*"),
+                str::to_string,
+            ),
+            distribution: format!("arn:aws:cloudfront::{account}:distribution/{distribution}"),
+        }
+    }
+}
+
+/// The policy of a content-mode push (`[cdn] manage = "content"`), once every input is
+/// validated: the target's objects, the function's code, the store's keys, invalidations, and
+/// the reads the wiring checks make. Nothing that writes the distribution, the bucket's
+/// configuration, Origin Access Control or IAM, and nothing that creates.
+pub(crate) fn content_policy(
+    scope: &PolicyScope<'_>,
+    resources: &ContentResources,
+) -> Result<Value, ScopeError> {
+    scope.validate()?;
+    let mut statements = objects(scope);
+    statements.extend([
+        json!({
+            "Sid": "SpadeployWiringRead",
+            "Effect": "Allow",
+            "Action": "s3:GetBucketPolicy",
+            "Resource": bucket_arn(scope),
+        }),
+        json!({
+            "Sid": "SpadeployFunctionCode",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:DescribeFunction", "cloudfront:GetFunction",
+                "cloudfront:UpdateFunction", "cloudfront:PublishFunction"
+            ],
+            "Resource": resources.function,
+        }),
+        json!({
+            "Sid": "SpadeployRouteStore",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront-keyvaluestore:DescribeKeyValueStore", "cloudfront-keyvaluestore:GetKey",
+                "cloudfront-keyvaluestore:ListKeys", "cloudfront-keyvaluestore:UpdateKeys"
+            ],
+            "Resource": resources.store,
+        }),
+        json!({
+            "Sid": "SpadeployDistribution",
+            "Effect": "Allow",
+            "Action": [
+                "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",
+                "cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"
+            ],
+            "Resource": resources.distribution,
+        }),
+    ]);
+    Ok(document(statements))
+}
+
 fn bucket_arn(scope: &PolicyScope<'_>) -> String {
     format!("arn:aws:s3:::{}", scope.bucket)
 }

@@ -85,6 +85,8 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
                 let verify = job.request.verify_store;
                 kvs::observe_at(&clients.key_value_store, arn, verify, &clients.endpoint).await?
             }
+            // No store associated: the wiring check says so; content mode looks for none.
+            (Some(_), None) if job.content_only() => kvs::Observed::default(),
             (Some(_), _) => {
                 kvs::observe(
                     &clients.cloudfront,

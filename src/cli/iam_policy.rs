@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use crate::cdn::iam::BucketConfig;
-use crate::config::manifest::{self, TargetSettings};
+use crate::config::manifest::{self, Manage, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
 
@@ -35,6 +35,12 @@ pub(super) struct IamPolicyArgs {
     /// CloudFront picks at creation]
     #[arg(long, value_name = "ARN")]
     key_value_store: Option<String>,
+    /// `content`: the policy of pushes to a distribution that Terraform, CloudFormation or CDK
+    /// wires ([cdn] manage = "content"): objects, the function's code, the store's keys and
+    /// invalidations, with no distribution, bucket-configuration or IAM write [default: the
+    /// manifest's [cdn] manage]
+    #[arg(long, value_enum)]
+    manage: Option<Manage>,
 }
 
 pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<Outcome> {
@@ -62,11 +68,27 @@ pub(super) fn iam_policy(args: IamPolicyArgs, config: Option<&Path>) -> Result<O
         },
         key_value_store: args.key_value_store.as_deref(),
     };
-    let policy = crate::cdn::iam::policy(&scope)?;
+    let manage = args.manage.or(manifest.cdn.manage).unwrap_or_default();
+    let policy = match (manage, distribution.as_deref()) {
+        (Manage::Content, Some(_)) if mode == Some(Mode::Website) => bail!(
+            "website mode cannot be content-only (every code change needs a new Lambda@Edge \
+             version in the distribution's association): use private mode, or --manage all"
+        ),
+        (Manage::Content, Some(id)) => {
+            let resources = crate::cdn::iam::ContentResources::of(&scope, id);
+            crate::cdn::iam::content_policy(&scope, &resources)?
+        }
+        (Manage::Content, None) => bail!(
+            "--manage content needs the distribution whose wiring is checked: pass --distribution \
+             or set [cdn] distribution"
+        ),
+        (Manage::All, _) => crate::cdn::iam::policy(&scope)?,
+    };
     crate::report::stdout::println(serde_json::to_string_pretty(&policy)?);
     // What the JSON cannot say: the grants IAM could not narrow to this site.
     if distribution.is_some() {
-        if scope.bucket_config == BucketConfig::Write && !prefix.is_empty() {
+        if manage == Manage::All && scope.bucket_config == BucketConfig::Write && !prefix.is_empty()
+        {
             eprintln!(
                 "note: the bucket policy, Block Public Access and website configuration are bucket-wide: \
                  these credentials could open all of s3://{bucket}, not only {prefix}. Once the bucket \

@@ -18,15 +18,15 @@ use crate::route_table::{page, project, push, run_cases, site_json};
 use crate::support::proxy::Proxy;
 use crate::support::*;
 
-struct Stack {
-    bucket: String,
-    distribution: String,
-    function: String,
-    store: String,
+pub(crate) struct Stack {
+    pub bucket: String,
+    pub distribution: String,
+    pub function: String,
+    pub store: String,
 }
 
 /// The exported stack for `bucket`, created in the emulator and tagged as stack `name`.
-fn create_stack(bucket: &str, name: &str) -> Stack {
+pub(crate) fn create_stack(bucket: &str, name: &str) -> Stack {
     let python = match std::env::var("SPADEPLOY_MOTO_PYTHON") {
         Ok(path) if Path::new(&path).is_file() => path,
         other => panic!(
@@ -72,7 +72,7 @@ fn create_stack(bucket: &str, name: &str) -> Stack {
     }
 }
 
-fn manifest(stack: &Stack) -> String {
+pub(crate) fn manifest(stack: &Stack) -> String {
     format!(
         "[target]\nto = \"s3://{}\"\n\n[cdn]\ndistribution = \"{}\"\nmanage = \"content\"\n\n\
          [routing]\nmode = \"private\"\nfunction_name = \"{}\"\n",

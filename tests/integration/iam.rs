@@ -59,6 +59,7 @@ fn actions_of(r: &Recorded) -> Vec<String> {
         ["2020-05-31", "function", _, "publish"] => one("cloudfront:PublishFunction"),
         ["2020-05-31", "function", _] if method == "PUT" => one("cloudfront:UpdateFunction"),
         ["2020-05-31", "function", _] => one("cloudfront:GetFunction"),
+        ["2020-05-31", "tagging"] if method == "GET" => one("cloudfront:ListTagsForResource"),
         ["2020-05-31", "origin-access-control"] if method == "POST" => {
             one("cloudfront:CreateOriginAccessControl")
         }
@@ -585,4 +586,56 @@ fn iam_policy_refuses_input_that_would_widen_a_grant() {
         assert!(run.stderr.contains(error), "{args:?}: {}", run.stderr);
         assert!(run.stdout.is_empty(), "{args:?} printed {}", run.stdout);
     }
+}
+
+/// Content mode against the exported stack: the policy `iam-policy --manage content` prints
+/// grants every action two pushes make (the route table in the stack's store, `--wait`, then
+/// `--verify-remote`), and nothing they never call.
+#[tokio::test]
+async fn the_content_policy_grants_exactly_what_content_mode_calls() {
+    use crate::content_mode::{create_stack, manifest};
+    let stack = create_stack(&unique_bucket("iamcontent"), "site");
+    let pages: Vec<(String, String)> = (0..1500)
+        .map(|i| (format!("docs/page-{i}/index.html"), format!("<h1>{i}</h1>")))
+        .chain([("index.html".to_string(), "<h1>home</h1>".to_string())])
+        .collect();
+    let dir = crate::route_table::project(&manifest(&stack), &pages);
+    let to = format!("s3://{}", stack.bucket);
+    let proxy = Proxy::start(&moto());
+    // A multipart upload cut short is aborted: the first push fails on it, the second is whole.
+    let dist = dir.path().join("dist");
+    write(&dist, "media/intro.bin", vec![7u8; 17 * 1024 * 1024]);
+    fail_the_next_part_upload(&proxy);
+    crate::route_table::push(dir.path(), &to, &proxy, &stack.distribution, &[])
+        .assert_fails_with(1, "intro.bin");
+    crate::route_table::push(dir.path(), &to, &proxy, &stack.distribution, &["--wait"]).assert_ok();
+    write(&dist, "index.html", "<h1>home 2</h1>");
+    crate::route_table::push(
+        dir.path(),
+        &to,
+        &proxy,
+        &stack.distribution,
+        &["--verify-remote"],
+    )
+    .assert_ok();
+    let records = proxy.take();
+    assert_eq!(
+        stores_written(&records),
+        BTreeSet::from([stack.store.clone()])
+    );
+    let called = actions(&records);
+    let policy = policy_with(
+        &stack.bucket,
+        &stack.distribution,
+        "private",
+        &["--manage", "content"],
+    );
+    assert_policy_matches(&policy, &called, "content");
+    assert!(
+        granted(&policy).iter().all(|a| !a.starts_with("iam:")
+            && !BUCKET_WRITES.contains(&a.as_str())
+            && !a.starts_with("cloudfront:Create")
+            || a == "cloudfront:CreateInvalidation"),
+        "{policy:#}"
+    );
 }
