@@ -159,7 +159,8 @@ impl Stack {
     /// the caller names).
     pub(crate) fn manifest(&self, distribution: &str) -> String {
         format!(
-            "[target]\nto = \"{}\"\n\n[cdn]\ndistribution = \"{distribution}\"\n\n\
+            "[target]\nto = \"{}\"\n\n[cdn]\ndistribution = \"{distribution}\"\n\
+             manage = \"content\"\n\n\
              [routing]\nmode = \"private\"\nfunction_name = \"{}\"\n",
             self.target(),
             self.function_name
