@@ -9,7 +9,7 @@ use clap::Args;
 use crate::cdn::edge_code;
 use crate::cdn::routing::{self, Routes};
 use crate::config::framework::BuildShape;
-use crate::config::manifest::{self, Manifest, TargetSettings};
+use crate::config::manifest::{self, Manage, Manifest, TargetSettings};
 use crate::config::routing::Mode;
 use crate::config::target::Target;
 use crate::report::Explanation;
@@ -84,6 +84,9 @@ pub(super) async fn routing(
         bail!("routing needs the s3:// target the distribution serves: pass --to s3://BUCKET[/PREFIX] or set [target] to");
     };
     if args.rotate_secret {
+        if request.manage == Manage::Content {
+            bail!("--rotate-secret writes the distribution's origin, which [cdn] manage = \"content\" leaves to your infrastructure as code: rotate the Referer secret there (content mode is private mode, which has no secret)");
+        }
         let rotation = crate::deploy::rotate_secret(&settings, request, bucket, prefix).await?;
         if format == OutputFormat::Json {
             crate::report::stdout::println(serde_json::to_string_pretty(&rotation)?);

@@ -307,3 +307,43 @@ async fn doctor_names_each_broken_wiring_element_with_its_cloudformation_fix() {
         assert!(writes.is_empty(), "{element}: wrote {writes:?}");
     }
 }
+
+/// The default mode about to change a distribution a CloudFormation stack owns says so first,
+/// in the dry run as in the push: the stack's next update would revert the change.
+#[tokio::test]
+async fn the_default_mode_warns_before_changing_a_stacks_distribution() {
+    let stack = create_stack(&unique_bucket("iac-warn"), "team-site");
+    // No 404 page: the function runs on viewer-request alone, so a push that manages the wiring
+    // would take viewer-response off the stack's association.
+    let files = vec![("index.html".to_string(), page("home"))];
+    let dir = project(
+        &manifest(&stack).replace("manage = \"content\"", "manage = \"all\""),
+        &files,
+    );
+    let to = format!("s3://{}", stack.bucket);
+    let proxy = Proxy::start(&moto());
+    let dry = push(dir.path(), &to, &proxy, &stack.distribution, &["--dry-run"]);
+    dry.assert_ok();
+    let warned = dry.json()["routing"]["warnings"].to_string();
+    assert!(
+        warned.contains("CloudFormation stack `team-site`")
+            && warned.contains("manage = \\\"content\\\""),
+        "{}",
+        dry.stdout
+    );
+    // Content mode leaves the stack's association as it is: nothing to warn about.
+    let content = project(&manifest(&stack), &files);
+    let quiet = push(
+        content.path(),
+        &to,
+        &proxy,
+        &stack.distribution,
+        &["--dry-run"],
+    );
+    quiet.assert_ok();
+    assert!(
+        !quiet.stdout.contains("CloudFormation stack"),
+        "{}",
+        quiet.stdout
+    );
+}
