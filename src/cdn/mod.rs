@@ -6,6 +6,7 @@
 pub(crate) mod access_block;
 pub(crate) mod apply;
 pub(crate) mod decide;
+pub(crate) mod diagnosis;
 pub(crate) mod distribution;
 pub(crate) mod edge;
 pub(crate) mod edge_code;

@@ -52,54 +52,7 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
     )?;
     let analysis = distribution::analyze(&dist.config, &job.bucket, &dist.id)?;
     let mode = job.mode(&analysis);
-    let name = job.function_name();
-    let function = async {
-        let probed = match mode {
-            Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await?,
-            Mode::Private => {
-                let arn = edge::function_arn_in(&dist.arn, &name);
-                edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await?
-            }
-        };
-        Ok::<_, SetupError>(probed)
-    };
-    let declared = async {
-        match mode {
-            Mode::Private if job.checks_wiring() => Ok::<_, SetupError>(
-                edge::describe_declared(&clients.cloudfront, &name, &clients.endpoint).await?,
-            ),
-            _ => Ok(None),
-        }
-    };
-    let function = async {
-        let (probed, declared) = tokio::try_join!(function, declared)?;
-        // A function that reads a store: what the store says it holds (two more requests, for
-        // sites whose table outgrew the function only). In content mode, the store is the one
-        // the infrastructure as code associated with the function.
-        let store = match (
-            &probed.table,
-            declared.as_ref().and_then(|d| d.stores.first()),
-        ) {
-            (None, _) => kvs::Observed::default(),
-            (Some(_), Some(arn)) if job.content_only() => {
-                let verify = job.request.verify_store;
-                kvs::observe_at(&clients.key_value_store, arn, verify, &clients.endpoint).await?
-            }
-            // No store associated: the wiring check says so; content mode looks for none.
-            (Some(_), None) if job.content_only() => kvs::Observed::default(),
-            (Some(_), _) => {
-                kvs::observe(
-                    &clients.cloudfront,
-                    &clients.key_value_store,
-                    &name,
-                    job.request.verify_store,
-                    &clients.endpoint,
-                )
-                .await?
-            }
-        };
-        Ok::<_, SetupError>((probed, store, declared))
-    };
+    let function = read_function(clients, job, mode, &dist.arn);
     let stack = async {
         match job.checks_wiring() {
             true => read_stack(clients, &dist.arn).await,
@@ -146,6 +99,53 @@ pub(crate) async fn observe(clients: &Clients, job: &Job) -> Result<Observed, Se
         declared,
         stack,
     })
+}
+
+/// The edge function of `mode` as published, its store's marker when its code reads one, and
+/// (where the wiring is checked) the CloudFront Function's declared configuration.
+async fn read_function(
+    clients: &Clients,
+    job: &Job,
+    mode: Mode,
+    distribution_arn: &str,
+) -> Result<(Published, kvs::Observed, Option<edge::Declared>), SetupError> {
+    let name = job.function_name();
+    let probe = async {
+        Ok::<_, SetupError>(match mode {
+            Mode::Website => edge::probe_lambda(&clients.lambda, &name, &clients.endpoint).await?,
+            Mode::Private => {
+                let arn = edge::function_arn_in(distribution_arn, &name);
+                edge::probe_function(&clients.cloudfront, &name, &arn, &clients.endpoint).await?
+            }
+        })
+    };
+    let declared = async {
+        match mode {
+            Mode::Private if job.checks_wiring() => Ok::<_, SetupError>(
+                edge::describe_declared(&clients.cloudfront, &name, &clients.endpoint).await?,
+            ),
+            _ => Ok(None),
+        }
+    };
+    let (probed, declared) = tokio::try_join!(probe, declared)?;
+    // A function that reads a store: what the store says it holds (two more requests, for sites
+    // whose table outgrew the function only). In content mode, the store is the one the
+    // infrastructure as code associated with the function, and no other.
+    let verify = job.request.verify_store;
+    let associated = declared.as_ref().and_then(|d| d.stores.first());
+    let store = match (&probed.table, associated) {
+        (None, _) => kvs::Observed::default(),
+        (Some(_), Some(arn)) if job.content_only() => {
+            kvs::observe_at(&clients.key_value_store, arn, verify, &clients.endpoint).await?
+        }
+        // No store associated: the wiring check says so.
+        (Some(_), None) if job.content_only() => kvs::Observed::default(),
+        (Some(_), _) => {
+            let (cloudfront, store) = (&clients.cloudfront, &clients.key_value_store);
+            kvs::observe(cloudfront, store, &name, verify, &clients.endpoint).await?
+        }
+    };
+    Ok((probed, store, declared))
 }
 
 /// The CloudFormation stack that owns the distribution (the tag CloudFormation puts on what it

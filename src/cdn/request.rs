@@ -23,8 +23,8 @@ pub(crate) enum SetupError {
     Code(#[from] crate::cdn::edge_code::CodeError),
     #[error(transparent)]
     Policy(#[from] crate::cdn::website::PolicyError),
-    #[error("distribution {id} is not wired as this site needs, and [cdn] manage = \"content\" leaves the wiring to {owner}: nothing was written. Fix it there (`spadeploy doctor` checks again):\n{report}", id = .0.distribution, owner = crate::cdn::wiring::owner(.0.iac), report = .0)]
-    Unwired(Box<crate::cdn::wiring::Report>),
+    #[error("distribution {id} is not wired as this site needs, and [cdn] manage = \"content\" leaves the wiring to {owner}: nothing was written. Fix it there (`spadeploy doctor` checks again):\n{report}", id = .0.distribution, owner = crate::cdn::diagnosis::owner(.0.iac), report = .0)]
+    Unwired(Box<crate::cdn::diagnosis::Report>),
 }
 
 /// What the user asked of the routing, from flags and manifest.

@@ -8,7 +8,7 @@ use std::path::Path;
 use anyhow::{bail, Result};
 use clap::Args;
 
-use crate::cdn::wiring::{self, Report, Status};
+use crate::cdn::diagnosis::{owner, Report, Status};
 use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, Manage, TargetSettings};
 use crate::config::target::Target;
@@ -58,10 +58,7 @@ fn render(report: &Report) -> String {
     let mut out = String::new();
     let owner = match report.manage {
         Manage::All => "spadeploy manages the wiring".to_string(),
-        Manage::Content => format!(
-            "{} manages the wiring (content mode)",
-            wiring::owner(report.iac)
-        ),
+        Manage::Content => format!("{} manages the wiring (content mode)", owner(report.iac)),
     };
     let stack = report
         .stack

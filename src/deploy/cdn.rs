@@ -87,7 +87,7 @@ pub(crate) async fn doctor(
     mut request: RoutingRequest,
     bucket: String,
     prefix: String,
-) -> Result<wiring::Report> {
+) -> Result<crate::cdn::diagnosis::Report> {
     request.check_wiring = true;
     let (job, observed, keys) = observe_live(settings, request, bucket, prefix).await?;
     let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
