@@ -16,6 +16,7 @@ mod terraform;
 
 use serde_json::{json, Value};
 
+use crate::cdn::edge_code::Event;
 use crate::cdn::iam::{ContentResources, PolicyScope, ScopeError};
 use crate::cdn::website::PolicyTarget;
 
@@ -29,6 +30,30 @@ const ALL_VIEWER_EXCEPT_HOST_HEADER: &str = "b689b0a8-53d0-40ab-baf2-68738e2966a
 
 /// The path pattern of the API behavior.
 const API_PATH: &str = "/api/*";
+/// The distribution's origin ids: the bucket (default behavior) and the API (`/api/*`).
+const SPA_ORIGIN: &str = "spa";
+const API_ORIGIN: &str = "api";
+/// The function runs on both viewer events of the SPA behavior: requests for client routes are
+/// rewritten, and responses get the manifest's headers and not-found page (a push publishes the
+/// code that needs them, so the association is there from the start).
+const FUNCTION_EVENTS: [Event; 2] = [Event::ViewerRequest, Event::ViewerResponse];
+const OAC_DESCRIPTION: &str = "spadeploy: CloudFront signs its requests to the private bucket";
+const STORE_COMMENT: &str =
+    "spadeploy route table: URLs that name pages, and the page each answers";
+const DEPLOY_POLICY_NAME: &str = "spadeploy-content";
+/// The stack's parameter for an account that already has GitHub's OIDC provider (an account
+/// holds one per URL, so a second stack cannot create it again).
+const OIDC_PARAMETER: &str = "GitHubOidcProviderArn";
+const OIDC_PARAMETER_DESCRIPTION: &str = "ARN of the account's GitHub OIDC provider \
+    (token.actions.githubusercontent.com) if it has one; empty: the stack creates it (an account \
+    holds one per URL)";
+/// Why the template's function code and store must be left to spadeploy (the template's
+/// `Metadata`, for whoever edits the stack later).
+const FUNCTION_CODE_NOTE: &str = "Placeholder: spadeploy push publishes the function's code. A \
+    stack update that changes the Function resource writes the placeholder back until the next \
+    push; other updates leave the code alone.";
+const STORE_NOTE: &str = "spadeploy writes this store's entries: import no data into it and \
+    manage no keys of it elsewhere.";
 const RUNTIME: &str = "cloudfront-js-2.0";
 const GITHUB_OIDC_URL: &str = "https://token.actions.githubusercontent.com";
 const GITHUB_OIDC_HOST: &str = "token.actions.githubusercontent.com";
@@ -62,6 +87,12 @@ pub(crate) struct GitHub {
     /// `owner/name`.
     pub repo: String,
     pub branch: String,
+}
+
+impl GitHub {
+    fn role_description(&self) -> String {
+        format!("spadeploy push from {} (content only)", self.repo)
+    }
 }
 
 /// An input that is not what it claims to be: each would reach an ARN, a condition, a domain
@@ -155,6 +186,35 @@ impl Stack {
         format!("spadeploy: {}", self.target())
     }
 
+    /// What the stack is, for its template's `Description`.
+    fn description(&self) -> String {
+        format!(
+            "{}: a private bucket behind CloudFront with an SPA default behavior{}; pushes write \
+             only content (objects, the function's code, the store's entries)",
+            self.comment(),
+            if self.api_origin.is_some() {
+                " and /api/* to the API"
+            } else {
+                ""
+            },
+        )
+    }
+
+    /// The outputs this stack has.
+    fn outputs(&self) -> Vec<Output> {
+        let mut outputs = vec![
+            Output::BucketName,
+            Output::DistributionId,
+            Output::DistributionDomainName,
+            Output::FunctionName,
+            Output::KeyValueStoreArn,
+        ];
+        if self.github.is_some() {
+            outputs.push(Output::DeployRoleArn);
+        }
+        outputs
+    }
+
     /// The spadeploy.toml a push of this stack uses (`distribution` given as the placeholder
     /// the caller names).
     pub(crate) fn manifest(&self, distribution: &str) -> String {
@@ -165,6 +225,45 @@ impl Stack {
             self.target(),
             self.function_name
         )
+    }
+}
+
+/// What a push needs from the stack, as CloudFormation and CDK name their outputs (Terraform's
+/// are the same in snake case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Output {
+    BucketName,
+    DistributionId,
+    DistributionDomainName,
+    FunctionName,
+    KeyValueStoreArn,
+    DeployRoleArn,
+}
+
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
+            Output::BucketName => "BucketName",
+            Output::DistributionId => "DistributionId",
+            Output::DistributionDomainName => "DistributionDomainName",
+            Output::FunctionName => "FunctionName",
+            Output::KeyValueStoreArn => "KeyValueStoreArn",
+            Output::DeployRoleArn => "DeployRoleArn",
+        }
+    }
+
+    /// Where the value goes.
+    fn description(self) -> &'static str {
+        match self {
+            Output::BucketName => "[target] to = s3://BucketName/PREFIX",
+            Output::DistributionId => "[cdn] distribution",
+            Output::DistributionDomainName => {
+                "Where the site answers (point the aliases' DNS here)"
+            }
+            Output::FunctionName => "[routing] function_name",
+            Output::KeyValueStoreArn => "The route table's store (spadeploy writes its entries)",
+            Output::DeployRoleArn => "role-to-assume in aws-actions/configure-aws-credentials",
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    bucket_statements, content_policy, resolve_refs, trust_policy, ExportError, Ref, Stack,
-    ALL_VIEWER_EXCEPT_HOST_HEADER, API_PATH, CACHING_DISABLED, CACHING_OPTIMIZED, GITHUB_OIDC_URL,
-    PLACEHOLDER_CODE, RUNTIME, STS_AUDIENCE,
+    bucket_statements, content_policy, resolve_refs, trust_policy, ExportError, Output, Ref, Stack,
+    ALL_VIEWER_EXCEPT_HOST_HEADER, API_ORIGIN, API_PATH, CACHING_DISABLED, CACHING_OPTIMIZED,
+    DEPLOY_POLICY_NAME, FUNCTION_CODE_NOTE, FUNCTION_EVENTS, GITHUB_OIDC_URL, OAC_DESCRIPTION,
+    OIDC_PARAMETER, OIDC_PARAMETER_DESCRIPTION, PLACEHOLDER_CODE, RUNTIME, SPA_ORIGIN,
+    STORE_COMMENT, STORE_NOTE, STS_AUDIENCE,
 };
 
 /// The template for `stack`, once every input in it is validated.
@@ -32,26 +34,17 @@ pub(crate) fn cloudformation(stack: &Stack) -> Result<String, ExportError> {
     resources.insert("Distribution".into(), distribution(stack));
     let mut template = json!({
         "AWSTemplateFormatVersion": "2010-09-09",
-        "Description": format!(
-            "{}: a private bucket behind CloudFront with an SPA default behavior{}; pushes write \
-             only content (objects, the function's code, the store's entries)",
-            stack.comment(),
-            if stack.api_origin.is_some() { " and /api/* to the API" } else { "" },
-        ),
+        "Description": stack.description(),
         "Metadata": { "spadeploy": {
-            "FunctionCode": "Placeholder: spadeploy push publishes the function's code. A stack \
-                update that changes the Function resource writes the placeholder back until the \
-                next push; other updates leave the code alone.",
-            "KeyValueStore": "spadeploy writes this store's entries: import no data into it and \
-                manage no keys of it elsewhere.",
+            "FunctionCode": FUNCTION_CODE_NOTE,
+            "KeyValueStore": STORE_NOTE,
         } },
     });
-    let mut outputs = outputs();
     if stack.github.is_some() {
-        github(stack, &mut template, &mut resources, &mut outputs);
+        github(stack, &mut template, &mut resources);
     }
     template["Resources"] = resources.into();
-    template["Outputs"] = outputs.into();
+    template["Outputs"] = outputs(stack).into();
     Ok(format!("{template:#}\n"))
 }
 
@@ -65,7 +58,7 @@ fn reference(value: &Value) -> Value {
         Ref::OidcProvider => json!({ "Fn::If": [
             "CreateGitHubOidcProvider",
             { "Ref": "GitHubOidcProvider" },
-            { "Ref": "GitHubOidcProviderArn" },
+            { "Ref": OIDC_PARAMETER },
         ] }),
     })
 }
@@ -97,7 +90,7 @@ fn origin_access_control(stack: &Stack) -> Value {
         "Type": "AWS::CloudFront::OriginAccessControl",
         "Properties": { "OriginAccessControlConfig": {
             "Name": stack.function_name,
-            "Description": "spadeploy: CloudFront signs its requests to the private bucket",
+            "Description": OAC_DESCRIPTION,
             "OriginAccessControlOriginType": "s3",
             "SigningBehavior": "always",
             "SigningProtocol": "sigv4",
@@ -110,7 +103,7 @@ fn key_value_store(stack: &Stack) -> Value {
         "Type": "AWS::CloudFront::KeyValueStore",
         "Properties": {
             "Name": stack.function_name,
-            "Comment": "spadeploy route table: URLs that name pages, and the page each answers",
+            "Comment": STORE_COMMENT,
         },
     })
 }
@@ -136,7 +129,7 @@ fn function(stack: &Stack) -> Value {
 fn distribution(stack: &Stack) -> Value {
     let function_arn = json!({ "Fn::GetAtt": ["Function", "FunctionARN"] });
     let mut spa_origin = json!({
-        "Id": "spa",
+        "Id": SPA_ORIGIN,
         "DomainName": { "Fn::GetAtt": ["Bucket", "RegionalDomainName"] },
         "S3OriginConfig": { "OriginAccessIdentity": "" },
         "OriginAccessControlId": { "Fn::GetAtt": ["OriginAccessControl", "Id"] },
@@ -151,22 +144,22 @@ fn distribution(stack: &Stack) -> Value {
         "HttpVersion": "http2and3",
         "IPV6Enabled": true,
         "DefaultCacheBehavior": {
-            "TargetOriginId": "spa",
+            "TargetOriginId": SPA_ORIGIN,
             "ViewerProtocolPolicy": "redirect-to-https",
             "CachePolicyId": CACHING_OPTIMIZED,
             "Compress": true,
             "AllowedMethods": ["GET", "HEAD"],
             "CachedMethods": ["GET", "HEAD"],
-            "FunctionAssociations": [
-                { "EventType": "viewer-request", "FunctionARN": function_arn },
-                { "EventType": "viewer-response", "FunctionARN": function_arn },
-            ],
+            "FunctionAssociations": FUNCTION_EVENTS
+                .iter()
+                .map(|event| json!({ "EventType": event.name(), "FunctionARN": function_arn }))
+                .collect::<Vec<_>>(),
         },
         "ViewerCertificate": { "CloudFrontDefaultCertificate": true },
     });
     if let Some(host) = &stack.api_origin {
         origins.push(json!({
-            "Id": "api",
+            "Id": API_ORIGIN,
             "DomainName": host,
             "CustomOriginConfig": {
                 "OriginProtocolPolicy": "https-only",
@@ -193,7 +186,7 @@ fn distribution(stack: &Stack) -> Value {
 fn api_behavior() -> Value {
     json!({
         "PathPattern": API_PATH,
-        "TargetOriginId": "api",
+        "TargetOriginId": API_ORIGIN,
         "ViewerProtocolPolicy": "https-only",
         "CachePolicyId": CACHING_DISABLED,
         "OriginRequestPolicyId": ALL_VIEWER_EXCEPT_HOST_HEADER,
@@ -203,61 +196,42 @@ fn api_behavior() -> Value {
     })
 }
 
-fn outputs() -> Map<String, Value> {
-    let output =
-        |description: &str, value: Value| json!({ "Description": description, "Value": value });
-    let mut outputs = Map::new();
-    outputs.insert(
-        "BucketName".into(),
-        output(
-            "[target] to = s3://BucketName/PREFIX",
-            json!({ "Ref": "Bucket" }),
-        ),
-    );
-    outputs.insert(
-        "DistributionId".into(),
-        output("[cdn] distribution", json!({ "Ref": "Distribution" })),
-    );
-    outputs.insert(
-        "DistributionDomainName".into(),
-        output(
-            "Where the site answers (point the aliases' DNS here)",
-            json!({ "Fn::GetAtt": ["Distribution", "DomainName"] }),
-        ),
-    );
-    outputs.insert(
-        "FunctionName".into(),
-        output("[routing] function_name", json!({ "Ref": "Function" })),
-    );
-    outputs.insert(
-        "KeyValueStoreArn".into(),
-        output(
-            "The route table's store (spadeploy writes its entries)",
-            json!({ "Fn::GetAtt": ["KeyValueStore", "Arn"] }),
-        ),
-    );
-    outputs
+/// Each output's value. The function's name is written as it is: `Ref` of a CloudFront
+/// Function gives its ARN, not the name `[routing] function_name` takes.
+fn outputs(stack: &Stack) -> Map<String, Value> {
+    stack
+        .outputs()
+        .into_iter()
+        .map(|output| {
+            let value = match output {
+                Output::BucketName => json!({ "Ref": "Bucket" }),
+                Output::DistributionId => json!({ "Ref": "Distribution" }),
+                Output::DistributionDomainName => {
+                    json!({ "Fn::GetAtt": ["Distribution", "DomainName"] })
+                }
+                Output::FunctionName => json!(stack.function_name),
+                Output::KeyValueStoreArn => json!({ "Fn::GetAtt": ["KeyValueStore", "Arn"] }),
+                Output::DeployRoleArn => json!({ "Fn::GetAtt": ["DeployRole", "Arn"] }),
+            };
+            let body = json!({ "Description": output.description(), "Value": value });
+            (output.name().to_string(), body)
+        })
+        .collect()
 }
 
 /// The GitHub OIDC provider (unless the account has one: pass its ARN as the parameter) and the
 /// deploy role with the content-only policy.
-fn github(
-    stack: &Stack,
-    template: &mut Value,
-    resources: &mut Map<String, Value>,
-    outputs: &mut Map<String, Value>,
-) {
+fn github(stack: &Stack, template: &mut Value, resources: &mut Map<String, Value>) {
     let Some(github) = &stack.github else {
         return;
     };
-    template["Parameters"] = json!({ "GitHubOidcProviderArn": {
+    template["Parameters"] = json!({ OIDC_PARAMETER: {
         "Type": "String",
         "Default": "",
-        "Description": "ARN of the account's GitHub OIDC provider (token.actions.githubusercontent.com) \
-            if it has one; empty: the stack creates it (an account holds one per URL)",
+        "Description": OIDC_PARAMETER_DESCRIPTION,
     } });
     template["Conditions"] = json!({
-        "CreateGitHubOidcProvider": { "Fn::Equals": [{ "Ref": "GitHubOidcProviderArn" }, ""] },
+        "CreateGitHubOidcProvider": { "Fn::Equals": [{ "Ref": OIDC_PARAMETER }, ""] },
     });
     resources.insert(
         "GitHubOidcProvider".into(),
@@ -272,20 +246,13 @@ fn github(
         json!({
             "Type": "AWS::IAM::Role",
             "Properties": {
-                "Description": format!("spadeploy push from {} (content only)", github.repo),
+                "Description": github.role_description(),
                 "AssumeRolePolicyDocument": reference(&trust_policy(github)),
                 "Policies": [{
-                    "PolicyName": "spadeploy-content",
+                    "PolicyName": DEPLOY_POLICY_NAME,
                     "PolicyDocument": reference(&content_policy(stack)),
                 }],
             },
-        }),
-    );
-    outputs.insert(
-        "DeployRoleArn".into(),
-        json!({
-            "Description": "role-to-assume in aws-actions/configure-aws-credentials",
-            "Value": { "Fn::GetAtt": ["DeployRole", "Arn"] },
         }),
     );
 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::cdn::iam::actions;
 use crate::config::target::TargetError;
 
-fn stack() -> Stack {
+pub(super) fn stack() -> Stack {
     Stack {
         bucket: "my-site".into(),
         prefix: "app/".into(),
@@ -124,6 +124,16 @@ fn the_terraform_function_ignores_its_code_and_no_store_key_is_managed() {
     assert!(!text.contains("custom_error_response {"));
     assert!(!text.contains('\u{1}'), "a marker was left");
     assert!(text.contains("= [aws_cloudfront_distribution.site.arn]"));
+}
+
+/// `Ref` of a CloudFront Function is its ARN; `[routing] function_name` takes the name.
+#[test]
+fn the_function_name_output_is_the_name() {
+    let t = template(&stack());
+    assert_eq!(
+        t["Outputs"]["FunctionName"]["Value"],
+        "spadeploy-my-site-app_0123456789abcdef"
+    );
 }
 
 #[test]
