@@ -10,6 +10,7 @@
 //! with markers where a value is only known once the stack exists (the distribution's ARN, the
 //! function's); each format replaces a marker with its own reference.
 
+mod cdk;
 mod cloudformation;
 mod hcl;
 mod terraform;
@@ -20,6 +21,7 @@ use crate::cdn::edge_code::Event;
 use crate::cdn::iam::{ContentResources, PolicyScope, ScopeError};
 use crate::cdn::website::PolicyTarget;
 
+pub(crate) use cdk::cdk;
 pub(crate) use cloudformation::cloudformation;
 pub(crate) use terraform::terraform;
 

@@ -1,5 +1,5 @@
 //! `export`: print the whole stack (bucket, OAC, bucket policy, function, store, distribution,
-//! deploy role) as CloudFormation or Terraform, for a team whose IaC owns the wiring.
+//! deploy role) as CloudFormation, Terraform or a CDK app, for a team whose IaC owns the wiring.
 
 use std::path::Path;
 
@@ -18,6 +18,8 @@ enum Format {
     Cloudformation,
     /// A Terraform configuration for the hashicorp/aws provider
     Terraform,
+    /// A CDK app in plain JavaScript (aws-cdk-lib v2): `cdk synth --app "node app.js"`
+    Cdk,
 }
 
 #[derive(Debug, Args)]
@@ -84,6 +86,13 @@ pub(super) fn export(args: ExportArgs, config: Option<&Path>) -> Result<Outcome>
         Format::Terraform => {
             crate::report::stdout::print(crate::cdn::export::terraform(&stack)?);
             eprintln!("note: the spadeploy.toml for this stack closes the output, as a comment");
+        }
+        Format::Cdk => {
+            crate::report::stdout::print(crate::cdn::export::cdk(&stack)?);
+            eprintln!(
+                "spadeploy.toml for this stack (distribution: the stack's DistributionId output):\n\n{}",
+                stack.manifest("DISTRIBUTION_ID")
+            );
         }
     }
     Ok(Outcome::Done)
