@@ -2,9 +2,10 @@
 # Runs the whole test suite: formatting, lints (Rust, and the GitHub workflows with actionlint and
 # zizmor), unit tests, and integration tests that run the built binary against moto's AWS
 # emulator, the generated edge functions under Node.js and the framework builds in headless
-# Chromium, and the exported CloudFormation and Terraform through cfn-lint and python-hcl2. Installs
-# moto, the linters and the IaC validators into ./.venv on first use, starts moto on a free
-# 127.0.0.1 port, and stops it when done, whatever happens.
+# Chromium, the exported CloudFormation and Terraform through cfn-lint and python-hcl2, and the
+# exported CDK app synthesized with aws-cdk-lib, its template through cfn-lint. Installs moto, the
+# linters and the IaC validators into ./.venv on first use, starts moto on a free 127.0.0.1 port,
+# and stops it when done, whatever happens.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -30,7 +31,8 @@ export MOTO_PORT=${MOTO_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.
 endpoint=$(scripts/moto-up.sh)
 trap 'scripts/moto-down.sh' EXIT
 echo "test.sh: moto is serving at $endpoint" >&2
-# The validators of `spadeploy export` (cfn-lint, python-hcl2): SPADEPLOY_CFN_LINT, SPADEPLOY_HCL2_PYTHON.
+# The validators of `spadeploy export` (cfn-lint, python-hcl2, aws-cdk-lib): SPADEPLOY_CFN_LINT,
+# SPADEPLOY_HCL2_PYTHON, SPADEPLOY_CDK_NODE_PATH.
 eval "$(scripts/iac-tools.sh)"
 # The python with boto3 that moto runs on: tests/iac/create_stack.py creates an exported stack.
 export SPADEPLOY_MOTO_PYTHON="${MOTO_VENV:-$PWD/.venv/moto}/bin/python"

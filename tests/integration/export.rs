@@ -1,9 +1,11 @@
 //! `spadeploy export`: the CloudFormation template must pass `cfn-lint` (errors fail the test,
-//! warnings are printed), and the Terraform configuration must parse with python-hcl2 and hold
+//! warnings are printed); the Terraform configuration must parse with python-hcl2 and hold
 //! the stack: bucket, OAC, the function with `ignore_changes = [code]`, its store, the
-//! distribution's two behaviors without custom error responses, and the deploy role's policy.
-//! ./test.sh installs both tools (scripts/iac-tools.sh) and names them in `SPADEPLOY_CFN_LINT`
-//! and `SPADEPLOY_HCL2_PYTHON`; without them these tests fail, saying so.
+//! distribution's two behaviors without custom error responses, and the deploy role's policy;
+//! the CDK app must synthesize with aws-cdk-lib into a template that passes `cfn-lint` and holds
+//! the CloudFormation export's resources with the same properties.
+//! ./test.sh installs the tools (scripts/iac-tools.sh) and names them in `SPADEPLOY_CFN_LINT`,
+//! `SPADEPLOY_HCL2_PYTHON` and `SPADEPLOY_CDK_NODE_PATH`; without them these tests fail, saying so.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,10 +17,11 @@ use crate::support::*;
 const CERTIFICATE: &str =
     "arn:aws:acm:us-east-1:123456789012:certificate/0a1b2c3d-0000-4000-8000-00000000000a";
 
-/// A validator named by `var`, or a failure that says how to get it.
+/// A validator (a program, or a directory of Node.js modules) named by `var`, or a failure that
+/// says how to get it.
 fn tool(var: &str) -> String {
     match std::env::var(var) {
-        Ok(path) if Path::new(&path).is_file() => path,
+        Ok(path) if Path::new(&path).exists() => path,
         other => panic!(
             "{var} is {other:?}: the export tests need it. Run ./test.sh, or \
              `eval \"$(scripts/iac-tools.sh)\"` before cargo test"
@@ -52,44 +55,55 @@ fn cfn_lint(template: &str) -> (i32, String) {
     (out.status.code().unwrap_or(-1), printed)
 }
 
+/// Every option: a prefix, the API, two aliases with their certificate, the deploy role.
+const FULL: [&str; 12] = [
+    "--to",
+    "s3://my-site/app",
+    "--api-origin",
+    "api.example.com",
+    "--alias",
+    "www.example.com",
+    "--alias",
+    "example.com",
+    "--certificate-arn",
+    CERTIFICATE,
+    "--github-repo",
+    "octo-org/site",
+];
+/// No option but the bucket.
+const BARE: [&str; 2] = ["--to", "s3://my-site"];
+
+/// Fails on any error cfn-lint finds in `template`, and prints its warnings.
+fn assert_lints_clean(template: &str, what: &str) {
+    let (code, printed) = cfn_lint(template);
+    assert!(
+        code == 0 || (code & 3 == 0),
+        "cfn-lint found errors ({code}) in {what}:\n{printed}\n{template}"
+    );
+    if code != 0 {
+        eprintln!("cfn-lint warnings for {what} (status {code}):\n{printed}");
+    }
+}
+
+/// The manifest a push needs comes alongside the stack, on stderr.
+fn assert_prints_the_manifest(run: &Run) {
+    assert!(
+        run.stderr.contains("[cdn]\ndistribution = "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("mode = \"private\""), "{}", run.stderr);
+}
+
 #[test]
 fn the_cloudformation_template_passes_cfn_lint() {
-    let full = [
-        "cloudformation",
-        "--to",
-        "s3://my-site/app",
-        "--api-origin",
-        "api.example.com",
-        "--alias",
-        "www.example.com",
-        "--alias",
-        "example.com",
-        "--certificate-arn",
-        CERTIFICATE,
-        "--github-repo",
-        "octo-org/site",
-    ];
-    let bare = ["cloudformation", "--to", "s3://my-site"];
-    for args in [&full[..], &bare[..]] {
-        let run = export(args);
-        let (code, printed) = cfn_lint(&run.stdout);
-        assert!(
-            code == 0 || (code & 3 == 0),
-            "cfn-lint found errors ({code}) in {args:?}:\n{printed}\n{}",
-            run.stdout
-        );
-        if code != 0 {
-            eprintln!("cfn-lint warnings for {args:?} (status {code}):\n{printed}");
-        }
-        // The manifest a push needs comes alongside, on stderr.
-        assert!(
-            run.stderr.contains("[cdn]\ndistribution = "),
-            "{}",
-            run.stderr
-        );
-        assert!(run.stderr.contains("mode = \"private\""), "{}", run.stderr);
+    for args in [&FULL[..], &BARE[..]] {
+        let run = export(&[&["cloudformation"], args].concat());
+        assert_lints_clean(&run.stdout, &format!("cloudformation {args:?}"));
+        assert_prints_the_manifest(&run);
     }
-    let template: Value = serde_json::from_str(&export(&full).stdout).unwrap();
+    let template: Value =
+        serde_json::from_str(&export(&[&["cloudformation"], &FULL[..]].concat()).stdout).unwrap();
     let outputs = template["Outputs"].as_object().unwrap();
     for name in [
         "BucketName",
@@ -99,6 +113,129 @@ fn the_cloudformation_template_passes_cfn_lint() {
         "DeployRoleArn",
     ] {
         assert!(outputs.contains_key(name), "output {name}");
+    }
+}
+
+/// The CDK app synthesized as `cdk synth` does (`node app.js`: the app calls `app.synth()`,
+/// which writes the cloud assembly to `CDK_OUTDIR`), with aws-cdk-lib from
+/// `SPADEPLOY_CDK_NODE_PATH`. Returns the stack's template as written.
+fn cdk_synth(app: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("app.js"), app).unwrap();
+    let assembly = dir.path().join("cdk.out");
+    let out = Command::new("node")
+        .arg("app.js")
+        .current_dir(dir.path())
+        .env("NODE_PATH", tool("SPADEPLOY_CDK_NODE_PATH"))
+        .env("CDK_OUTDIR", &assembly)
+        .output()
+        .expect("run the CDK app with node");
+    assert!(
+        out.status.success(),
+        "the CDK app does not synthesize:\n{}\n{app}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let templates: Vec<_> = std::fs::read_dir(&assembly)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.to_string_lossy().ends_with(".template.json"))
+        .collect();
+    assert_eq!(templates.len(), 1, "one stack: {templates:?}");
+    std::fs::read_to_string(&templates[0]).unwrap()
+}
+
+/// `value` with every reference (`Ref`, `Fn::…`) as `"<ref>"`, since the two name their logical
+/// ids differently, and one-item lists as the item, since CDK writes a lone action or resource
+/// of a policy that way.
+fn without_references(value: &Value) -> Value {
+    match value {
+        Value::Object(map)
+            if map.len() == 1 && map.keys().all(|k| k == "Ref" || k.starts_with("Fn::")) =>
+        {
+            Value::from("<ref>")
+        }
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (k.clone(), without_references(v)))
+            .collect::<serde_json::Map<_, _>>()
+            .into(),
+        Value::Array(items) if items.len() == 1 => without_references(&items[0]),
+        Value::Array(items) => items.iter().map(without_references).collect(),
+        other => other.clone(),
+    }
+}
+
+/// The template's resources by type, references aside (each type appears once in this stack);
+/// CDK's own bookkeeping left out.
+fn resources_by_type(template: &Value) -> std::collections::BTreeMap<String, Value> {
+    let mut by_type = std::collections::BTreeMap::new();
+    for resource in template["Resources"].as_object().unwrap().values() {
+        let kind = resource["Type"].as_str().unwrap().to_string();
+        if kind == "AWS::CDK::Metadata" {
+            continue;
+        }
+        let previous = by_type.insert(kind.clone(), without_references(resource));
+        assert!(previous.is_none(), "two {kind} in {template:#}");
+    }
+    by_type
+}
+
+/// The CDK app's template holds the CloudFormation export's stack: the same resources with the
+/// same properties (logical ids and how each writes a reference aside), the same outputs, the
+/// OIDC parameter and condition, the description and the notes.
+fn assert_same_stack(cloudformation: &Value, cdk: &Value) {
+    let (mut ours, theirs) = (resources_by_type(cloudformation), resources_by_type(cdk));
+    // Without a certificate the export says CloudFront's default certificate; CDK leaves the
+    // setting out, which CloudFront reads as the same.
+    let config = &mut ours.get_mut("AWS::CloudFront::Distribution").unwrap()["Properties"]
+        ["DistributionConfig"];
+    if config["ViewerCertificate"] == serde_json::json!({ "CloudFrontDefaultCertificate": true }) {
+        config.as_object_mut().unwrap().remove("ViewerCertificate");
+    }
+    assert_eq!(
+        ours.keys().collect::<Vec<_>>(),
+        theirs.keys().collect::<Vec<_>>()
+    );
+    for (kind, resource) in &ours {
+        assert_eq!(
+            resource, &theirs[kind],
+            "{kind} differs\n--- CloudFormation export:\n{resource:#}\n--- CDK app:\n{:#}",
+            theirs[kind]
+        );
+    }
+    for section in ["Outputs", "Conditions", "Description", "Metadata"] {
+        assert_eq!(
+            without_references(&cloudformation[section]),
+            without_references(&cdk[section]),
+            "{section}"
+        );
+    }
+    // CDK adds its bootstrap version check; the OIDC parameter is the same.
+    for (name, parameter) in cloudformation["Parameters"]
+        .as_object()
+        .into_iter()
+        .flatten()
+    {
+        assert_eq!(parameter, &cdk["Parameters"][name], "parameter {name}");
+    }
+}
+
+#[test]
+fn the_cdk_app_synthesizes_the_cloudformation_exports_stack() {
+    for args in [&FULL[..], &BARE[..]] {
+        let app = export(&[&["cdk"], args].concat());
+        assert_prints_the_manifest(&app);
+        assert!(app.stdout.contains("spadeploy owns this function's code"));
+        let synthesized = cdk_synth(&app.stdout);
+        assert_lints_clean(
+            &synthesized,
+            &format!("the CDK app's template for {args:?}"),
+        );
+        let cloudformation = export(&[&["cloudformation"], args].concat()).stdout;
+        assert_same_stack(
+            &serde_json::from_str(&cloudformation).unwrap(),
+            &serde_json::from_str(&synthesized).unwrap(),
+        );
     }
 }
 
