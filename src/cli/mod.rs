@@ -99,7 +99,8 @@ enum Command {
     /// generated edge function (`--print-function`)
     Routing(RoutingArgs),
     /// Print the whole stack (private bucket, OAC, bucket policy, CloudFront Function and its
-    /// KeyValueStore, distribution with /api/*, GitHub deploy role) as CloudFormation or Terraform
+    /// KeyValueStore, distribution with /api/*, GitHub deploy role) as CloudFormation, Terraform
+    /// or a CDK app
     Export(ExportArgs),
     /// Check the distribution's wiring, read-only, whoever manages it: the function on every SPA
     /// behavior and no API behavior, Origin Access Control, the bucket policy, behavior order,
