@@ -19,6 +19,7 @@ pub mod cli;
 pub(crate) mod config;
 pub(crate) mod deploy;
 pub(crate) mod model;
+pub(crate) mod preview;
 pub(crate) mod report;
 pub(crate) mod state;
 pub(crate) mod store;

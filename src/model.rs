@@ -108,6 +108,10 @@ pub(crate) fn is_state_key(key: &str) -> bool {
     key.starts_with(STATE_PREFIX)
 }
 
+/// Previews live under the target's `_previews/<id>/`, each its own target with its own
+/// releases and lock: never part of the site's listing, so a push never prunes them.
+pub(crate) const PREVIEWS_PREFIX: &str = "_previews/";
+
 /// A header value spadeploy sets or reads back: non-empty printable ASCII on one line (no CR/LF
 /// to inject headers into responses or generated code).
 pub(crate) fn is_header_value(value: &str) -> bool {

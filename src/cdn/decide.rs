@@ -191,7 +191,9 @@ pub(crate) fn decide(
     }
     let routes = route_table(observed, job, keys)?;
     let owner = job.target_id();
-    let EdgeCode { code, store } = edge_code::function_code(&routes, mode, false, &owner)?;
+    let previews = job.request.previews.as_ref();
+    let EdgeCode { code, store } =
+        edge_code::function_code(&routes, mode, false, &owner, previews)?;
     let name = job.function_name();
     if let Some(other) = observed.function.foreign_owner(&owner) {
         return Err(SetupError::Config(format!(
@@ -208,7 +210,7 @@ pub(crate) fn decide(
             .and_then(|keys| route_table(observed, job, keys).ok())
             .map(|routes| routes.lookup_table()),
     });
-    let viewer_response = edge_code::needs_viewer_response(&routes);
+    let viewer_response = edge_code::needs_viewer_response(&routes, previews);
     let installed = observed.function.installed(&edge_code::code_hash(&code));
     let current_arn = match &installed {
         Installed::Current { arn } => Some(arn.clone()),
@@ -484,6 +486,7 @@ mod tests {
                 manage: crate::config::manifest::Manage::All,
                 iac: None,
                 check_wiring: false,
+                previews: None,
             },
             bucket: "my-site".into(),
             prefix: String::new(),

@@ -22,6 +22,12 @@ const BATCH: usize = 50;
 const MARKER: &str = "spadeploy:table";
 const UPDATING: &str = "updating";
 
+/// The production route table's keys are URLs (`/…`); the store also holds other namespaces
+/// (previews' `preview:…` keys), which a production write neither lists nor deletes.
+pub(crate) fn is_route_key(key: &str) -> bool {
+    key.starts_with('/')
+}
+
 pub(crate) type Table = BTreeMap<String, String>;
 
 /// One UpdateKeys call: keys and values to put, keys to delete.
@@ -218,32 +224,98 @@ pub(crate) async fn write(
         (None, Some(previous)) if marker.as_deref() == Some(table_hash(previous).as_str()) => {
             previous.clone()
         }
-        _ => list(kvs, arn, endpoint).await?,
+        _ => list(kvs, arn, endpoint, is_route_key).await?,
     };
     let mut changed = 0;
     for (puts, deletes) in batches(&current, wanted) {
         changed += puts.len() + deletes.len();
-        let (puts, deletes) = request_items(puts, deletes, arn)?;
-        let out = kvs
-            .update_keys()
-            .kvs_arn(arn)
-            .if_match(&etag)
-            .set_puts(Some(puts))
-            .set_deletes((!deletes.is_empty()).then_some(deletes))
-            .send()
-            .await
-            .map_err(|e| {
-                api_error(
-                    e,
-                    "cloudfront-keyvaluestore:UpdateKeys",
-                    arn.to_string(),
-                    endpoint,
-                )
-            })?;
-        etag = out.e_tag().to_string();
+        etag = update(kvs, arn, etag, puts, deletes, endpoint).await?;
     }
     // The marker itself is not a route.
     Ok(changed.saturating_sub(1))
+}
+
+/// How often one UpdateKeys call is tried when another writer changed the store meanwhile.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// One UpdateKeys call under If-Match `etag`; returns the store's next ETag. Other writers share
+/// the store (previews beside production, each in its own keys), so a stale ETag is read again
+/// and the same batch retried: no batch depends on another writer's keys.
+pub(crate) async fn update(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    mut etag: String,
+    puts: Vec<(String, String)>,
+    deletes: Vec<String>,
+    endpoint: &str,
+) -> Result<String, ApiError> {
+    let (puts, deletes) = request_items(puts, deletes, arn)?;
+    for attempt in 1..=UPDATE_ATTEMPTS {
+        let sent = kvs
+            .update_keys()
+            .kvs_arn(arn)
+            .if_match(&etag)
+            .set_puts((!puts.is_empty()).then(|| puts.clone()))
+            .set_deletes((!deletes.is_empty()).then(|| deletes.clone()))
+            .send()
+            .await;
+        let err = match sent {
+            Ok(out) => return Ok(out.e_tag().to_string()),
+            Err(e) => api_error(
+                e,
+                "cloudfront-keyvaluestore:UpdateKeys",
+                arn.to_string(),
+                endpoint,
+            ),
+        };
+        if !err.to_string().contains("Pre-Condition failed") || attempt == UPDATE_ATTEMPTS {
+            return Err(err);
+        }
+        etag = state(kvs, arn, endpoint).await?.etag;
+    }
+    unreachable!("the last attempt returns")
+}
+
+/// What the data plane says of a store: its ETag (what UpdateKeys needs) and its size.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StoreState {
+    pub etag: String,
+    pub bytes: u64,
+}
+
+pub(crate) async fn state(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    endpoint: &str,
+) -> Result<StoreState, ApiError> {
+    let out = kvs
+        .describe_key_value_store()
+        .kvs_arn(arn)
+        .send()
+        .await
+        .map_err(|e| {
+            api_error(
+                e,
+                "cloudfront-keyvaluestore:DescribeKeyValueStore",
+                arn.to_string(),
+                endpoint,
+            )
+        })?;
+    Ok(StoreState {
+        etag: out.e_tag().to_string(),
+        bytes: out.total_size_in_bytes().max(0) as u64,
+    })
+}
+
+/// The ARN of the store named `name`, without creating it.
+pub(crate) async fn find(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+    endpoint: &str,
+) -> Result<Option<String>, ApiError> {
+    Ok(describe(cloudfront, name, endpoint)
+        .await?
+        .map(|store| store.arn().to_string()))
 }
 
 /// One batch as UpdateKeys items.
@@ -282,7 +354,17 @@ async fn marker(
     arn: &str,
     endpoint: &str,
 ) -> Result<Option<String>, ApiError> {
-    match kvs.get_key().kvs_arn(arn).key(MARKER).send().await {
+    get(kvs, arn, MARKER, endpoint).await
+}
+
+/// The value of `key`, or `None` when the store has no such key.
+pub(crate) async fn get(
+    kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
+    arn: &str,
+    key: &str,
+    endpoint: &str,
+) -> Result<Option<String>, ApiError> {
+    match kvs.get_key().kvs_arn(arn).key(key).send().await {
         Ok(out) => Ok(Some(out.value().to_string())),
         Err(err) => {
             let err = api_error(
@@ -340,7 +422,7 @@ pub(crate) async fn observe_at(
 ) -> Result<Observed, ApiError> {
     let keys = async {
         match with_keys {
-            true => list(kvs, arn, endpoint).await.map(Some),
+            true => list(kvs, arn, endpoint, is_route_key).await.map(Some),
             false => Ok(None),
         }
     };
@@ -351,11 +433,13 @@ pub(crate) async fn observe_at(
     })
 }
 
-/// Every route key and value the store holds: the marker and other namespaces aside.
-async fn list(
+/// Every key and value the store holds whose key `wanted` accepts (`is_route_key`: production's
+/// table, the marker aside).
+pub(crate) async fn list(
     kvs: &aws_sdk_cloudfrontkeyvaluestore::Client,
     arn: &str,
     endpoint: &str,
+    wanted: impl Fn(&str) -> bool,
 ) -> Result<Table, ApiError> {
     let mut table = Table::new();
     let mut pages = kvs
@@ -373,10 +457,10 @@ async fn list(
                 endpoint,
             )
         })?;
-        // Only route keys (URLs start with `/`): keys others wrote into the store (another
-        // tool, previews' namespaces) are never listed, so never deleted.
+        // Production passes `is_route_key`: keys others wrote into the store (another tool,
+        // previews' namespaces) are never listed, so never deleted.
         for item in page.items() {
-            if item.key().starts_with('/') {
+            if wanted(item.key()) {
                 table.insert(item.key().to_string(), item.value().to_string());
             }
         }

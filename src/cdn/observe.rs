@@ -21,6 +21,20 @@ pub(crate) struct Clients {
     pub endpoint: String,
 }
 
+impl Clients {
+    /// Every client from one SDK configuration.
+    pub(crate) fn of(aws: &crate::aws::Aws) -> Clients {
+        Clients {
+            s3: aws.s3(),
+            cloudfront: aws.cloudfront(),
+            key_value_store: aws.key_value_store(),
+            lambda: aws.lambda_edge(),
+            iam: aws.iam(),
+            endpoint: aws.describe_endpoint(),
+        }
+    }
+}
+
 /// Everything the routing decision depends on, as read.
 #[derive(Debug, Clone)]
 pub(crate) struct Observed {

@@ -48,6 +48,8 @@ pub(crate) struct RoutingRequest {
     /// `doctor`: read what the wiring checks need (the function's declared configuration, the
     /// distribution's stack tag) whoever manages the wiring.
     pub check_wiring: bool,
+    /// `[preview] domain`: the function also maps preview hosts (issue 25).
+    pub previews: Option<crate::config::preview::PreviewEdge>,
 }
 
 /// A routing request for a concrete bucket.

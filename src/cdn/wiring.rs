@@ -402,6 +402,7 @@ mod tests {
                 manage,
                 iac: None,
                 check_wiring: true,
+                previews: None,
             },
             bucket: "my-site".into(),
             prefix: String::new(),

@@ -24,10 +24,10 @@ const DEFAULT_KEEP_RELEASES: usize = 3;
 #[derive(Debug, Args)]
 pub(super) struct DeployArgs {
     #[command(flatten)]
-    target: TargetSettings,
+    pub(super) target: TargetSettings,
     /// Plan and show the changes, then stop: no write request of any kind
     #[arg(long)]
-    dry_run: bool,
+    pub(super) dry_run: bool,
     /// With a dry run: exit 2 when there are changes, 0 when there are none (an error without
     /// --dry-run: a push that applies its changes has none pending)
     #[arg(long)]
@@ -53,7 +53,7 @@ pub(super) struct DeployArgs {
     #[arg(long, value_name = "FILE")]
     summary_md: Option<PathBuf>,
     #[command(flatten)]
-    cdn: CdnArgs,
+    pub(super) cdn: CdnArgs,
     #[command(flatten)]
     invalidation: InvalidationArgs,
 }
@@ -61,9 +61,9 @@ pub(super) struct DeployArgs {
 #[derive(Debug, Args)]
 pub(super) struct PushArgs {
     /// Build directory to deploy (default: the manifest's `dir`, else ./dist)
-    dir: Option<PathBuf>,
+    pub(super) dir: Option<PathBuf>,
     #[command(flatten)]
-    deploy: DeployArgs,
+    pub(super) deploy: DeployArgs,
     /// Keep objects that are no longer in the build
     #[arg(long)]
     no_delete: bool,
@@ -87,7 +87,7 @@ pub(super) struct RollbackArgs {
     /// Release id (or a unique prefix) to restore [default: the one before the live release]
     release: Option<String>,
     #[command(flatten)]
-    deploy: DeployArgs,
+    pub(super) deploy: DeployArgs,
 }
 
 pub(super) async fn push(
@@ -96,11 +96,22 @@ pub(super) async fn push(
     format: OutputFormat,
     intent: Intent,
 ) -> Result<Outcome> {
-    let mut loaded = manifest::load(config)?;
+    let (manifest, request) = prepare(&args, manifest::load(config)?, intent);
+    deploy(args.deploy, &manifest, request, format).await
+}
+
+/// The manifest with the framework's rules applied, and what the push asks beyond the flags:
+/// shared by `push`, `diff` and `preview deploy`.
+pub(super) fn prepare(
+    args: &PushArgs,
+    mut loaded: manifest::Loaded,
+    intent: Intent,
+) -> (manifest::Manifest, Request) {
     let base = loaded.base_dir();
     let project = loaded.project();
     let dir = args
         .dir
+        .clone()
         .or_else(|| loaded.manifest.dir.as_ref().map(|d| base.join(d)))
         .or_else(|| loaded.framework_output(&project).filter(|d| d.is_dir()))
         .unwrap_or_else(|| PathBuf::from("dist"));
@@ -144,7 +155,7 @@ pub(super) async fn push(
         what: What::Push,
         dir,
     };
-    deploy(args.deploy, &manifest, request, format).await
+    (manifest, request)
 }
 
 pub(super) async fn prune(
@@ -191,11 +202,13 @@ fn records_manifest(config: Option<&Path>, args: &DeployArgs) -> Result<manifest
     Ok(loaded.resolve(&BuildShape::of_target(to.as_ref())))
 }
 
-/// `push` applies its plan; `diff` only shows it (a dry run).
+/// `push` applies its plan; `diff` only shows it (a dry run); `preview deploy` applies it to a
+/// preview's folder, leaving the distribution alone (no routing change, no invalidation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Intent {
     Apply,
     Diff,
+    Preview,
 }
 
 /// Whether the build must hold the index document at its top.
@@ -220,8 +233,8 @@ enum Hashing {
 }
 
 /// What `push`, `diff`, `rollback` and `prune` ask of the shared deploy, beyond the flags.
-struct Request {
-    dir: PathBuf,
+pub(super) struct Request {
+    pub(super) dir: PathBuf,
     plan: PlanOptions,
     index: Index,
     intent: Intent,
@@ -288,8 +301,9 @@ fn routing_request(
 }
 
 /// The command a deploy lock names as its holder's.
-fn command_name(what: &What) -> &'static str {
+fn command_name(what: &What, intent: Intent) -> &'static str {
     match what {
+        What::Push if intent == Intent::Preview => "spadeploy preview deploy",
         What::Push => "spadeploy push",
         What::Rollback(_) => "spadeploy rollback",
         What::Prune => "spadeploy prune",
@@ -297,7 +311,7 @@ fn command_name(what: &What) -> &'static str {
 }
 
 /// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
-async fn deploy(
+pub(super) async fn deploy(
     args: DeployArgs,
     manifest: &manifest::Manifest,
     request: Request,
@@ -314,7 +328,7 @@ async fn deploy(
     } = request;
     let settings = args.target.clone().or(manifest.target.clone());
     let target = target_of(&settings)?;
-    let routing = routing_request(&args, manifest, drift);
+    let routing = routing_request(&args, manifest, drift).filter(|_| intent != Intent::Preview);
     // The configured index document is the root index everywhere: required in the build,
     // uploaded last.
     let index = manifest
@@ -358,9 +372,12 @@ async fn deploy(
             keep_releases,
             allow_mass_delete: args.allow_mass_delete,
             break_lock: args.break_lock,
-            command: command_name(&what),
+            command: command_name(&what, intent),
         },
-        invalidation: invalidation(&args, manifest),
+        invalidation: match intent {
+            Intent::Preview => Invalidation::Skip,
+            _ => invalidation(&args, manifest),
+        },
         output: Output {
             format,
             progress: Progress::new(args.quiet),

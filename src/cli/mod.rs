@@ -6,6 +6,7 @@ mod doctor;
 mod export;
 mod iam_policy;
 mod init;
+mod preview;
 mod releases;
 mod routing;
 mod serve;
@@ -16,6 +17,7 @@ use doctor::DoctorArgs;
 use export::ExportArgs;
 use iam_policy::IamPolicyArgs;
 use init::InitArgs;
+use preview::PreviewArgs;
 use releases::ReleasesArgs;
 use routing::RoutingArgs;
 use serve::ServeArgs;
@@ -106,6 +108,8 @@ enum Command {
     /// behavior and no API behavior, Origin Access Control, the bucket policy, behavior order,
     /// error responses, Host forwarding; each problem with its fix (exit 2 on a problem)
     Doctor(DoctorArgs),
+    /// Per-pull-request previews on the site's own distribution: deploy, remove, list, gc
+    Preview(PreviewArgs),
 }
 
 /// `--base`: where a target's files appear in URLs.
@@ -204,6 +208,7 @@ impl CdnArgs {
             manage: self.manage.or(manifest.cdn.manage).unwrap_or_default(),
             iac: self.iac.or(manifest.cdn.iac),
             check_wiring: false,
+            previews: manifest.preview.edge(),
         })
     }
 }
@@ -332,5 +337,6 @@ async fn run(cli: Cli) -> Result<Outcome> {
         Command::Routing(args) => routing::routing(args, config, format).await,
         Command::Export(args) => export::export(args, config),
         Command::Doctor(args) => doctor::doctor(args, config, format).await,
+        Command::Preview(args) => preview::preview(args, config, format).await,
     }
 }

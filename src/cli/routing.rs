@@ -151,6 +151,7 @@ async fn print_routes(
     };
     let routes = Routes::derive(&rules, &base, keys.iter().map(String::as_str))
         .map_err(anyhow::Error::msg)?;
+    let previews = manifest.preview.edge();
     if let Print::Explain { method, path, json } = print {
         let explained = Explanation::of(
             &routes,
@@ -166,14 +167,18 @@ async fn print_routes(
             crate::report::stdout::print(&explained);
         }
     } else if let Print::Function { key_value_store } = print {
-        let code = edge_code::function_code(&routes, mode, key_value_store, &owner)
-            .map_err(anyhow::Error::msg)?;
+        let code =
+            edge_code::function_code(&routes, mode, key_value_store, &owner, previews.as_ref())
+                .map_err(anyhow::Error::msg)?;
         crate::report::stdout::print(code.code);
     } else {
-        let events: Vec<&str> = edge_code::events(mode, edge_code::needs_viewer_response(&routes))
-            .iter()
-            .map(|e| e.name())
-            .collect();
+        let events: Vec<&str> = edge_code::events(
+            mode,
+            edge_code::needs_viewer_response(&routes, previews.as_ref()),
+        )
+        .iter()
+        .map(|e| e.name())
+        .collect();
         let table = serde_json::json!({
             "routes": routes,
             "pages": routes.pages,

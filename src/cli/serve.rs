@@ -11,7 +11,7 @@ use crate::config::routing::Mode;
 use crate::config::target::Target;
 use crate::sync::headers::HeaderRules;
 use crate::sync::scan::{self, ScanOptions};
-use crate::tools::serve::{ApiRoute, Routing, Site};
+use crate::tools::serve::{ApiRoute, Previews, Routing, Site};
 
 use super::{BaseArg, Outcome};
 
@@ -30,6 +30,10 @@ pub(super) struct ServeArgs {
     mode: Option<Mode>,
     #[command(flatten)]
     base: BaseArg,
+    /// Also serve the previews in the folder's _previews/ID/ on ID.DOMAIN (browsers resolve
+    /// *.localhost to this machine) [default DOMAIN: preview.localhost]
+    #[arg(long, value_name = "DOMAIN", num_args = 0..=1, default_missing_value = "preview.localhost")]
+    previews: Option<String>,
 }
 
 pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outcome> {
@@ -69,19 +73,27 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
             .unwrap_or_default()
     };
     // `--config FILE` asks for that manifest's routing; otherwise the release's own.
-    let rules = match config {
+    let rules = || match config {
         Some(_) => Routing::Manifest(manifest.route_rules()),
         None => Routing::Recorded(manifest.route_rules()),
     };
-    let site = Site::new(
-        root.clone(),
-        &args.base.resolve("")?,
-        mode,
-        rules,
-        HeaderRules::new(manifest.header_rules()),
-        build_keys,
-    )
-    .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", root.display()))?;
+    let base_url = args.base.resolve("")?;
+    let site_at = |dir: &Path| {
+        Site::new(
+            dir.to_path_buf(),
+            &base_url,
+            mode,
+            rules(),
+            HeaderRules::new(manifest.header_rules()),
+            build_keys,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", dir.display()))
+    };
+    let site = site_at(&root)?;
+    let previews = match &args.previews {
+        Some(domain) => Some(previews(&root, domain, &manifest, &site_at)?),
+        None => None,
+    };
     let apis = args.api.clone();
     let site_base = site.routes.base.clone();
     let serving = match (&site.release, site.routing_recorded) {
@@ -89,7 +101,11 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
         (Some(id), false) => format!("release {id}, with this folder's manifest routing"),
         (None, _) => "a build directory, with this folder's manifest routing".to_string(),
     };
-    crate::tools::serve::run(site, args.api, args.port, |addr| {
+    let preview_ids: Vec<String> = previews
+        .iter()
+        .flat_map(|p| p.sites.keys().map(|id| format!("{id}.{}", p.domain)))
+        .collect();
+    crate::tools::serve::run(site, previews, args.api, args.port, |addr| {
         // The first stdout line is the address, so scripts can read it; a closed stdout must
         // not stop the server.
         let mut banner = format!(
@@ -97,6 +113,13 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
             root.display(),
             site_base
         );
+        for host in &preview_ids {
+            banner.push_str(&format!(
+                "  preview http://{host}:{}{}\n",
+                addr.port(),
+                site_base
+            ));
+        }
         for api in &apis {
             banner.push_str(&format!("  {}* -> {}\n", api.prefix, api.upstream));
         }
@@ -110,4 +133,29 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
         )
     })?;
     Ok(Outcome::Done)
+}
+
+/// The previews under `root`'s `_previews/`, each served as its own site.
+fn previews(
+    root: &Path,
+    domain: &str,
+    manifest: &manifest::Manifest,
+    site_at: &dyn Fn(&Path) -> Result<Site>,
+) -> Result<Previews> {
+    let domain = crate::config::preview::PreviewDomain::try_from(domain.to_string())
+        .map_err(anyhow::Error::msg)?
+        .0;
+    let mut sites = std::collections::BTreeMap::new();
+    let folder = root.join(crate::model::PREVIEWS_PREFIX);
+    for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() && crate::preview::id::PreviewId::is_valid(&name) {
+            sites.insert(name, site_at(&entry.path())?);
+        }
+    }
+    Ok(Previews {
+        domain,
+        noindex: manifest.preview.noindex.unwrap_or(true),
+        sites,
+    })
 }

@@ -128,6 +128,9 @@ pub(crate) struct Manifest {
     pub cdn: CdnSettings,
     #[serde(default)]
     pub verify: VerifySettings,
+    /// Per-pull-request previews on `<id>.<domain>`.
+    #[serde(default)]
+    pub preview: crate::config::preview::PreviewSettings,
 }
 
 /// The `[verify]` table: what `spadeploy verify` probes besides the SPA itself.

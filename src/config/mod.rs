@@ -5,5 +5,6 @@
 pub(crate) mod framework;
 pub(crate) mod import;
 pub(crate) mod manifest;
+pub(crate) mod preview;
 pub(crate) mod routing;
 pub(crate) mod target;

@@ -21,14 +21,7 @@ pub(super) fn routing_job(
     bucket: String,
     prefix: String,
 ) -> Cdn {
-    let clients = Clients {
-        s3: aws.s3(),
-        cloudfront: aws.cloudfront(),
-        key_value_store: aws.key_value_store(),
-        lambda: aws.lambda_edge(),
-        iam: aws.iam(),
-        endpoint: aws.describe_endpoint(),
-    };
+    let clients = Clients::of(aws);
     let job = Job {
         request,
         bucket,

@@ -97,7 +97,8 @@ pub(super) async fn reread<S: ReadStore>(
         store.list_split(bounds)
     );
     let (live, live_token) = live.map_err(read)?;
-    let remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    let mut remote = remote.with_context(|| format!("cannot list {}", job.target))?;
+    remote.retain(|object| !object.key.starts_with(crate::model::PREVIEWS_PREFIX));
     let progress = read_record(store, &remote, PROGRESS_RECORD, &job.output.progress)
         .await
         .map_err(read)?;

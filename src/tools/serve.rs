@@ -25,7 +25,8 @@ use tokio::sync::Semaphore;
 
 use crate::cdn::routing::{Outcome, Routes};
 use crate::config::routing::{Mode, RouteRules};
-use crate::model::{is_state_key, ObjectHeaders, LIVE_RECORD};
+use crate::model::{is_state_key, ObjectHeaders, LIVE_RECORD, PREVIEWS_PREFIX};
+use crate::preview::host::{classify, HostKind};
 use crate::state::release::Record;
 use crate::sync::headers::HeaderRules;
 
@@ -300,6 +301,54 @@ pub(crate) fn respond(site: &Site, method: &str, path: &str, query: &str) -> Ans
     answer
 }
 
+/// `serve --previews`: the previews in the served folder's `_previews/<id>/`, each a site of
+/// its own served on `<id>.<domain>`.
+pub(crate) struct Previews {
+    pub domain: String,
+    pub noindex: bool,
+    pub sites: BTreeMap<String, Site>,
+}
+
+/// The answer for a request on `host`, decided as the edge function's preview branch
+/// (previews.js) decides: production hosts as without previews (but never a preview's files),
+/// a preview host by that preview's own site, an unknown preview a 404.
+pub(crate) fn respond_on(
+    site: &Site,
+    previews: Option<&Previews>,
+    host: &str,
+    request: (&str, &str, &str),
+) -> Answer {
+    let (method, path, query) = request;
+    let Some(previews) = previews else {
+        return respond(site, method, path, query);
+    };
+    let preview = match classify(host, &previews.domain) {
+        HostKind::Production => {
+            let hidden = format!("{}{PREVIEWS_PREFIX}", site.routes.base);
+            if !path.starts_with(&hidden) {
+                return respond(site, method, path, query);
+            }
+            None
+        }
+        HostKind::Preview(id) => previews.sites.get(&id),
+        HostKind::Unknown => None,
+    };
+    let mut answer = match preview {
+        Some(preview) => respond(preview, method, path, query),
+        None => Answer {
+            status: 404,
+            headers: vec![("cache-control".into(), "no-store".into())],
+            body: Body::Empty,
+        },
+    };
+    if previews.noindex {
+        answer
+            .headers
+            .push(("x-robots-tag".into(), "noindex".into()));
+    }
+    answer
+}
+
 /// A URL path as the key of a file in the served folder (none outside the base: the bucket
 /// holds other things there, which a preview does not have).
 fn key_of(base: &str, path: &str) -> String {
@@ -324,6 +373,7 @@ type Proxy = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Byt
 
 struct Server {
     site: Site,
+    previews: Option<Previews>,
     apis: Vec<ApiRoute>,
     client: Proxy,
 }
@@ -331,6 +381,7 @@ struct Server {
 /// Serves until the process is stopped; `on_ready` gets the bound address.
 pub(crate) async fn run(
     site: Site,
+    previews: Option<Previews>,
     apis: Vec<ApiRoute>,
     port: u16,
     on_ready: impl FnOnce(SocketAddr),
@@ -339,6 +390,7 @@ pub(crate) async fn run(
     on_ready(listener.local_addr()?);
     let server = Arc::new(Server {
         site,
+        previews,
         apis,
         client: Client::builder(TokioExecutor::new()).build_http(),
     });
@@ -397,10 +449,10 @@ pub(crate) fn host_allowed(host: Option<&str>) -> bool {
         Some(v6) => v6.split(']').next().unwrap_or_default(),
         None => host.rsplit_once(':').map_or(host, |(name, _)| name),
     };
-    matches!(
-        name.to_ascii_lowercase().as_str(),
-        "127.0.0.1" | "localhost" | "::1"
-    )
+    // `*.localhost` names resolve to this machine in browsers (RFC 6761), never through DNS:
+    // preview hosts such as pr-42.preview.localhost.
+    let name = name.to_ascii_lowercase();
+    matches!(name.as_str(), "127.0.0.1" | "localhost" | "::1") || name.ends_with(".localhost")
 }
 
 /// The end-to-end headers of a message: hop-by-hop ones and those its `Connection` names dropped.
@@ -450,7 +502,12 @@ impl Server {
                 .unwrap_or_else(|err| plain(StatusCode::BAD_GATEWAY, error_chain(&err)));
         }
         let method = request.method().as_str().to_string();
-        let answer = respond(&self.site, &method, &path, &query);
+        let answer = respond_on(
+            &self.site,
+            self.previews.as_ref(),
+            host.unwrap_or_default(),
+            (&method, &path, &query),
+        );
         let mut response = Response::builder().status(answer.status);
         for (name, value) in &answer.headers {
             response = response.header(name.as_str(), value);
@@ -552,12 +609,14 @@ mod tests {
             "LOCALHOST:3000",
             "[::1]:80",
             "127.0.0.1",
+            "pr-42.preview.localhost:8080",
         ] {
             assert!(host_allowed(Some(host)), "{host}");
         }
         for host in [
             "evil.example:8080",
             "127.0.0.1.evil.example",
+            "localhost.evil.example",
             "",
             "[::2]:80",
         ] {

@@ -10,6 +10,8 @@ async function lookup(uri) {
     return null;
   }
 }
+var PREVIEWS = null; // spadeploy:previews
 async function handler(event) {
+  if (PREVIEWS) return previewRespond(event);
   return respond(event, await lookup(event.request.uri));
 }
