@@ -33,7 +33,7 @@ pub(super) struct PreviewArgs {
 enum PreviewCommand {
     /// Push the build as preview ID, served at https://ID.<[preview] domain>/ within seconds:
     /// files under the target's _previews/ID/, its routing and pointer in the KeyValueStore
-    Deploy(DeployArgs),
+    Deploy(PreviewDeployArgs),
     /// Remove a preview: its pointer first (it answers 404 at once), then its keys and files
     Remove(RemoveArgs),
     /// List the previews: id, URL, release, age, size, keys used, and the store's headroom
@@ -43,7 +43,7 @@ enum PreviewCommand {
 }
 
 #[derive(Debug, Args)]
-struct DeployArgs {
+struct PreviewDeployArgs {
     /// Preview id, made DNS-safe [default: pr-N from the GitHub pull_request event]
     #[arg(long)]
     id: Option<String>,
@@ -169,7 +169,7 @@ struct DeployReport {
 }
 
 async fn deploy_preview(
-    args: DeployArgs,
+    args: PreviewDeployArgs,
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {

@@ -18,6 +18,7 @@ mod iam;
 mod init;
 mod lock;
 mod npm;
+mod previews;
 mod route_store;
 mod route_table;
 mod routing;

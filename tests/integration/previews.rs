@@ -1,0 +1,308 @@
+//! Per-pull-request previews (issue 25) against the emulator: production and two previews on
+//! one distribution, each answering its own release through the function CloudFront holds and
+//! the store's content, run under Node.js; removal and gc leave no object and no key; a store
+//! without room refuses before writing; production's keys never change.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use crate::route_table::{live_code, page, project, push, store_arn, store_items};
+use crate::support::cdn::{create_distribution, edge_role_shared};
+use crate::support::proxy::Proxy;
+use crate::support::*;
+
+const MANIFEST: &str = "[preview]\ndomain = \"preview.example.com\"\n";
+
+struct Site {
+    dir: tempfile::TempDir,
+    bucket: String,
+    to: String,
+    id: String,
+    function: String,
+    _proxy: Proxy,
+}
+
+async fn production() -> Site {
+    let bucket = unique_bucket("previews");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "rest").await;
+    let proxy = Proxy::start(&moto());
+    let to = format!("s3://{bucket}");
+    let files = [
+        ("index.html".to_string(), page("production")),
+        ("about/index.html".to_string(), page("production about")),
+        ("assets/app-3f9a1c2b.js".to_string(), "prod()\n".to_string()),
+    ];
+    let dir = project(MANIFEST, &files);
+    let run = push(dir.path(), &to, &proxy, &id, &["--fix-origin"]);
+    run.assert_ok();
+    let function = run.json()["routing"]["function"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    Site {
+        dir,
+        bucket,
+        to,
+        id,
+        function,
+        _proxy: proxy,
+    }
+}
+
+impl Site {
+    fn preview(&self, build: &str, args: &[&str]) -> Run {
+        let endpoint = moto();
+        let mut all = vec![
+            "preview",
+            "deploy",
+            build,
+            "--to",
+            &self.to,
+            "--endpoint-url",
+            &endpoint,
+            "--distribution",
+            &self.id,
+            "-q",
+        ];
+        all.extend_from_slice(args);
+        spadeploy(&all, Some(self.dir.path()))
+    }
+
+    fn command(&self, args: &[&str]) -> Run {
+        let endpoint = moto();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend([
+            "--to",
+            &self.to,
+            "--endpoint-url",
+            &endpoint,
+            "--distribution",
+            &self.id,
+        ]);
+        spadeploy(&all, Some(self.dir.path()))
+    }
+
+    async fn items(&self) -> BTreeMap<String, String> {
+        store_items(&store_arn(&self.function).await)
+    }
+
+    async fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let listed = s3()
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_string))
+            .collect()
+    }
+}
+
+fn build(dir: &Path, name: &str, files: &[(&str, &str)]) {
+    for (key, title) in files {
+        write(&dir.join(name), key, page(title));
+    }
+}
+
+fn production_keys(items: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    items
+        .iter()
+        .filter(|(k, _)| !k.starts_with("preview:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// Runs `requests` through the function CloudFront holds, with the store's content.
+fn edge(
+    dir: &Path,
+    code: &str,
+    items: &BTreeMap<String, String>,
+    requests: &serde_json::Value,
+) -> Vec<serde_json::Value> {
+    let (code_file, items_file, requests_file) = (
+        dir.join("f.mjs"),
+        dir.join("items.json"),
+        dir.join("requests.json"),
+    );
+    std::fs::write(&code_file, code).unwrap();
+    std::fs::write(&items_file, serde_json::to_string(items).unwrap()).unwrap();
+    std::fs::write(&requests_file, requests.to_string()).unwrap();
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/edge/previews.mjs");
+    let out = Command::new("node")
+        .arg(harness)
+        .args([&code_file, &items_file, &requests_file])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn two_previews_and_production_answer_their_own_release_on_one_distribution() {
+    let _role = edge_role_shared().await;
+    let site = production().await;
+    let before = production_keys(&site.items().await);
+    build(
+        site.dir.path(),
+        "pr1",
+        &[
+            ("index.html", "preview one"),
+            ("only-one/index.html", "only in one"),
+        ],
+    );
+    build(site.dir.path(), "pr2", &[("index.html", "preview two")]);
+    site.preview("pr1", &["--id", "PR-1"]).assert_ok();
+    let second = site.preview("pr2", &["--id", "pr-2"]);
+    second.assert_ok();
+    assert!(
+        second.stdout.contains("https://pr-2.preview.example.com/"),
+        "{}",
+        second.stdout
+    );
+
+    let items = site.items().await;
+    assert_eq!(
+        production_keys(&items),
+        before,
+        "preview deploys leave production's keys alone"
+    );
+    let code = live_code(&site.function).await;
+    let req = |host: &str, uri: &str| serde_json::json!({"host": host, "uri": uri});
+    let p1 = "pr-1.preview.example.com";
+    let p2 = "PR-2.preview.example.com:443";
+    let requests = serde_json::json!([
+        req(p1, "/"), req(p1, "/only-one"), req(p1, "/client/route"),
+        req(p2, "/"), req(p2, "/only-one"),
+        req("www.example.com", "/"), req("www.example.com", "/about"),
+        req("www.example.com", "/_previews/pr-1/index.html"),
+        req("pr-9.preview.example.com", "/"), req("a.pr-1.preview.example.com", "/"),
+        {"host": p1, "uri": "/_previews/pr-1/index.html", "event": "viewer-response"},
+    ]);
+    let answers = edge(site.dir.path(), &code, &items, &requests);
+    let want_uri = [
+        ("/_previews/pr-1/index.html", "preview one"),
+        ("/_previews/pr-1/only-one/index.html", "only in one"),
+        ("/_previews/pr-1/index.html", "preview one"),
+        ("/_previews/pr-2/index.html", "preview two"),
+        ("/_previews/pr-2/index.html", "preview two"),
+        ("/index.html", "production"),
+        ("/about/index.html", "production about"),
+    ];
+    for (i, (uri, title)) in want_uri.iter().enumerate() {
+        assert_eq!(answers[i]["uri"], *uri, "request {i}: {}", answers[i]);
+        let body = get(&s3(), &site.bucket, &uri[1..]).await.body;
+        assert!(
+            String::from_utf8_lossy(&body).contains(&format!("<h1>{title}</h1>")),
+            "{uri}"
+        );
+    }
+    for (i, answer) in answers.iter().enumerate().take(10).skip(7) {
+        assert_eq!(answer["status"], 404, "request {i}: {answer}");
+    }
+    assert_eq!(answers[10]["headers"]["x-robots-tag"], "noindex");
+
+    site.command(&["preview", "remove", "pr-1"]).assert_ok();
+    assert!(
+        site.keys_under("_previews/pr-1/").await.is_empty(),
+        "no object left"
+    );
+    let items = site.items().await;
+    assert!(
+        !items.keys().any(|k| k.starts_with("preview:pr-1")),
+        "no key left"
+    );
+    assert!(items.contains_key("preview:pr-2"));
+
+    site.preview("pr1", &["--id", "pr-3"]).assert_ok();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let listed = site.command(&["preview", "list", "--json"]);
+    listed.assert_ok();
+    assert_eq!(
+        listed.json()["previews"].as_array().unwrap().len(),
+        2,
+        "{}",
+        listed.stdout
+    );
+    site.command(&["preview", "gc", "--older-than", "0s", "--keep", "pr-2"])
+        .assert_ok();
+    assert!(site.keys_under("_previews/pr-3/").await.is_empty());
+    let items = site.items().await;
+    assert!(!items.keys().any(|k| k.starts_with("preview:pr-3")));
+    assert!(!site.keys_under("_previews/pr-2/").await.is_empty(), "kept");
+    assert_eq!(
+        production_keys(&items),
+        before,
+        "production's keys never changed"
+    );
+
+    // A production push leaves the previews' files and keys alone.
+    write(&site.dir.path().join("dist"), "new.html", page("new"));
+    push(site.dir.path(), &site.to, &site._proxy, &site.id, &[]).assert_ok();
+    assert!(
+        !site.keys_under("_previews/pr-2/").await.is_empty(),
+        "not pruned"
+    );
+    assert!(site.items().await.contains_key("preview:pr-2"));
+}
+
+/// Puts keys into the emulated store through its data plane until it holds at least `bytes`.
+fn fill_store(arn: &str, bytes: usize) {
+    let addr = moto().trim_start_matches("http://").to_string();
+    let path = format!(
+        "/key-value-stores/{}",
+        percent_encoding::utf8_percent_encode(arn, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let mut held = 0;
+    let mut n = 0;
+    while held < bytes {
+        let etag = crate::support::http::request(&addr, "GET", &path).headers["etag"].clone();
+        let puts: Vec<serde_json::Value> = (0..50)
+            .map(|i| serde_json::json!({"Key": format!("filler-{n}-{i}"), "Value": "x".repeat(1000)}))
+            .collect();
+        held += 50 * 1015;
+        n += 1;
+        let body = serde_json::json!({ "Puts": puts }).to_string();
+        let got = crate::support::http::send(
+            &addr,
+            "POST",
+            &format!("{path}/keys"),
+            &[("If-Match", &etag), ("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+    }
+}
+
+#[tokio::test]
+async fn a_preview_that_would_not_fit_the_store_is_refused_before_writing() {
+    let _role = edge_role_shared().await;
+    let site = production().await;
+    fill_store(&store_arn(&site.function).await, 5 * 1024 * 1024 - 60_000);
+    build(site.dir.path(), "big", &[("index.html", "big")]);
+    let extra: Vec<(String, String)> = (0..1000)
+        .map(|i| (format!("docs/page-{i}.html"), format!("page {i}")))
+        .collect();
+    for (key, title) in &extra {
+        write(&site.dir.path().join("big"), key, page(title));
+    }
+    site.preview("big", &["--id", "pr-big"])
+        .assert_fails_with(1, "nothing was written");
+    assert!(
+        site.keys_under("_previews/").await.is_empty(),
+        "no object written"
+    );
+    assert!(
+        !site.items().await.keys().any(|k| k.starts_with("preview:")),
+        "no key written"
+    );
+}
