@@ -72,6 +72,9 @@ pub(crate) enum Source {
     File(PathBuf),
     /// An object already in the target (a retained copy, or the same key), copied server-side.
     Stored(String),
+    /// An object elsewhere in the target's bucket, by its full key: a file a preview shares with
+    /// the production release, copied server-side instead of sent again.
+    Bucket(String),
 }
 
 /// One object as a listing shows it.

@@ -9,7 +9,9 @@ use clap::Args;
 use crate::cdn::request::RoutingRequest;
 use crate::config::framework::BuildShape;
 use crate::config::manifest::{self, TargetSettings};
-use crate::deploy::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
+use crate::deploy::{
+    Build, Finished, Invalidation, Output, PushJob, Run, Safety, SharedFiles, What,
+};
 use crate::report::Progress;
 use crate::sync::headers::HeaderRules;
 use crate::sync::plan::PlanOptions;
@@ -153,6 +155,7 @@ pub(super) fn prepare(
             Hashing::Remembered
         },
         what: What::Push,
+        shared: SharedFiles::default(),
         dir,
     };
     (manifest, request)
@@ -235,6 +238,8 @@ enum Hashing {
 /// What `push`, `diff`, `rollback` and `prune` ask of the shared deploy, beyond the flags.
 pub(super) struct Request {
     pub(super) dir: PathBuf,
+    /// `preview deploy`: the production release's files, copied rather than uploaded.
+    pub(super) shared: SharedFiles,
     plan: PlanOptions,
     index: Index,
     intent: Intent,
@@ -259,6 +264,7 @@ impl Request {
             drift: DriftListing::Count,
             hashing: Hashing::Remembered,
             what,
+            shared: SharedFiles::default(),
         }
     }
 }
@@ -319,6 +325,7 @@ pub(super) async fn deploy(
 ) -> Result<Outcome> {
     let Request {
         dir,
+        shared,
         plan,
         index: index_rule,
         intent,
@@ -358,6 +365,7 @@ pub(super) async fn deploy(
             source: crate::state::release::detect_source(&dir),
             routing: plan.routing.clone(),
         },
+        shared,
         dir,
     };
     let job = PushJob {

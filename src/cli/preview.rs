@@ -14,6 +14,7 @@ use crate::aws::Aws;
 use crate::cdn::routing::{function_name, site_base, Routes};
 use crate::config::manifest::{self, Manifest, TargetSettings};
 use crate::config::target::Target;
+use crate::deploy::SharedFiles;
 use crate::preview::id::{pull_request_at, IdError, PreviewId};
 use crate::preview::record::{self, Headroom, Pointer, PreviewTable};
 use crate::preview::remote::{pointers, Site, Wiring};
@@ -173,13 +174,25 @@ async fn deploy_preview(
     config: Option<&Path>,
     format: OutputFormat,
 ) -> Result<Outcome> {
-    let (manifest, request) = prepare(&args.push, manifest::load(config)?, Intent::Preview);
+    let (manifest, mut request) = prepare(&args.push, manifest::load(config)?, Intent::Preview);
     let allow_forks = args.allow_fork || manifest.preview.allow_forks.unwrap_or(false);
     let id = preview_id(args.id.as_deref(), allow_forks)?;
     let mut push = args.push.deploy;
     let settings = push.target.clone().or(manifest.target.clone());
     let site = site(&manifest, &settings, push.cdn.distribution.clone()).await?;
-    let wiring = site.wiring().await?;
+    let production = Target::S3 {
+        bucket: site.bucket.clone(),
+        prefix: site.prefix.clone(),
+    };
+    let (wiring, live) = tokio::join!(
+        site.wiring(),
+        crate::deploy::live_record(&production, &settings)
+    );
+    let wiring = wiring?;
+    // Files identical to production's live release are copied within the bucket, not sent.
+    if let Some(live) = live? {
+        request.shared = SharedFiles::of(&live, &site.prefix);
+    }
     let found = scan::walk(
         &request.dir,
         &ScanOptions {

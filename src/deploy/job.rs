@@ -2,6 +2,7 @@
 //! invalidation and output, resolved once by `cli/` before any network work.
 
 use super::*;
+use crate::model::Source;
 
 /// Everything a push needs, resolved from flags and manifest.
 pub(crate) struct PushJob {
@@ -23,6 +24,38 @@ pub(crate) struct Build {
     pub rehash: bool,
     /// The commit deployed and the routing, recorded in the release.
     pub provenance: Provenance,
+    /// Files the bucket already holds elsewhere (a preview's production release), copied from
+    /// there instead of uploaded.
+    pub shared: SharedFiles,
+}
+
+/// Objects elsewhere in the target's bucket by content: sha256 → full key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SharedFiles(pub HashMap<String, String>);
+
+impl SharedFiles {
+    /// The objects of a release recorded at `prefix` in the bucket.
+    pub(crate) fn of(record: &Record, prefix: &str) -> SharedFiles {
+        let objects = record.objects.iter();
+        SharedFiles(
+            objects
+                .map(|(key, o)| (o.sha256.clone(), format!("{prefix}{key}")))
+                .collect(),
+        )
+    }
+
+    /// `files`, those the bucket holds elsewhere to be copied from there.
+    pub(super) fn reuse(&self, mut files: Vec<LocalFile>) -> Vec<LocalFile> {
+        for file in files
+            .iter_mut()
+            .filter(|f| matches!(f.source, Source::File(_)))
+        {
+            if let Some(key) = self.0.get(&file.sha256) {
+                file.source = Source::Bucket(key.clone());
+            }
+        }
+        files
+    }
 }
 
 /// Whether the run writes.

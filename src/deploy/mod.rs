@@ -21,7 +21,9 @@ mod read;
 mod releases;
 
 pub(crate) use cdn::{doctor, plan_routing, rotate_secret};
-pub(crate) use job::{Build, Finished, Invalidation, Output, PushJob, Run, Safety, What};
+pub(crate) use job::{
+    Build, Finished, Invalidation, Output, PushJob, Run, Safety, SharedFiles, What,
+};
 pub(crate) use releases::{live_record, releases};
 
 use self::apply::*;
@@ -33,7 +35,7 @@ use self::overlap::*;
 use self::read::*;
 use self::releases::*;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

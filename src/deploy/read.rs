@@ -63,7 +63,7 @@ pub(super) async fn scan_and_read<S: ReadStore>(
     hashing.finish();
     let hashed = hashed.context("hashing was interrupted")??;
     Ok(View {
-        local: hashed.files,
+        local: job.build.shared.reuse(hashed.files),
         files_read: Some(hashed.read),
         ..view?
     })

@@ -249,6 +249,14 @@ impl WriteStore for LocalStore {
         let source = match &file.source {
             Source::File(path) => path.clone(),
             Source::Stored(key) => self.path_of(key),
+            // Only previews (S3 targets) share files with another target.
+            Source::Bucket(key) => {
+                return Err(StoreError::Io {
+                    action: "copy",
+                    path: PathBuf::from(key),
+                    source: std::io::Error::other("a local target cannot copy from a bucket"),
+                })
+            }
         };
         let path = self
             .write_atomically(&file.key, Body::File(source), None)

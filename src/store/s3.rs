@@ -176,11 +176,13 @@ impl S3Store {
 
     /// Server-side copy of `from` onto the file's key with the file's headers: no bytes sent.
     async fn copy_with_headers(&self, from: &str, file: &LocalFile) -> Result<String, StoreError> {
-        let source = format!(
-            "{}/{}",
-            self.bucket,
-            utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
-        );
+        self.copy_from_bucket(&self.full_key(from), file).await
+    }
+
+    /// Copies the object at `from` (a full key of this bucket) to the file's key, with the file's
+    /// headers and sha256.
+    async fn copy_from_bucket(&self, from: &str, file: &LocalFile) -> Result<String, StoreError> {
+        let source = format!("{}/{}", self.bucket, utf8_percent_encode(from, COPY_SOURCE));
         let out = self
             .client
             .copy_object()
@@ -385,6 +387,7 @@ impl WriteStore for S3Store {
     async fn put(&self, file: &LocalFile) -> Result<String, StoreError> {
         let path = match &file.source {
             Source::Stored(from) => return self.copy_with_headers(from, file).await,
+            Source::Bucket(from) => return self.copy_from_bucket(from, file).await,
             Source::File(path) => path,
         };
         if file.size > MULTIPART_THRESHOLD {

@@ -306,3 +306,76 @@ async fn a_preview_that_would_not_fit_the_store_is_refused_before_writing() {
         "no key written"
     );
 }
+
+/// A preview of a large site that changes 3 files sends those 3 and copies the rest within the
+/// bucket (the figures are printed for the README and the issue).
+#[tokio::test]
+async fn a_preview_sends_only_what_differs_from_production() {
+    let _role = edge_role_shared().await;
+    let bucket = unique_bucket("previews");
+    create_bucket(&s3(), &bucket).await;
+    let id = create_distribution(&bucket, "rest").await;
+    let proxy = Proxy::start(&moto());
+    let to = format!("s3://{bucket}");
+    let body = |i: usize, v: &str| format!("{}{v}{i}\n", "x".repeat(2000));
+    let mut files: Vec<(String, String)> = (0..2000)
+        .map(|i| (format!("assets/chunk-{i:04}.js"), body(i, "a")))
+        .collect();
+    files.push(("index.html".into(), page("production")));
+    let dir = project(MANIFEST, &files);
+    push(dir.path(), &to, &proxy, &id, &["--fix-origin"]).assert_ok();
+    for (key, text) in files.iter_mut().take(3) {
+        *text = text.replace('a', "b");
+        write(&dir.path().join("pr"), key, &*text);
+    }
+    for (key, text) in files.iter().skip(3) {
+        write(&dir.path().join("pr"), key, text);
+    }
+    proxy.take();
+    let started = std::time::Instant::now();
+    let run = spadeploy(
+        &[
+            "preview",
+            "deploy",
+            "pr",
+            "--id",
+            "pr-7",
+            "--to",
+            &to,
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+            "-q",
+        ],
+        Some(dir.path()),
+    );
+    run.assert_ok();
+    let elapsed = started.elapsed();
+    let recorded = proxy.take();
+    let uploads: Vec<_> = recorded
+        .iter()
+        .filter(|r| {
+            r.method == "PUT" && !r.copy_source && r.path.contains("/_previews/pr-7/assets/")
+        })
+        .collect();
+    let copies = recorded.iter().filter(|r| r.copy_source).count();
+    let sent: usize = recorded.iter().map(|r| r.body_bytes).sum();
+    let site_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    eprintln!(
+        "preview of a {}-file site ({site_bytes} bytes) with 3 files changed: {} requests, {} \
+         server-side copies, {} uploads of site files, {sent} bytes sent in all, {elapsed:?}",
+        files.len(),
+        recorded.len(),
+        copies,
+        uploads.len()
+    );
+    assert_eq!(uploads.len(), 3, "only the changed files are sent");
+    assert_eq!(copies, files.len() - 3);
+    assert!(
+        sent < site_bytes / 4,
+        "{sent} bytes sent for a {site_bytes}-byte site"
+    );
+    let copied = get(&s3(), &bucket, "_previews/pr-7/assets/chunk-1999.js").await;
+    assert_eq!(String::from_utf8_lossy(&copied.body), files[1999].1);
+}
