@@ -1,7 +1,8 @@
 //! The fix for a wiring problem, written in the language of the infrastructure as code that owns
 //! the distribution (Terraform, CloudFormation or CDK), as the snippet to add or the line to
 //! change. Resource names are those `spadeploy export` writes (`aws_cloudfront_function.spa`,
-//! `Function`, `spaFunction`), so a stack that started from an export takes the snippet as is.
+//! `Function`, the CDK app's `fn`), so a stack that started from an export takes the snippet as
+//! is.
 
 use crate::config::manifest::Iac;
 
@@ -81,18 +82,18 @@ pub(crate) fn snippet(wire: &Wire, iac: Iac) -> String {
         Wire::Runtime => match iac {
             Iac::Terraform => "resource \"aws_cloudfront_function\" \"spa\" {\n  runtime = \"cloudfront-js-2.0\"\n}".into(),
             Iac::Cloudformation => "Function:\n  Properties:\n    FunctionConfig:\n      Runtime: cloudfront-js-2.0".into(),
-            Iac::Cdk => "new cloudfront.Function(this, \"SpaFunction\", {\n  runtime: cloudfront.FunctionRuntime.JS_2_0,\n})".into(),
+            Iac::Cdk => "const fn = new cloudfront.Function(this, \"Function\", {\n  runtime: cloudfront.FunctionRuntime.JS_2_0,\n});".into(),
         },
         Wire::AssociateStore => match iac {
             Iac::Terraform => "resource \"aws_cloudfront_function\" \"spa\" {\n  key_value_store_associations = [aws_cloudfront_key_value_store.spa.arn]\n}".into(),
             Iac::Cloudformation => "Function:\n  Properties:\n    FunctionConfig:\n      KeyValueStoreAssociations:\n        - KeyValueStoreARN: !GetAtt KeyValueStore.Arn".into(),
-            Iac::Cdk => "new cloudfront.Function(this, \"SpaFunction\", {\n  keyValueStore: store, // new cloudfront.KeyValueStore(this, \"Store\")\n})".into(),
+            Iac::Cdk => "const store = new cloudfront.KeyValueStore(this, \"KeyValueStore\");\nconst fn = new cloudfront.Function(this, \"Function\", {\n  keyValueStore: store,\n});".into(),
         },
         Wire::OriginAccessControl { origin } => origin_access_control(origin, iac),
         Wire::BucketPolicy { statements } => match iac {
             Iac::Terraform => format!("resource \"aws_s3_bucket_policy\" \"site\" {{\n  policy = jsonencode({{ Version = \"2012-10-17\", Statement = {statements} }})\n}}"),
             Iac::Cloudformation => format!("BucketPolicy:\n  Type: AWS::S3::BucketPolicy\n  Properties:\n    PolicyDocument: {{ \"Version\": \"2012-10-17\", \"Statement\": {statements} }}"),
-            Iac::Cdk => format!("// S3BucketOrigin.withOriginAccessControl(bucket) adds the read; add the rest:\n{statements}\n  .forEach((s) => bucket.addToResourcePolicy(iam.PolicyStatement.fromJson(s)));"),
+            Iac::Cdk => format!("{statements}\n  .forEach((s) => bucket.addToResourcePolicy(iam.PolicyStatement.fromJson(s)));"),
         },
         Wire::ApiOrder { api, catch_all } => match iac {
             Iac::Terraform => format!("ordered_cache_behavior blocks are evaluated in the order written: move the one with path_pattern = \"{api}\" above the one with \"{catch_all}\""),
@@ -137,7 +138,7 @@ fn associate(path: &str, events: &[String], iac: Iac) -> String {
             .collect(),
         Iac::Cdk => std::iter::once("functionAssociations: [".to_string())
             .chain(events.iter().map(|e| {
-                format!("  {{ eventType: {}, function: spaFunction }},", cdk_event(e))
+                format!("  {{ function: fn, eventType: {} }},", cdk_event(e))
             }))
             .chain(std::iter::once("],".to_string()))
             .collect(),
@@ -154,7 +155,7 @@ fn declare_function(name: &str, iac: Iac) -> String {
             "Function:\n  Type: AWS::CloudFront::Function\n  Properties:\n    Name: {name}\n    AutoPublish: true\n    FunctionConfig:\n      Comment: spadeploy publishes this function's code\n      Runtime: cloudfront-js-2.0\n    FunctionCode: \"function handler(event) {{ return event.response || event.request; }}\""
         ),
         Iac::Cdk => format!(
-            "const spaFunction = new cloudfront.Function(this, \"SpaFunction\", {{\n  functionName: \"{name}\",\n  runtime: cloudfront.FunctionRuntime.JS_2_0,\n  code: cloudfront.FunctionCode.fromInline(\"function handler(event) {{ return event.response || event.request; }}\"),\n}});"
+            "const fn = new cloudfront.Function(this, \"Function\", {{\n  functionName: \"{name}\",\n  runtime: cloudfront.FunctionRuntime.JS_2_0,\n  code: cloudfront.FunctionCode.fromInline(\"function handler(event) {{ return event.response || event.request; }}\"),\n}});"
         ),
     }
 }
@@ -167,8 +168,10 @@ fn origin_access_control(origin: &str, iac: Iac) -> String {
         Iac::Cloudformation => format!(
             "OriginAccessControl:\n  Type: AWS::CloudFront::OriginAccessControl\n  Properties:\n    OriginAccessControlConfig:\n      Name: site\n      OriginAccessControlOriginType: s3\n      SigningBehavior: always\n      SigningProtocol: sigv4\n# in the DistributionConfig > Origins entry with Id: {origin}:\nOriginAccessControlId: !GetAtt OriginAccessControl.Id\nS3OriginConfig:\n  OriginAccessIdentity: \"\""
         ),
+        // withBucketDefaults and the control's id: withOriginAccessControl would also grant
+        // every object of the bucket, wider than the statements spadeploy's check looks for.
         Iac::Cdk => format!(
-            "// the origin \"{origin}\":\norigin: origins.S3BucketOrigin.withOriginAccessControl(bucket),"
+            "const oac = new cloudfront.S3OriginAccessControl(this, \"OriginAccessControl\", {{\n  signing: cloudfront.Signing.SIGV4_ALWAYS,\n}});\n// the origin \"{origin}\":\norigin: origins.S3BucketOrigin.withBucketDefaults(bucket, {{\n  originAccessControlId: oac.originAccessControlId,\n}}),"
         ),
     }
 }

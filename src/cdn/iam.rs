@@ -285,8 +285,9 @@ fn distribution_statements(scope: &PolicyScope<'_>, distribution: &str) -> Vec<V
         json!({
             "Sid": "SpadeployDistribution",
             "Effect": "Allow",
+            // Tags: a push about to change a distribution a CloudFormation stack owns warns first.
             "Action": [
-                "cloudfront:GetDistribution",
+                "cloudfront:GetDistribution", "cloudfront:ListTagsForResource",
                 "cloudfront:UpdateDistribution", "cloudfront:CreateInvalidation",
                 "cloudfront:GetInvalidation"
             ],
