@@ -193,41 +193,7 @@ async fn deploy_preview(
     if let Some(live) = live? {
         request.shared = SharedFiles::of(&live, &site.prefix);
     }
-    let found = scan::walk(
-        &request.dir,
-        &ScanOptions {
-            exclude: manifest.exclude.clone(),
-            require_index: None,
-        },
-    )?;
-    let routes = Routes::derive(
-        &manifest.route_rules(),
-        &wiring.base,
-        found.iter().map(|f| f.key.as_str()),
-    )
-    .map_err(anyhow::Error::msg)?;
-    let table = PreviewTable::of(&id, &routes)?;
-    let previous = site.pointer(&wiring.store_arn, &id).await?;
-    guard_count(&site, &manifest, &id, previous.is_some()).await?;
-    let held = held(&site, &wiring, &id, &table, previous.as_ref()).await?;
-    let prefix = site_base(&site.preview_prefix(&id), &wiring.origin_path)?;
-    let mut pointer = new_pointer(prefix, &table, previous.as_ref());
-    // The release id is known after the push: a pending one of the same length sizes it.
-    pointer.release = "0".repeat(32);
-    let headroom = Headroom::of(
-        wiring.store.bytes,
-        &record::deploy_writes(&id, &table, &pointer, &held),
-    );
-    if !headroom.fits() {
-        bail!(
-            "preview {id} needs {} bytes in the KeyValueStore, which holds {} of its {} (shared with \
-             production): nothing was written. Remove previews (`spadeploy preview gc`), or trim \
-             the site's pages",
-            headroom.adds,
-            headroom.used,
-            headroom.limit
-        );
-    }
+    let mut plan = plan(&site, &wiring, &manifest, &request.dir, &id).await?;
     let dry_run = push.dry_run;
     push.target.to = Some(Target::S3 {
         bucket: site.bucket.clone(),
@@ -241,25 +207,78 @@ async fn deploy_preview(
             .await?
             .map(|r| r.id),
     };
-    let (keys_written, release) = match release {
+    let keys_written = match &release {
         Some(release) => {
-            pointer.release = release.clone();
-            let writes = record::deploy_writes(&id, &table, &pointer, &held);
-            (site.write(&wiring, writes).await?, Some(release))
+            plan.pointer.release = release.clone();
+            let writes = record::deploy_writes(&id, &plan.table, &plan.pointer, &plan.held);
+            site.write(&wiring, writes).await?
         }
-        None => (0, None),
+        None => 0,
     };
     let report = DeployReport {
         url: site.url(&id),
         id: id.to_string(),
         release,
         keys_written,
-        table_keys: table.entries.len(),
-        headroom,
+        table_keys: plan.table.entries.len(),
+        headroom: plan.headroom,
         dry_run,
     };
     print_deploy(&report, format)?;
     Ok(Outcome::Done)
+}
+
+/// What a preview deploy writes to the store, decided before anything is written (a dry run
+/// shows it): the table of the build's pages, what the store holds of the preview, the
+/// pointer, the headroom. Refuses a preview over `[preview] max` or one the store cannot hold.
+struct Plan {
+    table: PreviewTable,
+    held: crate::cdn::kvs::Table,
+    pointer: Pointer,
+    headroom: Headroom,
+}
+
+async fn plan(
+    site: &Site,
+    wiring: &Wiring,
+    manifest: &Manifest,
+    dir: &Path,
+    id: &PreviewId,
+) -> Result<Plan> {
+    let options = ScanOptions {
+        exclude: manifest.exclude.clone(),
+        require_index: None,
+    };
+    let found = scan::walk(dir, &options)?;
+    let keys = found.iter().map(|f| f.key.as_str());
+    let routes =
+        Routes::derive(&manifest.route_rules(), &wiring.base, keys).map_err(anyhow::Error::msg)?;
+    let table = PreviewTable::of(id, &routes)?;
+    let previous = site.pointer(&wiring.store_arn, id).await?;
+    guard_count(site, manifest, id, previous.is_some()).await?;
+    let held = held(site, wiring, id, &table, previous.as_ref()).await?;
+    let prefix = site_base(&site.preview_prefix(id), &wiring.origin_path)?;
+    let mut pointer = new_pointer(prefix, &table, previous.as_ref());
+    // The release id is known after the push: a pending one of the same length sizes it.
+    pointer.release = "0".repeat(32);
+    let writes = record::deploy_writes(id, &table, &pointer, &held);
+    let headroom = Headroom::of(wiring.store.bytes, &writes);
+    if !headroom.fits() {
+        bail!(
+            "preview {id} needs {} bytes in the KeyValueStore, which holds {} of its {} (shared with \
+             production): nothing was written. Remove previews (`spadeploy preview gc`), or trim \
+             the site's pages",
+            headroom.adds,
+            headroom.used,
+            headroom.limit
+        );
+    }
+    Ok(Plan {
+        table,
+        held,
+        pointer,
+        headroom,
+    })
 }
 
 fn new_pointer(prefix: String, table: &PreviewTable, previous: Option<&Pointer>) -> Pointer {

@@ -63,37 +63,7 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
     }
     // A local preview has no origin to detect the mode from: website mode, the classic design.
     let mode = manifest.mode(args.mode).unwrap_or(Mode::Website);
-    let build_keys = |dir: &Path| {
-        let options = ScanOptions {
-            exclude: manifest.exclude.clone(),
-            require_index: None,
-        };
-        scan::walk(dir, &options)
-            .map(|found| found.into_iter().map(|f| f.key).collect())
-            .unwrap_or_default()
-    };
-    // `--config FILE` asks for that manifest's routing; otherwise the release's own.
-    let rules = || match config {
-        Some(_) => Routing::Manifest(manifest.route_rules()),
-        None => Routing::Recorded(manifest.route_rules()),
-    };
-    let base_url = args.base.resolve("")?;
-    let site_at = |dir: &Path| {
-        Site::new(
-            dir.to_path_buf(),
-            &base_url,
-            mode,
-            rules(),
-            HeaderRules::new(manifest.header_rules()),
-            build_keys,
-        )
-        .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", dir.display()))
-    };
-    let site = site_at(&root)?;
-    let previews = match &args.previews {
-        Some(domain) => Some(previews(&root, domain, &manifest, &site_at)?),
-        None => None,
-    };
+    let (site, previews) = sites(&args, config, &manifest, &root, mode)?;
     let apis = args.api.clone();
     let site_base = site.routes.base.clone();
     let serving = match (&site.release, site.routing_recorded) {
@@ -133,6 +103,48 @@ pub(super) async fn serve(args: ServeArgs, config: Option<&Path>) -> Result<Outc
         )
     })?;
     Ok(Outcome::Done)
+}
+
+/// The site served from `root`, and with `--previews` each preview in its `_previews/`.
+fn sites(
+    args: &ServeArgs,
+    config: Option<&Path>,
+    manifest: &manifest::Manifest,
+    root: &Path,
+    mode: Mode,
+) -> Result<(Site, Option<Previews>)> {
+    let build_keys = |dir: &Path| {
+        let options = ScanOptions {
+            exclude: manifest.exclude.clone(),
+            require_index: None,
+        };
+        scan::walk(dir, &options)
+            .map(|found| found.into_iter().map(|f| f.key).collect())
+            .unwrap_or_default()
+    };
+    // `--config FILE` asks for that manifest's routing; otherwise the release's own.
+    let rules = || match config {
+        Some(_) => Routing::Manifest(manifest.route_rules()),
+        None => Routing::Recorded(manifest.route_rules()),
+    };
+    let base_url = args.base.resolve("")?;
+    let site_at = |dir: &Path| {
+        Site::new(
+            dir.to_path_buf(),
+            &base_url,
+            mode,
+            rules(),
+            HeaderRules::new(manifest.header_rules()),
+            build_keys,
+        )
+        .map_err(|e| anyhow::anyhow!("cannot serve {}: {e}", dir.display()))
+    };
+    let site = site_at(root)?;
+    let previews = match &args.previews {
+        Some(domain) => Some(previews(root, domain, manifest, &site_at)?),
+        None => None,
+    };
+    Ok((site, previews))
 }
 
 /// The previews under `root`'s `_previews/`, each served as its own site.

@@ -680,6 +680,70 @@ mod tests {
         );
     }
 
+    /// `serve --previews` answers by Host as the edge function's preview branch does.
+    #[test]
+    fn previews_are_served_by_host() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("site");
+        let pr = root.join("_previews/pr-42");
+        std::fs::create_dir_all(&pr).unwrap();
+        std::fs::write(root.join("index.html"), "production").unwrap();
+        std::fs::write(pr.join("index.html"), "preview").unwrap();
+        let site_at = |dir: PathBuf| {
+            Site::new(
+                dir,
+                "/",
+                Mode::Private,
+                Routing::Recorded(RouteRules::default()),
+                HeaderRules::new(Vec::new()),
+                |_| vec!["index.html".into()],
+            )
+            .unwrap()
+        };
+        let previews = Previews {
+            domain: "preview.localhost".into(),
+            noindex: true,
+            sites: BTreeMap::from([("pr-42".to_string(), site_at(pr.clone()))]),
+        };
+        let site = site_at(root.clone());
+        let answer =
+            |host: &str, path: &str| respond_on(&site, Some(&previews), host, ("GET", path, ""));
+        let file = |a: &Answer| match &a.body {
+            Body::File(path) => std::fs::read_to_string(path).unwrap(),
+            _ => String::new(),
+        };
+        let cases = [
+            ("localhost:8080", "/deep/route", 200, "production"),
+            (
+                "PR-42.preview.localhost:8080",
+                "/deep/route",
+                200,
+                "preview",
+            ),
+            ("pr-42.preview.localhost", "/", 200, "preview"),
+            ("pr-7.preview.localhost", "/", 404, ""),
+            ("a.pr-42.preview.localhost", "/", 404, ""),
+            ("localhost", "/_previews/pr-42/index.html", 404, ""),
+        ];
+        for (host, path, status, body) in cases {
+            let got = answer(host, path);
+            assert_eq!(
+                (got.status, file(&got).as_str()),
+                (status, body),
+                "{host}{path}"
+            );
+        }
+        let noindex = ("x-robots-tag".to_string(), "noindex".to_string());
+        assert!(answer("pr-42.preview.localhost", "/")
+            .headers
+            .contains(&noindex));
+        assert!(!answer("localhost", "/").headers.contains(&noindex));
+        assert_eq!(
+            file(&respond_on(&site, None, "x", ("GET", "/", ""))),
+            "production"
+        );
+    }
+
     #[test]
     fn api_routes_parse_and_explain_mistakes() {
         assert_eq!(
