@@ -111,10 +111,21 @@ fi
 echo "installed in $(($(date +%s) - started)) s"
 echo "::endgroup::"
 
-command=push
-[ "${INPUT_DRY_RUN:-false}" = "true" ] && command=diff
-args=("$command")
-[ -n "${INPUT_DIR:-}" ] && args+=("$INPUT_DIR")
+command=(push)
+[ "${INPUT_DRY_RUN:-false}" = "true" ] && command=(diff)
+# `preview: true` on a pull_request event: deploy the pull request's preview (pr-N), or remove
+# it once the pull request is closed. spadeploy reads the pull request from $GITHUB_EVENT_PATH.
+if [ "${INPUT_PREVIEW:-false}" = "true" ]; then
+  event_action=""
+  if [ -n "${GITHUB_EVENT_PATH:-}" ] && [ -f "$GITHUB_EVENT_PATH" ]; then
+    event_action=$(sed -n 's/^ *"action": *"\([a-z_]*\)".*/\1/p' "$GITHUB_EVENT_PATH" | head -n 1)
+  fi
+  command=(preview deploy)
+  [ "${INPUT_DRY_RUN:-false}" = "true" ] && command=(preview deploy --dry-run)
+  [ "$event_action" = "closed" ] && command=(preview remove)
+fi
+args=("${command[@]}")
+[ -n "${INPUT_DIR:-}" ] && [ "${command[*]}" != "preview remove" ] && args+=("$INPUT_DIR")
 [ -n "${INPUT_TO:-}" ] && args+=(--to "$INPUT_TO")
 [ -n "${INPUT_DISTRIBUTION:-}" ] && args+=(--distribution "$INPUT_DISTRIBUTION")
 [ -n "${INPUT_REGION:-}" ] && args+=(--region "$INPUT_REGION")

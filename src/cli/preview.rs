@@ -67,8 +67,8 @@ struct SiteArgs {
 
 #[derive(Debug, Args)]
 struct RemoveArgs {
-    /// The preview to remove
-    id: String,
+    /// The preview to remove [default: pr-N from the GitHub pull_request event]
+    id: Option<String>,
     #[command(flatten)]
     site: SiteArgs,
 }
@@ -357,7 +357,7 @@ fn print_deploy(report: &DeployReport, format: OutputFormat) -> Result<()> {
         ));
     }
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|_| !report.dry_run) {
-        let line = format!("preview_url={}\npreview_id={}\n", report.url, report.id);
+        let line = format!("preview-url={}\npreview-id={}\n", report.url, report.id);
         append(Path::new(&path), &line)?;
     }
     Ok(())
@@ -397,7 +397,8 @@ async fn remove_one(
 }
 
 async fn remove(args: RemoveArgs, config: Option<&Path>, format: OutputFormat) -> Result<Outcome> {
-    let id = PreviewId::new(&args.id)?;
+    // Removing a fork's preview is always allowed: it only deletes.
+    let id = preview_id(args.id.as_deref(), true)?;
     let (site, mut wiring) = open(&args.site, config).await?;
     let listed = site.preview_keys(&wiring.store_arn).await?;
     wiring.store = crate::cdn::kvs::state(
@@ -499,6 +500,7 @@ async fn gc(args: GcArgs, config: Option<&Path>, format: OutputFormat) -> Result
     let keep: BTreeSet<PreviewId> = args
         .keep
         .iter()
+        .filter(|k| !k.is_empty())
         .map(|k| PreviewId::new(k))
         .collect::<Result<_, _>>()?;
     let (previews, listed) = inventory(&site, &wiring).await?;

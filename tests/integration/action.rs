@@ -270,3 +270,41 @@ fn the_action_installs_the_release_for_the_runner_checks_it_and_caches_it() {
     let (odd, _, _) = entry_with(tmp.path(), &inputs, &runner("Linux", "S390X", fresh));
     odd.assert_fails_with(1, "no prebuilt spadeploy for Linux/S390X");
 }
+
+/// `preview: true` deploys the pull request's preview, and removes it once the pull request is
+/// closed (the preview commands themselves are tested against the emulator in previews.rs).
+#[test]
+fn the_action_deploys_a_preview_and_removes_it_when_the_pull_request_closes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let event = tmp.path().join("event.json");
+    let binary = env!("CARGO_BIN_EXE_spadeploy");
+    for (action, command) in [
+        ("synchronize", "preview deploy dist"),
+        ("closed", "preview remove"),
+    ] {
+        let payload = serde_json::json!({"action": action, "pull_request": {"number": 42,
+            "head": {"repo": {"full_name": "org/site", "fork": false}},
+            "base": {"repo": {"full_name": "org/site"}}}});
+        std::fs::write(&event, serde_json::to_string_pretty(&payload).unwrap()).unwrap();
+        let (run, _, _) = entry_with(
+            tmp.path(),
+            &[
+                ("BINARY", binary),
+                ("PREVIEW", "true"),
+                ("DIR", "dist"),
+                ("TO", "s3://my-site"),
+                ("DISTRIBUTION", "E123"),
+            ],
+            &[("GITHUB_EVENT_PATH", event.to_str().unwrap())],
+        );
+        assert!(
+            run.stdout.contains(&format!(
+                "::group::spadeploy {command} --to s3://my-site --distribution E123"
+            )),
+            "{}",
+            run.stdout
+        );
+        // No [preview] domain here: spadeploy says what to set, before any network work.
+        assert!(run.stderr.contains("no [preview] domain"), "{}", run.stderr);
+    }
+}
