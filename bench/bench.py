@@ -689,6 +689,74 @@ def latency() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
+def three_files(base: Path, out: Path) -> None:
+    """`base` with 3 files changed: the index, robots.txt and one page (a typical small PR)."""
+    shutil.rmtree(out, ignore_errors=True)
+    shutil.copytree(base, out)
+    (out / "index.html").write_bytes((base / "index.html").read_bytes() + b"<!-- pr -->")
+    (out / "robots.txt").write_bytes(b"User-agent: *\nDisallow: /drafts/\n")
+    page = out / "docs" / "section-0" / "page-0" / "index.html"
+    page.write_bytes(b"<h1>Page 0, edited</h1>")
+
+
+def preview() -> None:
+    """Per-pull-request previews (issue 25) under CI-like latency (BENCH_S3_DELAY_MS,
+    BENCH_CONTROL_DELAY_MS), on moto (the only server here that emulates CloudFront and its
+    KeyValueStore): a cold production push with its distribution, then a preview of the same
+    build (every file copied within the bucket), of a 3-file change, the same again (no-op), and
+    a second preview of the change. Per row: wall time from the command's start to the pointer
+    written (the preview is live then, give or take the store's propagation), requests (S3 /
+    control plane, by method), round trips on the critical path, and bytes sent."""
+    s3_delay = int(os.environ.get("BENCH_S3_DELAY_MS", "30")) / 1000
+    control_delay = int(os.environ.get("BENCH_CONTROL_DELAY_MS", "150")) / 1000
+    size = os.environ.get("BENCH_PREVIEW_SIZE", "large")
+    work = Path(tempfile.mkdtemp(prefix="spadeploy-preview-"))
+    port = free_port()
+    moto = subprocess.Popen([str(ROOT / ".venv" / "moto" / "bin" / "python"),
+                             str(ROOT / "scripts" / "moto_server.py"), "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(port)
+        endpoint = f"http://127.0.0.1:{port}"
+        base, three = work / "base", work / "three"
+        generate(base, size, rebuild=False)
+        three_files(base, three)
+        files, total = tree_stats(base)
+        manifest = work / "spadeploy.toml"
+        manifest.write_text('[preview]\ndomain = "preview.example.com"\n')
+        bucket = f"prev-{random.getrandbits(32):08x}"
+        make_bucket(endpoint, bucket)
+        dist = create_distribution(endpoint, bucket)
+        proxy = CountingProxy(port, s3_delay, control_delay)
+        delayed = f"http://127.0.0.1:{proxy.port}"
+        common = ["--to", f"s3://{bucket}", "--endpoint-url", delayed, "--distribution", dist, "-q",
+                  "--config", str(manifest)]
+        scenarios = [
+            ("production push, cold", ["push", str(base), "--mode", "private", "--fix-origin", "--no-invalidate"]),
+            ("preview pr-1, same build", ["preview", "deploy", str(base), "--id", "pr-1"]),
+            ("preview pr-1, 3 files changed", ["preview", "deploy", str(three), "--id", "pr-1"]),
+            ("preview pr-1, no-op", ["preview", "deploy", str(three), "--id", "pr-1"]),
+            ("preview pr-2, 3 files changed", ["preview", "deploy", str(three), "--id", "pr-2"]),
+        ]
+        print(f"\n## preview: {files} files, {total / 1e6:.0f} MB; {s3_delay * 1000:.0f} ms per S3 request, "
+              f"{control_delay * 1000:.0f} ms per control-plane request; moto; one run each; "
+              f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+        print(f"{'scenario':<32} {'wall s':>8} {'S3 req':>7} {'control':>8} {'GET/PUT/POST/DELETE/HEAD':>25}"
+              f" {'round trips':>12} {'MB sent':>8}")
+        for name, args in scenarios:
+            proxy.take_log()
+            wall, _ = timed([str(SPADEPLOY), *args, *common])
+            log = proxy.take_log()
+            control = sum(1 for entry in log if entry[2])
+            sent = sum(entry[5] for entry in log) / 1e6
+            print(f"{name:<32} {wall:>8.3f} {len(log) - control:>7} {control:>8} {method_split(log):>25}"
+                  f" {critical_path(log):>12} {sent:>8.2f}", flush=True)
+    finally:
+        moto.terminate()
+        moto.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def scaling_only() -> None:
     work = Path(tempfile.mkdtemp(prefix="spadeploy-scaling-"))
     server, endpoint, server_name = start_server(work)
@@ -704,6 +772,8 @@ def scaling_only() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "latency":
         latency()
+    elif len(sys.argv) > 1 and sys.argv[1] == "preview":
+        preview()
     elif len(sys.argv) > 1 and sys.argv[1] == "scaling":
         scaling_only()
     elif len(sys.argv) > 1 and sys.argv[1] == "generate":
