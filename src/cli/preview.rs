@@ -51,6 +51,10 @@ struct PreviewDeployArgs {
     /// Deploy a pull request from a fork (its code is unreviewed; refused by default)
     #[arg(long)]
     allow_fork: bool,
+    /// Ask viewers for a password: VAR names the environment variable holding `user:password`
+    /// (the store keeps only a hash of the header browsers send)
+    #[arg(long, value_name = "VAR")]
+    basic_auth_env: Option<String>,
     #[command(flatten)]
     push: PushArgs,
 }
@@ -193,7 +197,8 @@ async fn deploy_preview(
     if let Some(live) = live? {
         request.shared = SharedFiles::of(&live, &site.prefix);
     }
-    let mut plan = plan(&site, &wiring, &manifest, &request.dir, &id).await?;
+    let auth = basic_auth(args.basic_auth_env.as_deref())?;
+    let mut plan = plan(&site, &wiring, &manifest, &request.dir, &id, auth).await?;
     let dry_run = push.dry_run;
     push.target.to = Some(Target::S3 {
         bucket: site.bucket.clone(),
@@ -244,6 +249,7 @@ async fn plan(
     manifest: &Manifest,
     dir: &Path,
     id: &PreviewId,
+    auth: Option<String>,
 ) -> Result<Plan> {
     let options = ScanOptions {
         exclude: manifest.exclude.clone(),
@@ -261,6 +267,7 @@ async fn plan(
     let mut pointer = new_pointer(prefix, &table, previous.as_ref());
     // The release id is known after the push: a pending one of the same length sizes it.
     pointer.release = "0".repeat(32);
+    pointer.auth = auth;
     let writes = record::deploy_writes(id, &table, &pointer, &held);
     let headroom = Headroom::of(wiring.store.bytes, &writes);
     if !headroom.fits() {
@@ -281,6 +288,18 @@ async fn plan(
     })
 }
 
+/// The Basic-auth hash from the environment variable `var` names (`user:password`).
+fn basic_auth(var: Option<&str>) -> Result<Option<String>> {
+    let Some(var) = var else {
+        return Ok(None);
+    };
+    let credentials = std::env::var(var).unwrap_or_default();
+    if !credentials.contains(':') {
+        bail!("--basic-auth-env {var}: set {var} to user:password (it is empty or has no `:`)");
+    }
+    Ok(Some(record::auth_hash(&credentials)))
+}
+
 fn new_pointer(prefix: String, table: &PreviewTable, previous: Option<&Pointer>) -> Pointer {
     let now = now();
     Pointer {
@@ -292,6 +311,7 @@ fn new_pointer(prefix: String, table: &PreviewTable, previous: Option<&Pointer>)
         bytes: table.bytes(),
         created: previous.map_or(now, |p| p.created),
         updated: now,
+        auth: None,
     }
 }
 

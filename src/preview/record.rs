@@ -50,6 +50,16 @@ pub(crate) struct Pointer {
     /// Seconds since the epoch: first deployed, last deployed.
     pub created: u64,
     pub updated: u64,
+    /// Basic-auth gate: the sha256 (hex) of the `Authorization` header viewers must send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+}
+
+/// What a pointer's `auth` holds for `user:password`: the hash of the header a browser sends,
+/// so the store never holds the password.
+pub(crate) fn auth_hash(credentials: &str) -> String {
+    let header = format!("Basic {}", aws_smithy_types::base64::encode(credentials));
+    hex::encode(Sha256::digest(header.as_bytes()))
 }
 
 /// A preview's route table as store entries.
@@ -261,6 +271,7 @@ mod tests {
             bytes: table.bytes(),
             created: 1,
             updated: 2,
+            auth: None,
         }
     }
 

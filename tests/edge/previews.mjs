@@ -6,6 +6,7 @@
 //   Answers: { uri } (the request goes on to the origin with that URI) or { status, headers }.
 // Or: node previews.mjs --hosts CODE.mjs HOSTS.tsv  (previewId against the Host table)
 import { readFileSync } from "node:fs";
+import crypto from "node:crypto";
 import vm from "node:vm";
 
 const importLine = 'import cf from "cloudfront";';
@@ -21,7 +22,8 @@ function load(file, items, expose) {
       },
     }),
   };
-  return vm.runInNewContext(`${code.slice(importLine.length)}\n;(${expose})`, { cf });
+  const body = code.slice(importLine.length).replace('\nimport crypto from "crypto";', "\n");
+  return vm.runInNewContext(`${body}\n;(${expose})`, { cf, crypto });
 }
 
 function event(eventType, r) {
@@ -31,6 +33,7 @@ function event(eventType, r) {
     viewer: { ip: "198.51.100.11" },
     request: { method: r.method || "GET", uri: r.uri, querystring: {}, headers: { host: { value: r.host } }, cookies: {} },
   };
+  if (r.authorization) e.request.headers.authorization = { value: r.authorization };
   if (eventType === "viewer-response") e.response = { statusCode: 200, statusDescription: "OK", headers: {}, cookies: {} };
   return e;
 }

@@ -211,6 +211,37 @@ async fn two_previews_and_production_answer_their_own_release_on_one_distributio
     }
     assert_eq!(answers[10]["headers"]["x-robots-tag"], "noindex");
 
+    // A password-gated preview: any variable holding a `:` gives user:password; PATH does.
+    site.preview("pr2", &["--id", "pr-4", "--basic-auth-env", "PATH"])
+        .assert_ok();
+    let path = std::env::var("PATH").unwrap();
+    let good = format!("Basic {}", aws_smithy_types::base64::encode(&path));
+    let p4 = "pr-4.preview.example.com";
+    let requests = serde_json::json!([
+        req(p4, "/"),
+        {"host": p4, "uri": "/", "authorization": "Basic d3Jvbmc6d3Jvbmc="},
+        {"host": p4, "uri": "/", "authorization": good},
+    ]);
+    let answers = edge(
+        site.dir.path(),
+        &live_code(&site.function).await,
+        &site.items().await,
+        &requests,
+    );
+    for answer in &answers[..2] {
+        assert_eq!(answer["status"], 401, "{answer}");
+        assert_eq!(
+            answer["headers"]["www-authenticate"],
+            "Basic realm=\"preview\""
+        );
+    }
+    assert_eq!(
+        answers[2]["uri"], "/_previews/pr-4/index.html",
+        "{}",
+        answers[2]
+    );
+    site.command(&["preview", "remove", "pr-4"]).assert_ok();
+
     site.command(&["preview", "remove", "pr-1"]).assert_ok();
     assert!(
         site.keys_under("_previews/pr-1/").await.is_empty(),

@@ -32,6 +32,11 @@ function noindex(headers) {
   if (PREVIEWS.noindex) headers["x-robots-tag"] = { value: "noindex" };
   return headers;
 }
+// The pointer's `auth`: the sha256 of the Authorization header a viewer must send (Basic).
+function denied(p, request) {
+  var given = request.headers.authorization;
+  return p.auth && (!given || crypto.createHash("sha256").update(given.value).digest("hex") !== p.auth);
+}
 function previewMissing() {
   return { statusCode: 404, statusDescription: "Not Found", headers: noindex({ "cache-control": { value: "no-store" } }) };
 }
@@ -55,6 +60,9 @@ async function previewRespond(event) {
     var response = respond(event, await lookup("preview:" + id + ":" + p.table + ":" + request.uri));
     noindex(response.headers);
     return response;
+  }
+  if (denied(p, request)) {
+    return { statusCode: 401, statusDescription: "Unauthorized", headers: noindex({ "www-authenticate": { value: 'Basic realm="preview"' }, "cache-control": { value: "no-store" } }) };
   }
   var answer = respond(event, await lookup("preview:" + id + ":" + p.table + ":" + request.uri));
   if (answer.statusCode) {
