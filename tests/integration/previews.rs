@@ -401,6 +401,21 @@ async fn a_preview_sends_only_what_differs_from_production() {
         copies,
         uploads.len()
     );
+    // Production untouched, as the wire shows: every write is the preview's objects or the
+    // store's keys (no distribution, function, invalidation or production object write).
+    let foreign: Vec<String> = recorded
+        .iter()
+        .filter(|r| r.is_write())
+        .filter(|r| {
+            !r.path.starts_with(&format!("/{bucket}/_previews/pr-7/"))
+                && !(r.method == "POST" && r.path.starts_with("/key-value-stores/"))
+        })
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "writes outside the preview: {foreign:?}"
+    );
     assert_eq!(uploads.len(), 3, "only the changed files are sent");
     assert_eq!(copies, files.len() - 3);
     assert!(

@@ -272,7 +272,10 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
     // The release's history copy goes with the live pointer, in either order.
     let mut state: Vec<&str> = writes[1..].iter().map(|w| w.path.as_str()).collect();
     state.sort_unstable();
-    assert!(state[0].ends_with("/site/.spadeploy/live.json"), "{state:?}");
+    assert!(
+        state[0].ends_with("/site/.spadeploy/live.json"),
+        "{state:?}"
+    );
     assert!(state[1].contains("/site/.spadeploy/releases/"), "{state:?}");
 
     let after = get(&client, &bucket, "site/favicon.ico").await;
