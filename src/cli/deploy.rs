@@ -391,6 +391,7 @@ pub(super) async fn deploy(
             progress: Progress::new(args.quiet),
             summary_md: args.summary_md,
             list_drift: drift == DriftListing::Every,
+            print: !(intent == Intent::Preview && format == OutputFormat::Json),
         },
         target,
     };

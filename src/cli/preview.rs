@@ -34,6 +34,7 @@ pub(super) struct PreviewArgs {
 enum PreviewCommand {
     /// Push the build as preview ID, served at https://ID.<[preview] domain>/ within seconds:
     /// files under the target's _previews/ID/, its routing and pointer in the KeyValueStore
+    /// (`--json`: one document, the preview's, instead of the push's report)
     Deploy(PreviewDeployArgs),
     /// Remove a preview: its pointer first (it answers 404 at once), then its keys and files
     Remove(RemoveArgs),
@@ -358,7 +359,7 @@ async fn held(
 
 fn print_deploy(report: &DeployReport, format: OutputFormat) -> Result<()> {
     if format == OutputFormat::Json {
-        crate::report::stdout::println(serde_json::to_string(
+        crate::report::stdout::println(serde_json::to_string_pretty(
             &serde_json::json!({ "preview": report }),
         )?);
     } else {

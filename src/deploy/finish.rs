@@ -4,10 +4,12 @@ use super::*;
 
 pub(super) fn finish(job: &PushJob, mut report: PushReport, started: Instant) -> Result<()> {
     report.duration_ms = started.elapsed().as_millis();
-    if job.output.format == OutputFormat::Json {
-        crate::report::stdout::println(report.to_json());
-    } else {
-        crate::report::stdout::print(report.human(job.output.list_drift));
+    match (job.output.print, job.output.format) {
+        (false, _) => {}
+        (true, OutputFormat::Json) => crate::report::stdout::println(report.to_json()),
+        (true, OutputFormat::Human) => {
+            crate::report::stdout::print(report.human(job.output.list_drift));
+        }
     }
     // In GitHub Actions: a step summary and step outputs; anywhere: --summary-md FILE.
     let summary = std::env::var_os("GITHUB_STEP_SUMMARY").map(PathBuf::from);

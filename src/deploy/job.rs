@@ -96,6 +96,8 @@ pub(crate) struct Output {
     pub summary_md: Option<PathBuf>,
     /// List every object changed or deleted outside spadeploy (not only their count).
     pub list_drift: bool,
+    /// Print the report on stdout (`preview deploy --json` prints one document of its own).
+    pub print: bool,
 }
 
 impl PushJob {

@@ -254,7 +254,16 @@ async fn two_previews_and_production_answer_their_own_release_on_one_distributio
     );
     assert!(items.contains_key("preview:pr-2"));
 
-    site.preview("pr1", &["--id", "pr-3"]).assert_ok();
+    let third = site.preview("pr1", &["--id", "pr-3", "--json"]);
+    third.assert_ok();
+    let doc = third.json();
+    assert_eq!(
+        doc["preview"]["url"], "https://pr-3.preview.example.com/",
+        "one document"
+    );
+    assert!(doc["preview"]["release"]
+        .as_str()
+        .is_some_and(|r| !r.is_empty()));
     std::thread::sleep(std::time::Duration::from_millis(1100));
     let listed = site.command(&["preview", "list", "--json"]);
     listed.assert_ok();
@@ -407,8 +416,9 @@ async fn a_preview_sends_only_what_differs_from_production() {
         .iter()
         .filter(|r| r.is_write())
         .filter(|r| {
-            !r.path.starts_with(&format!("/{bucket}/_previews/pr-7/"))
-                && !(r.method == "POST" && r.path.starts_with("/key-value-stores/"))
+            let preview_object = r.path.starts_with(&format!("/{bucket}/_previews/pr-7/"));
+            let store_keys = r.method == "POST" && r.path.starts_with("/key-value-stores/");
+            !(preview_object || store_keys)
         })
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
