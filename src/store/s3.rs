@@ -4,6 +4,7 @@
 //! throttling share one client, one error classification and one retry policy, which is the
 //! point of having them in one place.
 
+use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
@@ -15,7 +16,9 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 use crate::aws::{api_error, ApiError};
 use crate::model::{LocalFile, RemoteObject, Source};
-use aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef;
+use aws_sdk_s3::config::interceptors::{
+    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
+};
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
 use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
@@ -393,7 +396,8 @@ impl WriteStore for S3Store {
         if file.size > MULTIPART_THRESHOLD {
             return self.put_multipart(file, path).await;
         }
-        let body = if file.size <= IN_MEMORY_LIMIT {
+        let in_memory = file.size <= IN_MEMORY_LIMIT;
+        let body = if in_memory {
             let bytes = tokio::fs::read(path)
                 .await
                 .map_err(|e| Self::io_error("cannot read", path, e))?;
@@ -403,7 +407,7 @@ impl WriteStore for S3Store {
                 .await
                 .map_err(|e| Self::io_error("cannot read", path, std::io::Error::other(e)))?
         };
-        let out = self
+        let request = self
             .client
             .put_object()
             .bucket(&self.bucket)
@@ -411,10 +415,17 @@ impl WriteStore for S3Store {
             .content_type(&*file.headers.content_type)
             .cache_control(&*file.headers.cache_control)
             .metadata(SHA256_METADATA, &file.sha256)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+            .body(body);
+        // Only a body sent as-is is signed with the known hash: a streamed one goes aws-chunked,
+        // whose framing the SDK signs its own way.
+        let sent = match in_memory {
+            true => {
+                let known = KnownPayloadHash(file.sha256.clone());
+                request.customize().interceptor(known).send().await
+            }
+            false => request.send().await,
+        };
+        let out = sent.map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
         Ok(change_token(out.e_tag()))
     }
 
@@ -580,6 +591,32 @@ impl Intercept for Throttles {
         if matches!(context.response().status().as_u16(), 503 | 429) {
             self.0.fetch_add(1, Ordering::Relaxed);
         }
+        Ok(())
+    }
+}
+
+/// Signs an upload with the SHA-256 spadeploy computed while scanning (lowercase hex), sent as
+/// `x-amz-content-sha256`: the SDK would otherwise hash every body again to sign it (one more
+/// pass over the whole build on a cold push). S3 checks the header against the bytes it
+/// receives, so the integrity check stays; a file edited since it was hashed is refused with
+/// XAmzContentSHA256Mismatch instead of landing under a stale hash. Unlike UNSIGNED-PAYLOAD,
+/// this is as safe over plain HTTP as over TLS.
+#[derive(Debug)]
+struct KnownPayloadHash(String);
+
+impl Intercept for KnownPayloadHash {
+    fn name(&self) -> &'static str {
+        "KnownPayloadHash"
+    }
+
+    fn modify_before_signing(
+        &self,
+        _context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        cfg.interceptor_state()
+            .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
         Ok(())
     }
 }

@@ -357,3 +357,55 @@ async fn a_rebuild_confirms_its_lock_beside_its_writes() {
         "a no-op writes nothing"
     );
 }
+
+/// Uploads are signed with the SHA-256 the plan was made from (`x-amz-content-sha256`), not a
+/// second hash of each body: a file edited between the scan and its upload goes up under the
+/// hash it was planned with, which S3 checks against the bytes and refuses (moto does not check).
+#[tokio::test]
+async fn uploads_are_signed_with_the_hash_the_plan_was_made_from() {
+    let bucket = unique_bucket("knownhash");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "index.html", "<h1>scanned</h1>");
+    write(tmp.path(), "app.js", "scanned");
+    let proxy = Proxy::start(&moto());
+    // The listing is slow, so the file changes after it was hashed and before it is sent.
+    proxy.inject(Fault::new(
+        "GET",
+        &format!("/{bucket}/"),
+        FaultAction::Stall(std::time::Duration::from_secs(3)),
+    ));
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args(push_args(
+            tmp.path().to_str().unwrap(),
+            &format!("s3://{bucket}"),
+            &proxy.url,
+            &[],
+        ))
+        .envs([
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1_500));
+    write(tmp.path(), "app.js", "CHANGED");
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = proxy.take();
+    let put = log
+        .iter()
+        .find(|r| r.method == "PUT" && r.path.ends_with("/app.js"))
+        .unwrap();
+    assert_eq!(
+        put.content_sha256.as_deref(),
+        Some(sha256_hex(b"scanned").as_str())
+    );
+}

@@ -18,6 +18,8 @@ pub(crate) struct Recorded {
     pub query: String,
     pub body_bytes: usize,
     pub copy_source: bool,
+    /// The `x-amz-content-sha256` header: the payload hash the request was signed with.
+    pub content_sha256: Option<String>,
     /// The `Action` parameter of a form-encoded (query-protocol, e.g. IAM) request.
     pub form_action: Option<String>,
     pub status: u16,
@@ -307,6 +309,7 @@ fn relay(
         query: query.to_string(),
         body_bytes: body.len(),
         copy_source: header("x-amz-copy-source").is_some(),
+        content_sha256: header("x-amz-content-sha256").map(|v| v.to_string()),
         form_action: header("content-type")
             .filter(|t| t.starts_with("application/x-www-form-urlencoded"))
             .and_then(|_| {
