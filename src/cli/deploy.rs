@@ -364,6 +364,7 @@ pub(super) async fn deploy(
         provenance: crate::state::release::Provenance {
             source: crate::state::release::detect_source(&dir),
             routing: plan.routing.clone(),
+            etags_listed: false,
         },
         shared,
         dir,

@@ -4,7 +4,7 @@
 
 use super::*;
 
-/// Takes the deploy lock, applies the decision (planned again under the lock when another deploy
+/// Takes the deploy lock (unless `early` holds the one taken while reading), applies the decision (planned again under the lock when another deploy
 /// may have finished meanwhile) while renewing the lock, and gives the lock back on every exit
 /// the process survives, Ctrl-C included.
 pub(super) async fn under_lock<S: WriteStore>(
@@ -13,15 +13,19 @@ pub(super) async fn under_lock<S: WriteStore>(
     decision: Decision,
     rollback_to: Option<Release>,
     cdn: &Option<Cdn>,
+    early: Option<lock::Held>,
 ) -> Result<PushReport> {
-    let held = lock::acquire(
-        store,
-        job.safety.command,
-        job.safety.break_lock,
-        decision.lock_listed,
-    )
-    .await
-    .with_context(|| format!("cannot lock {}", job.target))?;
+    let held = match early {
+        Some(held) => held,
+        None => lock::acquire(
+            store,
+            job.safety.command,
+            job.safety.break_lock,
+            decision.lock_listed,
+        )
+        .await
+        .with_context(|| format!("cannot lock {}", job.target))?,
+    };
     if let Some(broken) = &held.broke {
         job.output.progress.note(&format!(
             "warning: took over the deploy lock held by {}",

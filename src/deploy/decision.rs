@@ -76,13 +76,16 @@ pub(super) async fn decide<S: ReadStore>(
         guards,
     )?);
     report.warnings.extend(drift_warning(&plan));
-    let provenance = match &view.restored {
+    let mut provenance = match &view.restored {
         Some(release) => Provenance {
             source: release.source.clone(),
             routing: release.routing.clone(),
+            etags_listed: false,
         },
         None => job.build.provenance.clone(),
     };
+    provenance.etags_listed =
+        !view.remote.is_empty() && view.remote.iter().all(|r| !r.etag.is_empty());
     Ok(Decision {
         invalidation: invalidation_of(cdn, &routing, &plan, job),
         plan,

@@ -105,9 +105,11 @@ pub(crate) async fn run(
 }
 
 /// Reads and plans; a dry run or a push with nothing to do stops there, without a single write
-/// (not even the lock). Otherwise takes the deploy lock, reads and plans again under it if another
-/// deploy may have finished meanwhile (`Decision::still_valid`), applies while renewing the lock,
-/// and gives the lock back on every exit the process survives, Ctrl-C included.
+/// (not even the lock, unless it was taken while reading and is given back). Otherwise takes the
+/// deploy lock (or keeps the one taken while reading, `scan_and_read`), reads and plans again
+/// under it if another deploy may have finished meanwhile (`Decision::still_valid`), applies
+/// while renewing the lock, and gives the lock back on every exit the process survives, Ctrl-C
+/// included.
 async fn pipeline<S: WriteStore>(
     store: &S,
     job: PushJob,
@@ -115,22 +117,48 @@ async fn pipeline<S: WriteStore>(
     cdn: Option<Cdn>,
 ) -> Result<Finished> {
     let started = Instant::now();
-    let read = async {
-        Ok::<_, anyhow::Error>(match desired {
-            Desired::Build(found) => (scan_and_read(store, &job, found).await?, None),
-            Desired::Release(which) => (
-                restore_and_read(store, &job, which.clone()).await?,
-                Some(which),
-            ),
-        })
+    let early = std::sync::Mutex::new(None);
+    let slot = (!job.dry_run()).then_some(&early);
+    let planned = async {
+        let read = async {
+            Ok::<_, anyhow::Error>(match desired {
+                Desired::Build(found) => (scan_and_read(store, &job, found, slot).await?, None),
+                Desired::Release(which) => (
+                    restore_and_read(store, &job, which.clone()).await?,
+                    Some(which),
+                ),
+            })
+        };
+        // The target and the distribution are read at the same time: neither waits for the other.
+        let (read, routing) = tokio::join!(read, observe_cdn(&cdn));
+        let (first, rollback_to) = read?;
+        // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
+        // reported as such, not as a mass delete.
+        let decision = decide(store, &job, first, routing?, &cdn, Guards::Warn).await?;
+        Ok::<_, anyhow::Error>((decision, rollback_to))
     };
-    // The target and the distribution are read at the same time: neither waits for the other.
-    let (read, routing) = tokio::join!(read, observe_cdn(&cdn));
-    let (first, rollback_to) = read?;
-    // The mass-delete guard is enforced under the lock: a deploy in progress elsewhere must be
-    // reported as such, not as a mass delete.
-    let decision = decide(store, &job, first, routing?, &cdn, Guards::Warn).await?;
+    let planned = match slot {
+        Some(_) => tokio::select! {
+            planned = planned => planned,
+            _ = tokio::signal::ctrl_c() => {
+                give_back(store, taken(early), &job).await;
+                // As an interrupt before this handler was installed: nothing was written, and
+                // hashing on its blocking threads is not waited for.
+                std::process::exit(130);
+            }
+        },
+        None => planned.await,
+    };
+    let held = taken(early);
+    let (decision, rollback_to) = match planned {
+        Ok(planned) => planned,
+        Err(err) => {
+            give_back(store, held, &job).await;
+            return Err(err);
+        }
+    };
     if job.dry_run() || !decision.has_changes() {
+        give_back(store, held, &job).await;
         let pending = decision.has_changes();
         finish(&job, decision.report_as_planned(), started)?;
         let signal = matches!(job.run, Run::DryRun { exit_code: true }) && pending;
@@ -141,8 +169,28 @@ async fn pipeline<S: WriteStore>(
         });
     }
 
-    let mut report = under_lock(store, &job, decision, rollback_to, &cdn).await?;
+    let mut report = under_lock(store, &job, decision, rollback_to, &cdn, held).await?;
     wait_for_invalidation(&cdn, &mut report, &job).await?;
     finish(&job, report, started)?;
     Ok(Finished::Done)
+}
+
+/// The lock taken while reading, if any.
+fn taken(early: std::sync::Mutex<Option<lock::Held>>) -> Option<lock::Held> {
+    early
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Gives back a lock taken while reading that the run does not use (nothing to do, or an error
+/// before the apply).
+async fn give_back<S: WriteStore>(store: &S, held: Option<lock::Held>, job: &PushJob) {
+    let Some(held) = held else {
+        return;
+    };
+    if let Err(err) = lock::release(store, held).await {
+        job.output.progress.note(&format!(
+            "warning: could not release the deploy lock ({err}); it expires on its own, or pass --break-lock"
+        ));
+    }
 }

@@ -38,14 +38,23 @@ pub(super) struct View {
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
-pub(super) async fn scan_and_read<S: ReadStore>(
+/// With `early` (a push that writes), the deploy lock is taken as soon as the live record says
+/// the store allows it (`early_lock`) and the build's names or sizes differ from the live
+/// release's (a push that will change something), alongside the listing instead of after the
+/// plan; the lock taken goes in `early`. Otherwise it is taken after the plan, as before.
+pub(super) async fn scan_and_read<S: WriteStore>(
     store: &S,
     job: &PushJob,
     found: Vec<scan::Found>,
+    early: Option<&std::sync::Mutex<Option<lock::Held>>>,
 ) -> Result<View> {
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
     let bounds = list_bounds(found.iter().map(|f| f.key.as_str()));
+    let sizes: Vec<(String, u64)> = match early {
+        Some(_) => found.iter().map(|f| (f.key.clone(), f.size)).collect(),
+        None => Vec::new(),
+    };
     // Every file is looked at; only those the hash cache does not know are read ("N hashed").
     let hashing = Arc::new(
         job.output
@@ -59,14 +68,62 @@ pub(super) async fn scan_and_read<S: ReadStore>(
         let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
         scan::hash(found, &rules, cache, &|bytes| hashing_in_task.inc(bytes))
     });
-    let (hashed, view) = tokio::join!(hashed, reread(store, job, Vec::new(), &bounds));
+    let live_then_lock = async {
+        let live = read_live_versioned(store, &job.output.progress).await;
+        if let (Some(slot), Ok((Some(record), _))) = (early, &live) {
+            if record.early_lock == Some(true) && differs(&sizes, record) {
+                take_early(store, job, slot).await;
+            }
+        }
+        live
+    };
+    let (hashed, live, remote) = tokio::join!(hashed, live_then_lock, store.list_split(&bounds));
     hashing.finish();
     let hashed = hashed.context("hashing was interrupted")??;
+    let mut view = view_of(store, job, Vec::new(), live, remote).await?;
+    if let Some(held) = early.and_then(|slot| slot.lock().ok()?.as_ref().map(lock::Held::token)) {
+        // The listing may show this push's own lock: not another deploy's.
+        view.remote
+            .retain(|r| !(r.key == LOCK_KEY && !r.etag.is_empty() && r.etag == held));
+    }
     Ok(View {
         local: job.build.shared.reuse(hashed.files),
         files_read: Some(hashed.read),
-        ..view?
+        ..view
     })
+}
+
+/// Takes the deploy lock into `slot` with the conditional create, without a look first: the
+/// live record says the store honours it. Any refusal or failure leaves `slot` empty, and the
+/// lock is then taken after the plan, which handles a holder (`--break-lock`, an expired lock).
+async fn take_early<S: WriteStore>(
+    store: &S,
+    job: &PushJob,
+    slot: &std::sync::Mutex<Option<lock::Held>>,
+) {
+    let Ok(held) = lock::acquire(store, job.safety.command, false, false).await else {
+        return;
+    };
+    if !held.exclusive {
+        // The store stopped honouring the condition since the live record was written: the
+        // lock is kept (as a push with no lock listed takes it), and the record written by
+        // this push says so, so the next push looks before it writes.
+        job.output.progress.note(
+            "warning: the store accepted both of the deploy lock's conditional writes, though it honoured them before",
+        );
+    }
+    if let Ok(mut slot) = slot.lock() {
+        *slot = Some(held);
+    }
+}
+
+/// Do the build's names and sizes differ from the live release's? Then the push will write
+/// something (a changed file of the same size is only found by its hash, after the plan).
+pub(super) fn differs(sizes: &[(String, u64)], live: &Record) -> bool {
+    sizes.len() != live.objects.len()
+        || sizes
+            .iter()
+            .any(|(key, size)| live.objects.get(key).is_none_or(|o| o.size != *size))
 }
 
 /// Every LIST_RANGE-th of the build's keys in S3's order: the listing's ranges. The target
@@ -89,13 +146,27 @@ pub(super) async fn reread<S: ReadStore>(
     local: Vec<LocalFile>,
     bounds: &[String],
 ) -> Result<View> {
-    let read = |e| {
-        anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
-    };
     let (live, remote) = tokio::join!(
         read_live_versioned(store, &job.output.progress),
         store.list_split(bounds)
     );
+    view_of(store, job, local, live, remote).await
+}
+
+type LiveRead = Result<(Option<Record>, Option<String>), crate::store::StoreError>;
+
+/// The view from the live record's read and the listing: an interrupted push's progress is read
+/// when the listing shows one.
+async fn view_of<S: ReadStore>(
+    store: &S,
+    job: &PushJob,
+    local: Vec<LocalFile>,
+    live: LiveRead,
+    remote: Result<Vec<RemoteObject>, crate::store::StoreError>,
+) -> Result<View> {
+    let read = |e| {
+        anyhow::Error::from(e).context(format!("cannot read spadeploy's records in {}", job.target))
+    };
     let (live, live_token) = live.map_err(read)?;
     let mut remote = remote.with_context(|| format!("cannot list {}", job.target))?;
     remote.retain(|object| !object.key.starts_with(crate::model::PREVIEWS_PREFIX));
@@ -357,6 +428,40 @@ mod tests {
         ] {
             let got = choose_release(&which, &ids, live);
             assert_eq!(got, expected.map(str::to_string), "{which:?} live {live}");
+        }
+    }
+
+    #[test]
+    fn a_build_differs_from_the_live_release_by_a_name_or_a_size() {
+        use crate::model::ObjectHeaders;
+        use crate::state::release::RecordedObject;
+        let entry = |size| RecordedObject {
+            sha256: "s".into(),
+            size,
+            etag: "e".into(),
+            headers: ObjectHeaders {
+                content_type: "text/html".into(),
+                cache_control: "no-cache".into(),
+            },
+        };
+        let live = Record::new(
+            [
+                ("index.html".to_string(), entry(10)),
+                ("a.js".to_string(), entry(5)),
+            ]
+            .into(),
+        );
+        let build = |files: &[(&str, u64)]| -> Vec<(String, u64)> {
+            files.iter().map(|(k, s)| (k.to_string(), *s)).collect()
+        };
+        for (files, expected) in [
+            (build(&[("index.html", 10), ("a.js", 5)]), false),
+            (build(&[("index.html", 11), ("a.js", 5)]), true),
+            (build(&[("index.html", 10), ("b.js", 5)]), true),
+            (build(&[("index.html", 10)]), true),
+            (build(&[("index.html", 10), ("a.js", 5), ("c.js", 1)]), true),
+        ] {
+            assert_eq!(differs(&files, &live), expected, "{files:?}");
         }
     }
 

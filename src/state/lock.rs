@@ -172,7 +172,8 @@ pub(crate) struct Held {
 }
 
 impl Held {
-    fn token(&self) -> String {
+    /// The lock's change token as this deploy last wrote it.
+    pub(crate) fn token(&self) -> String {
         self.token
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

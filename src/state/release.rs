@@ -84,6 +84,12 @@ pub(crate) struct Record {
     /// Opaque here: the routing layer reads it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routing: Option<serde_json::Value>,
+    /// Whether the next push may take the deploy lock while it lists the target: the store
+    /// honoured the lock's conditional create when this release was pushed (elsewhere a lock
+    /// written before the listing is read could replace another deploy's lock unseen), and its
+    /// listing carried ETags (so a push tells its own lock in the listing from another's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub early_lock: Option<bool>,
     /// Keys relative to the target.
     pub objects: BTreeMap<String, RecordedObject>,
 }
@@ -94,6 +100,8 @@ pub(crate) struct Provenance {
     /// The commit deployed, when known.
     pub source: Option<String>,
     pub routing: Option<serde_json::Value>,
+    /// The target's listing carried ETags (see `Record::early_lock`).
+    pub etags_listed: bool,
 }
 
 /// One line of `spadeploy releases`.
@@ -140,6 +148,7 @@ impl Record {
             pushed_at,
             source: None,
             routing: None,
+            early_lock: None,
             objects,
         }
     }

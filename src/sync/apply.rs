@@ -278,6 +278,7 @@ pub(crate) async fn settle<S: WriteStore>(
         let mut release = plan.record_after(&applied.written);
         release.source = provenance.source;
         release.routing = provenance.routing;
+        release.early_lock = Some(held.exclusive && provenance.etags_listed);
         release
     });
     if record.is_none() && deletes.is_empty() {

@@ -342,3 +342,92 @@ async fn a_store_without_conditional_deletes_still_gets_its_lock_back() {
     build(&dir, 2);
     push(&dir, &bucket, &proxy.url, &[]).assert_ok();
 }
+
+/// Once a push has seen the store honour the lock's conditional create (and list ETags), the
+/// next push that changes the site takes its lock while it lists the target, not after the plan.
+/// That lock is still refused by a holder; a no-op takes none.
+#[tokio::test]
+async fn a_push_takes_its_lock_while_listing_once_the_store_honours_it() {
+    let bucket = unique_bucket("earlylock");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    build(&dir, 1);
+    push(&dir, &bucket, &moto(), &[]).assert_ok();
+    build(&dir, 2);
+    push(&dir, &bucket, &moto(), &[]).assert_ok();
+    let live: serde_json::Value =
+        serde_json::from_slice(&get(&s3(), &bucket, ".spadeploy/live.json").await.body).unwrap();
+    assert_eq!(live["early_lock"], true, "moto honours If-None-Match");
+    let release_2 = tree(&dir);
+
+    // A holder's lock still stops it.
+    let holder = serde_json::json!({
+        "id": "other", "owner": "other-deployer", "host": "ci-7", "pid": 7,
+        "command": "spadeploy push", "started_at": "2026-11-25T10:00:00Z",
+        "expires_at": 4_000_000_000u64, "run_url": null
+    });
+    s3().put_object()
+        .bucket(&bucket)
+        .key(".spadeploy/lock.json")
+        .body(holder.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    build(&dir, 3);
+    push(&dir, &bucket, &moto(), &[])
+        .assert_fails_with(1, "another deploy holds the lock")
+        .assert_fails_with(1, "other-deployer");
+    assert_serves(&bucket, &release_2, "release 2").await;
+    assert_eq!(
+        get(&s3(), &bucket, ".spadeploy/lock.json").await.body,
+        holder.to_string().into_bytes(),
+        "the holder's lock is left alone"
+    );
+    s3().delete_object()
+        .bucket(&bucket)
+        .key(".spadeploy/lock.json")
+        .send()
+        .await
+        .unwrap();
+
+    // The listing is slow: the lock is written before it answers.
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::new(
+        "GET",
+        &format!("/{bucket}/"),
+        FaultAction::Stall(Duration::from_millis(800)),
+    ));
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+    let log = proxy.take();
+    proxy.clear_faults();
+    let listed = log
+        .iter()
+        .filter(|r| r.query.contains("list-type=2"))
+        .map(|r| r.finished)
+        .max()
+        .unwrap();
+    let locked = log
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/.spadeploy/lock.json"))
+        .map(|r| r.started)
+        .min()
+        .unwrap();
+    assert!(
+        locked < listed,
+        "the lock is taken while the target is listed"
+    );
+    assert_serves(&bucket, &tree(&dir), "release 3").await;
+    assert!(!exists(&bucket, ".spadeploy/lock.json").await, "given back");
+
+    // A no-op takes no lock (the push after release 3 still expires release 1's files).
+    push(&dir, &bucket, &moto(), &[]).assert_ok();
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+    let writes: Vec<_> = proxy
+        .take()
+        .into_iter()
+        .filter(super::support::proxy::Recorded::is_write)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "a no-op writes nothing: {writes:?}");
+}

@@ -241,7 +241,8 @@ async fn a_store_that_lists_no_etags_is_planned_once() {
     assert_eq!(once, listings(&again), "the changed push listed once");
 }
 
-/// A push that changes the site waits for no lock check of its own: its assets go in one wave,
+/// A push that changes the site waits for no lock of its own: it takes it while it lists the
+/// target, its assets go in one wave,
 /// the confirmation before the index is read while the last assets go, the one before the live
 /// pointer while the index goes; the release's history copy, the live pointer and the deletes
 /// go together; the lock is given back last.
@@ -267,11 +268,22 @@ async fn a_rebuild_confirms_its_lock_beside_its_writes() {
     let (dir, to) = (tmp.path().to_str().unwrap(), format!("s3://{bucket}"));
     let now = ["--keep-releases", "1"];
     spadeploy(&push_args(dir, &to, &moto(), &now), None).assert_ok();
+    // A second release records that the store honours the lock's conditional create, so the
+    // traced push takes its lock while it lists the target.
+    build(3);
+    spadeploy(&push_args(dir, &to, &moto(), &now), None).assert_ok();
 
     build(2);
     // Every request is 150 ms away, so what runs together and what waits is plain in the log,
     // whatever the emulator's own time under load.
+    // The listing takes three times as long, as a listing of many keys (with the build's
+    // hashing beside it) takes longer than one small read.
     let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::new(
+        "GET",
+        &format!("/{bucket}/"),
+        FaultAction::Stall(std::time::Duration::from_millis(450)),
+    ));
     proxy.inject(Fault::new(
         "*",
         "",
@@ -336,9 +348,25 @@ async fn a_rebuild_confirms_its_lock_beside_its_writes() {
         "the history copy, the live pointer and the deletes go together"
     );
     assert!(release.started >= live.finished.max(deletes.finished).max(history.finished));
-    // Listing, lock, assets, index, history with live pointer and deletes, lock release; plus
-    // a confirmation read again where the step before outlasted it (the emulator under load
-    // can take a few hundred ms over one PUT).
+    let listed = log
+        .iter()
+        .filter(|r| r.query.contains("list-type=2"))
+        .map(|r| r.finished)
+        .max()
+        .unwrap();
+    let locked = find("PUT", "/.spadeploy/lock.json")[0];
+    assert!(
+        locked.finished <= assets[0].started,
+        "the lock before any asset"
+    );
+    assert!(
+        locked.started < listed,
+        "the lock is taken while the target is listed"
+    );
+    // The live record, then the lock (both within the listing's time), assets, index, history
+    // with live pointer and deletes, lock release: six links, as before the lock moved, but the
+    // lock's two no longer add to the wall time; plus a confirmation read again where the step
+    // before outlasted it (the emulator under load can take a few hundred ms over one PUT).
     let rereads = confirms
         .iter()
         .filter(|c| {
