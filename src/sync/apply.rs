@@ -301,18 +301,22 @@ pub(crate) async fn settle<S: WriteStore>(
         .as_ref()
         .map(|r| release_key(&r.id))
         .unwrap_or_default();
+    // Only a store that ignores conditions makes giving the lock back look first: the lock is
+    // confirmed through these writes, so that look is fresh when they end.
+    let tail = Tail::default();
+    tail.started.notify_one();
+    let writes = async {
+        let written = tokio::join!(write(history_key), write(LIVE_RECORD.to_string()), delete());
+        tail.end();
+        written
+    };
     let for_release = async {
-        // Only a store that ignores conditions makes giving the lock back look first.
         if !held.exclusive {
-            let _ = lock::confirm(store, held).await;
+            // A failed confirmation only means giving the lock back reads it first.
+            let _ = confirm_through(store, held, &tail).await;
         }
     };
-    let (history, live, deleted, ()) = tokio::join!(
-        write(history_key),
-        write(LIVE_RECORD.to_string()),
-        delete(),
-        for_release
-    );
+    let ((history, live, deleted), ()) = tokio::join!(writes, for_release);
     for written in [history, live, deleted] {
         written.map_err(|err| cleanup_error(err.into()))?;
     }
