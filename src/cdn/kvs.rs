@@ -307,17 +307,6 @@ pub(crate) async fn state(
     })
 }
 
-/// The ARN of the store named `name`, without creating it.
-pub(crate) async fn find(
-    cloudfront: &aws_sdk_cloudfront::Client,
-    name: &str,
-    endpoint: &str,
-) -> Result<Option<String>, ApiError> {
-    Ok(describe(cloudfront, name, endpoint)
-        .await?
-        .map(|store| store.arn().to_string()))
-}
-
 /// One batch as UpdateKeys items.
 fn request_items(
     puts: Vec<(String, String)>,

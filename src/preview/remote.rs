@@ -8,7 +8,7 @@ use crate::cdn::kvs::{self, Table};
 use crate::cdn::observe::{read_distribution, Clients};
 use crate::cdn::request::SetupError;
 use crate::cdn::routing::site_base;
-use crate::cdn::{distribution, edge_code};
+use crate::cdn::{distribution, edge, edge_code};
 use crate::model::PREVIEWS_PREFIX;
 use crate::store::{ReadStore, S3Store, WriteStore};
 
@@ -29,7 +29,7 @@ pub(crate) enum PreviewError {
         domain: String,
         found: String,
     },
-    #[error("the KeyValueStore `{0}` does not exist: run `spadeploy push` once with [preview] domain set; nothing was written")]
+    #[error("the edge function `{0}` reads no KeyValueStore: run `spadeploy push` once with [preview] domain set; nothing was written")]
     NoStore(String),
 }
 
@@ -97,10 +97,12 @@ impl Site {
     /// function a push with `[preview] domain` installs.
     pub(crate) async fn wiring(&self) -> Result<Wiring, PreviewError> {
         let endpoint = &self.clients.endpoint;
-        let (dist, code, arn) = tokio::join!(
+        // The store is the one the function is associated with, whoever named it (spadeploy,
+        // or infrastructure as code in content mode).
+        let (dist, code, declared) = tokio::join!(
             read_distribution(&self.clients, &self.distribution),
             self.live_code(),
-            kvs::find(&self.clients.cloudfront, &self.function, endpoint)
+            edge::describe_declared(&self.clients.cloudfront, &self.function, endpoint)
         );
         let dist = dist?;
         let code = code?;
@@ -117,7 +119,8 @@ impl Site {
                 found,
             });
         }
-        let Some(store_arn) = arn? else {
+        let store = declared?.and_then(|d| d.stores.into_iter().next());
+        let Some(store_arn) = store else {
             return Err(PreviewError::NoStore(self.function.clone()));
         };
         let analysis = distribution::analyze(&dist.config, &self.bucket, &dist.id)
