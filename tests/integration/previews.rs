@@ -435,3 +435,55 @@ async fn a_preview_sends_only_what_differs_from_production() {
     let copied = get(&s3(), &bucket, "_previews/pr-7/assets/chunk-1999.js").await;
     assert_eq!(String::from_utf8_lossy(&copied.body), files[1999].1);
 }
+
+/// Previews on a stack that infrastructure as code wired (content mode): the store is the one the
+/// IaC associated with the function, whatever its name, and a preview writes only content.
+#[tokio::test]
+async fn previews_work_on_a_content_mode_stack() {
+    let stack = crate::content_mode::create_stack(&unique_bucket("iac-preview"), "previews");
+    let manifest = format!(
+        "{}\n[preview]\ndomain = \"preview.example.com\"\n",
+        crate::content_mode::manifest(&stack)
+    );
+    let files = [("index.html".to_string(), page("production"))];
+    let dir = project(&manifest, &files);
+    let endpoint = moto();
+    let push = spadeploy(
+        &["push", "dist", "--endpoint-url", &endpoint, "-q"],
+        Some(dir.path()),
+    );
+    push.assert_ok();
+    build(dir.path(), "pr", &[("index.html", "preview five")]);
+    let proxy = Proxy::start(&moto());
+    spadeploy(
+        &[
+            "preview",
+            "deploy",
+            "pr",
+            "--id",
+            "pr-5",
+            "--endpoint-url",
+            &proxy.url,
+            "-q",
+        ],
+        Some(dir.path()),
+    )
+    .assert_ok();
+    let refused: Vec<String> = crate::support::cdn::writes(&proxy)
+        .into_iter()
+        .filter(|w| {
+            let preview_object = w.contains(&format!("/{}/_previews/pr-5/", stack.bucket));
+            !(preview_object || w.starts_with("POST /key-value-stores/"))
+        })
+        .collect();
+    assert!(refused.is_empty(), "a preview wrote {refused:?}");
+    let items = store_items(&stack.store);
+    let code = live_code(&stack.function).await;
+    let requests = serde_json::json!([{"host": "pr-5.preview.example.com", "uri": "/deep/link"}]);
+    let answers = edge(dir.path(), &code, &items, &requests);
+    assert_eq!(
+        answers[0]["uri"], "/_previews/pr-5/index.html",
+        "{}",
+        answers[0]
+    );
+}
