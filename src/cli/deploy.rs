@@ -57,7 +57,7 @@ pub(super) struct DeployArgs {
     #[command(flatten)]
     pub(super) cdn: CdnArgs,
     #[command(flatten)]
-    invalidation: InvalidationArgs,
+    pub(super) invalidation: InvalidationArgs,
 }
 
 #[derive(Debug, Args)]

@@ -201,6 +201,7 @@ async fn deploy_preview(
     let auth = basic_auth(args.basic_auth_env.as_deref())?;
     let mut plan = plan(&site, &wiring, &manifest, &request.dir, &id, auth).await?;
     let dry_run = push.dry_run;
+    let wait = push.invalidation.wait;
     push.target.to = Some(Target::S3 {
         bucket: site.bucket.clone(),
         prefix: site.preview_prefix(&id),
@@ -231,7 +232,42 @@ async fn deploy_preview(
         dry_run,
     };
     print_deploy(&report, format)?;
-    Ok(Outcome::Done)
+    match &report.release {
+        Some(release) if wait => wait_until_live(&report.url, release).await,
+        _ => Ok(Outcome::Done),
+    }
+}
+
+/// How long `--wait` asks the preview's URL for the new release.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// `--wait`: until the preview's URL answers with `release`.
+async fn wait_until_live(url: &str, release: &str) -> Result<Outcome> {
+    let (url, release) = (url.to_string(), release.to_string());
+    let took = tokio::task::spawn_blocking(move || {
+        let agent = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout(Duration::from_secs(10))
+            .build();
+        let probe = || crate::preview::ready::served_release(&agent, &url);
+        crate::preview::ready::wait_for(&release, WAIT_TIMEOUT, Duration::from_secs(2), probe)
+    })
+    .await?;
+    match took {
+        Some(took) => {
+            eprintln!(
+                "the preview answers with the new release after {}s",
+                took.as_secs()
+            );
+            Ok(Outcome::Done)
+        }
+        None => bail!(
+            "the preview's URL did not answer with the new release within {}s (the pointer is \
+             written; the store's edge copies may still be catching up, or the preview domain's \
+             DNS and certificate are not set up)",
+            WAIT_TIMEOUT.as_secs()
+        ),
+    }
 }
 
 /// What a preview deploy writes to the store, decided before anything is written (a dry run

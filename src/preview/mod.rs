@@ -6,9 +6,11 @@
 //! - `id`: DNS-safe ids, the pull request of a GitHub event, forks.
 //! - `host`: which site a Host names (the Rust twin of `cdn/edge/previews.js`).
 //! - `record`: the store's entries, their write order, headroom and gc selection (pure).
+//! - `ready`: `--wait`, until the preview's URL answers with the new release.
 //! - `remote`: the thin shell that reads the wiring and writes keys and objects.
 
 pub(crate) mod host;
 pub(crate) mod id;
+pub(crate) mod ready;
 pub(crate) mod record;
 pub(crate) mod remote;

@@ -210,6 +210,11 @@ async fn two_previews_and_production_answer_their_own_release_on_one_distributio
         assert_eq!(answer["status"], 404, "request {i}: {answer}");
     }
     assert_eq!(answers[10]["headers"]["x-robots-tag"], "noindex");
+    let pointer: serde_json::Value = serde_json::from_str(&items["preview:pr-1"]).unwrap();
+    assert_eq!(
+        answers[10]["headers"]["x-spadeploy-release"], pointer["release"],
+        "--wait reads the release the preview answers with"
+    );
 
     // A password-gated preview: any variable holding a `:` gives user:password; PATH does.
     site.preview("pr2", &["--id", "pr-4", "--basic-auth-env", "PATH"])

@@ -58,7 +58,7 @@ async function previewRespond(event) {
   if (event.context.eventType === "viewer-response") {
     request.uri = viewerUri(p, request.uri);
     var response = respond(event, await lookup("preview:" + id + ":" + p.table + ":" + request.uri));
-    noindex(response.headers);
+    noindex(response.headers)["x-spadeploy-release"] = { value: p.release };
     return response;
   }
   if (denied(p, request)) {
