@@ -439,6 +439,63 @@ async fn a_preview_sends_only_what_differs_from_production() {
     );
     let copied = get(&s3(), &bucket, "_previews/pr-7/assets/chunk-1999.js").await;
     assert_eq!(String::from_utf8_lossy(&copied.body), files[1999].1);
+
+    // Removal, seen on the wire: the preview's objects and the store's keys, nothing else.
+    spadeploy(
+        &[
+            "preview",
+            "remove",
+            "pr-7",
+            "--to",
+            &to,
+            "--endpoint-url",
+            &proxy.url,
+            "--distribution",
+            &id,
+        ],
+        Some(dir.path()),
+    )
+    .assert_ok();
+    let foreign: Vec<String> = proxy
+        .take()
+        .iter()
+        .filter(|r| r.is_write())
+        .filter(|r| {
+            // DeleteObjects batches: the listing below shows they took only the preview's.
+            let preview_objects =
+                r.method == "POST" && r.path.trim_end_matches('/') == format!("/{bucket}");
+            let store_keys = r.method == "POST" && r.path.starts_with("/key-value-stores/");
+            !(preview_objects || store_keys)
+        })
+        .map(|r| format!("{} {}?{}", r.method, r.path, r.query))
+        .collect();
+    assert!(
+        foreign.is_empty(),
+        "writes outside the preview: {foreign:?}"
+    );
+    let left = s3()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("_previews/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.key_count(), Some(0), "no object left");
+    let mut pages = s3()
+        .list_objects_v2()
+        .bucket(&bucket)
+        .into_paginator()
+        .send();
+    let mut site_files = 0;
+    while let Some(page) = pages.next().await {
+        let page = page.unwrap();
+        site_files += page
+            .contents()
+            .iter()
+            .filter(|o| !o.key().unwrap_or_default().starts_with(".spadeploy/"))
+            .count();
+    }
+    assert_eq!(site_files, files.len(), "production's files stay");
 }
 
 /// Previews on a stack that infrastructure as code wired (content mode): the store is the one the
