@@ -549,3 +549,46 @@ async fn previews_work_on_a_content_mode_stack() {
         answers[0]
     );
 }
+
+/// `spadeploy serve --previews`: a local target with a preview pushed into its `_previews/`,
+/// answered by Host as the edge does.
+#[test]
+fn serve_answers_previews_by_host() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path(), "dist", &[("index.html", "production")]);
+    build(dir.path(), "pr", &[("index.html", "preview 42")]);
+    for (build, to) in [("dist", "site"), ("pr", "site/_previews/pr-42")] {
+        spadeploy(&["push", build, "--to", to, "-q"], Some(dir.path())).assert_ok();
+    }
+    let served = crate::support::serve::serve_folder(dir.path(), "site", &["--previews"]);
+    let get = |host: &str, path: &str| {
+        let mut stream = std::net::TcpStream::connect(&served.1).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        raw
+    };
+    let port = served.1.rsplit(':').next().unwrap().to_string();
+    let preview = get(&format!("pr-42.preview.localhost:{port}"), "/deep/route");
+    assert!(
+        preview.starts_with("HTTP/1.1 200") && preview.contains("<h1>preview 42</h1>"),
+        "{preview}"
+    );
+    assert!(
+        preview
+            .to_ascii_lowercase()
+            .contains("x-robots-tag: noindex"),
+        "{preview}"
+    );
+    let production = get(&format!("localhost:{port}"), "/deep/route");
+    assert!(production.contains("<h1>production</h1>"), "{production}");
+    let unknown = get(&format!("pr-9.preview.localhost:{port}"), "/");
+    assert!(unknown.starts_with("HTTP/1.1 404"), "{unknown}");
+    let hidden = get(&format!("localhost:{port}"), "/_previews/pr-42/index.html");
+    assert!(hidden.starts_with("HTTP/1.1 404"), "{hidden}");
+}
