@@ -316,6 +316,33 @@ fn command_name(what: &What, intent: Intent) -> &'static str {
     }
 }
 
+/// What the build is and how it is read: its folder, the files a release shares with
+/// production (previews), the scan's rules, and what the release will record of its source.
+fn build_of(
+    manifest: &manifest::Manifest,
+    dir: PathBuf,
+    shared: SharedFiles,
+    require_index: Option<String>,
+    hashing: Hashing,
+    routing: Option<serde_json::Value>,
+) -> Build {
+    Build {
+        scan: ScanOptions {
+            exclude: manifest.exclude.clone(),
+            require_index,
+        },
+        rules: HeaderRules::new(manifest.header_rules()),
+        rehash: hashing == Hashing::Rehash,
+        provenance: crate::state::release::Provenance {
+            source: crate::state::release::detect_source(&dir),
+            routing,
+            etags_listed: false,
+        },
+        shared,
+        dir,
+    }
+}
+
 /// The shared part of `push`, `diff`, `rollback` and `prune`: flags and manifest into a job, run.
 pub(super) async fn deploy(
     args: DeployArgs,
@@ -354,23 +381,16 @@ pub(super) async fn deploy(
         .keep_releases
         .or(manifest.keep_releases)
         .map_or(DEFAULT_KEEP_RELEASES, NonZeroUsize::get);
-    let build = Build {
-        scan: ScanOptions {
-            exclude: manifest.exclude.clone(),
-            require_index: (index_rule == Index::Required).then(|| index.clone()),
-        },
-        rules: HeaderRules::new(manifest.header_rules()),
-        rehash: hashing == Hashing::Rehash,
-        provenance: crate::state::release::Provenance {
-            source: crate::state::release::detect_source(&dir),
-            routing: plan.routing.clone(),
-            etags_listed: false,
-        },
-        shared,
-        dir,
-    };
+    let required = (index_rule == Index::Required).then(|| index.clone());
     let job = PushJob {
-        build,
+        build: build_of(
+            manifest,
+            dir,
+            shared,
+            required,
+            hashing,
+            plan.routing.clone(),
+        ),
         plan: PlanOptions {
             index,
             retain_replaced: keep_releases > 1,
