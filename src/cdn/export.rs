@@ -384,7 +384,7 @@ fn content_policy(stack: &Stack) -> Value {
         distribution: Ref::Distribution.marker().to_string(),
     };
     // The stack was validated before any format asks for its policy.
-    crate::cdn::iam::content_policy(&stack.scope(), &resources).unwrap_or_default()
+    crate::cdn::iam::content_document(&stack.scope(), &resources)
 }
 
 /// Who may assume the deploy role: workflows of the one repository, on the one branch, through

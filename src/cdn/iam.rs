@@ -189,6 +189,11 @@ pub(crate) fn content_policy(
     resources: &ContentResources,
 ) -> Result<Value, ScopeError> {
     scope.validate()?;
+    Ok(content_document(scope, resources))
+}
+
+/// The content-mode policy for a scope already validated (`export` validates its stack first).
+pub(crate) fn content_document(scope: &PolicyScope<'_>, resources: &ContentResources) -> Value {
     let mut statements = objects(scope);
     statements.extend([
         json!({
@@ -225,7 +230,7 @@ pub(crate) fn content_policy(
             "Resource": resources.distribution,
         }),
     ]);
-    Ok(document(statements))
+    document(statements)
 }
 
 fn bucket_arn(scope: &PolicyScope<'_>) -> String {
