@@ -1,27 +1,29 @@
 #!/usr/bin/env python3
 """spadeploy benchmark: the same generated SPA, the same local S3-compatible server, three scenarios
 (cold, no-op, rebuild) for spadeploy, `aws s3 sync --delete` and rclone (when installed). Prints a
-table of median wall time, the ratio to aws s3 sync, request counts (through a counting loopback
-proxy, in a separate untimed run) and peak RSS; then hashing throughput against sha256sum, and
-spadeploy's cost at 500 / 5,000 / 50,000 small files.
+table of median wall time, the ratio to aws s3 sync, request counts (through bench/proxy, a counting
+loopback proxy in Rust, in a separate untimed run) and peak RSS; then hashing throughput against
+sha256sum, and spadeploy's cost at 500 / 5,000 / 50,000 small files.
 
-Run it through bench/run, which installs the tools first. Standard library only.
+Run it through bench/run, which installs the tools and builds bench/proxy first. Standard library only.
 Environment: BENCH_RUNS (default 3), BENCH_SIZES (default "small large"), BENCH_SCALING=0 to skip
 the file-count scaling runs, BENCH_SCALING_COUNTS (default "500 5000 50000"), BENCH_SCALING_TARGET=local
 (scaling runs push to a local directory), BENCH_SERVER=garage
 (default) | s3s-fs | moto. `bench.py scaling` runs the scaling runs alone.
 
 `bench.py latency` (bench/run latency): spadeploy (with and without a distribution) and rclone
-(defaults, and 32 transfers/checkers) behind a delaying proxy (BENCH_S3_DELAY_MS, default 30;
-BENCH_CONTROL_DELAY_MS, default 150) in front of BENCH_SERVER (and moto for the distribution rows),
-on the BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts by method, the
-critical path in round trips and the ratio to the tuned rclone.
+(defaults, and 32 transfers/checkers) behind the same proxy, delaying (BENCH_S3_DELAY_MS, default
+30; BENCH_CONTROL_DELAY_MS, default 150; BENCH_CONNECT_DELAY_MS, default 0, more for each new
+connection's first request) in front of BENCH_SERVER (and moto for the distribution rows), on the
+BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts by method, the critical
+path in round trips and the ratio to the tuned rclone.
 
 Every table is refused unless the server lists ETags as S3 does: a no-op `rclone sync --checksum`
 through the counting proxy must make no HEAD (check_listing, refuse_unless_etags).
 `bench/trace.py` (bench/run trace) traces one push's requests: see there.
 """
 
+import atexit
 import hashlib
 import http.client
 import json
@@ -34,7 +36,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import _thread
 import time
 from pathlib import Path
 
@@ -44,7 +45,12 @@ AWS = ROOT / ".venv" / "bench" / "bin" / "aws"
 # BENCH_SPADEPLOY: a built binary to measure instead of target/release/spadeploy (bench/run then
 # builds nothing), e.g. one built from a clean checkout while the working tree is being edited.
 SPADEPLOY = Path(os.environ.get("BENCH_SPADEPLOY") or ROOT / "target" / "release" / "spadeploy")
+# The counting, delaying proxy every request goes through (bench/proxy; bench/run builds it).
+PROXY = ROOT / "target" / "bench-proxy" / "release" / "bench-proxy"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+# BENCH_CONNECT_DELAY_MS: what a new connection's first request waits more under latency (a TCP
+# handshake's round trip to a distant server); 0 by default.
+CONNECT_DELAY = int(os.environ.get("BENCH_CONNECT_DELAY_MS", "0")) / 1000
 SIZES = os.environ.get("BENCH_SIZES", "small large").split()
 # Garage wants its own key format; moto takes any.
 KEY_ID = "GK000000000000000000000001"
@@ -191,123 +197,91 @@ root_domain = ".s3.localhost"
     return proc, f"http://127.0.0.1:{port}", "garage"
 
 
-CONTROL_PREFIXES = ("/2020-05-31/", "/2015-03-31/", "/key-value-stores/")  # CloudFront, Lambda, KeyValueStore
-
-
-def is_control(target: str, body: bytes) -> bool:
-    """A control-plane request: CloudFront, Lambda, IAM (form-encoded Action), or a bucket's
-    configuration (policy, website, public access block, tagging)."""
-    path, _, query = target.partition("?")
-    keys = {part.split("=")[0] for part in query.split("&")}
-    return (path.startswith(CONTROL_PREFIXES) or body.startswith(b"Action=")
-            or bool(keys & {"policy", "website", "publicAccessBlock", "tagging"}))
-
-
 class CountingProxy:
     """Forwards loopback HTTP/1.1 to the server and counts requests by method. With delays, it
     also plays a distant server: every S3 request waits `s3_delay` seconds and every control-plane
-    request `control_delay` before it is forwarded, and each request's (start, end) is logged."""
+    request (CloudFront, Lambda, IAM, a bucket's configuration) `control_delay` before it is
+    forwarded, a connection's first request `connect_delay` more (a TCP handshake's round trip),
+    and each request's times are logged. It is bench/proxy, a Rust program run as a subprocess
+    (`pid`): timers instead of Python threads, so the instrument does not take the cores from the
+    tools it measures, nor queue their requests beyond the delay under a burst of 200."""
 
-    def __init__(self, upstream_port: int, s3_delay: float = 0.0, control_delay: float = 0.0):
-        self.upstream = upstream_port
-        self.delays = (s3_delay, control_delay)
-        self.log = []
-        self.counts = {}
-        self.lock = threading.Lock()
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self.accept, daemon=True).start()
+    def __init__(self, upstream_port: int, s3_delay: float = 0.0, control_delay: float = 0.0,
+                 connect_delay: float = 0.0):
+        if not PROXY.exists():
+            raise SystemExit(f"bench: {PROXY} is missing; bench/run builds it")
+        ms = lambda seconds: str(round(seconds * 1000))  # noqa: E731
+        self.proc = subprocess.Popen(
+            [str(PROXY), "--upstream", str(upstream_port), "--s3-delay-ms", ms(s3_delay),
+             "--control-delay-ms", ms(control_delay), "--connect-delay-ms", ms(connect_delay)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.pid = self.proc.pid
+        first = self.proc.stdout.readline()
+        if not first.startswith("port "):
+            raise SystemExit(f"bench: {PROXY} did not start")
+        self.port = int(first.split()[1])
+        # Raw log lines, parsed only when taken: the reading thread takes as little CPU as it can
+        # from the tools being measured.
+        self.uncounted, self.unlogged = [], []
+        self.asked = self.answered = 0
+        self.cond = threading.Condition()
+        threading.Thread(target=self.read, daemon=True).start()
+        atexit.register(self.close)
+
+    def read(self):
+        for line in self.proc.stdout:
+            with self.cond:
+                if line == "sync\n":
+                    self.answered += 1
+                    self.cond.notify_all()
+                else:
+                    self.uncounted.append(line)
+                    self.unlogged.append(line)
+
+    def sync(self):
+        """Waits until every request answered so far is read: the proxy answers a line on its stdin
+        after the log lines of those requests."""
+        with self.cond:
+            self.asked += 1
+            wanted = self.asked
+            self.proc.stdin.write("sync\n")
+            self.proc.stdin.flush()
+            if not self.cond.wait_for(lambda: self.answered >= wanted, timeout=60):
+                raise SystemExit("bench: the proxy stopped answering")
 
     def take(self):
-        with self.lock:
-            counts, self.counts = self.counts, {}
+        self.sync()
+        with self.cond:
+            lines, self.uncounted = self.uncounted, []
+        counts = {}
+        for line in lines:
+            method = line.split("\t", 4)[3]
+            counts[method] = counts.get(method, 0) + 1
         return counts
 
     def take_log(self):
         """[(start, end, is_control, label, method, body bytes, arrived)] of the requests since the
-        last call: `arrived` when the request line came in, `start` once its body was read (then
-        the delay), `end` once the answer went back."""
-        with self.lock:
-            log, self.log = self.log, []
+        last call: `arrived` when the request head came in, `start` once its body was read (then
+        the delay), `end` once the answer was handed back; seconds of CLOCK_MONOTONIC, the clock of
+        time.perf_counter()."""
+        self.sync()
+        with self.cond:
+            lines, self.unlogged = self.unlogged, []
+        log = []
+        for line in lines:
+            started, end, control, method, body, arrived, label = line.rstrip("\n").split("\t", 6)
+            log.append((float(started), float(end), control == "1", label, method, int(body), float(arrived)))
         return log
 
-    def accept(self):
-        while True:
+    def close(self):
+        """Stops the proxy: the end of its stdin tells it to exit."""
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
             try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            # Not threading.Thread: its start() waits for the new thread to run, which under a
-            # burst of connections (128 opened at once) delays every accept by a GIL switch.
-            _thread.start_new_thread(self.serve, (client,))
-
-    def serve(self, client):
-        reader = client.makefile("rb")
-        up = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=120)
-        try:
-            while True:
-                line = reader.readline()
-                if not line:
-                    return
-                arrived = time.perf_counter()
-                method, target, _ = line.decode().split(" ", 2)
-                headers = []
-                while True:
-                    h = reader.readline().decode()
-                    if h in ("\r\n", "\n", ""):
-                        break
-                    name, value = h.split(":", 1)
-                    headers.append((name.strip(), value.strip()))
-                lower = {k.lower(): v for k, v in headers}
-                if lower.get("expect", "").lower() == "100-continue":
-                    # Answer for the server, or the client waits a second before each body.
-                    client.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-                    headers = [(k, v) for k, v in headers if k.lower() != "expect"]
-                if "chunked" in lower.get("transfer-encoding", ""):
-                    body = b""
-                    while True:
-                        size = int(reader.readline().split(b";")[0], 16)
-                        if size == 0:
-                            while reader.readline() not in (b"\r\n", b""):
-                                pass
-                            break
-                        body += reader.read(size)
-                        reader.readline()
-                    headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
-                    headers.append(("Content-Length", str(len(body))))
-                else:
-                    body = reader.read(int(lower.get("content-length", "0") or 0))
-                started = time.perf_counter()
-                control = is_control(target, body)
-                label = f"{method} {target[:120]}" + (" (copy)" if "x-amz-copy-source" in lower else "")
-                with self.lock:
-                    self.counts[method] = self.counts.get(method, 0) + 1
-                delay = self.delays[1] if control else self.delays[0]
-                if delay:
-                    time.sleep(delay)
-                up.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-                for k, v in headers:
-                    up.putheader(k, v)
-                up.endheaders(body)
-                resp = up.getresponse()
-                payload = resp.read()
-                out = [f"HTTP/1.1 {resp.status} {resp.reason}\r\n".encode()]
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        out.append(f"{k}: {v}\r\n".encode())
-                # A HEAD answer has no body but says how long the object is.
-                length = resp.getheader("content-length", "0") if method == "HEAD" else len(payload)
-                out.append(f"Content-Length: {length}\r\n\r\n".encode())
-                client.sendall(b"".join(out) + (payload if method != "HEAD" else b""))
-                with self.lock:
-                    self.log.append((started, time.perf_counter(), control, label, method,
-                                     len(body), arrived))
-        except (OSError, ValueError):
-            return
-        finally:
-            client.close()
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -379,6 +353,7 @@ def check_listing(server_name: str, endpoint: str, work: Path) -> None:
     proxy.take()
     timed(cmd)
     counts = proxy.take()
+    proxy.close()
     refuse_unless_etags(server_name, counts.get("HEAD", 0), 40, "the check before the runs")
     if any(counts.get(m, 0) for m in ("PUT", "POST", "DELETE")):
         raise Unfaithful(f"bench: refusing to print a table: on {server_name}, a no-op `rclone sync --checksum` "
@@ -630,13 +605,14 @@ def latency() -> None:
         generate(rebuild, size, rebuild=True)
         files, _ = tree_stats(base)
         print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
-              f"{control_delay * 1000:.0f} ms per control-plane request; one run each; "
+              f"{control_delay * 1000:.0f} ms per control-plane request, {CONNECT_DELAY * 1000:.0f} ms more per "
+              f"new connection; one run each; "
               f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
         header = (f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
                   f" {'GET/PUT/POST/DELETE/HEAD':>25} {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
         rows = []
         for server, endpoint, with_cdn in servers:
-            proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay)
+            proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay, CONNECT_DELAY)
             delayed = f"http://127.0.0.1:{proxy.port}"
             tuned = {}
             for name, tool in latency_tools().items():
@@ -727,7 +703,7 @@ def preview() -> None:
         bucket = f"prev-{random.getrandbits(32):08x}"
         make_bucket(endpoint, bucket)
         dist = create_distribution(endpoint, bucket)
-        proxy = CountingProxy(port, s3_delay, control_delay)
+        proxy = CountingProxy(port, s3_delay, control_delay, CONNECT_DELAY)
         delayed = f"http://127.0.0.1:{proxy.port}"
         common = ["--to", f"s3://{bucket}", "--endpoint-url", delayed, "--distribution", dist, "-q",
                   "--config", str(manifest)]
@@ -739,7 +715,8 @@ def preview() -> None:
             ("preview pr-2, 3 files changed", ["preview", "deploy", str(three), "--id", "pr-2"]),
         ]
         print(f"\n## preview: {files} files, {total / 1e6:.0f} MB; {s3_delay * 1000:.0f} ms per S3 request, "
-              f"{control_delay * 1000:.0f} ms per control-plane request; moto; one run each; "
+              f"{control_delay * 1000:.0f} ms per control-plane request, {CONNECT_DELAY * 1000:.0f} ms more per "
+              f"new connection; moto; one run each; "
               f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
         print(f"{'scenario':<32} {'wall s':>8} {'S3 req':>7} {'control':>8} {'GET/PUT/POST/DELETE/HEAD':>25}"
               f" {'round trips':>12} {'MB sent':>8}")

@@ -4,7 +4,8 @@
     bench/run trace cold|no-op|rebuild [rclone]
 
 On BENCH_SERVER (garage by default; refused, like every table, unless its listing carries ETags),
-every S3 request BENCH_S3_DELAY_MS away (default 30; 0 traces the loopback push), the large tree
+every S3 request BENCH_S3_DELAY_MS away (default 30; 0 traces the loopback push) through bench/proxy
+(BENCH_CONNECT_DELAY_MS more for each new connection's first request, default 0), the large tree
 (BENCH_TRACE_SIZE), a fresh hash cache (a CI runner's). The scenario's earlier pushes run untraced
 first (no-op: the base tree; rebuild: the base tree, then the rebuild is traced). With `rclone`,
 rclone `sync --checksum --transfers 32 --checkers 32` is traced instead, for comparison.
@@ -17,7 +18,8 @@ Prints, from the proxy's timestamps (relative to the launch of the process):
   - requests in flight over time, and how long each took beyond the added delay (the proxy's and
     the server's time), which shows the window's growth and a saturated server or proxy;
   - the time outside round trips: launch to the first request, the last answer to the exit, and
-    the CPU seconds of spadeploy, the server and the proxy against the machine's two cores;
+    the CPU seconds of spadeploy, the server and the proxy (its process) against the machine's two
+    cores;
   - for a cold push: the same push straight to the server and through the proxy without delay,
     and hashing alone (`spadeploy diff --rehash`), so each cost is measured, not inferred.
 BENCH_TRACE_LOG=path also writes the raw log as JSON lines.
@@ -26,7 +28,6 @@ BENCH_TRACE_LOG=path also writes the raw log as JSON lines.
 import json
 import os
 import random
-import resource
 import shutil
 import subprocess
 import sys
@@ -51,11 +52,6 @@ def machine_busy() -> tuple:
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     return (sum(values) - idle) / TICK, sum(values) / TICK
-
-
-def self_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def run(cmd, env):
@@ -240,20 +236,22 @@ def main() -> None:
         server_pid = server.pid
         tool = "rclone sync --checksum --transfers 32 --checkers 32" if use_rclone else "spadeploy push"
         print(f"trace: {tool}, {scenario}; {server_name}; {files} files, {total / 1e6:.0f} MB; "
-              f"{delay * 1000:.0f} ms per S3 request; {os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
+              f"{delay * 1000:.0f} ms per S3 request, {b.CONNECT_DELAY * 1000:.0f} ms more per new connection; "
+              f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
 
         def traced(bucket, directory, title):
-            proxy = b.CountingProxy(int(endpoint.rsplit(":", 1)[1]), delay, delay)
+            proxy = b.CountingProxy(int(endpoint.rsplit(":", 1)[1]), delay, delay, b.CONNECT_DELAY)
             ep = f"http://127.0.0.1:{proxy.port}"
             busy0, total0 = machine_busy()
-            server0, self0 = cpu_of(server_pid), self_cpu()
+            server0, proxy0 = cpu_of(server_pid), cpu_of(proxy.pid)
             launch = time.perf_counter()
             wall, user, system, rss = run(cmd(directory, bucket, ep), env)
             busy1, total1 = machine_busy()
             log = proxy.take_log()
             cpu = {"tool (user+sys)": user + system, "server": cpu_of(server_pid) - server0,
-                   "proxy": self_cpu() - self0, "whole machine": busy1 - busy0,
+                   "proxy": cpu_of(proxy.pid) - proxy0, "whole machine": busy1 - busy0,
                    "available (cores x wall)": (total1 - total0)}
+            proxy.close()
             report(log, launch, wall, delay, cpu, title)
             if os.environ.get("BENCH_TRACE_LOG"):
                 with open(os.environ["BENCH_TRACE_LOG"], "a") as out:
@@ -275,15 +273,15 @@ def main() -> None:
                 for label, through_proxy in (("through the proxy, no delay", True), ("straight to the server", False)):
                     shutil.rmtree(work / "cache", ignore_errors=True)
                     bucket = fresh_bucket()
-                    if through_proxy:
-                        proxy = b.CountingProxy(int(endpoint.rsplit(":", 1)[1]))
-                        ep = f"http://127.0.0.1:{proxy.port}"
-                    else:
-                        ep = endpoint
-                    server0, self0 = cpu_of(server_pid), self_cpu()
+                    proxy = b.CountingProxy(int(endpoint.rsplit(":", 1)[1])) if through_proxy else None
+                    ep = f"http://127.0.0.1:{proxy.port}" if proxy else endpoint
+                    server0, proxy0 = cpu_of(server_pid), cpu_of(proxy.pid) if proxy else 0
                     wall, user, system, _ = run(cmd(base, bucket, ep), env)
                     print(f"\ncold push {label}: {wall:.3f} s; CPU spadeploy {user + system:.2f} s, server "
-                          f"{cpu_of(server_pid) - server0:.2f} s, proxy {self_cpu() - self0:.2f} s")
+                          f"{cpu_of(server_pid) - server0:.2f} s"
+                          + (f", proxy {cpu_of(proxy.pid) - proxy0:.2f} s" if proxy else ""))
+                    if proxy:
+                        proxy.close()
                 empty = work / "empty-target"
                 walls = []
                 for threads in (1, os.cpu_count() or 2):
