@@ -155,6 +155,8 @@ impl Proxy {
         if first {
             delay += args.connect_delay;
         }
+        // A timer, not a thread: thousands wait at once for no CPU. tokio's timer rounds up to the
+        // millisecond, so a request waits its delay and up to ~1 ms more.
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
@@ -294,13 +296,15 @@ fn now() -> f64 {
     time.tv_sec as f64 + time.tv_nsec as f64 * 1e-9
 }
 
-/// Writes the log, flushing once per batch of queued lines: prompt, without a write per request.
+/// Writes the log in batches: after each write it sleeps 5 ms while lines queue, so a burst costs a
+/// wake-up and a pipe write per batch (here and in the bench reading it), not per request.
 fn write_log(lines: mpsc::Receiver<String>) {
     let mut out = BufWriter::new(std::io::stdout().lock());
     while let Ok(first) = lines.recv() {
         if write_batch(&mut out, std::iter::once(first).chain(lines.try_iter())).is_err() {
             std::process::exit(0); // the bench stopped reading: it is gone
         }
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
