@@ -35,9 +35,15 @@ pub(crate) enum Phase {
 }
 
 impl Phase {
-    fn of(file: &LocalFile, action: Action, index: &str) -> Phase {
+    /// `target_empty`: the target serves nothing yet (a first push), so no page can be seen
+    /// naming an asset still on its way, and pages go with the assets instead of a step of their
+    /// own (a cold push's 500 pages were four round trips after the last asset). The root index
+    /// still goes last: it is what says the site is there.
+    fn of(file: &LocalFile, action: Action, index: &str, target_empty: bool) -> Phase {
         if file.key == index {
             Phase::EntryIndex
+        } else if target_empty {
+            Phase::Assets
         } else if is_html(&file.key) || (action != Action::Upload && retains_copy(&file.headers)) {
             Phase::Pages
         } else {
@@ -372,6 +378,7 @@ struct Classified {
 }
 
 fn classify(local: &[LocalFile], listing: &Listing<'_>, options: &PlanOptions) -> Classified {
+    let target_empty = listing.site.is_empty() && listing.known.live.is_none();
     let mut classified = Classified {
         changes: Vec::new(),
         unchanged: 0,
@@ -382,7 +389,7 @@ fn classify(local: &[LocalFile], listing: &Listing<'_>, options: &PlanOptions) -
             key: file.key.clone(),
             action,
             reason,
-            phase: Phase::of(file, action, &options.index),
+            phase: Phase::of(file, action, &options.index, target_empty),
             size: file.size,
             file: Some(file.clone()),
         };
@@ -730,12 +737,9 @@ mod tests {
             index: "app.html".into(),
             ..opts()
         };
-        let p = plan(&files, &[], Known::default(), &options);
-        let order: Vec<_> = p
-            .changes
-            .iter()
-            .map(|c| (c.key.as_str(), c.phase))
-            .collect();
+        let served = [remote("assets/old.js", 1, "e")];
+        let p = plan(&files, &served, Known::default(), &options);
+        let order: Vec<_> = p.writes().map(|c| (c.key.as_str(), c.phase)).collect();
         assert_eq!(
             order,
             [
@@ -744,6 +748,33 @@ mod tests {
                 ("app.html", Phase::EntryIndex),
             ]
         );
+    }
+
+    #[test]
+    fn a_first_push_sends_pages_with_the_assets_and_the_index_last() {
+        let files = [
+            local("docs/index.html", "d"),
+            local("index.html", "i"),
+            local("assets/app.js", "j"),
+        ];
+        let phases = |remote: &[RemoteObject]| -> Vec<(String, Phase)> {
+            plan(&files, remote, Known::default(), &opts())
+                .writes()
+                .map(|c| (c.key.clone(), c.phase))
+                .collect()
+        };
+        let first = phases(&[]);
+        assert_eq!(
+            first,
+            [
+                ("assets/app.js".to_string(), Phase::Assets),
+                ("docs/index.html".to_string(), Phase::Assets),
+                ("index.html".to_string(), Phase::EntryIndex),
+            ]
+        );
+        // Anything served already (even one object another tool wrote): pages wait for assets.
+        let later = phases(&[remote("robots.txt", 1, "e")]);
+        assert_eq!(later[1], ("docs/index.html".to_string(), Phase::Pages));
     }
 
     #[test]
@@ -924,9 +955,9 @@ mod tests {
         assert_eq!(
             order,
             [
+                "about/index.html",
                 "assets/app.js",
                 "favicon.ico",
-                "about/index.html",
                 "index.html"
             ]
         );
