@@ -94,7 +94,8 @@ def generate(out: Path, size: str, rebuild: bool) -> None:
     """Deterministic tree; `rebuild` renames ~5% of the hashed assets and changes index.html."""
     shutil.rmtree(out, ignore_errors=True)
     rng = random.Random(20261125)
-    scale = 1.0 if size == "large" else 0.04
+    # "huge" (~50,000 files, 1.4 GB) is for the no-op at ten times the files (BENCH_LATENCY_SIZE).
+    scale = {"small": 0.04, "large": 1.0, "huge": 10.0}[size]
     names = []
     for directory, stem, ext, count, low, high in LAYOUT:
         for i in range(max(1, int(count * scale))):
@@ -147,8 +148,13 @@ def start_server(work: Path):
     """The server BENCH_SERVER names (default garage; bench/run installs it), else moto."""
     port = free_port()
     wanted = os.environ.get("BENCH_SERVER", "garage")
-    data = work / "server"
-    data.mkdir()
+    # The server's files live in memory (/dev/shm; BENCH_SERVER_DIR names another place): on this
+    # machine's ext4 disk, creating a cold push's 5,000 object files cost Garage ~2 CPU-seconds
+    # of inode allocation (find_inode_bit, recently_deleted in a profile) on the very cores the
+    # tools run on, a cost S3 never puts on its clients.
+    memory = os.environ.get("BENCH_SERVER_DIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    data = Path(tempfile.mkdtemp(prefix="spadeploy-bench-server-", dir=memory or work))
+    atexit.register(shutil.rmtree, data, True)
     if wanted == "garage" and (TOOLS / "garage").exists():
         return start_garage(data, port)
     if wanted != "moto":
