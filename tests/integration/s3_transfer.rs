@@ -93,6 +93,48 @@ async fn a_split_listing_sees_every_key_of_a_large_target() {
     assert_eq!(ranged, 2, "{listed:?}");
 }
 
+#[tokio::test]
+async fn stale_keys_are_deleted_in_concurrent_batches() {
+    let client = s3();
+    let bucket = unique_bucket("deletes");
+    create_bucket(&client, &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    write(tmp.path(), "index.html", "<h1>many</h1>");
+    for i in 0..350 {
+        write(tmp.path(), &format!("assets/f-{i:03}.js"), format!("{i}"));
+    }
+    let proxy = Proxy::start(&moto());
+    let to = format!("s3://{bucket}");
+    let dir = tmp.path().to_str().unwrap();
+    let keep = ["--keep-releases", "1", "--allow-mass-delete"];
+    spadeploy(&push_args(dir, &to, &proxy.url, &keep), None).assert_ok();
+    std::fs::remove_dir_all(tmp.path().join("assets")).unwrap();
+    proxy.take();
+    let run = spadeploy(&push_args(dir, &to, &proxy.url, &keep), None);
+    run.assert_ok();
+    assert_eq!(run.json()["delete"].as_array().unwrap().len(), 350);
+    let requests = proxy.take();
+    let batches: Vec<_> = requests
+        .iter()
+        .filter(|r| r.method == "POST" && r.query.contains("delete"))
+        .cloned()
+        .collect();
+    assert_eq!(batches.len(), 4, "batches of 100, 100, 100 and 50 keys");
+    assert!(
+        peak_in_flight(&batches, "POST") >= 2,
+        "the batches go side by side:\n{}",
+        timeline(&batches)
+    );
+    let left = client
+        .list_objects_v2()
+        .bucket(&bucket)
+        .prefix("assets/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(left.key_count(), Some(0), "every stale key is gone");
+}
+
 /// In flight at once, at its busiest, among `requests` matching `method`.
 fn peak_in_flight(requests: &[crate::support::proxy::Recorded], method: &str) -> usize {
     let mut edges: Vec<(std::time::Instant, i32)> = requests
