@@ -359,8 +359,6 @@ impl S3Store {
     }
 }
 
-/// The ETag as a change token, quotes removed: some S3-compatible stores quote it in one answer
-/// and not in another.
 /// Runs one request of a transfer window as a task of its own. Awaited in place, every request
 /// of a window is signed, connected and sent from the one task that polls the window, one after
 /// another: a rebuild's 223 uploads left over 200 ms apart (a connection trace showed every
@@ -382,6 +380,8 @@ async fn on_a_worker<T: Send + 'static>(request: impl Future<Output = T> + Send 
     }
 }
 
+/// The ETag as a change token, quotes removed: some S3-compatible stores quote it in one answer
+/// and not in another.
 fn change_token(etag: Option<&str>) -> String {
     etag.unwrap_or_default().trim_matches('"').to_string()
 }
