@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::aws::ApiError;
 use crate::model::{LocalFile, RemoteObject};
 
+mod interceptors;
 mod local;
 mod s3;
 

@@ -4,7 +4,6 @@
 //! throttling share one client, one error classification and one retry policy, which is the
 //! point of having them in one place.
 
-use aws_runtime::auth::PayloadSigningOverride;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream, Length};
 use aws_sdk_s3::types::{
@@ -13,20 +12,14 @@ use aws_sdk_s3::types::{
 use aws_sdk_s3::Client;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use super::interceptors::{KnownPayloadHash, ResponseDate, Throttles};
 use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 use crate::aws::{api_error, ApiError};
 use crate::model::{LocalFile, RemoteObject, Source};
-use aws_sdk_s3::config::interceptors::{
-    BeforeDeserializationInterceptorContextRef, BeforeTransmitInterceptorContextMut,
-};
-use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
-use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use futures::stream::{FuturesUnordered, StreamExt};
 use std::future::Future;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
@@ -501,7 +494,7 @@ impl WriteStore for S3Store {
         // whose framing the SDK signs its own way.
         let sent = match in_memory {
             true => {
-                let known = KnownPayloadHash(file.sha256.clone());
+                let known = KnownPayloadHash::new(file.sha256.clone());
                 on_a_worker(request.customize().interceptor(known).send()).await
             }
             false => on_a_worker(request.send()).await,
@@ -577,7 +570,7 @@ impl WriteStore for S3Store {
     }
 
     fn throttled(&self) -> u64 {
-        self.throttles.0.load(Ordering::Relaxed)
+        self.throttles.count()
     }
 
     async fn delete_state_if(&self, key: &str, token: &str) -> Result<bool, StoreError> {
@@ -621,91 +614,4 @@ fn precondition_failed<E>(err: &SdkError<E>) -> bool {
         err.raw_response().map(|r| r.status().as_u16()),
         Some(412 | 409 | 404)
     )
-}
-
-/// Counts throttling answers (503 SlowDown, 429), each attempt's: the SDK retries them, and the
-/// transfer window shrinks on them.
-#[derive(Debug, Clone, Default)]
-struct Throttles(Arc<AtomicU64>);
-
-impl Intercept for Throttles {
-    fn name(&self) -> &'static str {
-        "Throttles"
-    }
-
-    fn read_before_deserialization(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        if matches!(context.response().status().as_u16(), 503 | 429) {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(())
-    }
-}
-
-/// Signs an upload with the SHA-256 spadeploy computed while scanning (lowercase hex), sent as
-/// `x-amz-content-sha256`: the SDK would otherwise hash every body again to sign it (one more
-/// pass over the whole build on a cold push). S3 checks the header against the bytes it
-/// receives, so the integrity check stays; a file edited since it was hashed is refused with
-/// XAmzContentSHA256Mismatch instead of landing under a stale hash. Unlike UNSIGNED-PAYLOAD,
-/// this is as safe over plain HTTP as over TLS.
-#[derive(Debug)]
-struct KnownPayloadHash(String);
-
-impl Intercept for KnownPayloadHash {
-    fn name(&self) -> &'static str {
-        "KnownPayloadHash"
-    }
-
-    fn modify_before_signing(
-        &self,
-        _context: &mut BeforeTransmitInterceptorContextMut<'_>,
-        _components: &RuntimeComponents,
-        cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        cfg.interceptor_state()
-            .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
-        Ok(())
-    }
-}
-
-/// Remembers the `Date` header of a response: the store's clock.
-#[derive(Debug, Clone, Default)]
-struct ResponseDate(Arc<Mutex<Option<SystemTime>>>);
-
-impl ResponseDate {
-    fn get(&self) -> Option<SystemTime> {
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-impl Intercept for ResponseDate {
-    fn name(&self) -> &'static str {
-        "ResponseDate"
-    }
-
-    fn read_before_deserialization(
-        &self,
-        context: &BeforeDeserializationInterceptorContextRef<'_>,
-        _components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let date = context
-            .response()
-            .headers()
-            .get("date")
-            .and_then(|d| DateTime::from_str(d, DateTimeFormat::HttpDate).ok())
-            .and_then(|d| SystemTime::try_from(d).ok());
-        *self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = date;
-        Ok(())
-    }
 }
