@@ -17,7 +17,7 @@ use super::{Expect, ReadStore, StoreError, Versioned, WriteStore};
 use crate::aws::{api_error, ApiError};
 use crate::model::{LocalFile, RemoteObject, Source};
 use aws_sdk_s3::operation::put_object::builders::PutObjectFluentBuilder;
-use futures::stream::{FuturesUnordered, StreamExt};
+use futures::{StreamExt, TryStreamExt};
 use std::future::Future;
 use std::path::Path;
 use std::time::SystemTime;
@@ -516,13 +516,15 @@ impl WriteStore for S3Store {
             self.bucket,
             utf8_percent_encode(&self.full_key(from), COPY_SOURCE)
         );
-        self.client
+        let request = self
+            .client
             .copy_object()
             .bucket(&self.bucket)
             .key(self.full_key(to))
             .copy_source(source)
             .metadata_directive(MetadataDirective::Copy)
-            .send()
+            .send();
+        on_a_worker(request)
             .await
             .map_err(|e| self.error(e, "s3:GetObject and s3:PutObject", self.arn(to)))?;
         Ok(())
@@ -537,18 +539,14 @@ impl WriteStore for S3Store {
             .len()
             .div_ceil(DELETE_SPLIT)
             .clamp(DELETE_MIN, DELETE_BATCH);
-        let mut batches = keys.chunks(size);
-        let mut in_flight = FuturesUnordered::new();
-        loop {
-            while in_flight.len() < DELETE_SPLIT {
-                let Some(batch) = batches.next() else { break };
-                in_flight.push(self.delete_batch(batch));
-            }
-            match in_flight.next().await {
-                Some(done) => done?,
-                None => return Ok(()),
-            }
-        }
+        let calls: Vec<_> = keys
+            .chunks(size)
+            .map(|batch| self.delete_batch(batch))
+            .collect();
+        futures::stream::iter(calls)
+            .buffer_unordered(DELETE_SPLIT)
+            .try_collect()
+            .await
     }
 
     async fn write_state_if(
