@@ -415,19 +415,9 @@ fn print_deploy(report: &DeployReport, format: OutputFormat) -> Result<()> {
     }
     if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|_| !report.dry_run) {
         let line = format!("preview-url={}\npreview-id={}\n", report.url, report.id);
-        append(Path::new(&path), &line)?;
+        crate::deploy::append(Path::new(&path), &line)?;
     }
     Ok(())
-}
-
-fn append(path: &Path, text: &str) -> Result<()> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .and_then(|mut file| file.write_all(text.as_bytes()))
-        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The site and its wiring, for the commands that do not push.

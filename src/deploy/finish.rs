@@ -22,7 +22,8 @@ pub(super) fn finish(job: &PushJob, mut report: PushReport, started: Instant) ->
     Ok(())
 }
 
-pub(super) fn append(path: &Path, text: &str) -> Result<()> {
+/// Appends to a file GitHub Actions reads after the step (GITHUB_OUTPUT, GITHUB_STEP_SUMMARY).
+pub(crate) fn append(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     std::fs::OpenOptions::new()
         .create(true)

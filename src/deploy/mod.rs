@@ -21,6 +21,7 @@ mod read;
 mod releases;
 
 pub(crate) use cdn::{doctor, plan_routing, rotate_secret};
+pub(crate) use finish::append;
 pub(crate) use job::{
     Build, Finished, Invalidation, Output, PushJob, Run, Safety, SharedFiles, What,
 };

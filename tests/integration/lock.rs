@@ -146,18 +146,7 @@ async fn on_a_store_that_ignores_conditional_writes_the_lock_says_so_and_still_s
     let release_2 = tree(&dir);
 
     // A lock that is visible before the write is still respected.
-    let holder = serde_json::json!({
-        "id": "other", "owner": "other-deployer", "host": "ci-7", "pid": 7,
-        "command": "spadeploy push", "started_at": "2026-11-25T10:00:00Z",
-        "expires_at": 4_000_000_000u64, "run_url": null
-    });
-    s3().put_object()
-        .bucket(&bucket)
-        .key(".spadeploy/lock.json")
-        .body(holder.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    plant_holders_lock(&bucket).await;
     build(&dir, 3);
     push(&dir, &bucket, &proxy.url, &[])
         .assert_fails_with(1, "another deploy holds the lock")
@@ -222,6 +211,23 @@ async fn a_killed_push_leaves_the_old_release_and_the_next_one_breaks_the_lock()
 }
 
 /// Every `/assets/…` the live index references exists in the bucket.
+/// Another deployer's unexpired lock, written straight to the bucket; returns what was written.
+async fn plant_holders_lock(bucket: &str) -> serde_json::Value {
+    let holder = serde_json::json!({
+        "id": "other", "owner": "other-deployer", "host": "ci-7", "pid": 7,
+        "command": "spadeploy push", "started_at": "2026-11-25T10:00:00Z",
+        "expires_at": 4_000_000_000u64, "run_url": null
+    });
+    s3().put_object()
+        .bucket(bucket)
+        .key(".spadeploy/lock.json")
+        .body(holder.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    holder
+}
+
 async fn assert_index_references_exist(bucket: &str) {
     let index = String::from_utf8(get(&s3(), bucket, "index.html").await.body).unwrap();
     for reference in index
@@ -362,18 +368,7 @@ async fn a_push_takes_its_lock_while_listing_once_the_store_honours_it() {
     let release_2 = tree(&dir);
 
     // A holder's lock still stops it.
-    let holder = serde_json::json!({
-        "id": "other", "owner": "other-deployer", "host": "ci-7", "pid": 7,
-        "command": "spadeploy push", "started_at": "2026-11-25T10:00:00Z",
-        "expires_at": 4_000_000_000u64, "run_url": null
-    });
-    s3().put_object()
-        .bucket(&bucket)
-        .key(".spadeploy/lock.json")
-        .body(holder.to_string().into_bytes().into())
-        .send()
-        .await
-        .unwrap();
+    let holder = plant_holders_lock(&bucket).await;
     build(&dir, 3);
     push(&dir, &bucket, &moto(), &[])
         .assert_fails_with(1, "another deploy holds the lock")
