@@ -38,10 +38,11 @@ pub(super) struct View {
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
-/// With `early` (a push that writes), the deploy lock is taken as soon as the live record says
-/// the store allows it (`early_lock`) and the build's names or sizes differ from the live
-/// release's (a push that will change something), alongside the listing instead of after the
-/// plan; the lock taken goes in `early`. Otherwise it is taken after the plan, as before.
+/// With `early` (a push that writes), when the build's names or sizes differ from the live
+/// release's (a push that will change something), the deploy lock is taken before the plan:
+/// alongside the listing when the live record says the store allows it (`early_lock`), else as
+/// soon as the listing shows no lock, while the rest of the build is hashed. The lock taken goes
+/// in `early`; otherwise it is taken after the plan.
 pub(super) async fn scan_and_read<S: WriteStore>(
     store: &S,
     job: &PushJob,
@@ -71,13 +72,26 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     let live_then_lock = async {
         let live = read_live_versioned(store, &job.output.progress).await;
         if let (Some(slot), Ok((Some(record), _))) = (early, &live) {
-            if record.early_lock == Some(true) && differs(&sizes, record) {
-                take_early(store, job, slot).await;
+            if record.early_lock == Some(true) && differs(&sizes, Some(record)) {
+                take_early(store, job, slot, Honoured::Before).await;
             }
         }
         live
     };
-    let (hashed, live, remote) = tokio::join!(hashed, live_then_lock, store.list_split(&bounds));
+    let read = async {
+        let (live, remote) = tokio::join!(live_then_lock, store.list_split(&bounds));
+        // The listing is the look a store that ignores the lock's condition needs before
+        // writing it: taken now, the lock's round trip overlaps the hashing still going on.
+        if let (Some(slot), Ok((record, _)), Ok(remote)) = (early, &live, &remote) {
+            let tried = record.as_ref().is_some_and(|r| r.early_lock == Some(true));
+            let listed = remote.iter().any(|r| r.key == LOCK_KEY);
+            if !tried && !listed && differs(&sizes, record.as_ref()) {
+                take_early(store, job, slot, Honoured::NotKnown).await;
+            }
+        }
+        (live, remote)
+    };
+    let (hashed, (live, remote)) = tokio::join!(hashed, read);
     hashing.finish();
     let hashed = hashed.context("hashing was interrupted")??;
     let mut view = view_of(store, job, Vec::new(), live, remote).await?;
@@ -100,11 +114,12 @@ async fn take_early<S: WriteStore>(
     store: &S,
     job: &PushJob,
     slot: &std::sync::Mutex<Option<lock::Held>>,
+    honoured: Honoured,
 ) {
     let Ok(held) = lock::acquire(store, job.safety.command, false, false).await else {
         return;
     };
-    if !held.exclusive {
+    if !held.exclusive && honoured == Honoured::Before {
         // The store stopped honouring the condition since the live record was written: the
         // lock is kept (as a push with no lock listed takes it), and the record written by
         // this push says so, so the next push looks before it writes.
@@ -117,9 +132,20 @@ async fn take_early<S: WriteStore>(
     }
 }
 
-/// Do the build's names and sizes differ from the live release's? Then the push will write
-/// something (a changed file of the same size is only found by its hash, after the plan).
-pub(super) fn differs(sizes: &[(String, u64)], live: &Record) -> bool {
+/// Whether the live record said the store honoured the lock's conditional create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Honoured {
+    Before,
+    NotKnown,
+}
+
+/// Do the build's names and sizes differ from the live release's (or is there none)? Then the
+/// push will write something (a changed file of the same size is only found by its hash, after
+/// the plan).
+pub(super) fn differs(sizes: &[(String, u64)], live: Option<&Record>) -> bool {
+    let Some(live) = live else {
+        return true;
+    };
     sizes.len() != live.objects.len()
         || sizes
             .iter()
@@ -461,8 +487,12 @@ mod tests {
             (build(&[("index.html", 10)]), true),
             (build(&[("index.html", 10), ("a.js", 5), ("c.js", 1)]), true),
         ] {
-            assert_eq!(differs(&files, &live), expected, "{files:?}");
+            assert_eq!(differs(&files, Some(&live)), expected, "{files:?}");
         }
+        assert!(
+            differs(&build(&[("index.html", 10)]), None),
+            "a first push writes"
+        );
     }
 
     #[test]

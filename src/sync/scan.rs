@@ -151,9 +151,10 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
         source,
     })?;
     let mut found = Vec::new();
+    // Not sorted while walking: walkdir's sort parses both paths again for every comparison
+    // (9 ms of a 75 ms `diff` at 5,000 files); the keys are sorted once below.
     let walker = WalkDir::new(&root)
         .follow_links(true)
-        .sort_by_file_name()
         .into_iter()
         .filter_entry(|entry| {
             let name = entry.file_name().to_string_lossy();
@@ -187,6 +188,7 @@ fn walk_tree(dir: &Path, exclude: &[Glob]) -> Result<Vec<Found>, ScanError> {
         }
         found.push((key, path.to_path_buf()));
     }
+    found.sort_unstable_by(|a, b| a.0.cmp(&b.0));
     // Then one stat per file, on all cores: for thousands of files the stats are most of the
     // walk. (`metadata` follows symlinks, as the walk does.)
     found
@@ -231,9 +233,12 @@ fn display_path(dir: &Path, root: &Path, path: &Path) -> PathBuf {
 }
 
 fn key_of(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
-    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
-    Some(parts?.join("/"))
+    let rel = path.strip_prefix(root).ok()?.to_str()?;
+    // walkdir joins names with the platform's separator; keys use `/`.
+    Some(match std::path::MAIN_SEPARATOR {
+        '/' => rel.to_string(),
+        separator => rel.replace(separator, "/"),
+    })
 }
 
 fn read_buffer() -> Vec<u8> {

@@ -152,6 +152,33 @@ async fn on_a_store_that_ignores_conditional_writes_the_lock_says_so_and_still_s
         .assert_fails_with(1, "another deploy holds the lock")
         .assert_fails_with(1, "other-deployer");
     assert_serves(&bucket, &release_2, "release 2").await;
+
+    // Without a holder, the lock is written only once the listing has shown none, never
+    // beside it: on such a store the write would replace a holder's lock unseen.
+    s3().delete_object()
+        .bucket(&bucket)
+        .key(".spadeploy/lock.json")
+        .send()
+        .await
+        .unwrap();
+    proxy.take();
+    build(&dir, 4);
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+    let log = proxy.take();
+    let listed = log
+        .iter()
+        .filter(|r| r.query.contains("list-type=2"))
+        .map(|r| r.finished)
+        .max()
+        .unwrap();
+    let locked = log
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/.spadeploy/lock.json"))
+        .map(|r| r.started)
+        .min()
+        .unwrap();
+    assert!(locked > listed, "the lock is written after the listing");
+    assert_serves(&bucket, &tree(&dir), "release 4").await;
 }
 
 #[tokio::test]
