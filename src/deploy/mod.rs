@@ -123,7 +123,10 @@ async fn pipeline<S: WriteStore>(
     let planned = async {
         let read = async {
             Ok::<_, anyhow::Error>(match desired {
-                Desired::Build(found) => (scan_and_read(store, &job, found, slot).await?, None),
+                Desired::Build(found) => (
+                    scan_and_read(store, &job, found, slot, cdn.is_some()).await?,
+                    None,
+                ),
                 Desired::Release(which) => (
                     restore_and_read(store, &job, which.clone()).await?,
                     Some(which),

@@ -41,13 +41,15 @@ pub(super) struct View {
 /// With `early` (a push that writes), when the build's names or sizes differ from the live
 /// release's (a push that will change something), the deploy lock is taken before the plan:
 /// alongside the listing when the live record says the store allows it (`early_lock`), else as
-/// soon as the listing shows no lock, while the rest of the build is hashed. The lock taken goes
-/// in `early`; otherwise it is taken after the plan.
+/// soon as the listing shows no lock, while the rest of the build is hashed, unless the push has a
+/// distribution (`checks_routing`), whose check may still refuse it before anything is written.
+/// The lock taken goes in `early`; otherwise it is taken after the plan.
 pub(super) async fn scan_and_read<S: WriteStore>(
     store: &S,
     job: &PushJob,
     found: Vec<scan::Found>,
     early: Option<&std::sync::Mutex<Option<lock::Held>>>,
+    checks_routing: bool,
 ) -> Result<View> {
     let files = found.len();
     let total_bytes = found.iter().map(|f| f.size).sum();
@@ -85,7 +87,7 @@ pub(super) async fn scan_and_read<S: WriteStore>(
         if let (Some(slot), Ok((record, _)), Ok(remote)) = (early, &live, &remote) {
             let tried = record.as_ref().is_some_and(|r| r.early_lock == Some(true));
             let listed = remote.iter().any(|r| r.key == LOCK_KEY);
-            if !tried && !listed && differs(&sizes, record.as_ref()) {
+            if !tried && !checks_routing && !listed && differs(&sizes, record.as_ref()) {
                 take_early(store, job, slot, Honoured::NotKnown).await;
             }
         }
