@@ -15,8 +15,9 @@ the file-count scaling runs, BENCH_SCALING_COUNTS (default "500 5000 50000"), BE
 (defaults, and 32 transfers/checkers) behind the same proxy, delaying (BENCH_S3_DELAY_MS, default
 30; BENCH_CONTROL_DELAY_MS, default 150; BENCH_CONNECT_DELAY_MS, default 0, more for each new
 connection's first request) in front of BENCH_SERVER (and moto for the distribution rows), on the
-BENCH_LATENCY_SIZE tree (default large); prints wall time, request counts by method, the critical
-path in round trips and the ratio to the tuned rclone.
+BENCH_LATENCY_SIZE tree (default large), BENCH_LATENCY_RUNS times (default 1; the tools take turns
+within each run); prints the median wall time (and the range), request counts by method, the
+critical path in round trips and the ratio to the tuned rclone, of the median run.
 
 Every table is refused unless the server lists ETags as S3 does: a no-op `rclone sync --checksum`
 through the counting proxy must make no HEAD (check_listing, refuse_unless_etags).
@@ -26,6 +27,7 @@ through the counting proxy must make no HEAD (check_listing, refuse_unless_etags
 import atexit
 import hashlib
 import http.client
+import itertools
 import json
 import os
 import random
@@ -48,6 +50,9 @@ SPADEPLOY = Path(os.environ.get("BENCH_SPADEPLOY") or ROOT / "target" / "release
 # The counting, delaying proxy every request goes through (bench/proxy; bench/run builds it).
 PROXY = ROOT / "target" / "bench-proxy" / "release" / "bench-proxy"
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
+# `bench/run latency` runs each scenario once unless told more (BENCH_LATENCY_RUNS): its cold
+# pushes take minutes on moto.
+LATENCY_RUNS = max(1, int(os.environ.get("BENCH_LATENCY_RUNS", "1")))
 # BENCH_CONNECT_DELAY_MS: what a new connection's first request waits more under latency (a TCP
 # handshake's round trip to a distant server); 0 by default.
 CONNECT_DELAY = int(os.environ.get("BENCH_CONNECT_DELAY_MS", "0")) / 1000
@@ -610,18 +615,20 @@ def latency() -> None:
         generate(base, size, rebuild=False)
         generate(rebuild, size, rebuild=True)
         files, _ = tree_stats(base)
+        runs_said = "one run each" if LATENCY_RUNS == 1 else f"median of {LATENCY_RUNS} runs (range in brackets)"
         print(f"\n## latency: {files} files; {s3_delay * 1000:.0f} ms per S3 request, "
               f"{control_delay * 1000:.0f} ms per control-plane request, {CONNECT_DELAY * 1000:.0f} ms more per "
-              f"new connection; one run each; "
+              f"new connection; {runs_said}; "
               f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
         header = (f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
                   f" {'GET/PUT/POST/DELETE/HEAD':>25} {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
-        rows = []
+        # (server, tool, scenario label, base scenario) -> one result per run; the tools take turns
+        # within each run, so a busier minute of the machine falls on both.
+        results = {}
         for server, endpoint, with_cdn in servers:
             proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay, CONNECT_DELAY)
             delayed = f"http://127.0.0.1:{proxy.port}"
-            tuned = {}
-            for name, tool in latency_tools().items():
+            for _, (name, tool) in itertools.product(range(LATENCY_RUNS), latency_tools().items()):
                 if with_cdn and name != "spadeploy":
                     continue
                 if name == "rclone" and not rclone_defaults:
@@ -651,17 +658,24 @@ def latency() -> None:
                     if name.startswith("rclone") and scenario == "no-op":
                         heads = sum(1 for entry in log if entry[4] == "HEAD")
                         refuse_unless_etags(server, heads, files, f"{name}, under latency")
-                    if name == "rclone, 32 transfers":
-                        tuned[base_scenario] = wall
-                    rows.append([server, name, f"{scenario}, {label}", wall, len(log) - control, control,
-                                 method_split(log), critical_path(log), base_scenario, rss, tuned])
+                    key = (server, with_cdn, name, f"{scenario}, {label}", base_scenario)
+                    results.setdefault(key, []).append(
+                        (wall, len(log) - control, control, method_split(log), critical_path(log), rss))
                     print(f"  measured: {server} {name} {scenario}, {label}: {wall:.3f} s", file=sys.stderr,
                           flush=True)
+        # Each row is its median run (by wall time), with that run's requests and round trips.
+        median = {key: sorted(runs)[len(runs) // 2] for key, runs in results.items()}
+        tuned = {(server, with_cdn, base): row[0] for (server, with_cdn, name, _, base), row in median.items()
+                 if name == "rclone, 32 transfers"}
         print(header)
-        for server, name, scenario, wall, s3, control, split, trips, base_scenario, rss, tuned in rows:
-            ratio = f"{wall / tuned[base_scenario]:.2f}" if base_scenario in tuned else "-"
+        for (server, with_cdn, name, scenario, base), row in median.items():
+            wall, s3, control, split, trips, rss = row
+            walls = sorted(run[0] for run in results[(server, with_cdn, name, scenario, base)])
+            rclone = tuned.get((server, with_cdn, base))
+            ratio = f"{wall / rclone:.2f}" if rclone else "-"
+            spread = f"  ({walls[0]:.3f}-{walls[-1]:.3f})" if len(walls) > 1 else ""
             print(f"{server:<8} {name:<21} {scenario:<34} {wall:>8.3f} {s3:>7} {control:>8} {split:>25} {trips:>12}"
-                  f" {ratio:>12} {rss:>12.0f}")
+                  f" {ratio:>12} {rss:>12.0f}{spread}")
     finally:
         if moto:
             moto.terminate()
