@@ -3,7 +3,7 @@
 //! each, the target is the old release or the new one, never a mix, and a re-run converges.
 
 use crate::safety::{assert_serves, build, exists, push, site, tree};
-use crate::support::proxy::{Fault, FaultAction, Proxy};
+use crate::support::proxy::{listing_answered, lock_written, Fault, FaultAction, Proxy};
 use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -165,18 +165,7 @@ async fn on_a_store_that_ignores_conditional_writes_the_lock_says_so_and_still_s
     build(&dir, 4);
     push(&dir, &bucket, &proxy.url, &[]).assert_ok();
     let log = proxy.take();
-    let listed = log
-        .iter()
-        .filter(|r| r.query.contains("list-type=2"))
-        .map(|r| r.finished)
-        .max()
-        .unwrap();
-    let locked = log
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/.spadeploy/lock.json"))
-        .map(|r| r.started)
-        .min()
-        .unwrap();
+    let (listed, locked) = (listing_answered(&log), lock_written(&log));
     assert!(locked > listed, "the lock is written after the listing");
     assert_serves(&bucket, &tree(&dir), "release 4").await;
 }
@@ -423,18 +412,7 @@ async fn a_push_takes_its_lock_while_listing_once_the_store_honours_it() {
     push(&dir, &bucket, &proxy.url, &[]).assert_ok();
     let log = proxy.take();
     proxy.clear_faults();
-    let listed = log
-        .iter()
-        .filter(|r| r.query.contains("list-type=2"))
-        .map(|r| r.finished)
-        .max()
-        .unwrap();
-    let locked = log
-        .iter()
-        .filter(|r| r.method == "PUT" && r.path.ends_with("/.spadeploy/lock.json"))
-        .map(|r| r.started)
-        .min()
-        .unwrap();
+    let (listed, locked) = (listing_answered(&log), lock_written(&log));
     assert!(
         locked < listed,
         "the lock is taken while the target is listed"

@@ -3,7 +3,9 @@
 //! S3's pace, a store that lists no ETags, and the lock confirmed beside the writes.
 
 use crate::s3::{keys, push_args, set};
-use crate::support::proxy::{critical_path, timeline, Fault, FaultAction, Proxy, Recorded};
+use crate::support::proxy::{
+    critical_path, listing_answered, timeline, Fault, FaultAction, Proxy, Recorded,
+};
 use crate::support::*;
 
 #[tokio::test]
@@ -390,12 +392,7 @@ async fn a_rebuild_confirms_its_lock_beside_its_writes() {
         "the history copy, the live pointer and the deletes go together"
     );
     assert!(release.started >= live.finished.max(deletes.finished).max(history.finished));
-    let listed = log
-        .iter()
-        .filter(|r| r.query.contains("list-type=2"))
-        .map(|r| r.finished)
-        .max()
-        .unwrap();
+    let listed = listing_answered(&log);
     let locked = find("PUT", "/.spadeploy/lock.json")[0];
     assert!(
         locked.finished <= assets[0].started,

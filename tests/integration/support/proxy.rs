@@ -61,6 +61,26 @@ pub(crate) fn timeline(requests: &[Recorded]) -> String {
         .collect()
 }
 
+/// When the last of a push's listing pages was answered.
+pub(crate) fn listing_answered(requests: &[Recorded]) -> std::time::Instant {
+    requests
+        .iter()
+        .filter(|r| r.query.contains("list-type=2"))
+        .map(|r| r.finished)
+        .max()
+        .expect("the push listed the target")
+}
+
+/// When the first write of the deploy lock was sent.
+pub(crate) fn lock_written(requests: &[Recorded]) -> std::time::Instant {
+    requests
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.ends_with("/.spadeploy/lock.json"))
+        .map(|r| r.started)
+        .min()
+        .expect("the push wrote its lock")
+}
+
 impl Recorded {
     pub(crate) fn is_write(&self) -> bool {
         matches!(self.method.as_str(), "PUT" | "POST" | "DELETE" | "PATCH")
