@@ -21,6 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 use std::future::Future;
 use std::path::Path;
 use std::time::SystemTime;
+use tokio_util::task::AbortOnDropHandle;
 
 /// Object metadata (`x-amz-meta-sha256`) recording the content hash on the object itself.
 const SHA256_METADATA: &str = "sha256";
@@ -359,14 +360,7 @@ impl S3Store {
 /// soon as its connection is up, on whichever core is free. Dropped (a push that stops), the task
 /// is aborted, as the request would have been.
 async fn on_a_worker<T: Send + 'static>(request: impl Future<Output = T> + Send + 'static) -> T {
-    struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-    impl<T> Drop for AbortOnDrop<T> {
-        fn drop(&mut self) {
-            self.0.abort();
-        }
-    }
-    let mut task = AbortOnDrop(tokio::spawn(request));
-    match (&mut task.0).await {
+    match AbortOnDropHandle::new(tokio::spawn(request)).await {
         Ok(out) => out,
         // Only a drop aborts the task, so the error is the request's panic: let it go on.
         Err(err) => std::panic::resume_unwind(err.into_panic()),
