@@ -622,8 +622,8 @@ def latency() -> None:
               f"{os.cpu_count()} cores; {time.strftime('%Y-%m-%d')}")
         header = (f"{'server':<8} {'tool':<21} {'scenario':<34} {'wall s':>8} {'S3 req':>7} {'control':>8}"
                   f" {'GET/PUT/POST/DELETE/HEAD':>25} {'round trips':>12} {'x rclone 32':>12} {'peak RSS MB':>12}")
-        # (server, tool, scenario label, base scenario) -> one result per run; the tools take turns
-        # within each run, so a busier minute of the machine falls on both.
+        # (server, with a distribution, tool, scenario label, base scenario) -> one result per run;
+        # the tools take turns within each run, so a busier minute of the machine falls on both.
         results = {}
         for server, endpoint, with_cdn in servers:
             proxy = CountingProxy(int(endpoint.rsplit(":", 1)[1]), s3_delay, control_delay, CONNECT_DELAY)
