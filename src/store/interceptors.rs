@@ -41,21 +41,24 @@ impl Intercept for Throttles {
     }
 }
 
-/// Signs an upload with the SHA-256 spadeploy computed while scanning (lowercase hex), sent as
+/// Signs an upload with the SHA-256 spadeploy computed while scanning, sent as
 /// `x-amz-content-sha256`: the SDK would otherwise hash every body again to sign it (one more
 /// pass over the whole build on a cold push). S3 checks the header against the bytes it
 /// receives, so the integrity check stays; a file edited since it was hashed is refused with
 /// XAmzContentSHA256Mismatch instead of landing under a stale hash. Unlike UNSIGNED-PAYLOAD,
 /// this is as safe over plain HTTP as over TLS.
+///
+/// Registered once on the client, not per request: a per-request interceptor rebuilds the
+/// operation's configuration every time, about a tenth of a cold push's CPU. The hash comes from
+/// the upload itself, whose `x-amz-meta-sha256` names its body's SHA-256. Only a plain upload
+/// qualifies: a copy (`x-amz-copy-source`) carries that header with an empty body, and a
+/// streamed body goes aws-chunked, whose framing the SDK signs its own way.
 #[derive(Debug)]
-pub(super) struct KnownPayloadHash(String);
+pub(super) struct KnownPayloadHash;
 
-impl KnownPayloadHash {
-    /// `sha256`: the body's SHA-256, lowercase hex.
-    pub(super) fn new(sha256: String) -> KnownPayloadHash {
-        KnownPayloadHash(sha256)
-    }
-}
+/// The request header of the object metadata `sha256` (`SHA256_METADATA` in s3.rs), naming the
+/// SHA-256 of the upload's body.
+const SHA256_HEADER: &str = "x-amz-meta-sha256";
 
 impl Intercept for KnownPayloadHash {
     fn name(&self) -> &'static str {
@@ -64,12 +67,21 @@ impl Intercept for KnownPayloadHash {
 
     fn modify_before_signing(
         &self,
-        _context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        cfg.interceptor_state()
-            .store_put(PayloadSigningOverride::Precomputed(self.0.clone()));
+        let request = context.request();
+        if request.method() != "PUT"
+            || request.headers().contains_key("x-amz-copy-source")
+            || request.body().bytes().is_none()
+        {
+            return Ok(());
+        }
+        if let Some(sha256) = request.headers().get(SHA256_HEADER) {
+            cfg.interceptor_state()
+                .store_put(PayloadSigningOverride::Precomputed(sha256.to_string()));
+        }
         Ok(())
     }
 }

@@ -62,6 +62,7 @@ impl S3Store {
                 .config()
                 .to_builder()
                 .interceptor(throttles.clone())
+                .interceptor(KnownPayloadHash)
                 .build(),
         );
         S3Store {
@@ -484,16 +485,10 @@ impl WriteStore for S3Store {
             .cache_control(&*file.headers.cache_control)
             .metadata(SHA256_METADATA, &file.sha256)
             .body(body);
-        // Only a body sent as-is is signed with the known hash: a streamed one goes aws-chunked,
-        // whose framing the SDK signs its own way.
-        let sent = match in_memory {
-            true => {
-                let known = KnownPayloadHash::new(file.sha256.clone());
-                on_a_worker(request.customize().interceptor(known).send()).await
-            }
-            false => on_a_worker(request.send()).await,
-        };
-        let out = sent.map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
+        // A body sent from memory is signed with the hash in its metadata (KnownPayloadHash).
+        let out = on_a_worker(request.send())
+            .await
+            .map_err(|e| self.error(e, "s3:PutObject", self.arn(&file.key)))?;
         Ok(change_token(out.e_tag()))
     }
 

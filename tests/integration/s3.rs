@@ -264,6 +264,14 @@ async fn a_header_rule_change_rewrites_metadata_without_sending_bytes() {
     );
     assert!(writes[0].copy_source && writes[0].path.ends_with("/site/favicon.ico"));
     assert_eq!(writes[0].body_bytes, 0, "the copy re-sends no bytes");
+    // The copy names the file's SHA-256 in its metadata but carries no body: it must be signed
+    // as the empty body it is, not with the file's hash (S3 would refuse the mismatch).
+    assert_eq!(
+        writes[0].content_sha256.as_deref(),
+        Some("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        "{:?}",
+        writes[0]
+    );
     // The release's history copy goes with the live pointer, in either order.
     let mut state: Vec<&str> = writes[1..].iter().map(|w| w.path.as_str()).collect();
     state.sort_unstable();
