@@ -73,7 +73,8 @@ pub(super) struct PushArgs {
     #[arg(long)]
     force: bool,
     /// Read and hash every build file; otherwise a file unchanged since an earlier run hashed it
-    /// (same inode, size, mtime and ctime) is not read again
+    /// (same inode, size, mtime and ctime) is not read again, nor one whose content-hashed name
+    /// and size are the live release's
     #[arg(long)]
     rehash: bool,
     /// Deploy a directory without a top-level index.html

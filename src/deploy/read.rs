@@ -67,12 +67,25 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     let rules = job.build.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
     let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
+    // The live release's hashes reach the hashing when its record is read; a failed read
+    // drops the sender, and `--rehash` trusts nothing remembered, so reads every file.
+    let (vouch, vouched) = tokio::sync::oneshot::channel::<scan::Vouched>();
     let hashed = tokio::task::spawn_blocking(move || {
         let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
-        scan::hash(found, &rules, cache, &|bytes| hashing_in_task.inc(bytes))
+        let vouched = move || match trust_cache {
+            true => vouched.blocking_recv().unwrap_or_default(),
+            false => scan::Vouched::new(),
+        };
+        scan::hash(found, &rules, cache, vouched, &|bytes| {
+            hashing_in_task.inc(bytes);
+        })
     });
     let live_then_lock = async {
         let live = read_live_versioned(store, &job.output.progress).await;
+        let _ = vouch.send(match &live {
+            Ok((Some(record), _)) => scan::vouched_by(record),
+            _ => scan::Vouched::new(),
+        });
         if let (Some(slot), Ok((Some(record), _))) = (early, &live) {
             if record.early_lock == Some(true) && differs(&sizes, Some(record)) {
                 take_early(store, job, slot, Honoured::Before).await;

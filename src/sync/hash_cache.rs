@@ -49,6 +49,18 @@ impl Stamp {
         None
     }
 
+    /// A file last changed long ago (tests: no racy window keeps it from being remembered).
+    #[cfg(test)]
+    pub(crate) fn long_ago(ino: u64, size: u64) -> Stamp {
+        Stamp {
+            dev: 1,
+            ino,
+            size,
+            mtime_ns: 1,
+            ctime_ns: 1,
+        }
+    }
+
     fn settled_before(&self, horizon_ns: i128) -> bool {
         self.mtime_ns < horizon_ns && self.ctime_ns < horizon_ns
     }

@@ -1,5 +1,6 @@
 //! Walking the build directory: which files to deploy, their sha256 (in parallel) and headers.
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -10,9 +11,10 @@ use walkdir::WalkDir;
 
 use crate::config::manifest::Glob;
 use crate::model::{LocalFile, Source, STATE_PREFIX};
+use crate::state::release::Record;
 
 use crate::sync::hash_cache::{HashCache, Stamp};
-use crate::sync::headers::HeaderRules;
+use crate::sync::headers::{is_content_hashed, HeaderRules};
 
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
@@ -80,16 +82,75 @@ pub(crate) fn walk(dir: &Path, options: &ScanOptions) -> Result<Vec<Found>, Scan
     Ok(found)
 }
 
+/// SHA-256s the live release vouches for, by key, each with the size it was recorded at.
+pub(crate) type Vouched = HashMap<String, (u64, String)>;
+
+/// The live release's hashes of the files whose names carry a content hash (`Vouched`): such a
+/// name promises its bytes (the same promise that caches them for a year), so a file of that
+/// name and size is the one the release recorded, and need not be read to know it.
+pub(crate) fn vouched_by(live: &Record) -> Vouched {
+    live.objects
+        .iter()
+        .filter(|(key, _)| is_content_hashed(key))
+        .map(|(key, object)| (key.clone(), (object.size, object.sha256.clone())))
+        .collect()
+}
+
+/// How a file's SHA-256 was known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// Its bytes were read and hashed.
+    Read,
+    /// The hash cache remembers it unchanged since it was hashed.
+    Cached,
+    /// The live release vouches for it (`Vouched`): not remembered, nothing was read.
+    Vouched,
+}
+
 /// Hashes the files on all cores (those the cache knows unchanged are not read again) and
 /// resolves their headers; `on_hashed(bytes)` is called from worker threads as each file is done.
-/// The cache then remembers this build.
+/// Files with plain names go first; then `vouched()` is waited for (the live release's hashes,
+/// read meanwhile) and the files whose names carry a content hash and match it in size are taken
+/// from it unread: on a CI runner, whose hash cache is cold, a rebuild reads only what changed
+/// names. The cache then remembers what was hashed.
 pub(crate) fn hash(
     found: Vec<Found>,
     rules: &HeaderRules,
     cache: HashCache,
+    vouched: impl FnOnce() -> Vouched,
     on_hashed: &(dyn Fn(u64) + Sync),
 ) -> Result<Hashed, ScanError> {
-    let mut hashed = found
+    let (named, plain): (Vec<Found>, Vec<Found>) =
+        found.into_iter().partition(|f| is_content_hashed(&f.key));
+    let mut hashed = hash_each(plain, rules, &cache, &Vouched::new(), on_hashed)?;
+    hashed.extend(hash_each(named, rules, &cache, &vouched(), on_hashed)?);
+    hashed.sort_by(|a, b| a.0.key.cmp(&b.0.key));
+    cache.save(
+        hashed
+            .iter()
+            .filter(|(_, _, known)| *known != Known::Vouched)
+            .map(|(file, stamp, _)| (file.key.as_str(), *stamp, file.sha256.as_str())),
+    );
+    let read = hashed
+        .iter()
+        .filter(|(_, _, known)| *known == Known::Read)
+        .count();
+    Ok(Hashed {
+        files: hashed.into_iter().map(|(file, _, _)| file).collect(),
+        read,
+    })
+}
+
+type HashedFile = (LocalFile, Option<Stamp>, Known);
+
+fn hash_each(
+    found: Vec<Found>,
+    rules: &HeaderRules,
+    cache: &HashCache,
+    vouched: &Vouched,
+    on_hashed: &(dyn Fn(u64) + Sync),
+) -> Result<Vec<HashedFile>, ScanError> {
+    found
         .into_par_iter()
         // One read buffer per worker task, not per file: zeroing 256 KiB for each of thousands
         // of small files cost more than reading them.
@@ -100,14 +161,23 @@ pub(crate) fn hash(
                 size,
                 stamp,
             } = found;
-            let remembered = cache.get(&key, stamp.as_ref()).map(str::to_string);
-            let was_read = remembered.is_none();
-            let sha256 = match remembered {
-                Some(sha256) => sha256,
-                None => sha256_file(&path, buffer).map_err(|source| ScanError::Unreadable {
-                    path: path.clone(),
-                    source,
-                })?,
+            let known = cache
+                .get(&key, stamp.as_ref())
+                .map(|sha256| (sha256.to_string(), Known::Cached))
+                .or_else(|| {
+                    let (recorded, sha256) = vouched.get(&key)?;
+                    (*recorded == size).then(|| (sha256.clone(), Known::Vouched))
+                });
+            let (sha256, known) = match known {
+                Some(known) => known,
+                None => {
+                    let sha256 =
+                        sha256_file(&path, buffer).map_err(|source| ScanError::Unreadable {
+                            path: path.clone(),
+                            source,
+                        })?;
+                    (sha256, Known::Read)
+                }
             };
             on_hashed(size);
             let headers = rules.resolve(&key);
@@ -118,20 +188,9 @@ pub(crate) fn hash(
                 sha256,
                 headers,
             };
-            Ok((file, stamp, was_read))
+            Ok((file, stamp, known))
         })
-        .collect::<Result<Vec<_>, ScanError>>()?;
-    hashed.sort_by(|a, b| a.0.key.cmp(&b.0.key));
-    cache.save(
-        hashed
-            .iter()
-            .map(|(file, stamp, _)| (file.key.as_str(), *stamp, file.sha256.as_str())),
-    );
-    let read = hashed.iter().filter(|(_, _, was_read)| *was_read).count();
-    Ok(Hashed {
-        files: hashed.into_iter().map(|(file, _, _)| file).collect(),
-        read,
-    })
+        .collect()
 }
 
 /// The files under `dir`, excludes applied, symlinks checked.
@@ -272,13 +331,83 @@ mod tests {
 
     fn run(dir: &Path, opts: &ScanOptions) -> Result<Vec<LocalFile>, ScanError> {
         let uncached = HashCache::open(None, dir, false);
-        Ok(hash(walk(dir, opts)?, &HeaderRules::default(), uncached, &|_| {})?.files)
+        Ok(hash(
+            walk(dir, opts)?,
+            &HeaderRules::default(),
+            uncached,
+            Vouched::new,
+            &|_| {},
+        )?
+        .files)
     }
 
     fn write(dir: &Path, rel: &str, body: &str) {
         let path = dir.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
         fs::write(path, body).unwrap();
+    }
+
+    /// A content-hashed name of the recorded size is taken from the live release unread (and not
+    /// remembered as hashed); a plain name, or a hashed one whose size changed, is read.
+    #[test]
+    fn the_live_release_vouches_for_content_hashed_names_of_the_same_size() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache_home = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        write(d, "index.html", "<html>");
+        write(d, "assets/app-3f9a1c2b.js", "same size");
+        write(d, "assets/grown-3f9a1c2b.js", "grown by a byte");
+        let claimed = |key: &str, size: u64| (key.to_string(), (size, format!("recorded {key}")));
+        let vouched = Vouched::from([
+            claimed("index.html", 6),
+            claimed("assets/app-3f9a1c2b.js", 9),
+            claimed("assets/grown-3f9a1c2b.js", 14),
+        ]);
+        // Settled stamps, so the cache remembers what it is given.
+        let found = || {
+            let mut found = walk(d, &options(&[], true)).unwrap();
+            for (ino, f) in found.iter_mut().enumerate() {
+                f.stamp = Some(Stamp::long_ago(ino as u64, f.size));
+            }
+            found
+        };
+        let cache = HashCache::open(Some(cache_home.path()), d, true);
+        let hashed = hash(found(), &HeaderRules::default(), cache, || vouched, &|_| {}).unwrap();
+        let sha = |key: &str| {
+            let file = hashed.files.iter().find(|f| f.key == key).unwrap();
+            file.sha256.clone()
+        };
+        assert_eq!(
+            sha("assets/app-3f9a1c2b.js"),
+            "recorded assets/app-3f9a1c2b.js"
+        );
+        assert_eq!(sha("index.html"), hex::encode(Sha256::digest(b"<html>")));
+        assert_eq!(
+            sha("assets/grown-3f9a1c2b.js"),
+            hex::encode(Sha256::digest(b"grown by a byte"))
+        );
+        assert_eq!(hashed.read, 2, "only the vouched file goes unread");
+
+        // The cache remembers the files read, not the vouched one: with nothing vouched, it is
+        // read.
+        let cache = HashCache::open(Some(cache_home.path()), d, true);
+        let again = hash(
+            found(),
+            &HeaderRules::default(),
+            cache,
+            Vouched::new,
+            &|_| {},
+        )
+        .unwrap();
+        assert_eq!(again.read, 1, "the files read before are remembered");
+        let file = again
+            .files
+            .iter()
+            .find(|f| f.key == "assets/app-3f9a1c2b.js");
+        assert_eq!(
+            file.unwrap().sha256,
+            hex::encode(Sha256::digest(b"same size"))
+        );
     }
 
     #[test]

@@ -146,6 +146,44 @@ fn files_unchanged_since_the_last_scan_are_not_read_again_but_any_change_is_seen
     assert_eq!(rehash.json()["unchanged"], 7);
 }
 
+/// A fresh build of the same site (a CI runner: new inodes, nothing remembered) reads only the
+/// files whose names carry no content hash: a hashed name of the live release's size is that
+/// release's file. An edit that keeps such a name and size is only seen with --rehash.
+#[test]
+fn a_fresh_build_reads_only_what_its_content_hashed_names_do_not_vouch_for() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+    let site = tmp.path().join("site");
+    copy_dir(&demo_spa(), &first);
+    copy_dir(&demo_spa(), &second);
+    local_push(&first, &site, &[]).assert_ok();
+
+    let fresh = local_push(&second, &site, &[]);
+    fresh.assert_ok();
+    // index.html, favicon.ico, robots.txt, manifest.webmanifest; not the 3 hashed assets.
+    assert_eq!(fresh.json()["files_hashed"], 4, "{}", fresh.stdout);
+    assert_eq!(fresh.json()["unchanged"], 7);
+
+    let script = second.join("assets/index-47201ddb.js");
+    let body = std::fs::read_to_string(&script).unwrap();
+    let edited: String = body.chars().rev().collect();
+    std::fs::write(&script, &edited).unwrap();
+    let trusted = local_push(&second, &site, &[]);
+    trusted.assert_ok();
+    assert_eq!(trusted.json()["unchanged"], 7, "{}", trusted.stdout);
+    let rehash = local_push(&second, &site, &["--rehash"]);
+    rehash.assert_ok();
+    assert_eq!(rehash.json()["files_hashed"], 7);
+    assert_eq!(
+        rehash.json()["update"][0]["key"],
+        "assets/index-47201ddb.js"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.join("assets/index-47201ddb.js")).unwrap(),
+        edited
+    );
+}
+
 #[test]
 fn human_output_lists_each_change_with_its_headers() {
     let tmp = tempfile::tempdir().unwrap();
