@@ -65,9 +65,12 @@ const IMMUTABLE_FOLDERS: [&str; 3] = ["_next/static/", "_app/immutable/", "_astr
 /// builder: 8 upper-case base32 characters, not always with a digit); or lives in a framework's
 /// immutable folder.
 pub(crate) fn is_content_hashed(key: &str) -> bool {
-    let in_immutable_folder = IMMUTABLE_FOLDERS
-        .iter()
-        .any(|folder| key.starts_with(folder) || key.contains(&format!("/{folder}")));
+    // Without building "/folder" strings: this runs for every file of the build and every key
+    // of the live release.
+    let in_immutable_folder = IMMUTABLE_FOLDERS.iter().any(|folder| {
+        key.match_indices(folder)
+            .any(|(at, _)| at == 0 || key.as_bytes()[at - 1] == b'/')
+    });
     let name = key.rsplit('/').next().unwrap_or(key);
     let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
     let mut pieces = stem.split('.');
