@@ -67,8 +67,8 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     let rules = job.build.rules.clone();
     let hashing_in_task = Arc::clone(&hashing);
     let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
-    // The live release's hashes reach the hashing when its record is read; a failed read
-    // drops the sender, and `--rehash` trusts nothing remembered, so reads every file.
+    // The live release's hashes reach the hashing when its record is read (a failed read
+    // vouches for nothing); `--rehash` trusts nothing remembered, so reads every file.
     let (vouch, vouched) = tokio::sync::oneshot::channel::<scan::Vouched>();
     let hashed = tokio::task::spawn_blocking(move || {
         let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);

@@ -49,7 +49,7 @@ impl Intercept for Throttles {
 /// this is as safe over plain HTTP as over TLS.
 ///
 /// Registered once on the client, not per request: a per-request interceptor rebuilds the
-/// operation's configuration every time, about a tenth of a cold push's CPU. The hash comes from
+/// operation's configuration every time (a few percent of a cold push's client CPU). The hash comes from
 /// the upload itself, whose `x-amz-meta-sha256` names its body's SHA-256. Only a plain upload
 /// qualifies: a copy (`x-amz-copy-source`) carries that header with an empty body, and a
 /// streamed body goes aws-chunked, whose framing the SDK signs its own way.
