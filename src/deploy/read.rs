@@ -82,10 +82,12 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     });
     let live_then_lock = async {
         let live = read_live_versioned(store, &job.output.progress).await;
-        let _ = vouch.send(match &live {
-            Ok((Some(record), _)) => scan::vouched_by(record),
-            _ => scan::Vouched::new(),
-        });
+        if trust_cache {
+            let _ = vouch.send(match &live {
+                Ok((Some(record), _)) => scan::vouched_by(record),
+                _ => scan::Vouched::new(),
+            });
+        }
         if let (Some(slot), Ok((Some(record), _))) = (early, &live) {
             if record.early_lock == Some(true) && differs(&sizes, Some(record)) {
                 take_early(store, job, slot, Honoured::Before).await;
