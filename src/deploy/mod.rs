@@ -118,9 +118,11 @@ async fn pipeline<S: WriteStore>(
     cdn: Option<Cdn>,
 ) -> Result<Finished> {
     let started = Instant::now();
-    let early = std::sync::Mutex::new(None);
+    let early = EarlyLock::new();
     let slot = (!job.dry_run()).then_some(&early);
-    let planned = async {
+    // Boxed: inlined beside the lock's future, it makes the pipeline's too large for the main
+    // thread's stack in a debug build.
+    let plan_only = Box::pin(async {
         let read = async {
             Ok::<_, anyhow::Error>(match desired {
                 Desired::Build(found) => (
@@ -140,12 +142,27 @@ async fn pipeline<S: WriteStore>(
         // reported as such, not as a mass delete.
         let decision = decide(store, &job, first, routing?, &cdn, Guards::Warn).await?;
         Ok::<_, anyhow::Error>((decision, rollback_to))
+    });
+    // A lock the read asks for is taken while the plan is made: its round trip and the plan's
+    // CPU overlap.
+    let planned = async {
+        let beside = async {
+            if let Some(early) = slot {
+                early.take_beside(store, &job).await;
+            }
+        };
+        let read_and_plan = async {
+            let planned = plan_only.await;
+            early.close();
+            planned
+        };
+        tokio::join!(read_and_plan, beside).0
     };
     let planned = match slot {
         Some(_) => tokio::select! {
             planned = planned => planned,
             _ = tokio::signal::ctrl_c() => {
-                give_back(store, taken(early), &job).await;
+                give_back(store, early.into_held(), &job).await;
                 // As an interrupt before this handler was installed: nothing was written, and
                 // hashing on its blocking threads is not waited for.
                 std::process::exit(130);
@@ -153,7 +170,7 @@ async fn pipeline<S: WriteStore>(
         },
         None => planned.await,
     };
-    let held = taken(early);
+    let held = early.into_held();
     let (decision, rollback_to) = match planned {
         Ok(planned) => planned,
         Err(err) => {
@@ -177,13 +194,6 @@ async fn pipeline<S: WriteStore>(
     wait_for_invalidation(&cdn, &mut report, &job).await?;
     finish(&job, report, started)?;
     Ok(Finished::Done)
-}
-
-/// The lock taken while reading, if any.
-fn taken(early: std::sync::Mutex<Option<lock::Held>>) -> Option<lock::Held> {
-    early
-        .into_inner()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Gives back a lock taken while reading that the run does not use (nothing to do, or an error

@@ -38,17 +38,18 @@ pub(super) struct View {
 }
 
 /// Hashes the build (on all cores) while listing the target and reading spadeploy's records.
-/// With `early` (a push that writes), when the build's names or sizes differ from the live
-/// release's (a push that will change something), the deploy lock is taken before the plan:
-/// alongside the listing when the live record says the store allows it (`early_lock`), else as
-/// soon as the listing shows no lock, while the rest of the build is hashed, unless the push has a
-/// distribution (`checks_routing`), whose check may still refuse it before anything is written.
-/// The lock taken goes in `early`; otherwise it is taken after the plan.
+/// With `early` (a push that writes), when the build's names or sizes differ from the target's
+/// (a push that will change something), the deploy lock is taken before the plan: alongside the
+/// listing when the live record says the store allows it (`early_lock`), else as soon as the
+/// listing shows no lock and a build file it lacks or holds at another size (or, once the live
+/// record is read, names or sizes that differ from it), while the plan is made
+/// (`EarlyLock::take_beside`), unless the push has a distribution (`checks_routing`), whose
+/// check may still refuse it before anything is written. Otherwise it is taken after the plan.
 pub(super) async fn scan_and_read<S: WriteStore>(
     store: &S,
     job: &PushJob,
     found: Vec<scan::Found>,
-    early: Option<&std::sync::Mutex<Option<lock::Held>>>,
+    early: Option<&EarlyLock>,
     checks_routing: bool,
 ) -> Result<View> {
     let files = found.len();
@@ -88,22 +89,34 @@ pub(super) async fn scan_and_read<S: WriteStore>(
                 _ => scan::Vouched::new(),
             });
         }
-        if let (Some(slot), Ok((Some(record), _))) = (early, &live) {
-            if record.early_lock == Some(true) && differs(&sizes, Some(record)) {
-                take_early(store, job, slot, Honoured::Before).await;
+        if let (Some(early), Ok((Some(record), _))) = (early, &live) {
+            // Taken here, not beside the plan: the listing still being read may show this
+            // lock, and is told from another deploy's by its token below.
+            if record.early_lock == Some(true) && differs(&sizes, Some(record)) && early.claim() {
+                take_early(store, job, &early.held, Honoured::Before).await;
             }
         }
         live
     };
+    // The listing is the look a store that ignores the lock's condition needs before writing
+    // it: asked for now, the lock's round trip overlaps the live record's read, the rest of the
+    // hashing and the plan.
+    let listing_then_ask = async {
+        let remote = store.list_split(&bounds).await;
+        if let (Some(early), Ok(remote)) = (early, &remote) {
+            if !checks_routing && !listed_lock(remote) && differs_from_listing(&sizes, remote) {
+                early.ask(Honoured::NotKnown);
+            }
+        }
+        remote
+    };
     let read = async {
-        let (live, remote) = tokio::join!(live_then_lock, store.list_split(&bounds));
-        // The listing is the look a store that ignores the lock's condition needs before
-        // writing it: taken now, the lock's round trip overlaps the hashing still going on.
-        if let (Some(slot), Ok((record, _)), Ok(remote)) = (early, &live, &remote) {
-            let tried = record.as_ref().is_some_and(|r| r.early_lock == Some(true));
-            let listed = remote.iter().any(|r| r.key == LOCK_KEY);
-            if !tried && !checks_routing && !listed && differs(&sizes, record.as_ref()) {
-                take_early(store, job, slot, Honoured::NotKnown).await;
+        let (live, remote) = tokio::join!(live_then_lock, listing_then_ask);
+        // Names and sizes the listing shows may still differ from the live release's (a file
+        // the build no longer has): known once its record is read.
+        if let (Some(early), Ok((record, _)), Ok(remote)) = (early, &live, &remote) {
+            if !checks_routing && !listed_lock(remote) && differs(&sizes, record.as_ref()) {
+                early.ask(Honoured::NotKnown);
             }
         }
         (live, remote)
@@ -112,7 +125,7 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     hashing.finish();
     let hashed = hashed.context("hashing was interrupted")??;
     let mut view = view_of(store, job, Vec::new(), live, remote).await?;
-    if let Some(held) = early.and_then(|slot| slot.lock().ok()?.as_ref().map(lock::Held::token)) {
+    if let Some(held) = early.and_then(EarlyLock::token) {
         // The listing may show this push's own lock: not another deploy's.
         view.remote
             .retain(|r| !(r.key == LOCK_KEY && !r.etag.is_empty() && r.etag == held));
@@ -124,9 +137,81 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     })
 }
 
-/// Takes the deploy lock into `slot` with the conditional create, without a look first: the
-/// live record says the store honours it. Any refusal or failure leaves `slot` empty, and the
-/// lock is then taken after the plan, which handles a holder (`--break-lock`, an expired lock).
+/// The deploy lock a push that writes takes while it reads and plans. The read claims it
+/// (`claim`, taken at once) or asks for it (`ask`, taken beside the plan by `take_beside`) at
+/// the first moment it may; only the first claim or ask counts.
+pub(super) struct EarlyLock {
+    held: std::sync::Mutex<Option<lock::Held>>,
+    ask: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<Honoured>>>,
+    asked: std::sync::Mutex<Option<tokio::sync::oneshot::Receiver<Honoured>>>,
+}
+
+impl EarlyLock {
+    pub(super) fn new() -> EarlyLock {
+        let (ask, asked) = tokio::sync::oneshot::channel();
+        EarlyLock {
+            held: std::sync::Mutex::new(None),
+            ask: std::sync::Mutex::new(Some(ask)),
+            asked: std::sync::Mutex::new(Some(asked)),
+        }
+    }
+
+    /// Whether this is the first claim or ask: the caller takes the lock.
+    fn claim(&self) -> bool {
+        self.sender().is_some()
+    }
+
+    /// Asks `take_beside` for the lock, unless it was claimed or asked for already.
+    fn ask(&self, honoured: Honoured) {
+        if let Some(ask) = self.sender() {
+            let _ = ask.send(honoured);
+        }
+    }
+
+    /// The read is over (or failed): `take_beside` stops waiting for an ask.
+    pub(super) fn close(&self) {
+        self.sender();
+    }
+
+    fn sender(&self) -> Option<tokio::sync::oneshot::Sender<Honoured>> {
+        lock_ignoring_poison(&self.ask).take()
+    }
+
+    /// Takes the lock once the read asks for it, while the caller plans; returns when the read
+    /// is closed without asking.
+    pub(super) async fn take_beside<S: WriteStore>(&self, store: &S, job: &PushJob) {
+        let Some(asked) = lock_ignoring_poison(&self.asked).take() else {
+            return;
+        };
+        if let Ok(honoured) = asked.await {
+            take_early(store, job, &self.held, honoured).await;
+        }
+    }
+
+    fn token(&self) -> Option<String> {
+        lock_ignoring_poison(&self.held)
+            .as_ref()
+            .map(lock::Held::token)
+    }
+
+    /// The lock taken, if any.
+    pub(super) fn into_held(self) -> Option<lock::Held> {
+        self.held
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+fn lock_ignoring_poison<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Takes the deploy lock into `slot` with the conditional create; `honoured` says whether the
+/// live record promised the store honours it (else the listing was the look before the write).
+/// Any refusal or failure leaves `slot` empty, and the lock is then taken after the plan, which
+/// handles a holder (`--break-lock`, an expired lock).
 async fn take_early<S: WriteStore>(
     store: &S,
     job: &PushJob,
@@ -144,14 +229,12 @@ async fn take_early<S: WriteStore>(
             "warning: the store accepted both of the deploy lock's conditional writes, though it honoured them before",
         );
     }
-    if let Ok(mut slot) = slot.lock() {
-        *slot = Some(held);
-    }
+    *lock_ignoring_poison(slot) = Some(held);
 }
 
 /// Whether the live record said the store honoured the lock's conditional create.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Honoured {
+pub(super) enum Honoured {
     Before,
     NotKnown,
 }
@@ -167,6 +250,20 @@ pub(super) fn differs(sizes: &[(String, u64)], live: Option<&Record>) -> bool {
         || sizes
             .iter()
             .any(|(key, size)| live.objects.get(key).is_none_or(|o| o.size != *size))
+}
+
+/// Does the listing lack a build file, or hold one at another size? Then the push will write
+/// something: known as soon as the listing answers, before the live record is parsed.
+pub(super) fn differs_from_listing(sizes: &[(String, u64)], remote: &[RemoteObject]) -> bool {
+    let listed: HashMap<&str, u64> = remote.iter().map(|r| (r.key.as_str(), r.size)).collect();
+    sizes
+        .iter()
+        .any(|(key, size)| listed.get(key.as_str()) != Some(size))
+}
+
+/// Does the listing show a deploy lock (another deploy's, or a stale one)?
+fn listed_lock(remote: &[RemoteObject]) -> bool {
+    remote.iter().any(|r| r.key == LOCK_KEY)
 }
 
 /// Every LIST_RANGE-th of the build's keys in S3's order: the listing's ranges. The target
@@ -510,6 +607,38 @@ mod tests {
             differs(&build(&[("index.html", 10)]), None),
             "a first push writes"
         );
+    }
+
+    #[test]
+    fn a_build_differs_from_the_listing_by_a_missing_name_or_another_size_only() {
+        let listed = |objects: &[(&str, u64)]| -> Vec<RemoteObject> {
+            objects
+                .iter()
+                .map(|(key, size)| RemoteObject {
+                    key: key.to_string(),
+                    size: *size,
+                    etag: "e".into(),
+                })
+                .collect()
+        };
+        let build = vec![("index.html".to_string(), 10), ("a.js".to_string(), 5)];
+        for (remote, expected) in [
+            (listed(&[("index.html", 10), ("a.js", 5)]), false),
+            // Objects the build does not have are the plan's to judge (kept or deleted).
+            (
+                listed(&[("index.html", 10), ("a.js", 5), ("old.js", 3)]),
+                false,
+            ),
+            (listed(&[("index.html", 10), ("a.js", 6)]), true),
+            (listed(&[("index.html", 10)]), true),
+            (listed(&[]), true),
+        ] {
+            assert_eq!(
+                differs_from_listing(&build, &remote),
+                expected,
+                "{remote:?}"
+            );
+        }
     }
 
     #[test]

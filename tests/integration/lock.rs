@@ -431,3 +431,39 @@ async fn a_push_takes_its_lock_while_listing_once_the_store_honours_it() {
         .collect();
     assert!(writes.is_empty(), "a no-op writes nothing: {writes:?}");
 }
+
+/// On a store not yet known to honour the lock's conditional create (here a first push), the
+/// listing is the look before the write: the lock is written as soon as the listing shows none
+/// and a file it lacks, while the live record is still being read.
+#[tokio::test]
+async fn a_push_takes_its_lock_once_the_listing_answers_without_waiting_for_the_live_record() {
+    let bucket = unique_bucket("listlock");
+    create_bucket(&s3(), &bucket).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("dist");
+    build(&dir, 1);
+    let proxy = Proxy::start(&moto());
+    proxy.inject(Fault::new(
+        "GET",
+        "/.spadeploy/live.json",
+        FaultAction::Stall(Duration::from_millis(800)),
+    ));
+    push(&dir, &bucket, &proxy.url, &[]).assert_ok();
+    let log = proxy.take();
+    let live_read = log
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/.spadeploy/live.json"))
+        .map(|r| r.finished)
+        .min()
+        .expect("the push read the live record");
+    assert!(
+        lock_written(&log) < live_read,
+        "the lock is written while the live record is read"
+    );
+    assert!(
+        listing_answered(&log) < lock_written(&log),
+        "after the listing showed no lock"
+    );
+    assert_serves(&bucket, &tree(&dir), "release 1").await;
+    assert!(!exists(&bucket, ".spadeploy/lock.json").await, "given back");
+}
