@@ -74,15 +74,6 @@ pub(crate) async fn run(
     routing: Option<RoutingRequest>,
     what: What,
 ) -> Result<Finished> {
-    // The build is checked before any credential or network work.
-    let desired = |job: &PushJob| -> Result<Desired> {
-        Ok(match &what {
-            What::Push => Desired::Build(scan::walk(&job.build.dir, &job.build.scan)?),
-            What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
-            What::Rollback(None) => Desired::Release(Release::BeforeLive),
-            What::Prune => Desired::Release(Release::Live),
-        })
-    };
     if let Target::Local { path } = &job.target {
         if let Some(r) = &routing {
             bail!(
@@ -94,8 +85,28 @@ pub(crate) async fn run(
             refuse_overlap(&job.build.dir, path)?;
         }
     }
-    let desired = desired(&job)?;
-    let (store, aws) = open(&job.target, settings).await?;
+    // The build is walked while the credentials are resolved (a round trip on runners with
+    // web identity, SSO or an instance role) and the client is built; the build's errors still
+    // come before any credential or network error.
+    let desired = async {
+        Ok::<_, anyhow::Error>(match &what {
+            What::Push => {
+                let (dir, options) = (job.build.dir.clone(), job.build.scan.clone());
+                let walking = tokio::task::spawn_blocking(move || scan::walk(&dir, &options));
+                Desired::Build(
+                    walking
+                        .await
+                        .context("walking the build was interrupted")??,
+                )
+            }
+            What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
+            What::Rollback(None) => Desired::Release(Release::BeforeLive),
+            What::Prune => Desired::Release(Release::Live),
+        })
+    };
+    let (desired, opened) = tokio::join!(desired, open(&job.target, settings));
+    let desired = desired?;
+    let (store, aws) = opened?;
     let cdn = match (routing, aws, &job.target) {
         (Some(request), Some(aws), Target::S3 { bucket, prefix }) => {
             Some(routing_job(&aws, request, bucket.clone(), prefix.clone()))

@@ -19,6 +19,7 @@ use crate::sync::headers::{is_content_hashed, HeaderRules};
 /// Never part of a deploy: VCS data, OS litter, and spadeploy's own state folder.
 const ALWAYS_EXCLUDED: &[&str] = &[".git", ".DS_Store", "Thumbs.db", ".spadeploy"];
 
+#[derive(Debug, Clone)]
 pub(crate) struct ScanOptions {
     pub exclude: Vec<Glob>,
     /// The index document the build must hold at its top, if any.

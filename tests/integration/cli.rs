@@ -277,6 +277,29 @@ fn bad_build_directories_fail_before_any_network_work() {
         spadeploy(&args, None)
     };
     s3(&tmp.path().join("nope"), &[]).assert_fails_with(1, "does not exist: run your build first");
+    // The credentials are resolved while the build is walked; with none at all, the build's
+    // error is still the one reported.
+    let no_credentials = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args([
+            "push",
+            tmp.path().join("nope").to_str().unwrap(),
+            "--to",
+            "s3://bucket",
+        ])
+        .env_clear()
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&no_credentials.stderr);
+    assert_eq!(no_credentials.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not exist: run your build first"),
+        "{stderr}"
+    );
+    assert!(!stderr.to_lowercase().contains("credential"), "{stderr}");
     write(tmp.path(), "file.txt", "x");
     s3(&tmp.path().join("file.txt"), &[]).assert_fails_with(1, "is not a directory");
     std::fs::create_dir(tmp.path().join("empty")).unwrap();
