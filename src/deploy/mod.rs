@@ -56,7 +56,7 @@ use crate::model::{
     is_state_key, release_key, LocalFile, RemoteObject, BLOBS_PREFIX, LIVE_RECORD, LOCK_KEY,
     PROGRESS_RECORD,
 };
-use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport};
+use crate::report::{InvalidationReport, OutputFormat, Progress, PushReport, Stage};
 use crate::state::lock;
 use crate::state::release::{release_ids, Provenance, Record, ReleaseSummary};
 use crate::store::{LocalStore, ReadStore, S3Store, Store, WriteStore};
@@ -154,21 +154,7 @@ async fn pipeline<S: WriteStore>(
         let decision = decide(store, &job, first, routing?, &cdn, Guards::Warn).await?;
         Ok::<_, anyhow::Error>((decision, rollback_to))
     });
-    // A lock the read asks for is taken while the plan is made: its round trip and the plan's
-    // CPU overlap.
-    let planned = async {
-        let beside = async {
-            if let Some(early) = slot {
-                early.take_beside(store, &job).await;
-            }
-        };
-        let read_and_plan = async {
-            let planned = plan_only.await;
-            early.close();
-            planned
-        };
-        tokio::join!(read_and_plan, beside).0
-    };
+    let planned = early.alongside(store, &job, slot.is_some(), plan_only);
     let planned = match slot {
         Some(_) => tokio::select! {
             planned = planned => planned,

@@ -43,7 +43,7 @@ pub(super) struct View {
 /// listing when the live record says the store allows it (`early_lock`), else as soon as the
 /// listing shows no lock and a build file it lacks or holds at another size (or, once the live
 /// record is read, names or sizes that differ from it), while the plan is made
-/// (`EarlyLock::take_beside`), unless the push has a distribution (`checks_routing`), whose
+/// (`EarlyLock::alongside`), unless the push has a distribution (`checks_routing`), whose
 /// check may still refuse it before anything is written. Otherwise it is taken after the plan.
 pub(super) async fn scan_and_read<S: WriteStore>(
     store: &S,
@@ -65,22 +65,8 @@ pub(super) async fn scan_and_read<S: WriteStore>(
             .progress
             .stage("scanning", files as u64, total_bytes),
     );
-    let rules = job.build.rules.clone();
-    let hashing_in_task = Arc::clone(&hashing);
-    let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
-    // The live release's hashes reach the hashing when its record is read (a failed read
-    // vouches for nothing); `--rehash` trusts nothing remembered, so reads every file.
-    let (vouch, vouched) = tokio::sync::oneshot::channel::<scan::Vouched>();
-    let hashed = tokio::task::spawn_blocking(move || {
-        let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
-        let vouched = move || match trust_cache {
-            true => vouched.blocking_recv().unwrap_or_default(),
-            false => scan::Vouched::new(),
-        };
-        scan::hash(found, &rules, cache, vouched, &|bytes| {
-            hashing_in_task.inc(bytes);
-        })
-    });
+    let trust_cache = !job.build.rehash;
+    let (hashed, vouch) = start_hashing(job, found, Arc::clone(&hashing));
     let live_then_lock = async {
         let live = read_live_versioned(store, &job.output.progress).await;
         if trust_cache {
@@ -137,8 +123,33 @@ pub(super) async fn scan_and_read<S: WriteStore>(
     })
 }
 
+/// Hashes the build on a blocking thread (on all cores). The content-hashed names wait for the
+/// live release's hashes, sent on the channel returned (the read's failure, or a dropped sender,
+/// vouches for nothing); `--rehash` trusts nothing remembered, so reads every file.
+fn start_hashing(
+    job: &PushJob,
+    found: Vec<scan::Found>,
+    progress: Arc<Stage>,
+) -> (
+    tokio::task::JoinHandle<Result<scan::Hashed, scan::ScanError>>,
+    tokio::sync::oneshot::Sender<scan::Vouched>,
+) {
+    let rules = job.build.rules.clone();
+    let (dir, trust_cache) = (job.build.dir.clone(), !job.build.rehash);
+    let (vouch, vouched) = tokio::sync::oneshot::channel::<scan::Vouched>();
+    let hashed = tokio::task::spawn_blocking(move || {
+        let cache = HashCache::open(HashCache::default_home().as_deref(), &dir, trust_cache);
+        let vouched = move || match trust_cache {
+            true => vouched.blocking_recv().unwrap_or_default(),
+            false => scan::Vouched::new(),
+        };
+        scan::hash(found, &rules, cache, vouched, &|bytes| progress.inc(bytes))
+    });
+    (hashed, vouch)
+}
+
 /// The deploy lock a push that writes takes while it reads and plans. The read claims it
-/// (`claim`, taken at once) or asks for it (`ask`, taken beside the plan by `take_beside`) at
+/// (`claim`, taken at once) or asks for it (`ask`, taken beside the plan by `alongside`) at
 /// the first moment it may; only the first claim or ask counts.
 pub(super) struct EarlyLock {
     held: std::sync::Mutex<Option<lock::Held>>,
@@ -168,18 +179,35 @@ impl EarlyLock {
         }
     }
 
-    /// The read is over (or failed): `take_beside` stops waiting for an ask.
-    pub(super) fn close(&self) {
-        self.sender();
+    /// Runs `read_and_plan` while taking the lock it asks for (when `takes`: not in a dry run),
+    /// so the lock's round trip and the plan's CPU overlap; once it is over (or failed), no ask
+    /// is waited for.
+    pub(super) async fn alongside<S: WriteStore, T>(
+        &self,
+        store: &S,
+        job: &PushJob,
+        takes: bool,
+        read_and_plan: impl std::future::Future<Output = T>,
+    ) -> T {
+        let beside = async {
+            if takes {
+                self.take_beside(store, job).await;
+            }
+        };
+        let work = async {
+            let out = read_and_plan.await;
+            self.sender();
+            out
+        };
+        tokio::join!(work, beside).0
     }
 
     fn sender(&self) -> Option<tokio::sync::oneshot::Sender<Honoured>> {
         lock_ignoring_poison(&self.ask).take()
     }
 
-    /// Takes the lock once the read asks for it, while the caller plans; returns when the read
-    /// is closed without asking.
-    pub(super) async fn take_beside<S: WriteStore>(&self, store: &S, job: &PushJob) {
+    /// Takes the lock once the read asks for it; returns when the read is over without asking.
+    async fn take_beside<S: WriteStore>(&self, store: &S, job: &PushJob) {
         let Some(asked) = lock_ignoring_poison(&self.asked).take() else {
             return;
         };

@@ -10,7 +10,7 @@ pub(crate) mod stdout;
 mod table;
 
 pub(crate) use explain::Explanation;
-pub(crate) use progress::Progress;
+pub(crate) use progress::{Progress, Stage};
 pub(crate) use push::{InvalidationReport, PushReport};
 pub(crate) use table::releases_table;
 
