@@ -86,26 +86,33 @@ pub(crate) async fn run(
         }
     }
     // The build is walked while the credentials are resolved (a round trip on runners with
-    // web identity, SSO or an instance role) and the client is built; the build's errors still
-    // come before any credential or network error.
-    let desired = async {
-        Ok::<_, anyhow::Error>(match &what {
-            What::Push => {
-                let (dir, options) = (job.build.dir.clone(), job.build.scan.clone());
-                let walking = tokio::task::spawn_blocking(move || scan::walk(&dir, &options));
-                Desired::Build(
-                    walking
-                        .await
-                        .context("walking the build was interrupted")??,
-                )
-            }
-            What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
-            What::Rollback(None) => Desired::Release(Release::BeforeLive),
-            What::Prune => Desired::Release(Release::Live),
-        })
+    // web identity, SSO or an instance role) and the client is built. The build's errors come
+    // first, as soon as the walk finds them: never after a slow credential provider (an
+    // instance role's metadata service times out on a laptop).
+    let (desired, opened) = {
+        let desired = async {
+            Ok::<_, anyhow::Error>(match &what {
+                What::Push => {
+                    let (dir, options) = (job.build.dir.clone(), job.build.scan.clone());
+                    let walking = tokio::task::spawn_blocking(move || scan::walk(&dir, &options));
+                    Desired::Build(
+                        walking
+                            .await
+                            .context("walking the build was interrupted")??,
+                    )
+                }
+                What::Rollback(Some(id)) => Desired::Release(Release::Id(id.clone())),
+                What::Rollback(None) => Desired::Release(Release::BeforeLive),
+                What::Prune => Desired::Release(Release::Live),
+            })
+        };
+        let opening = open(&job.target, settings);
+        tokio::pin!(desired, opening);
+        tokio::select! {
+            desired = &mut desired => (desired?, opening.await),
+            opened = &mut opening => (desired.await?, opened),
+        }
     };
-    let (desired, opened) = tokio::join!(desired, open(&job.target, settings));
-    let desired = desired?;
     let (store, aws) = opened?;
     let cdn = match (routing, aws, &job.target) {
         (Some(request), Some(aws), Target::S3 { bucket, prefix }) => {

@@ -300,6 +300,42 @@ fn bad_build_directories_fail_before_any_network_work() {
         "{stderr}"
     );
     assert!(!stderr.to_lowercase().contains("credential"), "{stderr}");
+    // Nor does the build's error wait for a slow credential provider (here a process that
+    // takes 30 s; an instance role's metadata service timing out on a laptop is another).
+    let config = tmp.path().join("aws-config");
+    std::fs::write(&config, "[default]\ncredential_process = sleep 30\n").unwrap();
+    let stderr_file = tmp.path().join("stderr.txt");
+    let started = std::time::Instant::now();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+        .args([
+            "push",
+            tmp.path().join("nope").to_str().unwrap(),
+            "--to",
+            "s3://bucket",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_CONFIG_FILE", &config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "us-east-1")
+        // A file, not a pipe: the provider's `sleep` may hold an inherited pipe open after
+        // spadeploy has exited.
+        .stderr(std::fs::File::create(&stderr_file).unwrap())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    let waited = started.elapsed();
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("does not exist: run your build first"),
+        "{stderr}"
+    );
+    assert!(
+        waited < std::time::Duration::from_secs(20),
+        "the build's error waited {waited:?} for the credential provider"
+    );
     write(tmp.path(), "file.txt", "x");
     s3(&tmp.path().join("file.txt"), &[]).assert_fails_with(1, "is not a directory");
     std::fs::create_dir(tmp.path().join("empty")).unwrap();
