@@ -277,24 +277,40 @@ fn bad_build_directories_fail_before_any_network_work() {
         spadeploy(&args, None)
     };
     s3(&tmp.path().join("nope"), &[]).assert_fails_with(1, "does not exist: run your build first");
+    // A push of the missing directory with only `aws_config` for credentials: its exit code,
+    // stderr and how long it took. Stderr goes to a file, not a pipe: a credential process may
+    // hold an inherited pipe open after spadeploy has exited.
+    let push_without_keys = |aws_config: &Path| {
+        let stderr_file = tmp.path().join("stderr.txt");
+        let started = std::time::Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
+            .args([
+                "push",
+                tmp.path().join("nope").to_str().unwrap(),
+                "--to",
+                "s3://bucket",
+            ])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_CONFIG_FILE", aws_config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "us-east-1")
+            .stderr(std::fs::File::create(&stderr_file).unwrap())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        let waited = started.elapsed();
+        (
+            status.code(),
+            std::fs::read_to_string(&stderr_file).unwrap(),
+            waited,
+        )
+    };
     // The credentials are resolved while the build is walked; with none at all, the build's
     // error is still the one reported.
-    let no_credentials = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args([
-            "push",
-            tmp.path().join("nope").to_str().unwrap(),
-            "--to",
-            "s3://bucket",
-        ])
-        .env_clear()
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&no_credentials.stderr);
-    assert_eq!(no_credentials.status.code(), Some(1), "{stderr}");
+    let (code, stderr, _) = push_without_keys(Path::new("/dev/null"));
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("does not exist: run your build first"),
         "{stderr}"
@@ -304,30 +320,8 @@ fn bad_build_directories_fail_before_any_network_work() {
     // takes 30 s; an instance role's metadata service timing out on a laptop is another).
     let config = tmp.path().join("aws-config");
     std::fs::write(&config, "[default]\ncredential_process = sleep 30\n").unwrap();
-    let stderr_file = tmp.path().join("stderr.txt");
-    let started = std::time::Instant::now();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_spadeploy"))
-        .args([
-            "push",
-            tmp.path().join("nope").to_str().unwrap(),
-            "--to",
-            "s3://bucket",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_CONFIG_FILE", &config)
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_REGION", "us-east-1")
-        // A file, not a pipe: the provider's `sleep` may hold an inherited pipe open after
-        // spadeploy has exited.
-        .stderr(std::fs::File::create(&stderr_file).unwrap())
-        .stdout(std::process::Stdio::null())
-        .status()
-        .unwrap();
-    let waited = started.elapsed();
-    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
+    let (code, stderr, waited) = push_without_keys(&config);
+    assert_eq!(code, Some(1), "{stderr}");
     assert!(
         stderr.contains("does not exist: run your build first"),
         "{stderr}"
